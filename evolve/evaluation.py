@@ -1,0 +1,128 @@
+"""Evaluate one program: run it in the sandbox on a split's inputs, then validate and score in the parent.
+
+This is the only place where sandbox outputs meet a problem's trusted scorer. It is used by the loop's
+workers, by `evolve eval`, and for baselines, so all three are scored the same way.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from evaluators.sandbox import Job, Limits, Sandbox, SandboxResult
+from evolve.problem import InvalidOutput, Problem, finite
+
+#: timings the child reports may exceed the parent's own clock of the same calls by at most this much
+TIMING_SLACK = 1.10
+TIMING_SLACK_MS = 5.0
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """The outcome of one split: status, metrics (when valid), and where it failed."""
+
+    split: str
+    status: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+    seconds: float = 0.0
+    failed_instance: str | None = None
+    stdout: str = ""
+    stderr: str = ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Everything known about one evaluated program: overall status, score and per-stage results."""
+
+    status: str
+    score: float | None
+    metrics: dict[str, float]
+    stages: tuple[StageResult, ...]
+    error: str | None = None
+    isolation: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def seconds(self) -> float:
+        return sum(s.seconds for s in self.stages)
+
+
+def limits_for(problem: Problem, base: Limits, split: str) -> Limits:
+    """The problem's own time budgets override the generic ones (per instance and per split)."""
+    h = problem.harness
+    n = max(1, len(problem.instances(split)))
+    split_wall = max(base.split_wall_s, h.split_timeout_s) if split != "holdout" else max(
+        base.split_wall_s, h.split_timeout_s, h.timeout_s * n)
+    return Limits(**{**base.__dict__, "instance_wall_s": max(base.instance_wall_s, h.timeout_s),
+                     "split_wall_s": split_wall, "cpu_s": max(base.cpu_s, split_wall)})
+
+
+def run_split(problem: Problem, sandbox: Sandbox, code: str, split: str, limits: Limits) -> StageResult:
+    """Run `code` on every instance of `split` and score it; never raises for a bad program."""
+    instances = problem.instances(split)
+    start = time.monotonic()
+    job = Job(code=code, entry=problem.entry, inputs=tuple(tuple(i.args) for i in instances),
+              driver=problem.driver_source(), repeats=problem.harness.repeats, warmup=problem.harness.warmup,
+              limits=limits_for(problem, limits, split), key=f"{problem.name}:{id(problem)}:{split}")
+    res = sandbox.run(job)
+    return score_result(problem, split, res, time.monotonic() - start)
+
+
+def score_result(problem: Problem, split: str, res: SandboxResult, seconds: float) -> StageResult:
+    """Validate and score a sandbox result in the parent."""
+    instances = problem.instances(split)
+    common = {"split": split, "seconds": seconds, "stdout": res.stdout, "stderr": res.stderr}
+    if res.status != "ok":
+        idx = len(res.runs) - 1 if res.runs and res.runs[-1].status != "ok" else len(res.runs)
+        failed = instances[idx].id if 0 <= idx < len(instances) else None
+        return StageResult(status=res.status, error=res.error, failed_instance=failed, **common)
+    metrics, timings = [], []
+    for inst, run in zip(instances, res.runs):
+        try:
+            problem.check_output(inst, run.output)
+            metrics.append(problem.score(inst, run.output))
+        except InvalidOutput as exc:
+            return StageResult(status="invalid", error=f"instance {inst.id}: {exc}", failed_instance=inst.id,
+                               **common)
+        if problem.harness.repeats > 1:
+            parent_ms = res.parent_ms[run.index] if run.index < len(res.parent_ms) else None
+            timings.append(_checked_timing(run.times_ms, parent_ms))
+    try:
+        agg = problem.aggregate(instances, metrics, timings or None)
+    except InvalidOutput as exc:
+        return StageResult(status="invalid", error=str(exc), **common)
+    if any(t is None for t in timings):
+        return StageResult(status="invalid", error="reported call timings disagree with the parent's clock",
+                           **common)
+    return StageResult(status="ok", metrics={k: finite(v) for k, v in agg.items()}, **common)
+
+
+def _checked_timing(times_ms: Sequence[float], parent_ms: float | None) -> float | None:
+    """Median call time, or None when the child claims more time than the parent saw pass."""
+    if not times_ms:
+        return None
+    if parent_ms is not None and sum(times_ms) > parent_ms * TIMING_SLACK + TIMING_SLACK_MS:
+        return None
+    return statistics.median(times_ms)
+
+
+def evaluate(problem: Problem, sandbox: Sandbox, code: str, splits: Sequence[str], limits: Limits,
+             proceed: Callable[[StageResult], bool] | None = None) -> Outcome:
+    """Run the evaluation cascade over `splits`; stop at the first failure or when `proceed` says so.
+
+    The program's score is the score of the last split evaluated successfully (normally `train`).
+    """
+    stages: list[StageResult] = []
+    isolation: dict[str, Any] = {}
+    for split in splits:
+        stage = run_split(problem, sandbox, code, split, limits)
+        stages.append(stage)
+        if stage.status != "ok":
+            return Outcome(stage.status, None, {}, tuple(stages), stage.error, isolation)
+        if proceed is not None and not proceed(stage):
+            break
+    last = stages[-1]
+    return Outcome("ok", last.metrics.get("score"), dict(last.metrics), tuple(stages), None, isolation)

@@ -1,0 +1,126 @@
+"""The problem plugin contract: what a problem gives the framework, and nothing more.
+
+A problem never imports the loop, the LLM layer or the archive; it only imports this module.
+Its `score` runs in the trusted parent on outputs that crossed the sandbox boundary.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SPLITS = ("quick", "train", "holdout")
+REFERENCE_KINDS = ("optimum", "best_known", "lower_bound", "oracle")
+
+
+class InvalidOutput(Exception):
+    """Raised by `Problem.score` when a candidate's output breaks the problem's rules."""
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One problem instance: the inputs handed to the candidate and what the parent keeps to itself.
+
+    `args` are the positional arguments of the entry function (numpy arrays are passed read-only);
+    `meta` records how the instance was made (generator parameters, seed); `reference` is the objective
+    value of the best available reference (its kind says whether it is an optimum, a best-known value,
+    a lower bound or a hindsight oracle). `private` is data the scorer needs that the candidate must not
+    see (e.g. the next load window in EPLB); it never crosses the boundary.
+    """
+
+    id: str
+    args: tuple[Any, ...]
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    reference: float | None = None
+    reference_kind: str | None = None
+    private: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Harness:
+    """How the sandbox child calls the entry function for this problem.
+
+    `repeats` > 1 times the call (median) after `warmup` untimed calls, for problems that score speed.
+    `driver` is the file name (inside the problem package) of a trusted child-side module with a function
+    `drive(entry, *args)` that calls the candidate and returns the output; the parent must be able to
+    check the driver's output without trusting it (e.g. by replaying the decisions).
+    `timeout_s` is the wall-clock budget for one instance, `split_timeout_s` for a whole split.
+    """
+
+    repeats: int = 1
+    warmup: int = 0
+    driver: str | None = None
+    timeout_s: float = 2.0
+    split_timeout_s: float = 20.0
+
+
+class Problem(abc.ABC):
+    """Base class of every problem plugin. Subclasses set `name`, `entry` and `package_dir`."""
+
+    name: str = ""
+    entry: str = ""
+    #: folder holding initial.py, description.md (and baselines/, driver files)
+    package_dir: Path = Path()
+    harness: Harness = Harness()
+    #: allowed top-level imports for candidates (told to the LLM; enforced as a pre-filter only)
+    allowed_imports: tuple[str, ...] = ("math", "numpy", "itertools", "functools", "heapq", "collections",
+                                        "random", "bisect")
+
+    # --- what the LLM and the seed population see -------------------------------------------------
+    @property
+    def initial_program(self) -> str:
+        """The seed program's source (with EVOLVE-BLOCK markers)."""
+        return (self.package_dir / "initial.py").read_text(encoding="utf-8")
+
+    @property
+    def description(self) -> str:
+        """The task statement shown to the LLM."""
+        return (self.package_dir / "description.md").read_text(encoding="utf-8")
+
+    # --- data ---------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def instances(self, split: str) -> Sequence[Instance]:
+        """The instances of `split` (one of SPLITS), deterministic for a given problem configuration."""
+
+    # --- trusted scoring ----------------------------------------------------------------------------
+    @abc.abstractmethod
+    def score(self, instance: Instance, output: Any) -> dict[str, float]:
+        """Validate `output` exhaustively (raise InvalidOutput) and return per-instance metrics."""
+
+    @abc.abstractmethod
+    def aggregate(self, instances: Sequence[Instance], metrics: Sequence[Mapping[str, float]],
+                  timings: Sequence[float] | None = None) -> dict[str, float]:
+        """Combine per-instance metrics of one split into split metrics with a scalar `score`
+        (higher is better). `timings` are per-instance call times in ms when the harness repeats calls."""
+
+    # --- references ---------------------------------------------------------------------------------
+    def baselines(self) -> dict[str, str]:
+        """Named reference programs (source code) scored the same way as candidates."""
+        folder = self.package_dir / "baselines"
+        if not folder.is_dir():
+            return {}
+        return {p.stem: p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.py"))
+                if not p.name.startswith("_")}
+
+    def driver_source(self) -> str | None:
+        """Source of the child-side driver module, if the harness names one."""
+        if self.harness.driver is None:
+            return None
+        return (self.package_dir / self.harness.driver).read_text(encoding="utf-8")
+
+    def check_output(self, instance: Instance, output: Any) -> None:
+        """Optional extra check of the driver's raw output before `score` (default: none)."""
+
+    def describe_metrics(self) -> dict[str, str]:
+        """Metric name -> one-line meaning, for reports (override to document problem metrics)."""
+        return {"score": "higher is better"}
+
+
+def finite(value: float, default: float = 0.0) -> float:
+    """`value` if it is a finite float, else `default` (metrics must stay JSON-serialisable)."""
+    v = float(value)
+    return v if math.isfinite(v) else default

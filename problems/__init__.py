@@ -1,0 +1,1 @@
+"""Problem plugins shipped with evolve: each subpackage provides `make(options) -> Problem`."""
