@@ -66,6 +66,8 @@ class Problem(abc.ABC):
     #: folder holding initial.py, description.md (and baselines/, driver files)
     package_dir: Path = Path()
     harness: Harness = Harness()
+    #: metrics shown (per split) in the final table, besides the score
+    summary_metrics: tuple[str, ...] = ("score",)
     #: allowed top-level imports for candidates (told to the LLM; enforced as a pre-filter only)
     allowed_imports: tuple[str, ...] = ("math", "numpy", "itertools", "functools", "heapq", "collections",
                                         "random", "bisect")

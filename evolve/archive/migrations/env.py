@@ -1,0 +1,20 @@
+"""Alembic environment: runs on the connection the archive hands over (no alembic.ini needed)."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from evolve.archive.models import Base
+
+config = context.config
+connection = config.attributes.get("connection")
+if connection is None:  # `alembic` CLI use by maintainers: build an engine from sqlalchemy.url
+    from sqlalchemy import create_engine
+
+    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    connection = engine.connect()
+
+context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True,
+                  compare_type=True)
+with context.begin_transaction():
+    context.run_migrations()

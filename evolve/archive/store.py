@@ -1,0 +1,323 @@
+"""The archive's storage: one SQLAlchemy engine, one session helper, frozen records out.
+
+SQLite (WAL, foreign keys on, busy timeout) by default; any SQLAlchemy URL works, PostgreSQL for runs
+shared by many machines. The schema is created and upgraded by the Alembic migrations shipped in
+evolve/archive/migrations. The database is the checkpoint: a run resumes from it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event, func, inspect, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from evolve.archive.models import EvaluationRow, EventRow, LLMCallRow, ProgramRow, RunRow, utcnow
+from evolve.archive.records import LLMCallRecord, ProgramRecord, RunRecord, StageRecord
+from evolve.errors import ArchiveError
+
+DB_NAME = "archive.db"
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def sqlite_url(path: Path | str) -> str:
+    return f"sqlite:///{Path(path).resolve()}"
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def upgrade_schema(engine: Engine) -> None:
+    """Bring the database to the newest schema with the shipped Alembic migrations."""
+    import logging
+
+    from alembic import command
+    from alembic.config import Config
+
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def schema_revision(engine: Engine) -> str | None:
+    """The Alembic revision the database is at (None for an empty database)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+class Archive:
+    """All reads and writes of the archive. One process writes a run; any number may read."""
+
+    def __init__(self, url: str, *, create: bool = True, upgrade: bool = True) -> None:
+        self.url = url
+        try:
+            kwargs: dict[str, Any] = {"future": True}
+            if url.startswith("sqlite"):
+                kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+            else:
+                kwargs["pool_pre_ping"] = True
+            self.engine = create_engine(url, **kwargs)
+            if url.startswith("sqlite"):
+                event.listen(self.engine, "connect", _sqlite_pragmas)
+            if not create and not inspect(self.engine).has_table("runs"):
+                raise ArchiveError(f"{_safe_url(url)} holds no evolve archive (no 'runs' table)")
+            if upgrade:
+                upgrade_schema(self.engine)
+        except ArchiveError:
+            raise
+        except SQLAlchemyError as exc:
+            raise ArchiveError(f"cannot open the archive at {_safe_url(url)}: {exc.__class__.__name__}: "
+                               f"{str(exc).splitlines()[0]}") from exc
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @classmethod
+    def for_run_dir(cls, run_dir: Path | str, *, create: bool = False) -> Archive:
+        path = Path(run_dir) / DB_NAME
+        if not create and not path.is_file():
+            raise ArchiveError(f"{run_dir} is not a run directory: it has no {DB_NAME}")
+        return cls(sqlite_url(path), create=create)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Session]:
+        """A unit of work: commits on success, rolls back on error, maps errors to ArchiveError."""
+        sess = self._sessions()
+        try:
+            yield sess
+            sess.commit()
+        except IntegrityError:
+            sess.rollback()
+            raise
+        except OperationalError as exc:
+            sess.rollback()
+            raise ArchiveError(f"archive {_safe_url(self.url)}: {str(exc).splitlines()[0]}") from exc
+        except BaseException:
+            sess.rollback()
+            raise
+        finally:
+            sess.close()
+
+    # -- runs --------------------------------------------------------------------------------------
+    def create_run(self, run_id: str, problem: str, config: dict[str, Any], seed: int, run_dir: str | None,
+                   meta: dict[str, Any] | None = None) -> RunRecord:
+        with self.session() as s:
+            row = RunRow(id=run_id, problem=problem, config=config, seed=seed, run_dir=run_dir,
+                         meta=meta or {}, status="running", heartbeat_at=utcnow())
+            s.add(row)
+            s.flush()
+            return _run(row)
+
+    def get_run(self, run_id: str | None = None) -> RunRecord:
+        """The run `run_id`, or the only/newest run in this database when None."""
+        with self.session() as s:
+            if run_id is None:
+                row = s.scalars(select(RunRow).order_by(RunRow.started_at.desc()).limit(1)).first()
+            else:
+                row = s.get(RunRow, run_id)
+            if row is None:
+                raise ArchiveError(f"no run {run_id!r} in {_safe_url(self.url)}" if run_id else
+                                   f"{_safe_url(self.url)} holds no run yet")
+            return _run(row)
+
+    def list_runs(self) -> list[RunRecord]:
+        with self.session() as s:
+            return [_run(r) for r in s.scalars(select(RunRow).order_by(RunRow.started_at))]
+
+    def update_run(self, run_id: str, **fields: Any) -> None:
+        allowed = {"status", "stop_reason", "evaluations", "best_program_id", "best_score", "rng_state",
+                   "search_state", "meta", "finished_at", "heartbeat_at", "run_dir", "config"}
+        bad = set(fields) - allowed
+        if bad:
+            raise ValueError(f"cannot update run fields {sorted(bad)}")
+        with self.session() as s:
+            s.execute(update(RunRow).where(RunRow.id == run_id).values(**fields))
+
+    # -- programs ----------------------------------------------------------------------------------
+    def add_program(self, run_id: str, job_id: str, **fields: Any) -> int:
+        """Insert a program (idempotent on job_id: a retried job returns the existing id)."""
+        with self.session() as s:
+            existing = s.scalar(select(ProgramRow.id).where(ProgramRow.run_id == run_id,
+                                                             ProgramRow.job_id == job_id))
+            if existing is not None:
+                return int(existing)
+            row = ProgramRow(run_id=run_id, job_id=job_id, **fields)
+            s.add(row)
+            s.flush()
+            return int(row.id)
+
+    def complete_program(self, program_id: int, *, status: str, score: float | None,
+                         metrics: dict[str, Any], stages: Sequence[Any], error: str | None,
+                         features: dict[str, Any] | None = None, cell: str | None = None,
+                         eval_index: int | None = None, run_evaluations: int | None = None) -> None:
+        """Store an outcome and its per-stage results; optionally bump the run's evaluation counter."""
+        with self.session() as s:
+            row = s.get(ProgramRow, program_id)
+            if row is None:
+                raise ArchiveError(f"no program {program_id}")
+            row.status, row.score, row.metrics, row.error = status, score, metrics, error
+            row.features = features or {}
+            row.cell = cell
+            row.eval_index = eval_index
+            row.stage = stages[-1].split if stages else None
+            row.eval_seconds = float(sum(st.seconds for st in stages))
+            row.evaluated_at = utcnow()
+            for st in stages:
+                s.add(EvaluationRow(program_id=program_id, split=st.split, status=st.status,
+                                    metrics=st.metrics, error=st.error, failed_instance=st.failed_instance,
+                                    seconds=st.seconds, stdout=st.stdout or None, stderr=st.stderr or None))
+            if run_evaluations is not None:
+                s.execute(update(RunRow).where(RunRow.id == row.run_id)
+                          .values(evaluations=run_evaluations, heartbeat_at=utcnow()))
+
+    def set_holdout(self, program_id: int, metrics: dict[str, Any], stage: Any | None = None) -> None:
+        with self.session() as s:
+            row = s.get(ProgramRow, program_id)
+            if row is None:
+                raise ArchiveError(f"no program {program_id}")
+            row.holdout = metrics
+            if stage is not None:
+                s.add(EvaluationRow(program_id=program_id, split=stage.split, status=stage.status,
+                                    metrics=stage.metrics, error=stage.error,
+                                    failed_instance=stage.failed_instance, seconds=stage.seconds))
+
+    def program(self, program_id: int, run_id: str | None = None) -> ProgramRecord:
+        with self.session() as s:
+            row = s.get(ProgramRow, program_id)
+            if row is None or (run_id is not None and row.run_id != run_id):
+                raise ArchiveError(f"no program with id {program_id}" + (f" in run {run_id}" if run_id else "")
+                                   + "; `evolve archive top RUN` lists the ids")
+            stages = s.scalars(select(EvaluationRow).where(EvaluationRow.program_id == program_id)
+                               .order_by(EvaluationRow.id)).all()
+            return _program(row, stages)
+
+    def programs(self, run_id: str, *, statuses: Sequence[str] | None = None,
+                 roles: Sequence[str] | None = None) -> list[ProgramRecord]:
+        """Programs of a run in insertion order (no per-stage detail)."""
+        with self.session() as s:
+            q = select(ProgramRow).where(ProgramRow.run_id == run_id)
+            if statuses:
+                q = q.where(ProgramRow.status.in_(list(statuses)))
+            if roles:
+                q = q.where(ProgramRow.role.in_(list(roles)))
+            return [_program(r) for r in s.scalars(q.order_by(ProgramRow.id))]
+
+    def top(self, run_id: str, n: int = 10, *, island: int | None = None, status: str | None = "ok",
+            roles: Sequence[str] = ("seed", "candidate")) -> list[ProgramRecord]:
+        """The best programs of a run, best first (ties: earlier first)."""
+        with self.session() as s:
+            q = select(ProgramRow).where(ProgramRow.run_id == run_id, ProgramRow.role.in_(list(roles)))
+            if status:
+                q = q.where(ProgramRow.status == status)
+            if island is not None:
+                q = q.where(ProgramRow.island == island)
+            q = q.order_by(ProgramRow.score.desc().nulls_last(), ProgramRow.id).limit(n)
+            return [_program(r) for r in s.scalars(q)]
+
+    def status_counts(self, run_id: str) -> dict[str, int]:
+        with self.session() as s:
+            rows = s.execute(select(ProgramRow.status, func.count()).where(
+                ProgramRow.run_id == run_id, ProgramRow.role == "candidate").group_by(ProgramRow.status))
+            return {str(k): int(v) for k, v in rows}
+
+    def has_hash(self, run_id: str, code_hash: str) -> int | None:
+        with self.session() as s:
+            found = s.scalar(select(ProgramRow.id).where(ProgramRow.run_id == run_id,
+                                                         ProgramRow.code_hash == code_hash,
+                                                         ProgramRow.status != "duplicate").limit(1))
+            return None if found is None else int(found)
+
+    # -- llm calls and events ----------------------------------------------------------------------
+    def add_llm_call(self, run_id: str, **fields: Any) -> int:
+        with self.session() as s:
+            row = LLMCallRow(run_id=run_id, **fields)
+            s.add(row)
+            s.flush()
+            return int(row.id)
+
+    def llm_calls(self, run_id: str) -> list[LLMCallRecord]:
+        with self.session() as s:
+            rows = s.scalars(select(LLMCallRow).where(LLMCallRow.run_id == run_id).order_by(LLMCallRow.id))
+            return [LLMCallRecord(**{c: getattr(r, c) for c in LLMCallRecord.__dataclass_fields__})
+                    for r in rows]
+
+    def link_llm_call(self, call_id: int, program_id: int) -> None:
+        with self.session() as s:
+            s.execute(update(LLMCallRow).where(LLMCallRow.id == call_id).values(program_id=program_id))
+
+    def add_event(self, run_id: str, kind: str, message: str = "", data: dict[str, Any] | None = None) -> None:
+        with self.session() as s:
+            s.add(EventRow(run_id=run_id, kind=kind, message=message, data=data or {}))
+
+    def events(self, run_id: str, kind: str | None = None) -> list[dict[str, Any]]:
+        with self.session() as s:
+            q = select(EventRow).where(EventRow.run_id == run_id)
+            if kind:
+                q = q.where(EventRow.kind == kind)
+            return [{"kind": e.kind, "message": e.message, "data": e.data, "created_at": e.created_at}
+                    for e in s.scalars(q.order_by(EventRow.id))]
+
+
+def _safe_url(url: str) -> str:
+    """The URL without its password."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        cred, host = rest.rsplit("@", 1)
+        return f"{scheme}://{cred.split(':', 1)[0]}:***@{host}"
+    return url
+
+
+def _run(r: RunRow) -> RunRecord:
+    return RunRecord(id=r.id, problem=r.problem, status=r.status, stop_reason=r.stop_reason,
+                     config=r.config or {}, seed=r.seed, run_dir=r.run_dir, meta=r.meta or {},
+                     evaluations=r.evaluations, best_program_id=r.best_program_id, best_score=r.best_score,
+                     started_at=r.started_at, finished_at=r.finished_at, heartbeat_at=r.heartbeat_at,
+                     rng_state=r.rng_state, search_state=r.search_state)
+
+
+def _program(r: ProgramRow, stages: Sequence[EvaluationRow] = ()) -> ProgramRecord:
+    return ProgramRecord(
+        id=r.id, run_id=r.run_id, job_id=r.job_id, role=r.role, name=r.name, parent_id=r.parent_id,
+        inspiration_ids=tuple(r.inspiration_ids or ()), island=r.island, cell=r.cell,
+        generation=r.generation, code=r.code, code_hash=r.code_hash, edit=r.edit, edit_kind=r.edit_kind,
+        model=r.model, prompt_tokens=r.prompt_tokens, completion_tokens=r.completion_tokens,
+        cost_usd=r.cost_usd, status=r.status, score=r.score, metrics=r.metrics or {}, holdout=r.holdout,
+        features=r.features or {}, error=r.error, stage=r.stage, eval_seconds=r.eval_seconds,
+        eval_index=r.eval_index, created_at=r.created_at,
+        stages=tuple(StageRecord(e.split, e.status, e.metrics or {}, e.error, e.failed_instance, e.seconds,
+                                 e.stdout, e.stderr) for e in stages))
+
+
+def resolve_run(target: str, run_id: str | None = None) -> tuple[Archive, RunRecord]:
+    """Open what a user names as RUN: a run directory, or a database URL (plus an optional run id)."""
+    if "://" in target:
+        archive = Archive(target, create=False, upgrade=False)
+    else:
+        path = Path(target)
+        if not path.exists():
+            raise ArchiveError(f"{target}: no such run directory (or give a database URL such as "
+                               "postgresql+psycopg://host/db with --run-id)")
+        archive = Archive.for_run_dir(path)
+    return archive, archive.get_run(run_id)
+
+
+def now() -> dt.datetime:
+    return utcnow()

@@ -1,0 +1,214 @@
+"""The `evolve` command: dispatches on its first word; `run` and `eval` go through Hydra.
+
+Hydra has no subcommands, so for `run` and `eval` the arguments are rewritten into Hydra overrides and
+`sys.argv` is replaced before the `@hydra.main` function is called.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+from rich.console import Console
+
+from evolve.config import register
+from evolve.errors import EvolveError
+
+CONF = Path(__file__).with_name("conf")
+console = Console()
+err_console = Console(stderr=True)
+log = logging.getLogger("evolve")
+
+USAGE = """usage: evolve COMMAND [ARGS]
+
+commands:
+  run [OVERRIDES…]              evolve a program (Hydra overrides: problem=…, llm=…, search.iterations=…)
+  eval FILE [OVERRIDES…] [--json]   score one program file (split=quick|train|holdout)
+  archive top|show|diff|lineage|export RUN …   browse a run's archive
+  runs [DIR]                    list the runs under runs/
+  report RUN [-o report.html]   write a self-contained HTML report (and report.md)
+  problems                      list the problems that can be named, with their source
+  new-problem NAME [--dir DIR]  write a working plugin skeleton
+  check-problem NAME|PATH       run the plugin contract checks
+  llm check [OVERRIDES…]        preflight an LLM configuration (key, endpoint, model)
+  doctor                        which sandbox isolation mechanisms work on this machine
+  bench PROBLEM [ARGS…]         a problem's benchmark table (e.g. evolve bench smtt)
+  db upgrade [URL]              migrate an archive database to the newest schema
+  help                          this text
+
+`evolve run --help` lists the config groups and keys.
+"""
+
+register()
+
+
+def _fail(exc: BaseException) -> None:
+    err_console.print(f"[bold red]error:[/] {exc}")
+    sys.exit(2)
+
+
+@hydra.main(config_path="conf", config_name="config", version_base="1.3")
+def _run_main(cfg: DictConfig) -> None:
+    from evolve.runner import run
+
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        run(cfg, run_dir, console)
+    except EvolveError as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+@hydra.main(config_path="conf", config_name="eval", version_base="1.3")
+def _eval_main(cfg: DictConfig) -> None:
+    from evolve.runner import eval_file
+
+    try:
+        result = eval_file(cfg)
+    except EvolveError as exc:
+        _fail(exc)
+        return
+    if cfg.json:
+        print(json.dumps(result, default=str))
+    else:
+        color = "green" if result["status"] == "ok" else "red"
+        console.print(f"[{color}]{result['status']}[/] {result['file']} on {result['problem']}/{result['split']}")
+        for k, v in result["metrics"].items():
+            console.print(f"  {k}: {v:.6g}" if isinstance(v, float) else f"  {k}: {v}")
+        if result["error"]:
+            console.print(f"  error: {result['error']}")
+    sys.exit(0 if result["status"] == "ok" else 1)
+
+
+@hydra.main(config_path="conf", config_name="check", version_base="1.3")
+def _llm_check_main(cfg: DictConfig) -> None:
+    from evolve.llm.preflight import run_check
+
+    try:
+        sys.exit(run_check(cfg, console))
+    except EvolveError as exc:
+        _fail(exc)
+
+
+def _bench(rest: list[str]) -> int:
+    """`evolve bench PROBLEM …` runs the `bench` module of that problem's plugin package."""
+    import importlib
+
+    from evolve.plugins import discover
+
+    if not rest or rest[0].startswith("-"):
+        raise EvolveError("usage: evolve bench PROBLEM [ARGS…] (e.g. evolve bench smtt --help)")
+    ref = next((r for r in discover() if r.name == rest[0]), None)
+    if ref is None:
+        raise EvolveError(f"unknown problem {rest[0]!r}; `evolve problems` lists them")
+    base = ref.location.split(":", 1)[0]
+    try:
+        module = importlib.import_module(f"{base}.bench")
+    except ModuleNotFoundError as exc:
+        raise EvolveError(f"problem {rest[0]!r} has no benchmark (no {base}.bench module)") from exc
+    return int(module.main(rest[1:]) or 0)
+
+
+def _known_problem_configs() -> set[str]:
+    return {p.stem for p in (CONF / "problem").glob("*.yaml")}
+
+
+def rewrite_overrides(args: list[str]) -> list[str]:
+    """Let `problem=NAME` name any discovered plugin, and `resume=DIR` reuse that run directory."""
+    out: list[str] = []
+    for a in args:
+        if a.startswith("problem=") and a.split("=", 1)[1] not in _known_problem_configs():
+            out.append(f"problem.name={a.split('=', 1)[1]}")
+            continue
+        out.append(a)
+        if a.startswith("resume="):
+            target = a.split("=", 1)[1]
+            out.append(f"hydra.run.dir={target}")
+            cfg_file = Path(target) / "config.yaml"
+            if cfg_file.is_file() and not any(x.startswith(("problem=", "problem.name=")) for x in args):
+                import yaml
+
+                saved = yaml.safe_load(cfg_file.read_text()) or {}
+                name = (saved.get("problem") or {}).get("name")
+                if name:
+                    out.append(f"problem={name}" if name in _known_problem_configs() else f"problem.name={name}")
+    if any(a.startswith("problem.path=") for a in args) and not any(
+            a.startswith(("problem=", "problem.name=")) for a in args):
+        path = next(a for a in args if a.startswith("problem.path=")).split("=", 1)[1]
+        out.append(f"problem.name={Path(path).resolve().name}")
+    return out
+
+
+def _hydra(fn: Any, prog: str, args: list[str]) -> None:
+    sys.argv = [prog, *args]
+    fn()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `evolve` console script."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        return
+    cmd, rest = args[0], args[1:]
+    try:
+        if cmd == "run":
+            _hydra(_run_main, "evolve run", rewrite_overrides(rest))
+        elif cmd == "eval":
+            _eval_cmd(rest)
+        elif cmd in ("archive", "runs", "report"):
+            from evolve import browse
+
+            sys.exit(browse.main(cmd, rest))
+        elif cmd in ("problems", "new-problem", "check-problem"):
+            from evolve import plugin_cli
+
+            sys.exit(plugin_cli.main(cmd, rest))
+        elif cmd == "llm":
+            if not rest or rest[0] != "check":
+                raise EvolveError("usage: evolve llm check [llm=… llm.model=… OVERRIDES…]")
+            _hydra(_llm_check_main, "evolve llm check", rewrite_overrides(rest[1:]))
+        elif cmd == "doctor":
+            from evaluators import doctor
+
+            sys.exit(doctor.main(rest))
+        elif cmd == "bench":
+            sys.exit(_bench(rest))
+        elif cmd == "db":
+            from evolve.archive import admin
+
+            sys.exit(admin.main(rest))
+        else:
+            err_console.print(f"[bold red]error:[/] unknown command {cmd!r}\n{USAGE}")
+            sys.exit(2)
+    except EvolveError as exc:
+        _fail(exc)
+
+
+def _eval_cmd(rest: list[str]) -> None:
+    files = [a for a in rest if "=" not in a and not a.startswith("-")]
+    flags = [a for a in rest if a.startswith("-")]
+    unknown = [f for f in flags if f not in ("--json", "--help", "-h")]
+    if unknown:
+        raise EvolveError(f"evolve eval: unknown option {unknown[0]}; usage: evolve eval FILE [problem=…] "
+                          "[split=quick|train|holdout] [--json]")
+    if "--help" in flags or "-h" in flags:
+        print("usage: evolve eval FILE [problem=NAME] [split=quick|train|holdout] [--json] [OVERRIDES…]")
+        return
+    if len(files) != 1:
+        raise EvolveError("evolve eval takes exactly one program file: evolve eval FILE [problem=…] [--json]")
+    overrides = [a for a in rest if "=" in a]
+    file_arg = str(Path(files[0]).resolve()).replace("'", "\\'")
+    extra = [f"file='{file_arg}'"] + (["json=true"] if "--json" in flags else [])
+    _hydra(_eval_main, "evolve eval", rewrite_overrides(overrides) + extra)
+
+
+if __name__ == "__main__":
+    main()

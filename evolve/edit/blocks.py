@@ -1,0 +1,137 @@
+"""EVOLVE-BLOCK regions of a program: find them, replace their contents, and hash programs for dedup.
+
+Only the code between `# EVOLVE-BLOCK-START` and `# EVOLVE-BLOCK-END` lines may change; everything
+outside (imports, the entry function's frame) stays byte-identical.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+START = "EVOLVE-BLOCK-START"
+END = "EVOLVE-BLOCK-END"
+_MARK = re.compile(r"^\s*#\s*(EVOLVE-BLOCK-START|EVOLVE-BLOCK-END)\b")
+
+
+class BlockError(ValueError):
+    """The program's EVOLVE-BLOCK markers are missing, unbalanced or nested."""
+
+
+@dataclass(frozen=True)
+class Block:
+    """One evolvable region: lines [start, end) of the program (marker lines excluded)."""
+
+    index: int
+    start: int
+    end: int
+    text: str
+
+
+def find_blocks(code: str) -> list[Block]:
+    """The evolvable regions, in order; raises BlockError for missing or unbalanced markers."""
+    lines = code.splitlines(keepends=True)
+    blocks: list[Block] = []
+    open_at: int | None = None
+    for i, line in enumerate(lines):
+        m = _MARK.match(line)
+        if not m:
+            continue
+        if m.group(1) == START:
+            if open_at is not None:
+                raise BlockError(f"line {i + 1}: {START} inside another block (blocks cannot nest)")
+            open_at = i + 1
+        else:
+            if open_at is None:
+                raise BlockError(f"line {i + 1}: {END} without a matching {START}")
+            blocks.append(Block(len(blocks), open_at, i, "".join(lines[open_at:i])))
+            open_at = None
+    if open_at is not None:
+        raise BlockError(f"line {open_at}: {START} is never closed by {END}")
+    if not blocks:
+        raise BlockError(f"no '# {START}' / '# {END}' markers: mark the code evolution may change")
+    return blocks
+
+
+def replace_blocks(code: str, new_texts: Sequence[str]) -> str:
+    """`code` with each block's contents replaced by the matching entry of `new_texts`."""
+    blocks = find_blocks(code)
+    if len(new_texts) != len(blocks):
+        raise BlockError(f"expected {len(blocks)} block texts, got {len(new_texts)}")
+    lines = code.splitlines(keepends=True)
+    out: list[str] = []
+    pos = 0
+    for block, text in zip(blocks, new_texts):
+        out.extend(lines[pos:block.start])
+        if text and not text.endswith("\n"):
+            text += "\n"
+        out.append(text)
+        pos = block.end
+    out.extend(lines[pos:])
+    return "".join(out)
+
+
+def outside_blocks(code: str) -> str:
+    """Everything outside the blocks (what an edit must leave unchanged)."""
+    blocks = find_blocks(code)
+    lines = code.splitlines(keepends=True)
+    kept, pos = [], 0
+    for block in blocks:
+        kept.extend(lines[pos:block.start])
+        pos = block.end
+    kept.extend(lines[pos:])
+    return "".join(kept)
+
+
+class _Normalise(ast.NodeTransformer):
+    """Canonical names for function arguments and locals; docstrings dropped."""
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
+        names: dict[str, str] = {}
+        for a in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs,
+                  *([node.args.vararg] if node.args.vararg else []),
+                  *([node.args.kwarg] if node.args.kwarg else [])]:
+            names.setdefault(a.arg, f"_a{len(names)}")
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+                names.setdefault(sub.id, f"_v{len(names)}")
+        renamer = _Rename(names)
+        node.body = [renamer.visit(self.generic_visit(s)) for s in _strip_docstring(node.body)]
+        for a in ast.walk(node.args):
+            if isinstance(a, ast.arg):
+                a.arg = names.get(a.arg, a.arg)
+                a.annotation = None
+        node.returns = None
+        return node
+
+    visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
+
+
+class _Rename(ast.NodeTransformer):
+    def __init__(self, names: dict[str, str]) -> None:
+        self.names = names
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        node.id = self.names.get(node.id, node.id)
+        return node
+
+
+def _strip_docstring(body: list[ast.stmt]) -> list[ast.stmt]:
+    if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        return body[1:] or [ast.Pass()]
+    return body
+
+
+def normalised_hash(code: str) -> str:
+    """A hash that ignores comments, formatting, docstrings and the names of arguments and locals."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return "raw:" + hashlib.sha256(code.encode()).hexdigest()[:40]
+    tree.body = _strip_docstring(tree.body)
+    tree = _Normalise().visit(tree)
+    return hashlib.sha256(ast.dump(tree, annotate_fields=False).encode()).hexdigest()[:40]

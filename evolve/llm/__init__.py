@@ -1,0 +1,1 @@
+"""Producing children: the offline AST mutator and LLM clients behind one `Mutator` interface."""

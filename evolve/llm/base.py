@@ -1,0 +1,65 @@
+"""What the loop asks of a mutator, and what it gets back."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class ProgramView:
+    """A program as a mutator sees it: code, score, metrics and the evaluator's feedback."""
+
+    id: int
+    code: str
+    score: float | None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    status: str = "ok"
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class ProposalRequest:
+    """Everything needed to propose one child."""
+
+    parent: ProgramView
+    inspirations: tuple[ProgramView, ...] = ()
+    failures: tuple[ProgramView, ...] = ()
+    description: str = ""
+    entry: str = ""
+    metric_notes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def parent_code(self) -> str:
+        return self.parent.code
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A proposed child (`code` None when the reply could not be turned into a program)."""
+
+    code: str | None
+    edit: str
+    edit_kind: str
+    model: str
+    status: str = "ok"  # ok | parse_error | llm_error
+    error: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    llm_call_ids: tuple[int, ...] = ()
+
+
+class Mutator(Protocol):
+    """Turns a parent (plus context) into a child proposal."""
+
+    name: str
+
+    async def propose(self, request: ProposalRequest, rng: random.Random) -> Proposal: ...
+
+    def state(self) -> dict[str, Any]: ...
+
+    def load_state(self, state: dict[str, Any]) -> None: ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,439 @@
+"""The evolution loop: select a parent, propose a child, dedup, evaluate in the sandbox, store, repeat.
+
+Proposals and evaluations overlap: LLM proposals run as asyncio tasks (bounded by llm.max_concurrency),
+evaluations as executor futures (bounded by the number of workers). Counting is by completed
+evaluations. Everything that happens is stored in the archive as it happens, so the database is the
+checkpoint: `resume` rebuilds the population from it and re-queues what was in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures as cf
+import logging
+import random
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from evolve.archive import Archive, ProgramRecord
+from evolve.edit.blocks import normalised_hash
+from evolve.errors import EvolveError
+from evolve.evaluation import Outcome, StageResult
+from evolve.llm.base import Mutator, ProgramView, Proposal, ProposalRequest
+from evolve.problem import Problem
+from evolve.search.population import Population, SearchSettings, features_of
+from evolve.worker import EvalTask, ProblemSpec, run_task
+
+log = logging.getLogger(__name__)
+
+CASCADE = ("quick", "train")
+
+
+@dataclass
+class Progress:
+    """Counters the progress line and the summary read."""
+
+    evaluations: int = 0
+    best_score: float | None = None
+    best_id: int | None = None
+    statuses: dict[str, int] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+    cost_usd: float = 0.0
+    tokens: int = 0
+    last_improvement: int = 0
+
+    def rate(self) -> float:
+        return self.evaluations / max(1e-9, time.monotonic() - self.started)
+
+    def count(self, status: str) -> None:
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+
+
+@dataclass
+class _Job:
+    program_id: int
+    parent_id: int | None
+    island: int
+    generation: int
+    code: str
+    attempts: int = 0
+
+
+class Evolution:
+    """One run of the loop against one archive run."""
+
+    def __init__(self, *, cfg: Any, problem: Problem, spec: ProblemSpec, archive: Archive, run_id: str,
+                 mutator: Mutator, executor_factory: Callable[[], cf.Executor], workers: int,
+                 limits: Any, isolation: Any, rng: random.Random,
+                 on_progress: Callable[[Progress], None] | None = None) -> None:
+        self.cfg, self.problem, self.spec = cfg, problem, spec
+        self.archive, self.run_id, self.mutator = archive, run_id, mutator
+        self.executor_factory = executor_factory
+        self.executor = executor_factory()
+        self.workers, self.limits, self.isolation, self.rng = workers, limits, isolation, rng
+        self.search = cfg.search
+        self.pop = Population(SearchSettings.from_config(cfg.search))
+        self.progress = Progress()
+        self.on_progress = on_progress or (lambda p: None)
+        self.stop_reason: str | None = None
+        self.inflight: dict[asyncio.Future[Outcome], _Job] = {}
+        self.ready: deque[_Job] = deque()
+        self.proposals: dict[asyncio.Task[Proposal], tuple[int | None, int, int, tuple[int, ...]]] = {}
+        self.quick_scores: dict[int, float] = {}
+        self.failures: deque[ProgramView] = deque(maxlen=4)
+        self.dup_streak = 0
+        self.error_streak = 0
+        self.offline = getattr(mutator, "name", "") == "offline"
+        self.deadline = (time.monotonic() + self.search.max_seconds) if self.search.max_seconds else None
+
+    # -- setup ---------------------------------------------------------------------------------------
+    def _task(self, code: str, splits: tuple[str, ...], gate: float | None = None) -> EvalTask:
+        return EvalTask(problem=self.spec, code=code, splits=splits, limits=self.limits,
+                        isolation=self.isolation, gate_score=gate)
+
+    def evaluate_now(self, code: str, splits: tuple[str, ...]) -> Outcome:
+        """Evaluate synchronously on the executor (seed, baselines, hold-out), with bounded retries."""
+        last: BaseException | None = None
+        for _ in range(1 + int(self.cfg.evaluator.max_retries)):
+            try:
+                return self._submit(self._task(code, splits)).result()
+            except (cf.process.BrokenProcessPool, RuntimeError, OSError) as exc:  # a worker died
+                last = exc
+                self._renew_executor()
+        raise EvolveError(f"evaluation workers keep failing: {last}")
+
+    def _submit(self, task: EvalTask) -> cf.Future[Outcome]:
+        return self.executor.submit(run_task, task)
+
+    def _renew_executor(self) -> None:
+        try:
+            self.executor.shutdown(wait=False, cancel_futures=True)
+        except Exception:
+            pass
+        self.executor = self.executor_factory()
+
+    def seed_population(self, seed_code: str) -> ProgramRecord:
+        """Store and evaluate the seed; refuse to start when it is not valid."""
+        job_id = "seed"
+        pid = self.archive.add_program(self.run_id, job_id, role="seed", name="seed", code=seed_code,
+                                       code_hash=normalised_hash(seed_code), generation=0, island=0,
+                                       edit_kind="seed")
+        outcome = self.evaluate_now(seed_code, CASCADE)
+        self._store_outcome(pid, seed_code, outcome, count=False)
+        if outcome.status != "ok" or outcome.score is None:
+            raise EvolveError(f"the seed program of problem {self.problem.name!r} is not valid "
+                              f"({outcome.status}): {outcome.error}. Fix {self.problem.package_dir}/initial.py "
+                              "(`evolve eval` shows the details); no budget was spent.")
+        self._admit(pid, seed_code, outcome, island=0, generation=0, parent_id=None, seed=True)
+        return self.archive.program(pid)
+
+    def restore(self) -> None:
+        """Rebuild the population from the archive (resume) and re-queue programs left in flight."""
+        run = self.archive.get_run(self.run_id)
+        if run.rng_state:
+            self.rng.setstate(_rng_state_from_json(run.rng_state))
+        state = run.search_state or {}
+        self.pop.load_state(state.get("population", {}))
+        self.mutator.load_state(state.get("mutator", {}))
+        done = [p for p in self.archive.programs(self.run_id, roles=("seed", "candidate"))]
+        evaluated = sorted((p for p in done if p.eval_index is not None or p.role == "seed"),
+                           key=lambda p: (p.eval_index or 0, p.id))
+        interval = max(1, self.search.migration_interval)
+        for p in evaluated:
+            if p.status == "ok" and p.score is not None:
+                feats = {k: float(v) for k, v in p.features.items()}
+                self.pop.add(p.id, p.score, feats, p.island, p.generation, p.parent_id, seed=p.role == "seed")
+                quick = p.metrics.get("_quick_score")
+                if isinstance(quick, (int, float)):
+                    self.quick_scores[p.id] = float(quick)
+            elif p.role == "candidate":
+                self.pop.note_child(p.parent_id)
+            if p.eval_index:
+                self.progress.evaluations = max(self.progress.evaluations, p.eval_index)
+                self.progress.count(p.status)
+                if p.eval_index % interval == 0 and self.search.name == "evolution":
+                    self.pop.migrate(random.Random(p.eval_index))
+        if self.pop.best is not None:
+            self.progress.best_score, self.progress.best_id = self.pop.best.score, self.pop.best.id
+        for p in done:
+            if p.status in ("pending", "running"):
+                self.ready.append(_Job(p.id, p.parent_id, p.island, p.generation, p.code))
+        self.archive.add_event(self.run_id, "resume", f"resumed with {self.progress.evaluations} evaluations, "
+                               f"{len(self.ready)} re-queued")
+
+    # -- the loop ------------------------------------------------------------------------------------
+    def stop(self, reason: str) -> None:
+        if self.stop_reason is None:
+            self.stop_reason = reason
+
+    def _budget_left(self) -> int:
+        return self.search.iterations - self.progress.evaluations - len(self.inflight) - len(self.ready)
+
+    def _check_stops(self) -> None:
+        s, p = self.search, self.progress
+        if p.evaluations >= s.iterations:
+            self.stop("iterations")
+        elif self.deadline is not None and time.monotonic() >= self.deadline:
+            self.stop("max_seconds")
+        elif s.target_score is not None and p.best_score is not None and p.best_score >= s.target_score:
+            self.stop("target_score")
+        elif s.stagnation and p.evaluations - p.last_improvement >= s.stagnation:
+            self.stop("stagnation")
+        elif self.cfg.llm.max_cost_usd is not None and p.cost_usd >= self.cfg.llm.max_cost_usd:
+            self.stop("budget: llm.max_cost_usd reached")
+        elif self.cfg.llm.max_tokens_total is not None and p.tokens >= self.cfg.llm.max_tokens_total:
+            self.stop("budget: llm.max_tokens_total reached")
+        elif self.dup_streak >= s.max_duplicate_streak:
+            self.stop(f"no new programs: {self.dup_streak} duplicate proposals in a row")
+        elif self.error_streak >= max(20, s.max_duplicate_streak // 4):
+            self.stop(f"the mutator failed {self.error_streak} times in a row (see llm_calls in the archive)")
+
+    async def run(self) -> str:
+        """Evolve until a stop condition; returns the stop reason.
+
+        In-flight evaluations are awaited and stored unless the run was interrupted (then they stay
+        `pending` in the archive and `resume` re-queues them).
+        """
+        self._check_stops()
+        while self.stop_reason is None:
+            await self._fill()
+            self._dispatch()
+            waitables: set[asyncio.Future[Any]] = set(self.inflight) | set(self.proposals)
+            if not waitables:
+                self.stop("iterations" if self._budget_left() <= 0 else "nothing left to evaluate")
+                break
+            done, _ = await asyncio.wait(waitables, timeout=0.5, return_when=asyncio.FIRST_COMPLETED)
+            for fut in done:
+                if fut in self.proposals:
+                    self._on_proposal(fut)  # type: ignore[arg-type]
+                else:
+                    self._on_outcome(fut)  # type: ignore[arg-type]
+            self._check_stops()
+            self.on_progress(self.progress)
+        for task in self.proposals:
+            task.cancel()
+        if self.stop_reason != "interrupted" and self.inflight:
+            drain = max(5.0, float(self.limits.split_wall_s) * len(CASCADE) + 10.0)
+            done, _ = await asyncio.wait(set(self.inflight), timeout=drain)
+            for fut in done:
+                self._on_outcome(fut)
+            self.on_progress(self.progress)
+        self._save_state()
+        return self.stop_reason or "finished"
+
+    async def _fill(self) -> None:
+        """Start proposals while there is budget and room."""
+        if self.offline:
+            while self.stop_reason is None and len(self.inflight) + len(self.ready) < self.workers \
+                    and self._budget_left() > 0:
+                parent, island, gen, insp = self._choose()
+                req = self._request(parent, insp)
+                proposal = await self.mutator.propose(req, self.rng)
+                self._accept(proposal, parent, island, gen, insp)
+                self._check_stops()
+            return
+        limit = int(self.cfg.llm.max_concurrency)
+        while self.stop_reason is None and len(self.proposals) < limit \
+                and len(self.ready) + len(self.proposals) < self.workers + limit \
+                and self._budget_left() - len(self.proposals) > 0:
+            parent, island, gen, insp = self._choose()
+            task = asyncio.ensure_future(self.mutator.propose(self._request(parent, insp), self.rng))
+            self.proposals[task] = (parent, island, gen, insp)
+
+    def _choose(self) -> tuple[int | None, int, int, tuple[int, ...]]:
+        island = self.rng.randrange(len(self.pop.islands))
+        parent = self.pop.select_parent(self.rng, island)
+        if parent is None:
+            raise EvolveError("the population is empty: no valid program to mutate")
+        insp = tuple(m.id for m in self.pop.inspirations(self.rng, island, parent.id))
+        return parent.id, island, parent.generation + 1, insp
+
+    def _view(self, pid: int) -> ProgramView:
+        rec = self.archive.program(pid)
+        return ProgramView(rec.id, rec.code, rec.score, rec.metrics, rec.status, rec.error)
+
+    def _request(self, parent_id: int | None, insp: tuple[int, ...]) -> ProposalRequest:
+        assert parent_id is not None
+        return ProposalRequest(parent=self._view(parent_id), inspirations=tuple(self._view(i) for i in insp),
+                               failures=tuple(self.failures), description=self.problem.description,
+                               entry=self.problem.entry, metric_notes=self.problem.describe_metrics())
+
+    def _on_proposal(self, task: asyncio.Task[Proposal]) -> None:
+        parent, island, gen, insp = self.proposals.pop(task)
+        try:
+            proposal = task.result()
+        except Exception as exc:  # a mutator bug or an unexpected client error: stored, run goes on
+            proposal = Proposal(code=None, edit="", edit_kind="llm", model=getattr(self.mutator, "name", "?"),
+                                status="llm_error", error=f"{type(exc).__name__}: {exc}")
+        self._accept(proposal, parent, island, gen, insp)
+
+    def _accept(self, proposal: Proposal, parent: int | None, island: int, gen: int,
+                insp: tuple[int, ...]) -> None:
+        self.progress.cost_usd += proposal.cost_usd
+        self.progress.tokens += proposal.prompt_tokens + proposal.completion_tokens
+        job_id = uuid.UUID(int=self.rng.getrandbits(128)).hex
+        common = dict(role="candidate", parent_id=parent, inspiration_ids=list(insp), island=island,
+                      generation=gen, edit=proposal.edit, edit_kind=proposal.edit_kind, model=proposal.model,
+                      prompt_tokens=proposal.prompt_tokens, completion_tokens=proposal.completion_tokens,
+                      cost_usd=proposal.cost_usd)
+        if proposal.code is None:
+            pid = self.archive.add_program(self.run_id, job_id, code="", code_hash="", status=proposal.status
+                                           if proposal.status in ("parse_error", "llm_error") else "parse_error",
+                                           error=proposal.error, **common)
+            self._link_calls(proposal, pid)
+            self.progress.count("parse_error")
+            self.error_streak += 1
+            return
+        self.error_streak = 0
+        code_hash = normalised_hash(proposal.code)
+        original = self.archive.has_hash(self.run_id, code_hash)
+        if original is not None:
+            pid = self.archive.add_program(self.run_id, job_id, code=proposal.code, code_hash=code_hash,
+                                           status="duplicate", error=f"same program as #{original}", **common)
+            self._link_calls(proposal, pid)
+            self.progress.count("duplicate")
+            self.dup_streak += 1
+            return
+        self.dup_streak = 0
+        pid = self.archive.add_program(self.run_id, job_id, code=proposal.code, code_hash=code_hash,
+                                       status="pending", **common)
+        self._link_calls(proposal, pid)
+        self.ready.append(_Job(pid, parent, island, gen, proposal.code))
+
+    def _link_calls(self, proposal: Proposal, pid: int) -> None:
+        for call_id in proposal.llm_call_ids:
+            self.archive.link_llm_call(call_id, pid)
+
+    def _dispatch(self) -> None:
+        while self.ready and len(self.inflight) < self.workers:
+            job = self.ready.popleft()
+            gate = None
+            if self.search.cascade_threshold is not None and job.parent_id in self.quick_scores:
+                gate = self.quick_scores[job.parent_id] - float(self.search.cascade_threshold)
+            fut = asyncio.wrap_future(self._submit(self._task(job.code, CASCADE, gate)))
+            self.inflight[fut] = job
+
+    def _on_outcome(self, fut: asyncio.Future[Outcome]) -> None:
+        job = self.inflight.pop(fut)
+        try:
+            outcome = fut.result()
+        except Exception as exc:  # the worker process died (not the candidate: that is classified)
+            job.attempts += 1
+            log.warning("evaluation of program %d failed in the worker: %s", job.program_id, exc)
+            self._renew_executor()
+            if job.attempts <= int(self.cfg.evaluator.max_retries):
+                self.ready.appendleft(job)
+                return
+            outcome = Outcome("crash", None, {}, (), f"evaluation worker failed {job.attempts} times: {exc}")
+        self.progress.evaluations += 1
+        self._store_outcome(job.program_id, job.code, outcome, count=True)
+        if outcome.status == "ok" and outcome.score is not None:
+            improved = self._admit(job.program_id, job.code, outcome, job.island, job.generation, job.parent_id)
+            if improved:
+                self.progress.last_improvement = self.progress.evaluations
+        else:
+            self.pop.note_child(job.parent_id)
+            self.failures.append(ProgramView(job.program_id, job.code, None, {}, outcome.status, outcome.error))
+        interval = max(1, self.search.migration_interval)
+        if self.progress.evaluations % interval == 0 and self.search.name == "evolution":
+            moves = self.pop.migrate(random.Random(self.progress.evaluations))
+            if moves:
+                self.archive.add_event(self.run_id, "migration", f"{len(moves)} programs migrated",
+                                       {"moves": moves[:50]})
+        if self.progress.evaluations % 25 == 0:
+            self._save_state()
+
+    def _store_outcome(self, pid: int, code: str, outcome: Outcome, count: bool) -> None:
+        metrics = dict(outcome.metrics)
+        quick = next((s for s in outcome.stages if s.split == "quick" and s.status == "ok"), None)
+        if quick is not None and "score" in quick.metrics:
+            metrics["_quick_score"] = quick.metrics["score"]
+            self.quick_scores[pid] = quick.metrics["score"]
+        score, error, status = outcome.score, outcome.error, outcome.status
+        if status == "ok" and outcome.stages and outcome.stages[-1].split != CASCADE[-1]:
+            score, error = None, "cascade: stopped after the quick split (score below the gate)"
+        features = features_of(code, outcome.seconds, metrics, self.search.feature_dims)
+        cell = self.pop.cell_label(features) if status == "ok" else None
+        self.archive.complete_program(pid, status=status, score=score, metrics=metrics, stages=outcome.stages,
+                                      error=error, features=features, cell=cell,
+                                      eval_index=self.progress.evaluations if count else None,
+                                      run_evaluations=self.progress.evaluations if count else None)
+        if count:
+            self.progress.count(status)
+
+    def _admit(self, pid: int, code: str, outcome: Outcome, island: int, generation: int,
+               parent_id: int | None, seed: bool = False) -> bool:
+        if outcome.score is None or (outcome.stages and outcome.stages[-1].split != CASCADE[-1]):
+            return False
+        features = features_of(code, outcome.seconds, outcome.metrics, self.search.feature_dims)
+        improved = self.pop.add(pid, outcome.score, features, island, generation, parent_id, seed=seed)
+        if improved:
+            self.progress.best_score, self.progress.best_id = outcome.score, pid
+            self.archive.update_run(self.run_id, best_program_id=pid, best_score=outcome.score)
+        return improved
+
+    def _save_state(self) -> None:
+        self.archive.update_run(self.run_id, rng_state=_rng_state_to_json(self.rng.getstate()),
+                                search_state={"population": self.pop.state(), "mutator": self.mutator.state()},
+                                evaluations=self.progress.evaluations)
+
+    # -- the end -------------------------------------------------------------------------------------
+    def finish(self) -> dict[str, Any]:
+        """Score the top programs and the seed on hold-out, and the baselines on train and hold-out."""
+        top_k = max(1, int(self.search.holdout_top_k))
+        tops = self.archive.top(self.run_id, n=top_k)
+        seed = next(iter(self.archive.programs(self.run_id, roles=("seed",))), None)
+        holdout_for = {p.id: p for p in tops}
+        if seed is not None:
+            holdout_for[seed.id] = seed
+        futures = {pid: self._submit(self._task(p.code, ("holdout",))) for pid, p in holdout_for.items()}
+        baseline_ids: dict[str, int] = {}
+        for name, code in sorted(self.problem.baselines().items()):
+            bid = self.archive.add_program(self.run_id, f"baseline:{name}", role="baseline", name=name, code=code,
+                                           code_hash=normalised_hash(code), status="pending")
+            baseline_ids[name] = bid
+        base_futs = {name: self._submit(self._task(self.archive.program(bid).code, ("train", "holdout")))
+                     for name, bid in baseline_ids.items()}
+        for pid, fut in futures.items():
+            out = _result_or_crash(fut)
+            stage = out.stages[-1] if out.stages else StageResult("holdout", out.status, error=out.error)
+            self.archive.set_holdout(pid, dict(stage.metrics) if stage.status == "ok" else
+                                     {"status": stage.status, "error": stage.error}, stage)
+        for name, fut in base_futs.items():
+            out = _result_or_crash(fut)
+            train = next((s for s in out.stages if s.split == "train"), None)
+            hold = next((s for s in out.stages if s.split == "holdout"), None)
+            self.archive.complete_program(baseline_ids[name], status=out.status,
+                                          score=train.metrics.get("score") if train and train.status == "ok" else None,
+                                          metrics=dict(train.metrics) if train else {},
+                                          stages=[s for s in out.stages if s.split != "holdout"], error=out.error)
+            if hold is not None:
+                self.archive.set_holdout(baseline_ids[name], dict(hold.metrics) if hold.status == "ok" else
+                                         {"status": hold.status, "error": hold.error}, hold)
+        return {"baselines": baseline_ids, "top": [p.id for p in tops]}
+
+    def close(self) -> None:
+        try:
+            self.executor.shutdown(wait=False, cancel_futures=True)
+        except Exception:
+            pass
+
+
+def _result_or_crash(fut: cf.Future[Outcome]) -> Outcome:
+    try:
+        return fut.result()
+    except Exception as exc:
+        return Outcome("crash", None, {}, (), f"evaluation worker failed: {exc}")
+
+
+def _rng_state_to_json(state: tuple[Any, ...]) -> dict[str, Any]:
+    version, internal, gauss = state
+    return {"version": version, "internal": list(internal), "gauss": gauss}
+
+
+def _rng_state_from_json(data: dict[str, Any]) -> tuple[Any, ...]:
+    return (data["version"], tuple(data["internal"]), data["gauss"])

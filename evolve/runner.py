@@ -1,0 +1,180 @@
+"""Turns a resolved configuration into a run: archive, problem, mutator, workers, loop, summary."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import random
+import signal
+import uuid
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+from rich.console import Console
+
+from evaluators.dispatch import make_executor
+from evaluators.sandbox import Isolation, Limits
+from evolve.archive import Archive
+from evolve.archive.store import DB_NAME, sqlite_url
+from evolve.config import validate, worker_count
+from evolve.errors import ArchiveError, ConfigError, EvolveError
+from evolve.evaluation import evaluate
+from evolve.llm.factory import make_mutator
+from evolve.loop import Evolution
+from evolve.plugins import load_problem
+from evolve.problem import Problem
+from evolve.progress import ProgressLine
+from evolve.summary import build_summary, print_final, write_summary
+from evolve.worker import ProblemSpec
+
+log = logging.getLogger(__name__)
+
+
+def limits_from(cfg: Any) -> Limits:
+    e = cfg.evaluator
+    return Limits(split_wall_s=e.split_wall_s, instance_wall_s=e.instance_wall_s, cpu_s=e.cpu_s,
+                  memory_mb=e.memory_mb, fsize_mb=e.fsize_mb, nofile=e.nofile, nproc=e.nproc,
+                  max_output_mb=e.max_output_mb)
+
+
+def isolation_from(cfg: Any) -> Isolation:
+    return Isolation(netns=cfg.evaluator.netns, drop_uid=cfg.evaluator.drop_uid)
+
+
+def summary_metrics(problem: Problem) -> tuple[str, ...]:
+    return tuple(getattr(problem, "summary_metrics", ()) or ("score",))
+
+
+def _open_archive(cfg: Any, run_dir: Path) -> Archive:
+    url = cfg.archive.url or sqlite_url(run_dir / DB_NAME)
+    return Archive(url)
+
+
+def run(cfg: Any, run_dir: Path, console: Console | None = None) -> dict[str, Any]:
+    """Run (or resume) evolution as configured; returns the summary."""
+    console = console or Console()
+    validate(cfg)
+    problem = load_problem(cfg.problem.name, cfg.problem.path, OmegaConf.to_container(cfg.problem.options))
+    spec = ProblemSpec(cfg.problem.name, cfg.problem.path,
+                       dict(OmegaConf.to_container(cfg.problem.options)))  # type: ignore[arg-type]
+    run_dir.mkdir(parents=True, exist_ok=True)
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    archive = _open_archive(cfg, run_dir)
+    if cfg.resume:
+        run_rec = _find_resumable(archive, run_dir, problem.name)
+        run_id = run_rec.id
+        archive.update_run(run_id, status="running", heartbeat_at=_now(), finished_at=None)
+        console.print(f"resuming run {run_id} ({run_rec.evaluations} evaluations so far)")
+    else:
+        run_id = f"{dt.datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+        archive.create_run(run_id, problem.name, resolved, int(cfg.seed), str(run_dir))  # type: ignore[arg-type]
+    workers = worker_count(cfg)
+    mutator = make_mutator(cfg, archive, run_id)
+    evo = Evolution(cfg=cfg, problem=problem, spec=spec, archive=archive, run_id=run_id, mutator=mutator,
+                    executor_factory=lambda: make_executor(cfg.evaluator.name, workers, cfg.evaluator.address),
+                    workers=workers, limits=limits_from(cfg), isolation=isolation_from(cfg),
+                    rng=random.Random(int(cfg.seed)))
+    interrupted = False
+    try:
+        if cfg.resume:
+            evo.restore()
+        else:
+            seed = evo.seed_population(problem.initial_program)
+            console.print(f"seed program #{seed.id}: score {seed.score:.4g} on train; "
+                          f"evolving with {workers} worker(s), llm={cfg.llm.name}, search={cfg.search.name}")
+        with ProgressLine(cfg.search.iterations, quiet=cfg.quiet) as line:
+            evo.on_progress = line
+            reason = asyncio.run(_run_with_signals(evo))
+        interrupted = reason == "interrupted"
+        archive.update_run(run_id, stop_reason=reason, evaluations=evo.progress.evaluations)
+        archive.add_event(run_id, "stop", reason, {"evaluations": evo.progress.evaluations})
+        evo.finish()
+        status = "interrupted" if interrupted else "finished"
+        archive.update_run(run_id, status=status, finished_at=_now())
+    except KeyboardInterrupt:
+        archive.update_run(run_id, status="interrupted", stop_reason="interrupted", finished_at=_now())
+        console.print(f"[yellow]interrupted[/]: the archive in {run_dir} is consistent; "
+                      f"continue with `evolve run resume={run_dir}`")
+        raise
+    except BaseException:
+        archive.update_run(run_id, status="failed", finished_at=_now())
+        raise
+    finally:
+        evo.close()
+        asyncio.run(mutator.aclose())
+    summary = build_summary(archive, run_id, str(run_dir))
+    write_summary(summary, run_dir)
+    print_final(summary, summary_metrics(problem), console)
+    if interrupted:
+        console.print(f"[yellow]interrupted[/] after {summary['evaluations']} evaluations: the archive is "
+                      f"consistent; continue with `evolve run resume={run_dir}`")
+    archive.close()
+    return summary
+
+
+async def _run_with_signals(evo: Evolution) -> str:
+    loop = asyncio.get_running_loop()
+    presses = {"n": 0}
+
+    def on_sigint() -> None:
+        presses["n"] += 1
+        if presses["n"] > 1:
+            raise KeyboardInterrupt
+        evo.stop("interrupted")
+
+    try:
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+        loop.add_signal_handler(signal.SIGTERM, on_sigint)
+    except (NotImplementedError, RuntimeError):  # not the main thread (e.g. tests)
+        pass
+    try:
+        return await evo.run()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.remove_signal_handler(sig)
+            except (NotImplementedError, RuntimeError):
+                pass
+
+
+def _find_resumable(archive: Archive, run_dir: Path, problem: str) -> Any:
+    runs = [r for r in archive.list_runs() if r.run_dir in (None, str(run_dir)) or len(archive.list_runs()) == 1]
+    if not runs:
+        raise ArchiveError(f"resume={run_dir}: no run recorded in {archive.url}")
+    run = runs[-1]
+    if run.problem != problem:
+        raise ConfigError(f"resume={run_dir}: that run evolves {run.problem!r}, not {problem!r}; "
+                          f"pass problem={run.problem}")
+    return run
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def eval_file(cfg: Any) -> dict[str, Any]:
+    """`evolve eval FILE`: score one program file on one split through the same sandbox and scorer."""
+    from evaluators.dispatch import claim_slot
+    from evaluators.sandbox import Sandbox
+
+    path = Path(cfg.file)
+    if not cfg.file:
+        raise ConfigError("evolve eval needs a program file: evolve eval FILE [problem=…] [split=…]")
+    if not path.is_file():
+        raise ConfigError(f"{cfg.file}: no such program file")
+    if cfg.split not in ("quick", "train", "holdout"):
+        raise ConfigError(f"split={cfg.split}: use quick, train or holdout")
+    problem = load_problem(cfg.problem.name, cfg.problem.path, OmegaConf.to_container(cfg.problem.options))
+    code = path.read_text(encoding="utf-8")
+    with Sandbox(slot=claim_slot(), isolation=isolation_from(cfg)) as sandbox:
+        out = evaluate(problem, sandbox, code, (cfg.split,), limits_from(cfg))
+    stage = out.stages[-1] if out.stages else None
+    return {"status": out.status, "metrics": dict(stage.metrics) if stage else {}, "error": out.error,
+            "split": cfg.split, "problem": problem.name, "file": str(path),
+            "failed_instance": stage.failed_instance if stage else None}
+
+
+__all__ = ["EvolveError", "eval_file", "run"]

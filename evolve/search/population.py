@@ -1,0 +1,260 @@
+"""The in-memory population: islands, a MAP-Elites grid per island, parent and inspiration selection.
+
+The archive is the durable record; this is the fast index the loop selects from. It is rebuilt from the
+archive on resume by replaying `add` in evaluation order, so it holds no state the archive lacks.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Member:
+    """A valid program in an island."""
+
+    id: int
+    score: float
+    features: dict[str, float]
+    island: int
+    generation: int
+    children: int = 0
+
+
+@dataclass
+class Island:
+    members: dict[int, Member] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """The subset of SearchConfig the population needs (plain values)."""
+
+    strategy: str = "evolution"
+    islands: int = 2
+    island_size: int = 200
+    selection: str = "rank"
+    exploration: float = 0.2
+    elitism: float = 0.1
+    tournament_size: int = 4
+    power_law_alpha: float = 1.0
+    child_bonus: float = 1.0
+    num_inspirations: int = 2
+    feature_dims: tuple[str, ...] = ("code_length", "ast_nodes")
+    feature_bins: int = 8
+    migration_interval: int = 100
+    migration_rate: float = 0.1
+
+    @classmethod
+    def from_config(cls, search: Any) -> SearchSettings:
+        return cls(strategy=search.name, islands=search.islands, island_size=search.island_size,
+                   selection=search.selection, exploration=search.exploration, elitism=search.elitism,
+                   tournament_size=search.tournament_size, power_law_alpha=search.power_law_alpha,
+                   child_bonus=search.child_bonus, num_inspirations=search.num_inspirations,
+                   feature_dims=tuple(search.feature_dims), feature_bins=search.feature_bins,
+                   migration_interval=search.migration_interval, migration_rate=search.migration_rate)
+
+
+class Population:
+    """Islands of valid programs with MAP-Elites cells; all randomness comes from the rng passed in."""
+
+    def __init__(self, settings: SearchSettings) -> None:
+        self.s = settings
+        self.islands = [Island() for _ in range(settings.islands)]
+        self.seed_id: int | None = None
+        self.latest_id: int | None = None
+        self.best: Member | None = None
+        self.ranges: dict[str, tuple[float, float]] = {}
+        self.added = 0
+        self._next_island = 0
+
+    # -- insertion ---------------------------------------------------------------------------------
+    def island_for_child(self, parent_island: int | None) -> int:
+        """Children stay on their parent's island; the seed and re-seeds go round-robin."""
+        if parent_island is not None and 0 <= parent_island < len(self.islands):
+            return parent_island
+        isl = self._next_island % len(self.islands)
+        self._next_island += 1
+        return isl
+
+    def add(self, pid: int, score: float, features: dict[str, float], island: int, generation: int,
+            parent_id: int | None, seed: bool = False) -> bool:
+        """Insert a valid program; returns True when it is a new overall best."""
+        if seed:
+            self.seed_id = pid
+            for isl in range(len(self.islands)):
+                self.islands[isl].members[pid] = Member(pid, score, dict(features), isl, generation)
+        else:
+            island = island % len(self.islands)
+            self.islands[island].members[pid] = Member(pid, score, dict(features), island, generation)
+        if parent_id is not None:
+            for isl in self.islands:
+                if parent_id in isl.members:
+                    isl.members[parent_id].children += 1
+        self.latest_id = pid
+        for k, v in features.items():
+            lo, hi = self.ranges.get(k, (v, v))
+            self.ranges[k] = (min(lo, v), max(hi, v))
+        self.added += 1
+        for isl in self.islands:
+            self._trim(isl)
+        improved = self.best is None or score > self.best.score
+        if improved:
+            self.best = Member(pid, score, dict(features), island, generation)
+        return improved
+
+    def note_child(self, parent_id: int | None) -> None:
+        """Count a child of `parent_id` that failed (the bonus for few children counts attempts)."""
+        if parent_id is None:
+            return
+        for isl in self.islands:
+            if parent_id in isl.members:
+                isl.members[parent_id].children += 1
+
+    def _trim(self, isl: Island) -> None:
+        if len(isl.members) <= self.s.island_size:
+            return
+        elites = set(self.cell_elites(isl).values())
+        if self.seed_id is not None:
+            elites.add(self.seed_id)
+        removable = sorted((m for m in isl.members.values() if m.id not in elites), key=lambda m: (m.score, -m.id))
+        while len(isl.members) > self.s.island_size and removable:
+            del isl.members[removable.pop(0).id]
+
+    # -- MAP-Elites ------------------------------------------------------------------------------------
+    def cell(self, features: dict[str, float]) -> tuple[int, ...]:
+        bins = self.s.feature_bins
+        out = []
+        for dim in self.s.feature_dims:
+            v = features.get(dim)
+            lo, hi = self.ranges.get(dim, (0.0, 0.0))
+            if v is None or not math.isfinite(v) or hi <= lo:
+                out.append(0)
+            else:
+                out.append(min(bins - 1, max(0, int((v - lo) / (hi - lo) * bins))))
+        return tuple(out)
+
+    def cell_label(self, features: dict[str, float]) -> str:
+        return ",".join(str(c) for c in self.cell(features))
+
+    def cell_elites(self, isl: Island) -> dict[tuple[int, ...], int]:
+        grid: dict[tuple[int, ...], Member] = {}
+        for m in isl.members.values():
+            c = self.cell(m.features)
+            if c not in grid or m.score > grid[c].score:
+                grid[c] = m
+        return {c: m.id for c, m in grid.items()}
+
+    # -- selection ----------------------------------------------------------------------------------
+    def size(self) -> int:
+        return len({pid for isl in self.islands for pid in isl.members})
+
+    def select_parent(self, rng: random.Random, island: int) -> Member | None:
+        """A parent from `island` by the configured strategy (random/sequential are the baselines)."""
+        members = list(self.islands[island % len(self.islands)].members.values())
+        if not members:
+            return None
+        if self.s.strategy == "random":
+            return next((m for m in members if m.id == self.seed_id), members[0])
+        if self.s.strategy == "sequential":
+            latest = next((m for isl in self.islands for m in isl.members.values() if m.id == self.latest_id), None)
+            return latest or members[0]
+        members.sort(key=lambda m: (-m.score, m.id))
+        r = rng.random()
+        if r < self.s.elitism:
+            return members[0]
+        if r < self.s.elitism + self.s.exploration:
+            elites = sorted(self.cell_elites(self.islands[island % len(self.islands)]).values())
+            pid = rng.choice(elites)
+            return self.islands[island % len(self.islands)].members[pid]
+        return members[pick_index(self.s, [m.score for m in members], [m.children for m in members], rng)]
+
+    def inspirations(self, rng: random.Random, island: int, exclude: int) -> list[Member]:
+        """Top programs of the island plus elites of other cells (diverse), never the parent."""
+        k = self.s.num_inspirations
+        if k <= 0:
+            return []
+        isl = self.islands[island % len(self.islands)]
+        ranked = sorted((m for m in isl.members.values() if m.id != exclude), key=lambda m: (-m.score, m.id))
+        chosen = ranked[: (k + 1) // 2]
+        elite_ids = sorted(set(self.cell_elites(isl).values()) - {exclude} - {m.id for m in chosen})
+        rng.shuffle(elite_ids)
+        for pid in elite_ids[: k - len(chosen)]:
+            chosen.append(isl.members[pid])
+        return chosen
+
+    def migrate(self, rng: random.Random) -> list[tuple[int, int, int]]:
+        """Copy the top migration_rate of each island to the next (ring); returns (id, from, to)."""
+        n = len(self.islands)
+        if n < 2:
+            return []
+        moves = []
+        for i, isl in enumerate(self.islands):
+            ranked = sorted(isl.members.values(), key=lambda m: (-m.score, m.id))
+            count = max(1, round(len(ranked) * self.s.migration_rate)) if ranked else 0
+            for m in ranked[:count]:
+                dest = (i + 1) % n
+                if m.id not in self.islands[dest].members:
+                    moves.append((m.id, i, dest))
+        for pid, src, dest in moves:
+            m = self.islands[src].members[pid]
+            self.islands[dest].members[pid] = Member(m.id, m.score, dict(m.features), dest, m.generation)
+        for isl in self.islands:
+            self._trim(isl)
+        return moves
+
+    def state(self) -> dict[str, Any]:
+        return {"next_island": self._next_island}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self._next_island = int(state.get("next_island", 0))
+
+
+def pick_index(s: SearchSettings, scores: Sequence[float], children: Sequence[int], rng: random.Random) -> int:
+    """Index into `scores` (sorted best first) by the selection strategy; scale-free in the scores."""
+    n = len(scores)
+    if n == 1:
+        return 0
+    if s.selection == "uniform":
+        return rng.randrange(n)
+    if s.selection == "tournament":
+        contenders = [rng.randrange(n) for _ in range(min(s.tournament_size, n))]
+        return min(contenders)  # sorted best first: the lowest index wins
+    if s.selection == "power_law":
+        weights = [(i + 1) ** -s.power_law_alpha for i in range(n)]
+    else:  # rank: median/MAD-normalised score through a sigmoid, times a bonus for few children
+        med = sorted(scores)[n // 2]
+        mad = sorted(abs(x - med) for x in scores)[n // 2] or 1e-9
+        weights = [1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, (x - med) / (1.4826 * mad))))) for x in scores]
+    weights = [w / (1.0 + c) ** s.child_bonus if s.selection == "rank" else w for w, c in zip(weights, children)]
+    return rng.choices(range(n), weights=weights)[0]
+
+
+def features_of(code: str, runtime_s: float, metrics: dict[str, Any], dims: Sequence[str]) -> dict[str, float]:
+    """Built-in features (code length, AST nodes, cyclomatic complexity, runtime) plus problem metrics."""
+    import ast
+
+    from evolve.edit.blocks import BlockError, find_blocks
+
+    try:
+        evolvable = "".join(b.text for b in find_blocks(code))
+    except BlockError:
+        evolvable = code
+    out: dict[str, float] = {"code_length": float(len(evolvable)), "runtime_s": float(runtime_s)}
+    try:
+        tree = ast.parse(evolvable)
+        nodes = list(ast.walk(tree))
+        out["ast_nodes"] = float(len(nodes))
+        branch = (ast.If, ast.For, ast.While, ast.IfExp, ast.ExceptHandler, ast.With, ast.comprehension,
+                  ast.BoolOp, ast.Match)
+        out["complexity"] = float(1 + sum(isinstance(n, branch) for n in nodes))
+    except SyntaxError:
+        out["ast_nodes"] = out["complexity"] = 0.0
+    for d in dims:
+        if d not in out and isinstance(metrics.get(d), (int, float)):
+            out[d] = float(metrics[d])
+    return out

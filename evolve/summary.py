@@ -1,0 +1,101 @@
+"""The run summary: `summary.json` for scripts and reports, and the final table for people."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from evolve.archive import Archive, ProgramRecord
+
+
+def _splits(p: ProgramRecord) -> dict[str, dict[str, Any]]:
+    """{split: metrics} for every split a program was scored on (train from metrics, holdout stored)."""
+    out: dict[str, dict[str, Any]] = {}
+    for st in p.stages:
+        if st.status == "ok":
+            out[st.split] = dict(st.metrics)
+    if p.holdout is not None:
+        out["holdout"] = dict(p.holdout)
+    return out
+
+
+def build_summary(archive: Archive, run_id: str, run_dir: str | None) -> dict[str, Any]:
+    """The summary.json document (see the README): seed, best and baselines with metrics per split."""
+    run = archive.get_run(run_id)
+    seed = next(iter(archive.programs(run_id, roles=("seed",))), None)
+    best = next(iter(archive.top(run_id, n=1)), None)
+    seed_full = archive.program(seed.id) if seed else None
+    best_full = archive.program(best.id) if best else None
+    baselines = {}
+    for b in archive.programs(run_id, roles=("baseline",)):
+        full = archive.program(b.id)
+        baselines[b.name or str(b.id)] = _splits(full) | ({"status": full.status, "error": full.error}
+                                                         if full.status != "ok" else {})
+    counts = archive.status_counts(run_id)
+    calls = archive.llm_calls(run_id)
+    return {
+        "problem": run.problem,
+        "run_id": run.id,
+        "run_dir": run_dir,
+        "evaluations": run.evaluations,
+        "stop_reason": run.stop_reason,
+        "statuses": counts,
+        "cost_usd": round(sum(c.cost_usd for c in calls), 6),
+        "llm_calls": len(calls),
+        "seed": _splits(seed_full) if seed_full else {},
+        "best": ({"id": best_full.id, **_splits(best_full)} if best_full else {"id": None}),
+        "baselines": baselines,
+    }
+
+
+def write_summary(summary: dict[str, Any], run_dir: Path) -> Path:
+    path = run_dir / "summary.json"
+    path.write_text(json.dumps(summary, indent=2, sort_keys=False, default=str) + "\n")
+    return path
+
+
+def _fmt(v: Any) -> str:
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return "—"
+    if math.isnan(v):
+        return "nan"
+    av = abs(v)
+    return f"{v:,.0f}" if av >= 1000 else f"{v:.3g}" if av < 0.01 and v != 0 else f"{v:,.2f}"
+
+
+def final_table(summary: dict[str, Any], metrics: tuple[str, ...]) -> Table:
+    """Seed, best and baselines, each with `metrics` on train and hold-out."""
+    table = Table(title=f"{summary['problem']}: {summary['evaluations']} evaluations, "
+                        f"stopped by {summary.get('stop_reason')}")
+    table.add_column("program")
+    for split in ("train", "holdout"):
+        for m in metrics:
+            table.add_column(f"{split} {m}", justify="right")
+    rows: list[tuple[str, dict[str, Any]]] = [("seed", summary.get("seed", {}))]
+    best = summary.get("best", {})
+    rows.append((f"best (#{best.get('id')})", best))
+    for name, data in summary.get("baselines", {}).items():
+        rows.append((f"baseline {name}", data))
+    for label, data in rows:
+        cells = [label]
+        for split in ("train", "holdout"):
+            for m in metrics:
+                cells.append(_fmt((data.get(split) or {}).get(m)))
+        table.add_row(*cells)
+    return table
+
+
+def print_final(summary: dict[str, Any], metrics: tuple[str, ...], console: Console | None = None) -> None:
+    console = console or Console()
+    console.print(final_table(summary, metrics))
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.get("statuses", {}).items()))
+    if counts:
+        console.print(f"candidates: {counts}")
+    if summary.get("llm_calls"):
+        console.print(f"LLM: {summary['llm_calls']} calls, ${summary['cost_usd']:.4f}")
+    console.print(f"run directory: {summary.get('run_dir')}")
