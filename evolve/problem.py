@@ -117,6 +117,11 @@ class Problem(abc.ABC):
     def check_output(self, instance: Instance, output: Any) -> None:
         """Optional extra check of the driver's raw output before `score` (default: none)."""
 
+    def reference_score(self, split: str) -> float | None:
+        """The score the reference (optimum, best known, bound or oracle) reaches on `split`, if known;
+        reports draw it as the limit line."""
+        return None
+
     def describe_metrics(self) -> dict[str, str]:
         """Metric name -> one-line meaning, for reports (override to document problem metrics)."""
         return {"score": "higher is better"}

@@ -73,6 +73,14 @@ def run(cfg: Any, run_dir: Path, console: Console | None = None) -> dict[str, An
         archive.create_run(run_id, problem.name, resolved, int(cfg.seed), str(run_dir))  # type: ignore[arg-type]
     workers = worker_count(cfg)
     mutator = make_mutator(cfg, archive, run_id)
+    preflight = getattr(mutator, "preflight", None)
+    if preflight is not None and not cfg.resume:
+        asyncio.run(preflight())  # a missing key or dead endpoint is one clear error, before any work
+    archive.update_run(run_id, meta={
+        **archive.get_run(run_id).meta,
+        "reference_score": {s: problem.reference_score(s) for s in ("quick", "train", "holdout")},
+        "summary_metrics": list(summary_metrics(problem)), "workers": workers,
+        "metric_notes": problem.describe_metrics()})
     evo = Evolution(cfg=cfg, problem=problem, spec=spec, archive=archive, run_id=run_id, mutator=mutator,
                     executor_factory=lambda: make_executor(cfg.evaluator.name, workers, cfg.evaluator.address),
                     workers=workers, limits=limits_from(cfg), isolation=isolation_from(cfg),
