@@ -32,6 +32,8 @@ class StageResult:
     failed_instance: str | None = None
     stdout: str = ""
     stderr: str = ""
+    #: the isolation mechanisms the sandbox achieved for this run
+    isolation: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,8 @@ def run_split(problem: Problem, sandbox: Sandbox, code: str, split: str, limits:
 def score_result(problem: Problem, split: str, res: SandboxResult, seconds: float) -> StageResult:
     """Validate and score a sandbox result in the parent."""
     instances = problem.instances(split)
-    common = {"split": split, "seconds": seconds, "stdout": res.stdout, "stderr": res.stderr}
+    common = {"split": split, "seconds": seconds, "stdout": res.stdout, "stderr": res.stderr,
+              "isolation": dict(res.isolation)}
     if res.status != "ok":
         idx = len(res.runs) - 1 if res.runs and res.runs[-1].status != "ok" else len(res.runs)
         failed = instances[idx].id if 0 <= idx < len(instances) else None
@@ -120,6 +123,7 @@ def evaluate(problem: Problem, sandbox: Sandbox, code: str, splits: Sequence[str
     for split in splits:
         stage = run_split(problem, sandbox, code, split, limits)
         stages.append(stage)
+        isolation = isolation or stage.isolation
         if stage.status != "ok":
             return Outcome(stage.status, None, {}, tuple(stages), stage.error, isolation)
         if proceed is not None and not proceed(stage):

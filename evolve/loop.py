@@ -124,6 +124,8 @@ class Evolution:
                                        edit_kind="seed")
         outcome = self.evaluate_now(seed_code, CASCADE)
         self._store_outcome(pid, seed_code, outcome, count=False)
+        run = self.archive.get_run(self.run_id)
+        self.archive.update_run(self.run_id, meta={**run.meta, "isolation": outcome.isolation})
         if outcome.status != "ok" or outcome.score is None:
             raise EvolveError(f"the seed program of problem {self.problem.name!r} is not valid "
                               f"({outcome.status}): {outcome.error}. Fix {self.problem.package_dir}/initial.py "
