@@ -48,7 +48,8 @@ def make_executor(kind: str, workers: int, address: str | None = None) -> cf.Exe
     if kind == "local":
         from joblib.externals.loky import get_reusable_executor
 
-        return get_reusable_executor(max_workers=workers, timeout=300, reuse=False)
+        return get_reusable_executor(max_workers=workers, timeout=300, reuse=False,
+                                     initializer=_ignore_sigint)
     if kind == "dask":
         try:
             from distributed import Client, LocalCluster
@@ -69,6 +70,13 @@ def make_executor(kind: str, workers: int, address: str | None = None) -> cf.Exe
             ray.init(address=address, num_cpus=None if address else workers, ignore_reinit_error=True)
         return _RayExecutor(workers)
     raise ValueError(f"unknown evaluator {kind!r}")
+
+
+def _ignore_sigint() -> None:
+    """Workers leave Ctrl-C to the loop, which stops cleanly and still needs them for the summary."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class _RayExecutor(cf.Executor):

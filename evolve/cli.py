@@ -49,7 +49,7 @@ register()
 
 
 def _fail(exc: BaseException) -> None:
-    err_console.print(f"[bold red]error:[/] {exc}")
+    err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
     sys.exit(2)
 
 
@@ -59,10 +59,12 @@ def _run_main(cfg: DictConfig) -> None:
 
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
-        run(cfg, run_dir, console)
+        summary = run(cfg, run_dir, console)
     except EvolveError as exc:
         _fail(exc)
     except KeyboardInterrupt:
+        sys.exit(130)
+    if summary.get("stop_reason") == "interrupted":
         sys.exit(130)
 
 

@@ -209,11 +209,11 @@ class Evolution:
                 self.stop("iterations" if self._budget_left() <= 0 else "nothing left to evaluate")
                 break
             done, _ = await asyncio.wait(waitables, timeout=0.5, return_when=asyncio.FIRST_COMPLETED)
-            for fut in done:
-                if fut in self.proposals:
-                    self._on_proposal(fut)  # type: ignore[arg-type]
-                else:
-                    self._on_outcome(fut)  # type: ignore[arg-type]
+            # handle in submission order (not set order) so runs are as reproducible as timing allows
+            for task in [t for t in self.proposals if t in done]:
+                self._on_proposal(task)
+            for fut in [f for f in self.inflight if f in done]:
+                self._on_outcome(fut)
             self._check_stops()
             self.on_progress(self.progress)
         for task in self.proposals:

@@ -105,7 +105,7 @@ def run(cfg: Any, run_dir: Path, console: Console | None = None) -> dict[str, An
     except KeyboardInterrupt:
         archive.update_run(run_id, status="interrupted", stop_reason="interrupted", finished_at=_now())
         console.print(f"[yellow]interrupted[/]: the archive in {run_dir} is consistent; "
-                      f"continue with `evolve run resume={run_dir}`")
+                      f"continue with `evolve run resume={run_dir}`", soft_wrap=True)
         raise
     except BaseException:
         archive.update_run(run_id, status="failed", finished_at=_now())
@@ -118,7 +118,7 @@ def run(cfg: Any, run_dir: Path, console: Console | None = None) -> dict[str, An
     print_final(summary, summary_metrics(problem), console)
     if interrupted:
         console.print(f"[yellow]interrupted[/] after {summary['evaluations']} evaluations: the archive is "
-                      f"consistent; continue with `evolve run resume={run_dir}`")
+                      f"consistent; continue with `evolve run resume={run_dir}`", soft_wrap=True)
     archive.close()
     return summary
 

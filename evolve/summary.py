@@ -98,4 +98,4 @@ def print_final(summary: dict[str, Any], metrics: tuple[str, ...], console: Cons
         console.print(f"candidates: {counts}")
     if summary.get("llm_calls"):
         console.print(f"LLM: {summary['llm_calls']} calls, ${summary['cost_usd']:.4f}")
-    console.print(f"run directory: {summary.get('run_dir')}")
+    console.print(f"run directory: {summary.get('run_dir')}", soft_wrap=True)

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import ast
+import random
+
+import pytest
+
+from evolve.edit.blocks import outside_blocks
+from evolve.llm.offline import OPERATORS, OfflineMutator, _apply
+
+SEED = """import math
+
+# EVOLVE-BLOCK-START
+def priority(p, d, t):
+    slack = d - t - p
+    if slack > 0:
+        return min(d, 2.5 * p) + 0.5
+    return max(slack, t) * 3
+# EVOLVE-BLOCK-END
+
+
+def entry(p, d):
+    return sorted(range(len(p)), key=lambda j: priority(p[j], d[j], 0))
+"""
+DONOR = SEED.replace("min(d, 2.5 * p) + 0.5", "d / (p + 1)").replace("max(slack, t) * 3", "t + p")
+
+
+def test_children_always_compile_and_keep_code_outside_blocks() -> None:
+    m, rng = OfflineMutator(), random.Random(1)
+    for _ in range(300):
+        p = m.mutate(SEED, [DONOR], rng)
+        assert p.code is not None, p.error
+        compile(p.code, "child.py", "exec")
+        assert outside_blocks(p.code) == outside_blocks(SEED)
+        assert p.code != SEED
+
+
+def test_same_seed_gives_the_same_children() -> None:
+    a = [OfflineMutator().mutate(SEED, [DONOR], random.Random(7)).code for _ in range(1)]
+    b = [OfflineMutator().mutate(SEED, [DONOR], random.Random(7)).code for _ in range(1)]
+    ra, rb = random.Random(3), random.Random(3)
+    m = OfflineMutator()
+    assert a == b
+    assert [m.mutate(SEED, [DONOR], ra).code for _ in range(50)] == [m.mutate(SEED, [DONOR], rb).code for _ in range(50)]
+
+
+@pytest.mark.parametrize("op", OPERATORS)
+def test_each_operator_changes_the_block(op: str) -> None:
+    rng = random.Random(0)
+    changed = 0
+    for _ in range(40):
+        tree = ast.parse(SEED.split("# EVOLVE-BLOCK-START\n")[1].split("# EVOLVE-BLOCK-END")[0])
+        before = ast.dump(tree)
+        donors = [ast.parse(DONOR.split("# EVOLVE-BLOCK-START\n")[1].split("# EVOLVE-BLOCK-END")[0])]
+        desc = _apply(op, tree, donors, rng)
+        if desc is not None and ast.dump(tree) != before:
+            changed += 1
+            compile(ast.fix_missing_locations(tree), "x", "exec")
+    assert changed >= 10, f"{op} changed the block only {changed} times in 40"
+
+
+def test_constant_perturbation_touches_only_numbers() -> None:
+    rng = random.Random(5)
+    tree = ast.parse("def f(x):\n    return x * 2.5 + 'a'.count('b')\n")
+    desc = _apply("constant", tree, [], rng)
+    assert desc is not None and desc.startswith("constant 2.5 ->")
+
+
+def test_program_without_markers_is_a_parse_error() -> None:
+    p = OfflineMutator().mutate("def f():\n    return 1\n", [], random.Random(0))
+    assert p.code is None and p.status == "parse_error" and "EVOLVE-BLOCK" in (p.error or "")
+
+
+def test_mutations_are_generic_and_use_names_in_scope() -> None:
+    code = "# EVOLVE-BLOCK-START\ndef score(alpha, beta):\n    return alpha\n# EVOLVE-BLOCK-END\n"
+    rng, m = random.Random(2), OfflineMutator()
+    names = set()
+    for _ in range(100):
+        child = m.mutate(code, [], rng).code
+        assert child is not None
+        names |= {n.id for n in ast.walk(ast.parse(child)) if isinstance(n, ast.Name)}
+    assert names <= {"alpha", "beta", "max", "min", "abs"}

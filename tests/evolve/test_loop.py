@@ -1,0 +1,162 @@
+"""The loop, driven in-process with a scripted mutator: every outcome is stored and the run goes on."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hydra import compose, initialize_config_module
+
+from evolve.archive import Archive
+from evolve.archive.store import sqlite_url
+from evolve.config import register
+from evolve.edit.blocks import find_blocks, replace_blocks
+from evolve.llm.base import Proposal, ProposalRequest
+from evolve.loop import Evolution
+from evolve.plugins import load_problem
+from evolve.runner import isolation_from, limits_from
+from evolve.worker import ProblemSpec
+from evaluators.dispatch import make_executor
+
+register()
+SEED = load_problem("smtt").initial_program
+
+
+def body(expr_or_block: str) -> str:
+    """The seed with its EVOLVE-BLOCK replaced."""
+    if "def priority" not in expr_or_block:
+        expr_or_block = f"def priority(p, d, t):\n    return {expr_or_block}\n"
+    return replace_blocks(SEED, [expr_or_block])
+
+
+HOSTILE = {
+    "loops_forever": "def priority(p, d, t):\n    while True:\n        pass\n",
+    "raises": "def priority(p, d, t):\n    raise ValueError('no')\n",
+    "allocates_10gb": "import numpy as np\ndef priority(p, d, t):\n    np.ones(10 * 1024**3 // 8)\n    return d\n",
+}
+
+
+class Scripted:
+    """A mutator that replays fixed children (then repeats the last)."""
+
+    name = "scripted"
+
+    def __init__(self, codes: list[str | None]) -> None:
+        self.codes = codes
+        self.i = 0
+
+    async def propose(self, request: ProposalRequest, rng: random.Random) -> Proposal:
+        code = self.codes[min(self.i, len(self.codes) - 1)]
+        self.i += 1
+        if code is None:
+            return Proposal(None, "", "scripted", self.name, status="parse_error", error="unparseable reply")
+        return Proposal(code, f"script step {self.i}", "scripted", self.name)
+
+    def state(self) -> dict[str, Any]:
+        return {"i": self.i}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.i = int(state.get("i", 0))
+
+    async def aclose(self) -> None:
+        return None
+
+
+def make_evolution(tmp_path: Path, mutator: Any, overrides: list[str]) -> tuple[Evolution, Archive]:
+    with initialize_config_module("evolve.conf", version_base="1.3"):
+        cfg = compose("config", overrides=["evaluator.name=inline", "evaluator.workers=1", "search.max_seconds=null",
+                                           "evaluator.instance_wall_s=1", "evaluator.split_wall_s=3",
+                                           "evaluator.memory_mb=1024", *overrides])
+    archive = Archive(sqlite_url(tmp_path / "archive.db"))
+    archive.create_run("r", "smtt", {}, 0, str(tmp_path))
+    problem = load_problem("smtt")
+    evo = Evolution(cfg=cfg, problem=problem, spec=ProblemSpec("smtt"), archive=archive, run_id="r",
+                    mutator=mutator, executor_factory=lambda: make_executor("inline", 1),
+                    workers=1, limits=limits_from(cfg), isolation=isolation_from(cfg), rng=random.Random(0))
+    return evo, archive
+
+
+@pytest.mark.slow
+def test_hostile_and_broken_children_are_recorded_and_the_run_goes_on(tmp_path: Path) -> None:
+    codes: list[str | None] = [body(HOSTILE["loops_forever"]), body(HOSTILE["raises"]),
+                               body("d + p"), None, body(HOSTILE["allocates_10gb"]),
+                               replace_blocks(SEED, ["def priority(p, d, t):\n    return d\n"]).replace(
+                                   "return order", "return order[:-1]"),
+                               body("max(d, t + p)")]
+    evo, archive = make_evolution(tmp_path, Scripted(codes), ["search.iterations=6"])
+    try:
+        evo.seed_population(SEED)
+        reason = asyncio.run(evo.run())
+    finally:
+        evo.close()
+    assert reason == "iterations"
+    rows = archive.programs("r", roles=("candidate",))
+    statuses = [r.status for r in rows]
+    assert sorted(statuses) == sorted(["timeout", "crash", "ok", "parse_error", "memory", "invalid", "ok"])
+    by_status = {r.status: r for r in rows}
+    assert "ValueError" in (by_status["crash"].error or "")
+    assert "unparseable reply" in (by_status["parse_error"].error or "")
+    best = archive.top("r", n=1)[0]
+    assert "max(d, t + p)" in best.code
+    assert archive.get_run("r").evaluations == 6
+
+
+def test_non_permutation_output_is_invalid_with_the_reason(tmp_path: Path) -> None:
+    broken = SEED.replace("    return order\n", "    return order[:-1] + [order[0]]\n")
+    evo, archive = make_evolution(tmp_path, Scripted([broken]), ["search.iterations=1"])
+    try:
+        evo.seed_population(SEED)
+        asyncio.run(evo.run())
+    finally:
+        evo.close()
+    (row,) = archive.programs("r", roles=("candidate",))
+    assert row.status == "invalid" and "not a permutation" in (row.error or "")
+    full = archive.program(row.id)
+    assert full.stages[0].failed_instance is not None
+
+
+def test_duplicates_cost_no_evaluation(tmp_path: Path) -> None:
+    same = body("d + 0")
+    evo, archive = make_evolution(tmp_path, Scripted([same, same, same, body("d + 1")]), ["search.iterations=2"])
+    try:
+        evo.seed_population(SEED)
+        asyncio.run(evo.run())
+    finally:
+        evo.close()
+    statuses = [r.status for r in archive.programs("r", roles=("candidate",))]
+    assert statuses.count("duplicate") == 2 and archive.get_run("r").evaluations == 2
+
+
+def test_an_invalid_seed_refuses_to_start(tmp_path: Path) -> None:
+    from evolve.errors import EvolveError
+
+    evo, _ = make_evolution(tmp_path, Scripted([SEED]), ["search.iterations=1"])
+    try:
+        with pytest.raises(EvolveError, match="seed program"):
+            evo.seed_population(body("undefined_name"))
+    finally:
+        evo.close()
+
+
+def test_target_score_stops_the_run(tmp_path: Path) -> None:
+    evo, _ = make_evolution(tmp_path, Scripted([body("max(d, t + p)")] + [body(f"d + {i}") for i in range(50)]),
+                            ["search.iterations=50", "search.target_score=-5"])
+    try:
+        evo.seed_population(SEED)
+        assert asyncio.run(evo.run()) == "target_score"
+        assert evo.progress.evaluations == 1
+    finally:
+        evo.close()
+
+
+def test_stagnation_stops_the_run(tmp_path: Path) -> None:
+    evo, _ = make_evolution(tmp_path, Scripted([body(f"d + {i}") for i in range(1, 60)]),
+                            ["search.iterations=50", "search.stagnation=5"])
+    try:
+        evo.seed_population(SEED)
+        assert asyncio.run(evo.run()) == "stagnation"
+    finally:
+        evo.close()
