@@ -68,13 +68,16 @@ class Evolution:
 
     def __init__(self, *, cfg: Any, problem: Problem, spec: ProblemSpec, archive: Archive, run_id: str,
                  mutator: Mutator, executor_factory: Callable[[], cf.Executor], workers: int,
-                 limits: Any, isolation: Any, rng: random.Random,
+                 limits: Any, isolation: Any, seed: int,
                  on_progress: Callable[[Progress], None] | None = None) -> None:
         self.cfg, self.problem, self.spec = cfg, problem, spec
         self.archive, self.run_id, self.mutator = archive, run_id, mutator
         self.executor_factory = executor_factory
         self.executor = executor_factory()
-        self.workers, self.limits, self.isolation, self.rng = workers, limits, isolation, rng
+        self.workers, self.limits, self.isolation, self.seed = workers, limits, isolation, seed
+        #: proposals made so far; proposal k draws from its own generator seeded by (seed, k), so a run
+        #: resumed after any kill makes exactly the proposals an uninterrupted run would have made
+        self.proposed = 0
         self.search = cfg.search
         self.pop = Population(SearchSettings.from_config(cfg.search))
         self.progress = Progress()
@@ -82,7 +85,8 @@ class Evolution:
         self.stop_reason: str | None = None
         self.inflight: dict[asyncio.Future[Outcome], _Job] = {}
         self.ready: deque[_Job] = deque()
-        self.proposals: dict[asyncio.Task[Proposal], tuple[int | None, int, int, tuple[int, ...]]] = {}
+        self.proposals: dict[asyncio.Task[Proposal],
+                             tuple[int | None, int, int, tuple[int, ...], random.Random]] = {}
         self.quick_scores: dict[int, float] = {}
         self.failures: deque[ProgramView] = deque(maxlen=4)
         self.dup_streak = 0
@@ -136,12 +140,11 @@ class Evolution:
     def restore(self) -> None:
         """Rebuild the population from the archive (resume) and re-queue programs left in flight."""
         run = self.archive.get_run(self.run_id)
-        if run.rng_state:
-            self.rng.setstate(_rng_state_from_json(run.rng_state))
         state = run.search_state or {}
         self.pop.load_state(state.get("population", {}))
         self.mutator.load_state(state.get("mutator", {}))
-        done = [p for p in self.archive.programs(self.run_id, roles=("seed", "candidate"))]
+        done = self.archive.programs(self.run_id, roles=("seed", "candidate"))
+        self.proposed = sum(1 for p in done if p.role == "candidate")
         evaluated = sorted((p for p in done if p.eval_index is not None or p.role == "seed"),
                            key=lambda p: (p.eval_index or 0, p.id))
         interval = max(1, self.search.migration_interval)
@@ -162,7 +165,7 @@ class Evolution:
         if self.pop.best is not None:
             self.progress.best_score, self.progress.best_id = self.pop.best.score, self.pop.best.id
         for p in done:
-            if p.status in ("pending", "running"):
+            if p.status in ("pending", "running") and p.role == "candidate":
                 self.ready.append(_Job(p.id, p.parent_id, p.island, p.generation, p.code))
         self.archive.add_event(self.run_id, "resume", f"resumed with {self.progress.evaluations} evaluations, "
                                f"{len(self.ready)} re-queued")
@@ -232,26 +235,33 @@ class Evolution:
         if self.offline:
             while self.stop_reason is None and len(self.inflight) + len(self.ready) < self.workers \
                     and self._budget_left() > 0:
-                parent, island, gen, insp = self._choose()
+                rng = self._next_rng()
+                parent, island, gen, insp = self._choose(rng)
                 req = self._request(parent, insp)
-                proposal = await self.mutator.propose(req, self.rng)
-                self._accept(proposal, parent, island, gen, insp)
+                proposal = await self.mutator.propose(req, rng)
+                self._accept(proposal, parent, island, gen, insp, rng)
                 self._check_stops()
             return
         limit = int(self.cfg.llm.max_concurrency)
         while self.stop_reason is None and len(self.proposals) < limit \
                 and len(self.ready) + len(self.proposals) < self.workers + limit \
                 and self._budget_left() - len(self.proposals) > 0:
-            parent, island, gen, insp = self._choose()
-            task = asyncio.ensure_future(self.mutator.propose(self._request(parent, insp), self.rng))
-            self.proposals[task] = (parent, island, gen, insp)
+            rng = self._next_rng()
+            parent, island, gen, insp = self._choose(rng)
+            task = asyncio.ensure_future(self.mutator.propose(self._request(parent, insp), rng))
+            self.proposals[task] = (parent, island, gen, insp, rng)
 
-    def _choose(self) -> tuple[int | None, int, int, tuple[int, ...]]:
-        island = self.rng.randrange(len(self.pop.islands))
-        parent = self.pop.select_parent(self.rng, island)
+    def _next_rng(self) -> random.Random:
+        rng = random.Random(f"evolve/{self.seed}/{self.proposed}")
+        self.proposed += 1
+        return rng
+
+    def _choose(self, rng: random.Random) -> tuple[int | None, int, int, tuple[int, ...]]:
+        island = rng.randrange(len(self.pop.islands))
+        parent = self.pop.select_parent(rng, island)
         if parent is None:
             raise EvolveError("the population is empty: no valid program to mutate")
-        insp = tuple(m.id for m in self.pop.inspirations(self.rng, island, parent.id))
+        insp = tuple(m.id for m in self.pop.inspirations(rng, island, parent.id))
         return parent.id, island, parent.generation + 1, insp
 
     def _view(self, pid: int) -> ProgramView:
@@ -265,19 +275,19 @@ class Evolution:
                                entry=self.problem.entry, metric_notes=self.problem.describe_metrics())
 
     def _on_proposal(self, task: asyncio.Task[Proposal]) -> None:
-        parent, island, gen, insp = self.proposals.pop(task)
+        parent, island, gen, insp, rng = self.proposals.pop(task)
         try:
             proposal = task.result()
         except Exception as exc:  # a mutator bug or an unexpected client error: stored, run goes on
             proposal = Proposal(code=None, edit="", edit_kind="llm", model=getattr(self.mutator, "name", "?"),
                                 status="llm_error", error=f"{type(exc).__name__}: {exc}")
-        self._accept(proposal, parent, island, gen, insp)
+        self._accept(proposal, parent, island, gen, insp, rng)
 
     def _accept(self, proposal: Proposal, parent: int | None, island: int, gen: int,
-                insp: tuple[int, ...]) -> None:
+                insp: tuple[int, ...], rng: random.Random) -> None:
         self.progress.cost_usd += proposal.cost_usd
         self.progress.tokens += proposal.prompt_tokens + proposal.completion_tokens
-        job_id = uuid.UUID(int=self.rng.getrandbits(128)).hex
+        job_id = uuid.UUID(int=rng.getrandbits(128)).hex
         common = dict(role="candidate", parent_id=parent, inspiration_ids=list(insp), island=island,
                       generation=gen, edit=proposal.edit, edit_kind=proposal.edit_kind, model=proposal.model,
                       prompt_tokens=proposal.prompt_tokens, completion_tokens=proposal.completion_tokens,
@@ -379,7 +389,7 @@ class Evolution:
         return improved
 
     def _save_state(self) -> None:
-        self.archive.update_run(self.run_id, rng_state=_rng_state_to_json(self.rng.getstate()),
+        self.archive.update_run(self.run_id, rng_state={"seed": self.seed, "proposed": self.proposed},
                                 search_state={"population": self.pop.state(), "mutator": self.mutator.state()},
                                 evaluations=self.progress.evaluations)
 
@@ -430,12 +440,3 @@ def _result_or_crash(fut: cf.Future[Outcome]) -> Outcome:
         return fut.result()
     except Exception as exc:
         return Outcome("crash", None, {}, (), f"evaluation worker failed: {exc}")
-
-
-def _rng_state_to_json(state: tuple[Any, ...]) -> dict[str, Any]:
-    version, internal, gauss = state
-    return {"version": version, "internal": list(internal), "gauss": gauss}
-
-
-def _rng_state_from_json(data: dict[str, Any]) -> tuple[Any, ...]:
-    return (data["version"], tuple(data["internal"]), data["gauss"])

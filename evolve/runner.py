@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import random
 import signal
 import uuid
 from pathlib import Path
@@ -84,12 +83,12 @@ def run(cfg: Any, run_dir: Path, console: Console | None = None) -> dict[str, An
     evo = Evolution(cfg=cfg, problem=problem, spec=spec, archive=archive, run_id=run_id, mutator=mutator,
                     executor_factory=lambda: make_executor(cfg.evaluator.name, workers, cfg.evaluator.address),
                     workers=workers, limits=limits_from(cfg), isolation=isolation_from(cfg),
-                    rng=random.Random(int(cfg.seed)))
+                    seed=int(cfg.seed))
     interrupted = False
     try:
         if cfg.resume:
             evo.restore()
-        else:
+        if evo.pop.seed_id is None:  # a new run, or one killed before its seed was scored
             seed = evo.seed_population(problem.initial_program)
             console.print(f"seed program #{seed.id}: score {seed.score:.4g} on train; "
                           f"evolving with {workers} worker(s), llm={cfg.llm.name}, search={cfg.search.name}")

@@ -10,16 +10,16 @@ from typing import Any
 import pytest
 from hydra import compose, initialize_config_module
 
+from evaluators.dispatch import make_executor
 from evolve.archive import Archive
 from evolve.archive.store import sqlite_url
 from evolve.config import register
-from evolve.edit.blocks import find_blocks, replace_blocks
+from evolve.edit.blocks import replace_blocks
 from evolve.llm.base import Proposal, ProposalRequest
 from evolve.loop import Evolution
 from evolve.plugins import load_problem
 from evolve.runner import isolation_from, limits_from
 from evolve.worker import ProblemSpec
-from evaluators.dispatch import make_executor
 
 register()
 SEED = load_problem("smtt").initial_program
@@ -75,7 +75,7 @@ def make_evolution(tmp_path: Path, mutator: Any, overrides: list[str]) -> tuple[
     problem = load_problem("smtt")
     evo = Evolution(cfg=cfg, problem=problem, spec=ProblemSpec("smtt"), archive=archive, run_id="r",
                     mutator=mutator, executor_factory=lambda: make_executor("inline", 1),
-                    workers=1, limits=limits_from(cfg), isolation=isolation_from(cfg), rng=random.Random(0))
+                    workers=1, limits=limits_from(cfg), isolation=isolation_from(cfg), seed=0)
     return evo, archive
 
 
