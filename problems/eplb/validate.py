@@ -79,8 +79,9 @@ def validate_mapping(output: Any, layers: int, experts: int, replicas: int) -> E
     layer_of = np.broadcast_to(np.arange(L)[:, None, None], log2phy.shape)
     slots = log2phy[live]
     seen = np.bincount(layer_of[live] * R + slots, minlength=L * R).reshape(L, R)
-    if (seen != 1).any():
-        ly, s = np.argwhere(seen != 1)[0]
+    # each layer lists exactly R live slot ids in range, so a missing slot implies a duplicated one
+    if (seen > 1).any():
+        ly, s = np.argwhere(seen > 1)[0]
         raise InvalidOutput(f"slot {s} of layer {ly} is listed {seen[ly, s]} times in log2phy; every slot "
                             "must belong to exactly one expert replica")
     expert_of = np.broadcast_to(np.arange(E)[None, :, None], log2phy.shape)
