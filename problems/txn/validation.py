@@ -8,6 +8,8 @@ import numpy as np
 
 from evolve.problem import InvalidOutput
 
+_NONE = object()
+
 
 def validate_order(output: Any, n: int) -> list[int]:
     """`output` as a list of ints if it is a permutation of 0..n-1, else raise InvalidOutput."""
@@ -19,8 +21,8 @@ def validate_order(output: Any, n: int) -> list[int]:
             raise InvalidOutput(f"transaction indices must be integers, got an array of dtype {output.dtype}")
         values = output.tolist()
     elif isinstance(output, (list, tuple)):
-        bad = next((x for x in output if type(x) is not int), None)
-        if bad is not None:
+        bad = next((x for x in output if type(x) is not int), _NONE)
+        if bad is not _NONE:
             raise InvalidOutput(f"transaction indices must be integers, found {type(bad).__name__} "
                                 f"{bad!r:.40}")
         values = list(output)

@@ -75,7 +75,9 @@ def schedule(txns):
         lo, hi = first[x], first[x] + lengths[x]
         xk, xw = flat_keys[lo:hi], flat_writes[lo:hi]
         xq = np.arange(hi - lo)
-        near = np.isin(keys, xk)  # only operations on x's keys can conflict with it
+        mine = np.zeros(n_keys, dtype=bool)
+        mine[xk] = True
+        near = mine[keys]  # only operations on x's keys can conflict with it
         keys, writes, q, pos = keys[near], writes[near], q[near], pos[near]
         match = (keys[None, :] == xk[:, None]) & (writes[None, :] | xw[:, None])
         before = np.where(match, (head[pos] + q + 1)[None, :] - xq[:, None], NEG).max(axis=0, initial=NEG)
