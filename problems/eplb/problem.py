@@ -51,11 +51,11 @@ class EplbOptions:
 
     @classmethod
     def from_mapping(cls, options: Mapping[str, Any]) -> EplbOptions:
-        known = {f.name: f.type for f in fields(cls)}
-        unknown = set(options) - set(known)
+        known = {f.name for f in fields(cls)}
+        unknown = set(options) - known
         if unknown:
             raise ValueError(f"unknown eplb option(s) {sorted(unknown)}; known: {sorted(known)}")
-        kw = {k: float(v) if k == "speed_cap" else int(v) for k, v in options.items()}
+        kw: dict[str, Any] = {k: float(v) if k == "speed_cap" else int(v) for k, v in options.items()}
         made = cls(**kw)
         if made.windows < 2 or made.repeats < 2 or made.warmup < 0 or not 0.0 <= made.speed_cap <= 0.2:
             raise ValueError("eplb options need windows >= 2, repeats >= 2 (speed is timed), warmup >= 0 "
@@ -183,7 +183,7 @@ class Eplb(Problem):
         out["same_vs_ceiling"] = out["balancedness_same"] / out["ceiling_same"]
         gate = min(1.0, max(0.0, (out["balance_vs_reference"] - GATE_LOW) / (GATE_HIGH - GATE_LOW)))
         speed = 0.0
-        if timings:
+        if timings and all(x is not None and math.isfinite(x) for x in timings):
             t = math.exp(sum(math.log(max(float(x), 1e-3)) for x in timings) / len(timings))
             speed = min(1.0, max(0.0, math.log10(SLOW_MS / t) / math.log10(SLOW_MS / FAST_MS)))
             out["runtime_ms"] = t

@@ -119,6 +119,11 @@ def test_among_equally_balanced_mappings_the_faster_wins() -> None:
     assert score(0.8, 1.0) > score(0.8, 10.0) > score(0.8, 50.0)
 
 
+def test_a_missing_timing_gives_no_speed_credit() -> None:
+    out = PROBLEM.aggregate([], [metrics(0.8), metrics(0.8)], [1.0, None])  # type: ignore[list-item]
+    assert out["speed_credit"] == 0.0 and "runtime_ms" not in out
+
+
 def test_aggregate_of_nothing_is_invalid() -> None:
     with pytest.raises(InvalidOutput):
         PROBLEM.aggregate([], [], None)
