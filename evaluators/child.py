@@ -1,35 +1,44 @@
-"""The sandbox child harness: a warm zygote that forks one fresh process per candidate.
+"""The sandbox child side: a warm zygote that forks one fresh, confined process per candidate.
 
-Run as a script (`python -I -S child.py --zygote FD LIBDIR MODULES`), never imported by the candidate. The zygote
-has numpy imported already, so a candidate pays a fork, not an interpreter start. Each forked child
-applies its limits and isolation *before* it runs any candidate code (this is the trampoline: trusted
-code first, then the untrusted module), returns raw outputs on a dedicated pipe in the wire format, and
-never serves a second candidate.
+Run as a script (`python -I -S child.py --zygote FD LIBDIR MODULES UID`), never imported by a candidate.
+The zygote has numpy (and the other preloaded modules) imported already, so a candidate pays a fork, not
+an interpreter start. It is a pure fork server: it never reads a job. Per candidate the parent passes five
+descriptors — the result pipe, the job and the inputs (sealed memfds), stdout and stderr (memfds) — and
+the forked process, before it runs any candidate code, enters new namespaces, swaps the filesystem for
+an empty root, forks the candidate as the init of a PID namespace (when the kernel allows), drops to the
+sandbox uid, sets rlimits and installs the audit-hook pre-filter. Only then does it execute the candidate,
+which never serves another candidate. Results travel on the result pipe in the wire format.
 
-Protocol on the control socket (zygote <-> parent, both trusted): the parent sends a frame with a job and
-the result pipe's write end as an SCM_RIGHTS fd; the zygote answers {"pid": …} after forking and
-{"pid": …, "wait_status": …} once the child has exited and its leftovers were swept.
+Protocol on the control socket (zygote <-> parent, both trusted): the parent sends b"J" with the five
+descriptors (SCM_RIGHTS); the zygote answers {"pid": …} after forking and, once the candidate has exited
+and its leftovers are gone, {"pid": …, "wait_status": …, "cpu_s": …, "maxrss_kb": …}.
 """
 
 from __future__ import annotations
 
+import builtins
+import fcntl
+import io
+import json
+import mmap
 import os
 import signal
 import socket
-import struct
 import sys
 import time
 import traceback
 from typing import Any
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I leaves the script's folder out
-import wire  # noqa: E402  (the sibling module)
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)  # -I leaves the script's folder out
+import guard  # noqa: E402  (sibling modules, loaded before any fork)
+import jail  # noqa: E402
+import wire  # noqa: E402
 
-CLONE_NEWNET = 0x40000000
-PR_SET_CHILD_SUBREAPER = 36
-PR_SET_PDEATHSIG = 1
-FORBIDDEN_MARK = "evolve-sandbox: forbidden:"
-MAX_JOB_BYTES = 1 << 30
+FORBIDDEN_MARK = guard.FORBIDDEN_MARK
+#: descriptor layout inside the forked process
+FD_RESULTS, FD_JOB, FD_INPUTS = 3, 4, 5
+THREAD_LIMIT_TEXT = "can't start new thread"
 
 
 def _recv_exact(sock: socket.socket, n: int) -> bytes:
@@ -47,99 +56,134 @@ def _send(sock: socket.socket, value: Any) -> None:
     sock.sendall(wire.encode(value))
 
 
-def _libc() -> Any:
-    import ctypes
-    import ctypes.util
+def _read_all(fd: int) -> bytes:
+    size = os.fstat(fd).st_size
+    chunks, offset = [], 0
+    while offset < size:
+        chunk = os.pread(fd, size - offset, offset)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        offset += len(chunk)
+    return b"".join(chunks)
 
-    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+def _decode_fd(fd: int, *, mapped: bool) -> Any:
+    """Decode the one frame a memfd holds; `mapped` keeps arrays as read-only views of the mapping."""
+    if mapped:
+        size = os.fstat(fd).st_size
+        body: Any = mmap.mmap(fd, size, prot=mmap.PROT_READ) if size else b""
+    else:
+        body = _read_all(fd)
+    header_len, payload_len = wire.HEADER.unpack(bytes(body[:wire.HEADER.size]))
+    if wire.HEADER.size + header_len + payload_len != len(body):
+        raise wire.WireError("frame size does not match the descriptor")
+    view = memoryview(body)[wire.HEADER.size:]
+    return wire.decode(view, header_len, writable=False)
 
 
 # --------------------------------------------------------------------------------------------------
-# inside the forked child: isolation first, candidate second
+# captured stdout/stderr: printing never fails, the bytes beyond the cap are dropped and counted
 # --------------------------------------------------------------------------------------------------
-def _isolate(job: dict[str, Any], libc: Any) -> dict[str, Any]:
-    """Apply limits and isolation to this process; return what was actually achieved."""
-    import resource
+class _CappedWriter(io.RawIOBase):
+    def __init__(self, fd: int, cap: int) -> None:
+        super().__init__()
+        self.fd, self.cap, self.written, self.dropped = fd, cap, 0, 0
 
-    achieved: dict[str, Any] = {"network": "none", "uid": os.getuid()}
-    os.setsid()
-    if libc is not None:
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    os.chdir(job["workdir"])
-    if job.get("netns") and libc is not None:
-        if libc.unshare(CLONE_NEWNET) == 0:
-            achieved["network"] = "netns"
-    uid = job.get("uid")
-    if uid is not None and os.geteuid() == 0:
-        os.setgroups([])
-        os.setgid(uid)
-        os.setuid(uid)
-        achieved["uid"] = uid
-    lim = job["limits"]
-    mb = 1 << 20
-    pairs = [
-        (resource.RLIMIT_CPU, int(lim["cpu_s"]) + 1),
-        (resource.RLIMIT_AS, int(lim["memory_mb"]) * mb),
-        (resource.RLIMIT_FSIZE, int(lim["fsize_mb"]) * mb),
-        (resource.RLIMIT_NOFILE, int(lim["nofile"])),
-        (resource.RLIMIT_CORE, 0),
-    ]
-    if os.geteuid() != 0:  # RLIMIT_NPROC is not enforced for root
-        pairs.append((resource.RLIMIT_NPROC, int(lim["nproc"])))
-        achieved["nproc"] = int(lim["nproc"])
-    for which, value in pairs:
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        n = len(view)
+        room = max(0, self.cap - self.written)
+        chunk = view[:room]
         try:
-            resource.setrlimit(which, (value, value))
-        except (ValueError, OSError):
-            soft, hard = resource.getrlimit(which)
-            if hard == resource.RLIM_INFINITY or value < hard:
-                resource.setrlimit(which, (min(value, hard) if hard != resource.RLIM_INFINITY else value,
-                                           hard))
-    # the namespace is the boundary; the hook names the attempt so it is classified `forbidden`
-    sys.addaudithook(_deny_network)
-    if achieved["network"] == "none":
-        achieved["network"] = "audit-hook"
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails with EFBIG instead of dying
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
-        signal.signal(sig, signal.SIG_DFL)
-    return achieved
+            while chunk:
+                k = os.write(self.fd, chunk)
+                self.written += k
+                chunk = chunk[k:]
+        except OSError:
+            self.cap = self.written  # e.g. the file-size limit: drop the rest quietly
+        self.dropped += len(chunk) + max(0, n - room)
+        return n
+
+    def note_dropped(self) -> None:
+        if self.dropped:
+            try:
+                os.write(self.fd, f"\n… [{self.dropped} more bytes dropped by the sandbox]\n".encode())
+            except OSError:
+                pass
 
 
-def _deny_network(event: str, args: tuple[Any, ...]) -> None:
-    if event in ("socket.__new__", "socket.connect", "socket.bind", "socket.getaddrinfo",
-                 "socket.sendto", "socket.sendmsg"):
-        raise PermissionError(f"{FORBIDDEN_MARK} network access ({event}) is not allowed in the sandbox")
+def _capped_stream(fd: int, cap: int) -> tuple[io.TextIOWrapper, _CappedWriter]:
+    raw = _CappedWriter(fd, cap)
+    return io.TextIOWrapper(io.BufferedWriter(raw, 1 << 14), encoding="utf-8",
+                            errors="backslashreplace"), raw
 
 
-def _error_text(exc: BaseException, limit: int = 4000) -> str:
+# --------------------------------------------------------------------------------------------------
+# the candidate's process: limits and pre-filter first, candidate second
+# --------------------------------------------------------------------------------------------------
+def _error_text(exc: BaseException, g: guard.Guard, limit: int = 4000) -> str:
     """The exception and the candidate's own frames (the harness's frames are noise to the LLM)."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename != __file__][-8:]
-    text = "".join(traceback.format_list(frames)) + "".join(traceback.format_exception_only(type(exc), exc))
+    g.trusted += 1
+    try:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename != __file__][-8:]
+        text = "".join(traceback.format_list(frames)) + "".join(
+            traceback.format_exception_only(type(exc), exc))
+    except BaseException:
+        text = f"{type(exc).__name__} (its message could not be rendered)"
+    finally:
+        g.trusted -= 1
     return text[-limit:]
 
 
-def _classify(exc: BaseException) -> str:
+def _classify(exc: BaseException, g: guard.Guard) -> tuple[str, str | None]:
+    """Status of an exception that escaped the candidate, and a reason that overrides its text."""
+    if g.reason is not None:
+        return "forbidden", g.reason
+    try:
+        text = BaseException.__str__(exc)
+    except BaseException:
+        text = ""
+    if FORBIDDEN_MARK in text:
+        return "forbidden", None
     if isinstance(exc, MemoryError):
-        return "memory"
-    if FORBIDDEN_MARK in str(exc):
-        return "forbidden"
-    return "crash"
+        return "memory", None
+    if isinstance(exc, RuntimeError) and THREAD_LIMIT_TEXT in text:
+        return "forbidden", "starting threads beyond the sandbox's process/thread limit"
+    return "crash", None
 
 
-def _run_candidate(job: dict[str, Any], inputs: list[Any], out_fd: int, achieved: dict[str, Any]) -> None:
+def _restore(current: dict[str, Any], pristine: dict[str, Any]) -> None:
+    """Undo a candidate's changes to the builtins, which the harness uses to report its results."""
+    for name in [k for k in current if k not in pristine]:
+        del current[name]
+    current.update(pristine)
+
+
+def _run_candidate(job: dict[str, Any], inputs: list[Any], achieved: dict[str, Any], g: guard.Guard) -> None:
     clock = time.perf_counter_ns  # bound before the candidate can patch the time module
+    pristine, shared = dict(builtins.__dict__), builtins.__dict__
     write = os.write
-    encode = wire.encode
+    pack, encode_tree = wire.pack, wire.tree
+    max_out = int(job["limits"]["max_output_mb"]) << 20
 
-    def emit(value: Any) -> None:
-        data = encode(value)
-        view = memoryview(data)
-        while view:
-            n = write(out_fd, view)
-            view = view[n:]
+    def send(tree: Any, buffers: Any = ()) -> None:
+        for piece in pack(tree, list(buffers)):
+            view = memoryview(piece).cast("B")
+            while view:
+                view = view[write(FD_RESULTS, view):]
 
-    emit({"event": "start", "isolation": achieved})
-    namespace: dict[str, Any] = {"__name__": "candidate", "__file__": "candidate.py"}
+    def failure(event: dict[str, Any], exc: BaseException) -> dict[str, Any]:
+        _restore(shared, pristine)
+        status, reason = _classify(exc, g)
+        return {**event, "status": status, "error": reason or _error_text(exc, g)}
+
+    send({"event": "start", "isolation": achieved})
+    namespace: dict[str, Any] = {"__name__": "candidate", "__file__": "candidate.py",
+                                 "__builtins__": builtins}
     try:
         code = compile(job["code"], "candidate.py", "exec")
         exec(code, namespace)
@@ -148,76 +192,173 @@ def _run_candidate(job: dict[str, Any], inputs: list[Any], out_fd: int, achieved
             raise NameError(f"the program defines no function named {job['entry']!r}")
         call = entry
         if job.get("driver"):
-            driver_ns: dict[str, Any] = {"__name__": "evolve_driver"}
+            driver_ns: dict[str, Any] = {"__name__": "evolve_driver", "__builtins__": builtins}
             exec(compile(job["driver"], "driver.py", "exec"), driver_ns)
             drive = driver_ns["drive"]
 
             def call(*args: Any, _entry: Any = entry, _drive: Any = drive) -> Any:
                 return _drive(_entry, *args)
+        _restore(shared, pristine)
+        if g.reason is not None:
+            raise PermissionError(f"{FORBIDDEN_MARK} {g.reason}")
     except BaseException as exc:
-        emit({"event": "load", "status": _classify(exc), "error": _error_text(exc)})
+        send(failure({"event": "load"}, exc))
         return
     repeats, warmup = max(1, int(job.get("repeats", 1))), max(0, int(job.get("warmup", 0)))
     for i, args in enumerate(inputs):
-        emit({"event": "begin", "i": i})
+        send({"event": "begin", "i": i})
+        invalid = None
         try:
+            warm = []
             for _ in range(warmup):
+                t0 = clock()
                 call(*args)
-            times = []
+                warm.append((clock() - t0) / 1e6)
+            raw = []
             out = None
             for _ in range(repeats):
                 t0 = clock()
                 out = call(*args)
-                times.append((clock() - t0) / 1e6)
+                raw.append(clock() - t0)
+            _restore(shared, pristine)
+            # Encoding is timed with the calls: an output whose iteration does the real work is charged.
+            t0 = clock()
             try:
-                emit({"event": "result", "i": i, "status": "ok", "output": out, "times_ms": times})
+                tree, buffers = encode_tree(out, max_out)
             except wire.WireError as exc:
-                emit({"event": "result", "i": i, "status": "invalid", "error": str(exc)})
-                return
+                invalid, tree, buffers = str(exc), None, []
+            encode_ns = clock() - t0
+            if g.reason is not None:
+                raise PermissionError(f"{FORBIDDEN_MARK} {g.reason}")
         except BaseException as exc:
-            emit({"event": "result", "i": i, "status": _classify(exc), "error": _error_text(exc)})
+            send(failure({"event": "result", "i": i}, exc))
             return
-    emit({"event": "done"})
+        if invalid is not None:
+            send({"event": "result", "i": i, "status": "invalid", "error": invalid})
+            return
+        send({"event": "result", "i": i, "status": "ok", "output": tree,
+              "times_ms": [(t + encode_ns) / 1e6 for t in raw], "warmup_ms": warm}, buffers)
+    send({"event": "done"})
 
 
-def _child_main(job: dict[str, Any], inputs: list[Any], out_fd: int, libc: Any) -> None:
+def _candidate(job: dict[str, Any], achieved: dict[str, Any], c: Any, cwd: str) -> None:
+    """Confine this process for good and run the candidate; fds 0-3 are the only ones left open."""
+    iso, lim = job["isolation"], job["limits"]
+    inputs = _decode_fd(FD_INPUTS, mapped=True)
+    os.close(FD_INPUTS)
+    os.chdir(cwd)
+    os.environ["TMPDIR"] = cwd
+    dedicated = False
+    if job.get("uid") is not None and jail.is_privileged():
+        jail.drop_uid(int(job["uid"]), int(job["gid"]))
+        dedicated = True
+    if "user" in achieved["namespaces"]:
+        achieved["capabilities"] = "dropped" if jail.drop_capabilities(c) else "kept"
+    achieved["uid"] = os.getuid()
+    jail.prctl(c, jail.PR_SET_PDEATHSIG, signal.SIGKILL)  # after the uid change, which clears it
+    achieved["no_new_privs"] = jail.prctl(c, jail.PR_SET_NO_NEW_PRIVS, 1)
+    limits = dict(lim)
+    if not dedicated:  # RLIMIT_NPROC counts every task of the uid: leave room for the user's own
+        limits["nproc"] = int(lim["nproc"]) + job.get("uid_tasks", 0)
+    achieved["rlimits"] = jail.set_limits(limits, nproc=not jail.is_privileged())
+    achieved["nproc"] = achieved["rlimits"].get("nproc")
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails with EFBIG instead of dying
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
+        signal.signal(sig, signal.SIG_DFL)
+    cap = max(0, int(lim["fsize_mb"]) * (1 << 20) - 4096)
+    sys.stdout, out_raw = _capped_stream(1, cap)
+    sys.stderr, err_raw = _capped_stream(2, cap)
+    sys.stdin = None
+    sys.path[:] = []  # a candidate imports what the zygote preloaded, and nothing from the disk
+    sys.path_importer_cache.clear()
+    g = guard.Guard(cwd)
+    if iso.get("audit", True):
+        g.install()
+    achieved["audit_hook"] = bool(iso.get("audit", True))
     try:
+        _run_candidate(job, inputs, achieved, g)
+    finally:
+        g.trusted += 1
+        for stream, raw in ((sys.stdout, out_raw), (sys.stderr, err_raw)):
+            try:
+                stream.flush()
+            except BaseException:
+                pass
+            raw.note_dropped()
+
+
+def _arrange(fds: list[int]) -> None:
+    """Make fds[i] descriptor i, close every other descriptor."""
+    high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 64) for fd in fds]
+    for i, fd in enumerate(high):
+        os.dup2(fd, i, inheritable=True)
+    os.closerange(len(fds), 1 << 16)
+
+
+def _spare(sock: socket.socket, c: Any, base: dict[str, Any], config: dict[str, Any]) -> None:
+    """A process forked ahead of its job: it enters the per-candidate namespaces and builds the empty root
+    while the previous candidate runs, then waits for its job's descriptors and becomes the candidate.
+    """
+    code = 70
+    try:
+        os.setsid()
+        jail.prctl(c, jail.PR_SET_PDEATHSIG, signal.SIGKILL)
+        iso = config["isolation"]
+        achieved = {**base, "namespaces": list(base["namespaces"])}
+        if jail.is_privileged() or "user" in achieved["namespaces"]:
+            wanted = [name for name, on in (("mount", iso["filesystem"]), ("ipc", iso["ipc"])) if on]
+            achieved["namespaces"] += jail.unshare(c, wanted)
+        dedicated = config.get("uid") is not None and jail.is_privileged()
+        uid = int(config["uid"]) if dedicated else os.geteuid()
+        gid = uid if dedicated else os.getegid()
+        uid_tasks = 0 if jail.is_privileged() else _uid_tasks(os.getuid())
+        achieved["filesystem"] = "host (file permissions)"
+        rooted = False
+        if "mount" in achieved["namespaces"]:
+            try:
+                how = jail.minimal_root(c, config["root_dir"], uid, gid, config["disk_mb"])
+                achieved["filesystem"] = f"minimal-root ({how})"
+                rooted = True
+            except OSError as exc:
+                achieved["filesystem"] = f"host (file permissions; the minimal root failed: {exc})"
+        msg, fds, _flags, _addr = socket.recv_fds(sock, 16, 8)
+        sock.close()
+        if msg != b"J" or len(fds) != 5:
+            code = 0
+            return
         devnull = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(devnull, 0)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-        os.dup2(os.open(os.path.join(job["workdir"], "stdout.txt"), flags, 0o600), 1)
-        os.dup2(os.open(os.path.join(job["workdir"], "stderr.txt"), flags, 0o600), 2)
-        keep = os.dup2(out_fd, 3) if out_fd != 3 else 3
-        os.closerange(4, 65536)
-        sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
-        sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
-        achieved = _isolate(job, libc)
-        sys.path[:] = [p for p in sys.path if os.path.abspath(p) != os.path.dirname(os.path.abspath(__file__))]
-        _run_candidate(job, inputs, keep, achieved)
+        result_w, job_fd, inputs_fd, out_fd, err_fd = fds
+        _arrange([devnull, out_fd, err_fd, result_w, job_fd, inputs_fd])
+        job = _decode_fd(FD_JOB, mapped=False)
+        os.close(FD_JOB)
+        job["uid_tasks"] = uid_tasks
+        if rooted and int(job["limits"]["disk_mb"]) != int(config["disk_mb"]):
+            jail.resize_tmp(c, int(job["limits"]["disk_mb"]))
+        _candidate(job, achieved, c, "/tmp" if rooted else job["workdir"])
+        code = 0
+    except BaseException:
         try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        except BaseException:
+            os.write(2, ("evolve sandbox: the child setup failed:\n" + traceback.format_exc()).encode())
+        except OSError:
             pass
     finally:
-        os._exit(0)
+        os._exit(code)
 
 
 # --------------------------------------------------------------------------------------------------
 # the zygote
 # --------------------------------------------------------------------------------------------------
-def _sweep(pid: int, uid: int | None, libc: Any) -> None:
-    """Kill everything the candidate left behind: its process group, and every process of its uid."""
+def _sweep(pid: int, uid: int | None) -> None:
+    """Without a PID namespace: kill the candidate's process group and every process of its uid."""
     try:
         os.killpg(pid, signal.SIGKILL)
     except OSError:
         pass
-    if uid is not None and os.geteuid() == 0:
+    if uid is not None and jail.is_privileged():
         reaper = os.fork()
         if reaper == 0:
             try:
-                os.setgid(uid)
-                os.setuid(uid)
+                jail.drop_uid(uid, uid)
                 for _ in range(3):
                     try:
                         os.kill(-1, signal.SIGKILL)
@@ -226,80 +367,154 @@ def _sweep(pid: int, uid: int | None, libc: Any) -> None:
             finally:
                 os._exit(0)
         os.waitpid(reaper, 0)
-    # reap orphans re-parented to us (we are a subreaper)
+
+
+def _reap() -> None:
+    """Collect orphans re-parented to us (we are a subreaper)."""
     while True:
         try:
             done, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            break
+            return
         if done == 0:
-            time.sleep(0.001)
-            try:
-                done, _ = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                break
-            if done == 0:
-                break
+            return
 
 
-def zygote(ctrl_fd: int, preload: list[str]) -> None:
-    # Imported once here so every candidate starts warm. Where the interpreter's files are not readable
-    # by the sandbox uid, these are also the only modules a candidate can import.
+def _uid_tasks(uid: int) -> int:
+    """Tasks (threads) the uid runs now; RLIMIT_NPROC counts them when the uid is not dedicated."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status") as fh:
+                fields = dict(line.split(":", 1) for line in fh if ":" in line)
+        except OSError:
+            continue
+        if fields.get("Uid", "").split()[:1] == [str(uid)]:
+            total += int(fields.get("Threads", "1"))
+    return total
+
+
+def _zygote_namespaces(c: Any, config: dict[str, Any]) -> dict[str, Any]:
+    """Namespaces the zygote enters once for all its candidates (they run one at a time, and none of
+    their state in these survives them): a user namespace when we are not root, the network, the host name.
+    """
+    iso = config["isolation"]
+    achieved: dict[str, Any] = {"namespaces": []}
+    wanted = [name for name, on in (("net", iso["netns"]), ("uts", iso["ipc"])) if on]
+    if (wanted or iso["filesystem"] or iso["pidns"] or iso["ipc"]) and not jail.is_privileged() \
+            and iso["userns"] and jail.enter_user_namespace(c):
+        achieved["namespaces"].append("user")
+    if jail.is_privileged() or achieved["namespaces"]:
+        achieved["namespaces"] += jail.unshare(c, wanted)
+    achieved["network"] = "netns" if "net" in achieved["namespaces"] else "audit-hook"
+    return achieved
+
+
+class _Spares:
+    """Forks the next candidate's process ahead of time, each the init of a fresh PID namespace."""
+
+    def __init__(self, c: Any, base: dict[str, Any], config: dict[str, Any], ctrl: socket.socket) -> None:
+        self.c, self.base, self.config, self.ctrl = c, base, config, ctrl
+        self.pidns = jail.PidNamespaces(c) if config["isolation"]["pidns"] else None
+        self.ready: tuple[int, socket.socket, bool] | None = None
+        self.error = ""
+
+    def make(self) -> None:
+        if self.ready is not None:
+            return
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        armed = self.pidns is not None and self.pidns.arm()
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            self.error = f"fork failed: {exc}"
+            pid = -1
+        if pid == 0:
+            self.ctrl.close()
+            ours.close()
+            _spare(theirs, self.c, {**self.base, "pid": "pidns" if armed else "session",
+                                    "namespaces": self.base["namespaces"] + (["pid"] if armed else [])},
+                   self.config)
+        if armed:
+            self.pidns.disarm()  # type: ignore[union-attr]
+        theirs.close()
+        if pid < 0:
+            ours.close()
+        else:
+            self.ready = (pid, ours, armed)
+
+    def take(self, fds: list[int]) -> tuple[int, bool]:
+        """Hand a job's descriptors to the waiting process; returns its pid and whether it has a PID ns."""
+        self.make()
+        if self.ready is None:
+            raise OSError(self.error or "no process to run the candidate in")
+        pid, sock, armed = self.ready
+        self.ready = None
+        try:
+            socket.send_fds(sock, [b"J"], fds)
+        except OSError as exc:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            raise OSError(f"the prepared child died before its job: {exc}") from None
+        finally:
+            sock.close()
+        return pid, armed
+
+
+def zygote(ctrl_fd: int, preload: list[str], config: dict[str, Any]) -> None:
+    # Imported once here so every candidate starts warm; they are all a candidate can import.
+    import gc
     import importlib
 
-    for name in preload:
+    for name in (*preload, "encodings.idna"):  # idna: socket calls then fail as `forbidden`, not LookupError
         try:
             importlib.import_module(name)
         except ImportError as exc:
             sys.stderr.write(f"evolve sandbox: cannot preload {name}: {exc}\n")
-
-    libc = None
-    try:
-        libc = _libc()
-        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except OSError:
-        libc = None
+    c = jail.libc()
+    jail.bind_functions(c)
+    jail.prctl(c, jail.PR_SET_CHILD_SUBREAPER, 1)
+    jail.prctl(c, jail.PR_SET_PDEATHSIG, signal.SIGKILL)
     sock = socket.socket(fileno=ctrl_fd)
-    cache: dict[str, list[Any]] = {}
+    spares = _Spares(c, _zygote_namespaces(c, config), config, sock)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
+    gc.collect()
+    gc.freeze()  # the children's collections then skip (and do not copy-on-write) what we imported
+    spares.make()
+    _send(sock, {"ready": True, "isolation": spares.base})
     while True:
         try:
-            msg, fds, _flags, _addr = socket.recv_fds(sock, 8, 1)
+            msg, fds, _flags, _addr = socket.recv_fds(sock, 16, 8)
         except OSError:
             return
-        if len(msg) < 8:
+        if msg != b"J" or len(fds) != 5:
+            for fd in fds:
+                os.close(fd)
             return
-        (job_len,) = struct.unpack(">Q", msg)
-        if job_len > MAX_JOB_BYTES or not fds:
-            return
-        out_fd = fds[0]
-        job = wire.read_frame(lambda n: _recv_exact(sock, n), MAX_JOB_BYTES, writable=False)
-        key = job["inputs_key"]
-        if job.get("inputs") is not None:
-            cache[key] = job["inputs"]
-            while len(cache) > 16:
-                cache.pop(next(iter(cache)))
-        inputs = cache.get(key)
-        if inputs is None:
-            os.close(out_fd)
-            _send(sock, {"error": f"inputs {key!r} are not cached in this zygote"})
+        try:
+            pid, armed = spares.take(fds)
+        except OSError as exc:
+            _send(sock, {"error": str(exc)})
             continue
-        pid = os.fork()
-        if pid == 0:
-            sock.close()
-            _child_main(job, inputs, out_fd, libc)
-        os.close(out_fd)
+        finally:
+            for fd in fds:
+                os.close(fd)
         _send(sock, {"pid": pid})
-        _, status = os.waitpid(pid, 0)
-        _sweep(pid, job.get("uid"), libc)
-        _send(sock, {"pid": pid, "wait_status": status})
+        spares.make()  # the next candidate's process gets ready while this one runs
+        _, status, usage = os.wait4(pid, 0)
+        if not armed:  # without a PID namespace, whatever the candidate started may still run
+            _sweep(pid, config.get("uid"))
+        _reap()
+        _send(sock, {"pid": pid, "wait_status": status, "cpu_s": usage.ru_utime + usage.ru_stime,
+                     "maxrss_kb": usage.ru_maxrss})
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "--zygote":
+    if len(sys.argv) == 6 and sys.argv[1] == "--zygote":
         sys.path.append(sys.argv[3])
-        zygote(int(sys.argv[2]), [m for m in sys.argv[4].split(",") if m])
+        zygote(int(sys.argv[2]), [m for m in sys.argv[4].split(",") if m], json.loads(sys.argv[5]))
     else:
-        sys.stderr.write("usage: child.py --zygote FD LIBDIR MODULE,MODULE…\n")
+        sys.stderr.write("usage: child.py --zygote FD LIBDIR MODULE,MODULE… CONFIG-JSON\n")
         sys.exit(2)

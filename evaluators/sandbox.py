@@ -2,24 +2,27 @@
 
 The parent trusts nothing from the child but the decoded raw outputs (and the call timings, which it
 checks against its own clock). Every way a candidate can fail ends as a classified `SandboxResult`.
+What the child can see and do is described in docs/sandbox.md.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import hashlib
+import json
 import logging
 import os
 import select
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,15 +59,21 @@ class Limits:
     nproc: int = 64                 # processes/threads of the sandbox user (enforced when not root)
     max_output_mb: int = 64         # result bytes the parent accepts
     capture_bytes: int = 8192       # stdout/stderr bytes kept for the archive
+    disk_mb: int = 64               # size of the private /tmp working directory (minimal root only)
 
 
 @dataclass(frozen=True)
 class Isolation:
-    """Which isolation mechanisms to request; what was achieved is reported per run."""
+    """Which isolation mechanisms to request; what was achieved is reported per run (docs/sandbox.md)."""
 
     netns: bool = True              # a fresh network namespace (needs root or user namespaces)
     drop_uid: bool = True           # run as an unprivileged uid when started as root
     uid_base: int = 61000           # sandbox uids are uid_base + slot
+    filesystem: bool = True         # a mount namespace whose root is empty but for a private /tmp
+    pidns: bool = True              # the candidate is the init of its own PID namespace
+    ipc: bool = True                # fresh IPC and UTS namespaces
+    userns: bool = True             # when not root, a user namespace to get the namespaces above
+    audit: bool = True              # the audit-hook pre-filter that classifies attempts as `forbidden`
 
 
 @dataclass(frozen=True)
@@ -95,6 +104,8 @@ class InstanceRun:
     output: Any = None
     times_ms: tuple[float, ...] = ()
     error: str | None = None
+    #: the untimed-for-scoring warm-up calls, reported so the parent can account for its clock
+    warmup_ms: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -109,8 +120,11 @@ class SandboxResult:
     stderr: str = ""
     exit: str = ""
     isolation: dict[str, Any] = field(default_factory=dict)
-    #: parent-clock seconds between the child's "begin" of each instance and its result
+    #: parent-clock milliseconds between the child's "begin" of each instance and its result
     parent_ms: tuple[float, ...] = ()
+    #: CPU seconds and peak resident memory of the candidate's process (from the kernel, not the child)
+    cpu_s: float | None = None
+    maxrss_kb: int | None = None
 
 
 def libs_dir(packages: Sequence[str] = DEFAULT_PACKAGES) -> str:
@@ -151,6 +165,9 @@ def child_env() -> dict[str, str]:
 class Sandbox:
     """A warm zygote owned by one worker slot; `run` evaluates one candidate at a time."""
 
+    #: inputs kept as sealed memfds, so a split's inputs are encoded once per sandbox
+    INPUTS_CACHE = 16
+
     def __init__(self, slot: int = 0, isolation: Isolation | None = None,
                  packages: Sequence[str] = DEFAULT_PACKAGES, preload: Sequence[str] = DEFAULT_PRELOAD) -> None:
         self.slot = slot
@@ -159,39 +176,52 @@ class Sandbox:
         self.preload = tuple(preload)
         self._proc: subprocess.Popen[bytes] | None = None
         self._sock: socket.socket | None = None
-        self._cached: set[str] = set()
+        self._inputs: OrderedDict[str, int] = OrderedDict()
         self._lock = threading.Lock()
         self._tmp_root = Path(tempfile.mkdtemp(prefix="evolve-sbx-"))
         self._tmp_root.chmod(0o711)
+        self._root_dir = self._tmp_root / "root"  # mount point of the candidate's empty root
+        self._root_dir.mkdir(mode=0o700)
+        #: namespaces the zygote itself entered (shared by its candidates), known once it has started
+        self.zygote_isolation: dict[str, Any] = {}
+
+    @property
+    def uid(self) -> int | None:
+        """The unprivileged uid candidates run as, or None when they keep ours."""
+        if self.isolation.drop_uid and os.geteuid() == 0:
+            return self.isolation.uid_base + self.slot
+        return None
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def _start(self) -> None:
         parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         log_path = self._tmp_root / "zygote.log"
+        uid = self.uid
         with open(log_path, "ab") as err:
             self._proc = subprocess.Popen(
                 [sys.executable, "-I", "-S", str(CHILD_SCRIPT), "--zygote", str(child_sock.fileno()),
-                 libs_dir(self.packages), ",".join(self.preload)],
+                 libs_dir(self.packages), ",".join(self.preload),
+                 json.dumps({"uid": uid, "isolation": dataclasses.asdict(self.isolation),
+                             "root_dir": str(self._root_dir), "disk_mb": Limits().disk_mb})],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
                 pass_fds=[child_sock.fileno()], env=child_env(), cwd=str(self._tmp_root),
                 close_fds=True,
             )
         child_sock.close()
         self._sock = parent_sock
-        self._cached = set()
+        try:  # the zygote imports numpy first; no candidate's clock should pay for that
+            ready = self._ctrl_read(timeout=ZYGOTE_START_S)
+        except (OSError, EOFError, wire.WireError) as exc:
+            self.close_zygote()
+            raise OSError(f"the sandbox zygote did not start: {exc}") from None
+        self.zygote_isolation = dict(ready.get("isolation") or {})
 
     def close(self) -> None:
         """Stop the zygote and remove the temporary folders."""
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
-        if self._proc is not None:
-            try:
-                self._proc.kill()
-                self._proc.wait(timeout=5)
-            except (OSError, subprocess.TimeoutExpired):
-                pass
-            self._proc = None
+        self.close_zygote()
+        for fd in self._inputs.values():
+            _close(fd)
+        self._inputs.clear()
         shutil.rmtree(self._tmp_root, ignore_errors=True)
 
     def __enter__(self) -> Sandbox:
@@ -211,12 +241,12 @@ class Sandbox:
         """Run `job` in a fresh child; always returns a classified result."""
         with self._lock:
             for attempt in range(2):
-                if self._proc is None or self._proc.poll() is not None:
-                    self._start()
                 try:
+                    if self._proc is None or self._proc.poll() is not None:
+                        self._start()
                     return self._run(job)
-                except (OSError, EOFError, wire.WireError, struct.error) as exc:
-                    detail = _tail(self._tmp_root / "zygote.log", 2000).strip().splitlines()[-1:]
+                except (OSError, EOFError, wire.WireError, ValueError) as exc:
+                    detail = _tail_file(self._tmp_root / "zygote.log", 2000).strip().splitlines()[-1:]
                     log.warning("sandbox zygote failed (%s); restarting it", exc)
                     self.close_zygote()
                     if attempt == 1:
@@ -229,62 +259,118 @@ class Sandbox:
             self._sock.close()
             self._sock = None
         if self._proc is not None:
-            self._proc.kill()
-            self._proc.wait()
+            try:
+                self._proc.kill()
+                self._proc.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
             self._proc = None
 
     def _ctrl_read(self, timeout: float) -> dict[str, Any]:
         assert self._sock is not None
         self._sock.settimeout(timeout)
         try:
-            return wire.read_frame(lambda n: _recv_exact(self._sock, n), 1 << 20)  # type: ignore[arg-type]
+            reply = wire.read_frame(lambda n: _recv_exact(self._sock, n), 1 << 20)  # type: ignore[arg-type]
         finally:
-            self._sock.settimeout(None)
+            if self._sock is not None:
+                self._sock.settimeout(None)
+        if not isinstance(reply, dict):
+            raise wire.WireError("the zygote sent a malformed reply")
+        return reply
+
+    def _inputs_fd(self, job: Job) -> int:
+        key = job.inputs_key
+        fd = self._inputs.get(key)
+        if fd is None:
+            fd = _sealed_memfd("inputs", wire.encode([list(a) for a in job.inputs]))
+            self._inputs[key] = fd
+            while len(self._inputs) > self.INPUTS_CACHE:
+                _close(self._inputs.popitem(last=False)[1])
+        else:
+            self._inputs.move_to_end(key)
+        return fd
+
+    def _payload(self, job: Job, workdir: Path) -> dict[str, Any]:
+        uid = self.uid
+        return {
+            "code": job.code, "entry": job.entry, "driver": job.driver, "repeats": job.repeats,
+            "warmup": job.warmup, "workdir": str(workdir), "root_dir": str(self._root_dir),
+            "limits": dataclasses.asdict(job.limits), "uid": uid, "gid": uid,
+            "isolation": dataclasses.asdict(self.isolation),
+        }
 
     def _run(self, job: Job) -> SandboxResult:
         assert self._sock is not None
         lim = job.limits
         workdir = Path(tempfile.mkdtemp(prefix="job-", dir=self._tmp_root))
-        uid = None
-        if self.isolation.drop_uid and os.geteuid() == 0:
-            uid = self.isolation.uid_base + self.slot
-            os.chown(workdir, uid, uid)
-        key = job.inputs_key
-        payload = {
-            "code": job.code, "entry": job.entry, "driver": job.driver, "inputs_key": key,
-            "inputs": None if key in self._cached else [list(a) for a in job.inputs],
-            "repeats": job.repeats, "warmup": job.warmup, "workdir": str(workdir),
-            "limits": dataclasses.asdict(lim), "uid": uid, "netns": self.isolation.netns,
-        }
-        frame = wire.encode(payload)
-        read_fd, write_fd = os.pipe()
-        start = time.monotonic()
+        if self.uid is not None:
+            os.chown(workdir, self.uid, self.uid)
+        fds: list[int] = []
+        read_fd = -1
         try:
-            socket.send_fds(self._sock, [struct.pack(">Q", len(frame))], [write_fd])
-            os.close(write_fd)
-            write_fd = -1
-            self._sock.sendall(frame)
-            self._cached.add(key)
+            inputs_fd = self._inputs_fd(job)
+            job_fd = _sealed_memfd("job", wire.encode(self._payload(job, workdir)))
+            fds.append(job_fd)
+            out_fd = os.memfd_create("stdout", os.MFD_CLOEXEC)
+            err_fd = os.memfd_create("stderr", os.MFD_CLOEXEC)
+            fds += [out_fd, err_fd]
+            read_fd, write_fd = os.pipe()
+            fds.append(write_fd)
+            start = time.monotonic()
+            socket.send_fds(self._sock, [b"J"], [write_fd, job_fd, inputs_fd, out_fd, err_fd])
+            _close(write_fd)
+            fds.remove(write_fd)
             reply = self._ctrl_read(timeout=30.0)
             if "error" in reply:
-                self._cached.discard(key)
-                raise OSError(reply["error"])
+                raise OSError(str(reply["error"]))
             pid = int(reply["pid"])
             collected = _collect(read_fd, pid, len(job.inputs), lim, start)
+            status = self._final_status(pid)
+            wall = time.monotonic() - start
+            stdout = _tail_fd(out_fd, lim.capture_bytes)
+            stderr = _tail_fd(err_fd, lim.capture_bytes)
         finally:
-            os.close(read_fd)
-            if write_fd >= 0:
-                os.close(write_fd)
+            for fd in (*fds, read_fd):
+                _close(fd)
+            shutil.rmtree(workdir, ignore_errors=True)
+        return _classify(collected, status, job, wall, stdout, stderr)
+
+    def _final_status(self, pid: int) -> dict[str, Any]:
+        """The zygote's report once the child is gone; a child that lingers after its results is killed."""
         try:
-            status_reply = self._ctrl_read(timeout=30.0)
-            wait_status = int(status_reply.get("wait_status", 0))
-        except (TimeoutError, socket.timeout):
-            wait_status = -1
-        wall = time.monotonic() - start
-        stdout = _tail(workdir / "stdout.txt", lim.capture_bytes)
-        stderr = _tail(workdir / "stderr.txt", lim.capture_bytes)
-        shutil.rmtree(workdir, ignore_errors=True)
-        return _classify(collected, wait_status, len(job.inputs), wall, stdout, stderr)
+            return self._ctrl_read(timeout=GRACE_S)
+        except TimeoutError:
+            pass
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+        return self._ctrl_read(timeout=30.0)
+
+
+#: seconds the zygote may take to import the preloaded modules
+ZYGOTE_START_S = 60.0
+#: seconds a child may take to exit after its last result before it is killed
+GRACE_S = 2.0
+
+
+def _close(fd: int) -> None:
+    if fd >= 0:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def _sealed_memfd(name: str, data: bytes) -> int:
+    """An anonymous in-memory file holding `data` that nobody (the child included) can change any more."""
+    fd = os.memfd_create(name, os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+    fcntl.fcntl(fd, fcntl.F_ADD_SEALS,
+                fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE | fcntl.F_SEAL_SEAL)
+    return fd
 
 
 def _recv_exact(sock: socket.socket, n: int) -> bytes:
@@ -376,20 +462,32 @@ def _collect(fd: int, pid: int, n_instances: int, lim: Limits, start: float) -> 
     return out
 
 
-def _tail(path: Path, limit: int) -> str:
+def _cut(size: int, limit: int, read: Any) -> str:
+    """At most `limit` bytes of a `size`-byte capture: its head and its tail around a note of the cut."""
+    if size > limit:
+        data = read(0, limit // 2) + f"\n… [{size - limit} bytes cut] …\n".encode() + read(
+            size - limit // 2, limit // 2)
+    else:
+        data = read(0, size)
+    return data.decode("utf-8", "replace")
+
+
+def _tail_fd(fd: int, limit: int) -> str:
     try:
-        size = path.stat().st_size
-        with open(path, "rb") as fh:
-            if size > limit:
-                head = fh.read(limit // 2)
-                fh.seek(size - limit // 2)
-                tail = fh.read()
-                data = head + f"\n… [{size - limit} bytes cut] …\n".encode() + tail
-            else:
-                data = fh.read()
-        return data.decode("utf-8", "replace")
+        return _cut(os.fstat(fd).st_size, limit, lambda off, n: os.pread(fd, n, off))
     except OSError:
         return ""
+
+
+def _tail_file(path: Path, limit: int) -> str:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return ""
+    try:
+        return _tail_fd(fd, limit)
+    finally:
+        os.close(fd)
 
 
 def _describe_wait(status: int) -> str:
@@ -406,31 +504,49 @@ def _describe_wait(status: int) -> str:
     return f"wait status {status}"
 
 
-def _classify(c: _Collected, wait_status: int, n: int, wall: float, stdout: str,
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _times(value: Any) -> tuple[float, ...]:
+    if not isinstance(value, list) or not all(_number(t) is not None and t >= 0 for t in value):
+        return ()
+    return tuple(float(t) for t in value)
+
+
+def _classify(c: _Collected, final: dict[str, Any], job: Job, wall: float, stdout: str,
               stderr: str) -> SandboxResult:
+    wait_status = final.get("wait_status")
+    wait_status = wait_status if isinstance(wait_status, int) and not isinstance(wait_status, bool) else -1
+    cpu_s = _number(final.get("cpu_s"))
+    maxrss = final.get("maxrss_kb") if isinstance(final.get("maxrss_kb"), int) else None
     exit_text = _describe_wait(wait_status)
+    n = len(job.inputs)
     isolation: dict[str, Any] = {}
     runs: list[InstanceRun] = []
     status, error = "ok", None
-    for ev in c.events:
+    begun = -1
+    for k, ev in enumerate(c.events):
         kind = ev["event"]
-        if kind == "start" and isinstance(ev.get("isolation"), dict):
-            isolation = ev["isolation"]
+        if kind == "start":
+            # written before any candidate code ran, so only the very first frame is trusted
+            if k == 0 and isinstance(ev.get("isolation"), dict):
+                isolation = ev["isolation"]
         elif kind == "load":
             status = _status(ev.get("status"))
             error = f"the program failed to load: {ev.get('error', '')}"
+            break
+        elif kind == "begin":
+            begun = ev.get("i") if isinstance(ev.get("i"), int) else -2
         elif kind == "result":
             i = ev.get("i")
-            if not isinstance(i, int) or isinstance(i, bool) or i != len(runs) or i >= n:
+            if not isinstance(i, int) or isinstance(i, bool) or i != len(runs) or i >= n or i != begun:
                 status, error = "invalid", "the child reported results out of order"
                 break
             st = _status(ev.get("status"))
-            times = ev.get("times_ms", [])
-            if not isinstance(times, list) or not all(isinstance(t, (int, float)) and not isinstance(t, bool)
-                                                      for t in times):
-                times = []
-            runs.append(InstanceRun(i, st, ev.get("output"), tuple(float(t) for t in times),
-                                    ev.get("error") if isinstance(ev.get("error"), str) else None))
+            runs.append(InstanceRun(i, st, ev.get("output"), _times(ev.get("times_ms")),
+                                    ev.get("error") if isinstance(ev.get("error"), str) else None,
+                                    _times(ev.get("warmup_ms"))))
             if st != "ok":
                 status, error = st, f"instance {i}: {runs[-1].error or st}"
                 break
@@ -440,23 +556,59 @@ def _classify(c: _Collected, wait_status: int, n: int, wall: float, stdout: str,
         elif c.timed_out:
             status, error = "timeout", f"instance {len(runs)}: {c.timed_out}"
         elif len(runs) < n or not any(ev["event"] == "done" for ev in c.events):
-            status, error = _death(wait_status, len(runs), exit_text)
+            status, error = _death(wait_status, len(runs), exit_text, cpu_s, job.limits)
+        elif job.repeats > 1:
+            problem = timing_error(runs, c.parent_ms)
+            if problem:
+                status, error = "invalid", problem
     return SandboxResult(status, error, tuple(runs), wall, stdout, stderr, exit_text, isolation,
-                         tuple(c.parent_ms))
+                         tuple(c.parent_ms), cpu_s, maxrss)
+
+
+#: reported call times must account for the parent's clock of the same calls within these margins
+TIMING_FACTOR = 1.25
+TIMING_SLACK_MS = 25.0
+TIMING_SLACK_PER_INSTANCE_MS = 5.0
+
+
+def timing_error(runs: Sequence[InstanceRun], parent_ms: Sequence[float]) -> str | None:
+    """Why the child's reported timings cannot be right, or None.
+
+    Per instance the child may not claim more time than the parent saw pass; over the split the
+    claimed time (warm-ups included) must explain the parent's clock, so under-reporting shows up as
+    time nobody accounts for. A child can forge its frames, but it cannot make the parent's clock run
+    slower: it can at most move time between instances.
+    """
+    claimed_total = seen_total = 0.0
+    for run, seen in zip(runs, parent_ms):
+        claimed = sum(run.times_ms) + sum(run.warmup_ms)
+        if sum(run.times_ms) > seen * 1.10 + 5.0:
+            return (f"instance {run.index}: the child claims {sum(run.times_ms):.1f} ms of calls but the "
+                    f"parent's clock saw {seen:.1f} ms")
+        claimed_total += claimed
+        seen_total += seen
+    allowance = TIMING_SLACK_MS + TIMING_SLACK_PER_INSTANCE_MS * len(runs)
+    if seen_total > claimed_total * TIMING_FACTOR + allowance:
+        return (f"the reported call times ({claimed_total:.1f} ms) do not account for the parent's clock "
+                f"({seen_total:.1f} ms)")
+    return None
 
 
 def _status(value: Any) -> str:
     return value if value in STATUSES else "crash"
 
 
-def _death(wait_status: int, got: int, exit_text: str) -> tuple[str, str]:
+def _death(wait_status: int, got: int, exit_text: str, cpu_s: float | None,
+           lim: Limits) -> tuple[str, str]:
     """Classify a child that ended without finishing: signals map to the limit that sent them."""
     where = f"instance {got}"
     if wait_status >= 0 and os.WIFSIGNALED(wait_status):
         sig = os.WTERMSIG(wait_status)
-        if sig == signal.SIGXCPU:
-            return "timeout", f"{where}: CPU-time limit reached ({exit_text})"
+        # the kernel kills at the CPU limit; the reported usage lags its precise accounting a little
+        if sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu_s is not None
+                                     and cpu_s >= 0.5 * max(1, int(lim.cpu_s))):
+            return "timeout", f"{where}: CPU-time limit of {lim.cpu_s:g} s reached ({exit_text})"
         if sig in (signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT):
-            return "crash", f"{where}: {exit_text} (often memory exhaustion inside a C extension)"
+            return "crash", f"{where}: {exit_text} (a C-level crash, e.g. stack overflow or memory exhaustion)"
         return "crash", f"{where}: {exit_text}"
     return "crash", f"{where}: the process {exit_text} before returning a result"

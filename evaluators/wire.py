@@ -3,8 +3,10 @@
 A frame is `>II` (header length, payload length), a UTF-8 JSON header, then the concatenated raw buffers
 of the numpy arrays the header references. The decoder is strict: it rebuilds only plain Python values
 and base-class numpy arrays of whitelisted dtypes whose declared shape matches the buffer size.
+The encoder reads values through the base classes' own methods, so an object that overrides `__iter__`,
+`__int__`, `view`… cannot run code or change what is sent while it is encoded.
 This module is imported by the child harness as a plain script module, so it depends on the stdlib only
-(numpy is imported lazily).
+(numpy is used only when it is already imported).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import struct
+import sys
 from typing import Any
 
 HEADER = struct.Struct(">II")
@@ -24,49 +27,85 @@ class WireError(ValueError):
     """A frame that does not follow the wire format (too large, malformed, or of a forbidden type)."""
 
 
-def _encode_value(value: Any, buffers: list[bytes], depth: int) -> Any:
+class _Budget:
+    __slots__ = ("left",)
+
+    def __init__(self, limit: int | None) -> None:
+        self.left = limit if limit is not None else -1
+
+    def spend(self, n: int) -> None:
+        if self.left < 0:
+            return
+        self.left -= n
+        if self.left < 0:
+            raise WireError("the output is larger than the sandbox accepts")
+
+
+def _encode_value(value: Any, buffers: list[Any], depth: int, budget: _Budget) -> Any:
     if depth > MAX_DEPTH:
         raise WireError(f"output nested deeper than {MAX_DEPTH} levels")
-    if value is None or isinstance(value, (bool, str)):
+    kind = type(value)
+    if value is None or kind is bool:
         return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        value = float(value)
-        return value if math.isfinite(value) else {"__float__": repr(value)}
-    if isinstance(value, (list, tuple)):
-        items = [_encode_value(v, buffers, depth + 1) for v in value]
-        return items if isinstance(value, list) else {"__tuple__": items}
-    if isinstance(value, dict):
-        out = {}
-        for k, v in value.items():
-            if not isinstance(k, str) or k.startswith("__"):
-                raise WireError(f"dict keys must be plain strings, got {type(k).__name__} {k!r:.40}")
-            out[str(k)] = _encode_value(v, buffers, depth + 1)
-        return out
-    np = _numpy()
+    if issubclass(kind, str):
+        text = str.__str__(value)
+        budget.spend(len(text))
+        return text
+    if issubclass(kind, int) and kind is not bool:
+        number = int.__int__(value)
+        budget.spend(8 + number.bit_length() // 3)
+        return number
+    if issubclass(kind, float):
+        number = float.__float__(value)
+        budget.spend(8)
+        return number if math.isfinite(number) else {"__float__": repr(number)}
+    if issubclass(kind, (list, tuple)):
+        items = list.__iter__(value) if issubclass(kind, list) else tuple.__iter__(value)
+        budget.spend(2)
+        out = [_encode_value(v, buffers, depth + 1, budget) for v in items]
+        return out if issubclass(kind, list) else {"__tuple__": out}
+    if issubclass(kind, dict):
+        tree = {}
+        for k, v in dict.items(value):
+            if type(k) is not str or k.startswith("__"):
+                raise WireError(f"dict keys must be plain strings not starting with '__', got "
+                                f"{type(k).__name__} {str(k)[:40]!r}")
+            budget.spend(len(k) + 4)
+            tree[k] = _encode_value(v, buffers, depth + 1, budget)
+        return tree
+    np = sys.modules.get("numpy")
     if np is not None:
-        if isinstance(value, np.generic):
-            return _encode_value(value.item(), buffers, depth)
-        if isinstance(value, np.ndarray):
-            arr = np.ascontiguousarray(np.asarray(value).view(np.ndarray))
+        if issubclass(kind, np.ndarray):
+            arr = np.ndarray.view(value, np.ndarray)
             dtype = arr.dtype.name
             if dtype not in DTYPES:
                 raise WireError(f"numpy dtype {dtype!r} cannot cross the sandbox boundary")
-            buffers.append(arr.tobytes())
+            budget.spend(int(arr.nbytes) + 64)
+            flat = np.ascontiguousarray(arr).reshape(-1).view(np.uint8)
+            buffers.append(memoryview(flat))
             return {"__nd__": len(buffers) - 1, "dtype": dtype, "shape": list(arr.shape)}
-    raise WireError(f"a value of type {type(value).__name__} cannot cross the sandbox boundary; "
-                    "return plain lists, tuples, numbers or numpy arrays")
+        if issubclass(kind, np.generic):
+            return _encode_value(np.generic.item(value), buffers, depth, budget)
+    raise WireError(f"a value of type {kind.__name__} cannot cross the sandbox boundary; "
+                    "return plain lists, tuples, dicts, numbers, strings or numpy arrays")
 
 
-def encode(value: Any) -> bytes:
-    """Serialise `value` into one frame."""
-    buffers: list[bytes] = []
-    tree = _encode_value(value, buffers, 0)
-    header = json.dumps({"v": tree, "b": [len(b) for b in buffers]}, separators=(",", ":"),
+def tree(value: Any, max_bytes: int | None = None) -> tuple[Any, list[Any]]:
+    """Turn `value` into a JSON-able tree and the raw buffers it references (no copy of array data)."""
+    buffers: list[Any] = []
+    return _encode_value(value, buffers, 0, _Budget(max_bytes)), buffers
+
+
+def pack(encoded: Any, buffers: list[Any]) -> list[Any]:
+    """The pieces of one frame for an already encoded tree: prefix + header, then each raw buffer."""
+    header = json.dumps({"v": encoded, "b": [len(b) for b in buffers]}, separators=(",", ":"),
                         allow_nan=False).encode()
-    payload = b"".join(buffers)
-    return HEADER.pack(len(header), len(payload)) + header + payload
+    return [HEADER.pack(len(header), sum(len(b) for b in buffers)) + header, *buffers]
+
+
+def encode(value: Any, max_bytes: int | None = None) -> bytes:
+    """Serialise `value` into one frame."""
+    return b"".join(bytes(p) for p in pack(*tree(value, max_bytes)))
 
 
 def _decode_value(node: Any, buffers: list[memoryview], depth: int, writable: bool) -> Any:
@@ -89,6 +128,8 @@ def _decode_value(node: Any, buffers: list[memoryview], depth: int, writable: bo
             return float(text)
         if "__nd__" in node:
             return _decode_array(node, buffers, writable)
+        if any(k.startswith("__") for k in node):
+            raise WireError("dict keys starting with '__' are reserved")
         return {str(k): _decode_value(v, buffers, depth + 1, writable) for k, v in node.items()}
     raise WireError(f"unexpected JSON node {type(node).__name__}")
 
@@ -115,21 +156,25 @@ def _decode_array(node: dict[str, Any], buffers: list[memoryview], writable: boo
     return arr.copy() if writable else arr
 
 
-def decode(frame_body: bytes, header_len: int, *, writable: bool = True) -> Any:
+def decode(frame_body: Any, header_len: int, *, writable: bool = True) -> Any:
     """Rebuild the value of a frame whose `>II` prefix was already read (body = header + payload).
 
-    With `writable=False` arrays are views of an immutable buffer (they cannot be made writable).
+    With `writable=False` arrays are views of the body, which must then be immutable (bytes or a
+    read-only mapping): such arrays cannot be made writable.
     """
+    body = memoryview(frame_body)
     try:
-        header = json.loads(frame_body[:header_len])
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise WireError(f"frame header is not JSON: {exc}") from None
+        header = json.loads(bytes(body[:header_len]))
+    except (ValueError, RecursionError) as exc:  # bad UTF-8 or JSON, digits over the limit, deep nesting
+        raise WireError(f"frame header is not valid JSON: {str(exc)[:200]}") from None
     if not isinstance(header, dict) or set(header) != {"v", "b"} or not isinstance(header["b"], list):
         raise WireError("frame header must be an object with keys 'v' and 'b'")
     sizes = header["b"]
     if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in sizes):
         raise WireError("buffer sizes must be non-negative integers")
-    payload = memoryview(bytes(frame_body[header_len:]))
+    payload = body[header_len:]
+    if not payload.readonly:
+        payload = memoryview(bytes(payload))
     if sum(sizes) != len(payload):
         raise WireError("buffer sizes do not add up to the payload")
     buffers, offset = [], 0
@@ -146,9 +191,3 @@ def read_frame(read_exact: Any, max_bytes: int, *, writable: bool = True) -> Any
     if header_len + payload_len > max_bytes:
         raise WireError(f"frame of {header_len + payload_len} bytes exceeds the {max_bytes}-byte cap")
     return decode(read_exact(header_len + payload_len), header_len, writable=writable)
-
-
-def _numpy() -> Any:
-    import sys
-
-    return sys.modules.get("numpy")

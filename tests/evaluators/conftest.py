@@ -1,0 +1,7 @@
+"""Sandbox fixtures (defined in sandbox_helpers, shared by the evaluator tests)."""
+
+from __future__ import annotations
+
+from sandbox_helpers import bare, fallback, sandbox
+
+__all__ = ["bare", "fallback", "sandbox"]
