@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from problems.txn.workloads import WORKLOADS, Workload, generate
 
@@ -47,7 +47,7 @@ class TxnOptions:
                 raise ValueError(f"{split}_n needs positive batch sizes and {split}_per_workload ≥ 1")
 
     @classmethod
-    def from_mapping(cls, options: Mapping[str, Any]) -> TxnOptions:
+    def from_mapping(cls, options: Mapping[str, Any]) -> Self:
         """Options as Hydra hands them over (lists for tuples); names the offending key on error."""
         types = {f.name: f.type for f in fields(cls)}
         unknown = set(options) - set(types)

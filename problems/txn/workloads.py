@@ -36,7 +36,7 @@ def _zipf_sampler(n_items: int, theta: float, rng: np.random.Generator) -> Calla
     """Draw item ranks 0..n_items-1 with P(i) ∝ 1/(i+1)^theta."""
     weights = 1.0 / np.arange(1, n_items + 1, dtype=np.float64) ** theta
     cdf = np.cumsum(weights / weights.sum())
-    return lambda: int(min(np.searchsorted(cdf, rng.random(), side="right"), n_items - 1))
+    return lambda: min(int(np.searchsorted(cdf, rng.random(), side="right")), n_items - 1)
 
 
 def _distinct(draw: Callable[[], int], count: int) -> list[int]:
@@ -209,12 +209,13 @@ def epinions(n: int, rng: np.random.Generator) -> tuple[list[RawTxn], dict[str, 
 # Uniform: the low-skew control
 # ------------------------------------------------------------------------------------------------
 def uniform(n: int, rng: np.random.Generator) -> tuple[list[RawTxn], dict[str, Any]]:
-    params = {"records": int(_pick(rng, (2, 5))) * n, "read_ratio": 0.5, "min_ops": 4, "max_ops": 12}
-    draw = lambda: int(rng.integers(params["records"]))  # noqa: E731
+    records, read_ratio, min_ops, max_ops = int(_pick(rng, (2, 5))) * n, 0.5, 4, 12
+    params = {"records": records, "read_ratio": read_ratio, "min_ops": min_ops, "max_ops": max_ops}
     txns = []
     for _ in range(n):
-        length = int(rng.integers(params["min_ops"], params["max_ops"] + 1))
-        txns.append([(bool(rng.random() >= params["read_ratio"]), ("rec", k)) for k in _distinct(draw, length)])
+        length = int(rng.integers(min_ops, max_ops + 1))
+        keys = _distinct(lambda: int(rng.integers(records)), length)
+        txns.append([(bool(rng.random() >= read_ratio), ("rec", k)) for k in keys])
     return txns, params
 
 

@@ -12,8 +12,14 @@ def txn_problem() -> Txn:
     return make({})
 
 
-def load_entry(source: str, entry: str = "schedule"):  # type: ignore[no-untyped-def]
-    """Run a candidate's source in-process (trusted test code only) and return its entry function."""
+def _load_entry(source: str, entry: str = "schedule"):  # type: ignore[no-untyped-def]
     namespace: dict[str, object] = {"__name__": "candidate"}
     exec(compile(source, "candidate.py", "exec"), namespace)
     return namespace[entry]
+
+
+@pytest.fixture
+def load_entry():  # type: ignore[no-untyped-def]
+    """`load_entry(source)` runs a candidate's source in-process (trusted test code only) and returns its
+    entry function."""
+    return _load_entry

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from conftest import load_entry
 
 from evolve.problem import Instance, InvalidOutput
 from problems.txn import Txn, simulator
@@ -65,7 +64,7 @@ def test_seed_is_sampled_smf_with_evolve_markers(txn_problem: Txn) -> None:
 
 
 @pytest.mark.parametrize("workload", SKEWED)
-def test_seed_smf_beats_fifo_on_skewed_workloads(txn_problem: Txn, workload: str) -> None:
+def test_seed_smf_beats_fifo_on_skewed_workloads(txn_problem: Txn, workload: str, load_entry) -> None:
     schedule = load_entry(txn_problem.initial_program)
     fifo = smf = 0
     for seed in range(5):
@@ -79,13 +78,13 @@ def test_baselines_are_fifo_smf_without_sampling_and_neh(txn_problem: Txn) -> No
     assert set(txn_problem.baselines()) == {"fifo", "smf_full", "neh"}
 
 
-def test_smf_full_baseline_reproduces_the_trusted_greedy_order(txn_problem: Txn) -> None:
+def test_smf_full_baseline_reproduces_the_trusted_greedy_order(txn_problem: Txn, load_entry) -> None:
     schedule = load_entry(txn_problem.baselines()["smf_full"])
     for inst in txn_problem.instances("quick"):
         assert list(schedule(inst.args[0])) == simulator.greedy_order(batch_of(inst))
 
 
-def test_neh_baseline_returns_valid_orders_better_than_fifo_in_total(txn_problem: Txn) -> None:
+def test_neh_baseline_returns_valid_orders_better_than_fifo_in_total(txn_problem: Txn, load_entry) -> None:
     schedule = load_entry(txn_problem.baselines()["neh"])
     insts: list[Instance] = list(txn_problem.instances("quick"))
     metrics = [txn_problem.score(i, schedule(i.args[0])) for i in insts]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from conftest import load_entry
 
 from evaluators.sandbox import Limits, Sandbox
 from evolve.evaluation import evaluate
@@ -11,7 +10,7 @@ from problems.txn import Txn
 
 
 @pytest.mark.slow
-def test_seed_and_baselines_evaluate_ok_in_the_sandbox(txn_problem: Txn) -> None:
+def test_seed_and_baselines_evaluate_ok_in_the_sandbox(txn_problem: Txn, load_entry) -> None:
     programs = {"seed": txn_problem.initial_program, **txn_problem.baselines()}
     with Sandbox() as sandbox:
         outcomes = {name: evaluate(txn_problem, sandbox, code, ["quick"], Limits())
