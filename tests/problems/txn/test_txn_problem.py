@@ -89,3 +89,20 @@ def test_neh_baseline_returns_valid_orders_better_than_fifo_in_total(txn_problem
     insts: list[Instance] = list(txn_problem.instances("quick"))
     metrics = [txn_problem.score(i, schedule(i.args[0])) for i in insts]
     assert txn_problem.aggregate(insts, metrics)["score"] > 0
+
+
+def slow_neh(batch) -> list[int]:  # type: ignore[no-untyped-def]
+    """NEH by brute force: re-simulate every insertion position (earliest position wins ties)."""
+    order = sorted(range(batch.n), key=lambda i: (-int(batch.lengths[i]), i))
+    seq = [order[0]]
+    for x in order[1:]:
+        spans = [simulator.makespan(batch, [*seq[:p], x, *seq[p:]]) for p in range(len(seq) + 1)]
+        seq.insert(spans.index(min(spans)), x)
+    return seq
+
+
+def test_neh_baseline_matches_brute_force_insertion(txn_problem: Txn, load_entry) -> None:
+    schedule = load_entry(txn_problem.baselines()["neh"])
+    for workload in ("tpcc", "smallbank", "ycsb"):
+        batch = generate(workload, 25, 77).batch
+        assert list(schedule(batch.as_txns())) == slow_neh(batch)

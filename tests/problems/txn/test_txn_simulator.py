@@ -131,3 +131,14 @@ def test_greedy_order_is_a_permutation_that_starts_with_the_shortest_transaction
 def test_greedy_order_beats_fifo_on_a_skewed_batch() -> None:
     w = generate("smallbank", 100, 0)
     assert simulator.makespan(w.batch, simulator.greedy_order(w.batch)) < simulator.fifo_makespan(w.batch)
+
+
+def test_lower_bound_never_exceeds_the_optimum_of_tiny_batches() -> None:
+    from itertools import permutations
+
+    rng = np.random.default_rng(13)
+    for _ in range(40):
+        txns = random_txns(rng, int(rng.integers(2, 6)), int(rng.integers(1, 4)), 4)
+        b = Batch.from_txns(txns)
+        best = min(simulator.makespan(b, p) for p in permutations(range(len(txns))))
+        assert simulator.lower_bound(b) <= best
