@@ -9,6 +9,7 @@ does for storages and samplers). Every finding names the file to change and says
 from __future__ import annotations
 
 import ast
+import dataclasses
 import hashlib
 import inspect
 import math
@@ -147,7 +148,7 @@ def check_attributes(problem: Problem) -> list[Finding]:
     if not (isinstance(problem.entry, str) and problem.entry.isidentifier()):
         out.append(Finding(ATTRIBUTES, file, f"`entry` is {problem.entry!r}, not a function name",
                            "set `entry` to the name of the function initial.py defines and the evaluator calls"))
-    if not Path(problem.package_dir).is_dir():
+    if Path(problem.package_dir) == Path() or not Path(problem.package_dir).is_dir():
         out.append(Finding(ATTRIBUTES, file, f"`package_dir` {problem.package_dir} is not a folder",
                            "set `package_dir = Path(__file__).resolve().parent`"))
     extra = sorted(m for m in getattr(problem, "allowed_imports", ()) if m.split(".")[0] not in SANDBOX_MODULES)
@@ -267,14 +268,23 @@ def check_baseline_sources(problem: Problem) -> list[Finding]:
     return out
 
 
+def _value_bytes(value: Any) -> bytes:
+    """Bytes that change when `value`'s content does (wire format; dataclasses by field)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    try:
+        return wire.encode(value)
+    except (wire.WireError, TypeError, ValueError):
+        text = repr(value)
+        return b"" if " at 0x" in text else text.encode()  # a default repr shows an address, not content
+
+
 def _fingerprint(inst: Instance) -> str:
     """A hash of what an instance feeds the candidate and the scorer."""
     h = hashlib.sha256(repr((inst.id, inst.reference, inst.reference_kind)).encode())
     h.update(wire.encode(list(inst.args)))
-    try:
-        h.update(wire.encode(dict(inst.private)))
-    except (wire.WireError, TypeError, ValueError):
-        h.update(repr(sorted(inst.private.items())).encode())
+    for key in sorted(inst.private):
+        h.update(key.encode() + b"\0" + _value_bytes(inst.private[key]))
     return h.hexdigest()
 
 
