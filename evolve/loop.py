@@ -14,7 +14,7 @@ import logging
 import random
 import time
 import uuid
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -87,10 +87,11 @@ class Evolution:
         self.ready: deque[_Job] = deque()
         self.proposals: dict[asyncio.Task[Proposal],
                              tuple[int | None, int, int, tuple[int, ...], random.Random]] = {}
-        self.quick_scores: dict[int, float] = {}
         self.failures: deque[ProgramView] = deque(maxlen=4)
         self.dup_streak = 0
         self.error_streak = 0
+        self._views: OrderedDict[int, ProgramView] = OrderedDict()
+        self._views_max = 2 * self.search.islands * self.search.island_size + 64
         self.offline = getattr(mutator, "name", "") == "offline"
         self.deadline = (time.monotonic() + self.search.max_seconds) if self.search.max_seconds else None
 
@@ -143,7 +144,7 @@ class Evolution:
         state = run.search_state or {}
         self.pop.load_state(state.get("population", {}))
         self.mutator.load_state(state.get("mutator", {}))
-        done = self.archive.programs(self.run_id, roles=("seed", "candidate"))
+        done = self.archive.programs(self.run_id, roles=("seed", "candidate"), with_code=False)
         self.proposed = sum(1 for p in done if p.role == "candidate")
         evaluated = sorted((p for p in done if p.eval_index is not None or p.role == "seed"),
                            key=lambda p: (p.eval_index or 0, p.id))
@@ -151,10 +152,9 @@ class Evolution:
         for p in evaluated:
             if p.status == "ok" and p.score is not None:
                 feats = {k: float(v) for k, v in p.features.items()}
-                self.pop.add(p.id, p.score, feats, p.island, p.generation, p.parent_id, seed=p.role == "seed")
                 quick = p.metrics.get("_quick_score")
-                if isinstance(quick, (int, float)):
-                    self.quick_scores[p.id] = float(quick)
+                self.pop.add(p.id, p.score, feats, p.island, p.generation, p.parent_id, seed=p.role == "seed",
+                             quick=float(quick) if isinstance(quick, (int, float)) else None)
             elif p.role == "candidate":
                 self.pop.note_child(p.parent_id)
             if p.eval_index:
@@ -166,7 +166,8 @@ class Evolution:
             self.progress.best_score, self.progress.best_id = self.pop.best.score, self.pop.best.id
         for p in done:
             if p.status in ("pending", "running") and p.role == "candidate":
-                self.ready.append(_Job(p.id, p.parent_id, p.island, p.generation, p.code))
+                code = self.archive.program(p.id).code
+                self.ready.append(_Job(p.id, p.parent_id, p.island, p.generation, code))
         self.archive.add_event(self.run_id, "resume", f"resumed with {self.progress.evaluations} evaluations, "
                                f"{len(self.ready)} re-queued")
 
@@ -265,8 +266,20 @@ class Evolution:
         return parent.id, island, parent.generation + 1, insp
 
     def _view(self, pid: int) -> ProgramView:
-        rec = self.archive.program(pid)
-        return ProgramView(rec.id, rec.code, rec.score, rec.metrics, rec.status, rec.error)
+        """A parent or inspiration as the mutator sees it (cached: evaluated programs never change)."""
+        view = self._views.get(pid)
+        if view is None:
+            rec = self.archive.program(pid)
+            view = ProgramView(rec.id, rec.code, rec.score, rec.metrics, rec.status, rec.error)
+            self._remember(view)
+        else:
+            self._views.move_to_end(pid)
+        return view
+
+    def _remember(self, view: ProgramView) -> None:
+        self._views[view.id] = view
+        while len(self._views) > self._views_max:
+            self._views.popitem(last=False)
 
     def _request(self, parent_id: int | None, insp: tuple[int, ...]) -> ProposalRequest:
         assert parent_id is not None
@@ -324,8 +337,9 @@ class Evolution:
         while self.ready and len(self.inflight) < self.workers:
             job = self.ready.popleft()
             gate = None
-            if self.search.cascade_threshold is not None and job.parent_id in self.quick_scores:
-                gate = self.quick_scores[job.parent_id] - float(self.search.cascade_threshold)
+            parent = self.pop.member(job.parent_id)
+            if self.search.cascade_threshold is not None and parent is not None and parent.quick is not None:
+                gate = parent.quick - float(self.search.cascade_threshold)
             fut = asyncio.wrap_future(self._submit(self._task(job.code, CASCADE, gate)))
             self.inflight[fut] = job
 
@@ -364,7 +378,6 @@ class Evolution:
         quick = next((s for s in outcome.stages if s.split == "quick" and s.status == "ok"), None)
         if quick is not None and "score" in quick.metrics:
             metrics["_quick_score"] = quick.metrics["score"]
-            self.quick_scores[pid] = quick.metrics["score"]
         score, error, status = outcome.score, outcome.error, outcome.status
         if status == "ok" and outcome.stages and outcome.stages[-1].split != CASCADE[-1]:
             score, error = None, "cascade: stopped after the quick split (score below the gate)"
@@ -382,7 +395,11 @@ class Evolution:
         if outcome.score is None or (outcome.stages and outcome.stages[-1].split != CASCADE[-1]):
             return False
         features = features_of(code, outcome.seconds, outcome.metrics, self.search.feature_dims)
-        improved = self.pop.add(pid, outcome.score, features, island, generation, parent_id, seed=seed)
+        quick = next((s.metrics.get("score") for s in outcome.stages if s.split == "quick" and s.status == "ok"),
+                     None)
+        improved = self.pop.add(pid, outcome.score, features, island, generation, parent_id, seed=seed,
+                                quick=quick)
+        self._remember(ProgramView(pid, code, outcome.score, dict(outcome.metrics), "ok", None))
         if improved:
             self.progress.best_score, self.progress.best_id = outcome.score, pid
             self.archive.update_run(self.run_id, best_program_id=pid, best_score=outcome.score)

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import create_engine, event, func, inspect, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, defer, sessionmaker
 
 from evolve.archive.models import EvaluationRow, EventRow, LLMCallRow, ProgramRow, RunRow, utcnow
 from evolve.archive.records import LLMCallRecord, ProgramRecord, RunRecord, StageRecord
@@ -210,10 +210,12 @@ class Archive:
             return _program(row, stages)
 
     def programs(self, run_id: str, *, statuses: Sequence[str] | None = None,
-                 roles: Sequence[str] | None = None) -> list[ProgramRecord]:
-        """Programs of a run in insertion order (no per-stage detail)."""
+                 roles: Sequence[str] | None = None, with_code: bool = True) -> list[ProgramRecord]:
+        """Programs of a run in insertion order (no per-stage detail; code "" unless `with_code`)."""
         with self.session() as s:
             q = select(ProgramRow).where(ProgramRow.run_id == run_id)
+            if not with_code:
+                q = q.options(defer(ProgramRow.code), defer(ProgramRow.edit))
             if statuses:
                 q = q.where(ProgramRow.status.in_(list(statuses)))
             if roles:
@@ -294,10 +296,12 @@ def _run(r: RunRow) -> RunRecord:
 
 
 def _program(r: ProgramRow, stages: Sequence[EvaluationRow] = ()) -> ProgramRecord:
+    unloaded = inspect(r).unloaded
     return ProgramRecord(
         id=r.id, run_id=r.run_id, job_id=r.job_id, role=r.role, name=r.name, parent_id=r.parent_id,
         inspiration_ids=tuple(r.inspiration_ids or ()), island=r.island, cell=r.cell,
-        generation=r.generation, code=r.code, code_hash=r.code_hash, edit=r.edit, edit_kind=r.edit_kind,
+        generation=r.generation, code="" if "code" in unloaded else r.code, code_hash=r.code_hash,
+        edit=None if "edit" in unloaded else r.edit, edit_kind=r.edit_kind,
         model=r.model, prompt_tokens=r.prompt_tokens, completion_tokens=r.completion_tokens,
         cost_usd=r.cost_usd, status=r.status, score=r.score, metrics=r.metrics or {}, holdout=r.holdout,
         features=r.features or {}, error=r.error, stage=r.stage, eval_seconds=r.eval_seconds,

@@ -23,11 +23,17 @@ class Member:
     island: int
     generation: int
     children: int = 0
+    quick: float | None = None  # score on the cascade's first split (the gate for its children)
+    cell: tuple[int, ...] = ()  # MAP-Elites cell, valid for `cell_version` of the feature ranges
+    cell_version: int = -1
 
 
 @dataclass
 class Island:
     members: dict[int, Member] = field(default_factory=dict)
+    grid: dict[tuple[int, ...], int] = field(default_factory=dict)  # cell -> elite id, cached
+    grid_key: tuple[int, int] = (-1, -1)  # (ranges version, change counter) the grid was built for
+    changes: int = 0
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,7 @@ class Population:
         self.latest_id: int | None = None
         self.best: Member | None = None
         self.ranges: dict[str, tuple[float, float]] = {}
+        self.ranges_version = 0
         self.added = 0
         self._next_island = 0
 
@@ -82,30 +89,42 @@ class Population:
         return isl
 
     def add(self, pid: int, score: float, features: dict[str, float], island: int, generation: int,
-            parent_id: int | None, seed: bool = False) -> bool:
+            parent_id: int | None, seed: bool = False, quick: float | None = None) -> bool:
         """Insert a valid program; returns True when it is a new overall best."""
+        for k in self.s.feature_dims:
+            v = features.get(k)
+            if v is None or not math.isfinite(v):
+                continue
+            lo, hi = self.ranges.get(k, (v, v))
+            if v < lo or v > hi or k not in self.ranges:
+                self.ranges[k] = (min(lo, v), max(hi, v))
+                self.ranges_version += 1
+        targets = range(len(self.islands)) if seed else [island % len(self.islands)]
         if seed:
             self.seed_id = pid
-            for isl in range(len(self.islands)):
-                self.islands[isl].members[pid] = Member(pid, score, dict(features), isl, generation)
-        else:
-            island = island % len(self.islands)
-            self.islands[island].members[pid] = Member(pid, score, dict(features), island, generation)
+        for isl_idx in targets:
+            isl = self.islands[isl_idx]
+            isl.members[pid] = Member(pid, score, dict(features), isl_idx, generation, quick=quick)
+            isl.changes += 1
         if parent_id is not None:
             for isl in self.islands:
                 if parent_id in isl.members:
                     isl.members[parent_id].children += 1
         self.latest_id = pid
-        for k, v in features.items():
-            lo, hi = self.ranges.get(k, (v, v))
-            self.ranges[k] = (min(lo, v), max(hi, v))
         self.added += 1
-        for isl in self.islands:
-            self._trim(isl)
+        for isl_idx in targets:
+            self._trim(self.islands[isl_idx])
         improved = self.best is None or score > self.best.score
         if improved:
             self.best = Member(pid, score, dict(features), island, generation)
         return improved
+
+    def member(self, pid: int | None) -> Member | None:
+        """The member `pid` on any island (None when it was never admitted or was evicted)."""
+        for isl in self.islands:
+            if pid in isl.members:
+                return isl.members[pid]
+        return None
 
     def note_child(self, parent_id: int | None) -> None:
         """Count a child of `parent_id` that failed (the bonus for few children counts attempts)."""
@@ -116,14 +135,17 @@ class Population:
                 isl.members[parent_id].children += 1
 
     def _trim(self, isl: Island) -> None:
-        if len(isl.members) <= self.s.island_size:
-            return
-        elites = set(self.cell_elites(isl).values())
-        if self.seed_id is not None:
-            elites.add(self.seed_id)
-        removable = sorted((m for m in isl.members.values() if m.id not in elites), key=lambda m: (m.score, -m.id))
-        while len(isl.members) > self.s.island_size and removable:
-            del isl.members[removable.pop(0).id]
+        """Evict the worst programs that are neither a cell's elite nor the seed (O(size) per eviction)."""
+        while len(isl.members) > self.s.island_size:
+            elites = set(self.cell_elites(isl).values())
+            if self.seed_id is not None:
+                elites.add(self.seed_id)
+            worst = min((m for m in isl.members.values() if m.id not in elites),
+                        key=lambda m: (m.score, -m.id), default=None)
+            if worst is None:
+                return
+            del isl.members[worst.id]
+            isl.changes += 1
 
     # -- MAP-Elites ------------------------------------------------------------------------------------
     def cell(self, features: dict[str, float]) -> tuple[int, ...]:
@@ -141,13 +163,23 @@ class Population:
     def cell_label(self, features: dict[str, float]) -> str:
         return ",".join(str(c) for c in self.cell(features))
 
+    def member_cell(self, m: Member) -> tuple[int, ...]:
+        if m.cell_version != self.ranges_version:
+            m.cell, m.cell_version = self.cell(m.features), self.ranges_version
+        return m.cell
+
     def cell_elites(self, isl: Island) -> dict[tuple[int, ...], int]:
-        grid: dict[tuple[int, ...], Member] = {}
-        for m in isl.members.values():
-            c = self.cell(m.features)
-            if c not in grid or m.score > grid[c].score:
-                grid[c] = m
-        return {c: m.id for c, m in grid.items()}
+        """cell -> id of the best member in it (cached until the island or the feature ranges change)."""
+        key = (self.ranges_version, isl.changes)
+        if isl.grid_key != key:
+            grid: dict[tuple[int, ...], Member] = {}
+            for m in isl.members.values():
+                c = self.member_cell(m)
+                best = grid.get(c)
+                if best is None or m.score > best.score or (m.score == best.score and m.id < best.id):
+                    grid[c] = m
+            isl.grid, isl.grid_key = {c: m.id for c, m in grid.items()}, key
+        return isl.grid
 
     # -- selection ----------------------------------------------------------------------------------
     def size(self) -> int:
@@ -202,7 +234,9 @@ class Population:
                     moves.append((m.id, i, dest))
         for pid, src, dest in moves:
             m = self.islands[src].members[pid]
-            self.islands[dest].members[pid] = Member(m.id, m.score, dict(m.features), dest, m.generation)
+            self.islands[dest].members[pid] = Member(m.id, m.score, dict(m.features), dest, m.generation,
+                                                     quick=m.quick)
+            self.islands[dest].changes += 1
         for isl in self.islands:
             self._trim(isl)
         return moves
