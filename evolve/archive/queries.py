@@ -1,0 +1,591 @@
+"""Read-only questions about a stored run, for the terminal views and the report.
+
+Everything here only reads: a run directory's SQLite file is opened in read-only mode, so browsing a run
+that is still going never takes a write lock. Queries select the columns they need and never load code
+blobs unless they are asked for code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from evolve.archive.models import LLMCallRow, ProgramRow, RunRow
+from evolve.archive.records import LLMCallRecord, ProgramRecord, RunRecord
+from evolve.archive.store import DB_NAME, Archive, _program, _safe_url
+from evolve.errors import ArchiveError
+
+#: statuses that mean "the proposal produced no usable program"
+FAILURE_STATUSES = ("invalid", "timeout", "memory", "crash", "forbidden", "parse_error", "llm_error",
+                    "duplicate")
+#: statuses of programs that are not finished yet
+OPEN_STATUSES = ("pending", "running")
+
+
+# -- opening ----------------------------------------------------------------------------------------
+def readonly_sqlite_url(db_file: Path) -> str:
+    """A SQLAlchemy URL that opens `db_file` read-only (safe next to a writer in WAL mode)."""
+    url = URL.create("sqlite", database=f"file:{quote(str(db_file.resolve()))}",
+                     query={"mode": "ro", "uri": "true"})
+    return url.render_as_string(hide_password=False)
+
+
+def open_archive(url: str, shown: str | None = None) -> Archive:
+    """Open an existing archive by URL without creating or migrating anything (SQLite: read-only).
+
+    `shown` is how error messages name it (default: the URL without its password).
+    """
+    shown = shown or _safe_url(url)
+    if url.startswith("sqlite"):
+        try:
+            db = make_url(url).database
+        except ArgumentError as exc:
+            raise ArchiveError(f"{shown} is not a valid database URL: {exc}") from exc
+        if db and db != ":memory:" and not db.startswith("file:"):
+            if not Path(db).is_file():  # SQLite would create an empty file: that is a write
+                raise ArchiveError(f"{shown}: no such database file {db}")
+            url = readonly_sqlite_url(Path(db))
+    try:
+        return Archive(url, create=False, upgrade=False)
+    except ImportError as exc:  # e.g. a postgresql URL without the driver installed
+        raise ArchiveError(f"cannot open {shown}: the database driver is missing ({exc.name}); "
+                           "install it, e.g. pip install 'evolve[postgres]'") from exc
+    except ArchiveError as exc:
+        raise ArchiveError(str(exc).replace(_safe_url(url), shown)) from exc
+
+
+def open_run(target: str, run_id: str | None = None) -> tuple[Archive, RunRecord]:
+    """Open what a user names as RUN (a run directory, an archive.db file, or a database URL), read-only.
+
+    Without `run_id` the newest run in the database is chosen (a run directory holds exactly one).
+    """
+    if "://" in target:
+        archive = open_archive(target)
+        where = _safe_url(target)
+    else:
+        path = Path(target).expanduser()
+        where = target
+        if not path.exists():
+            raise ArchiveError(f"{target}: no such run directory; `evolve runs` lists the runs under runs/ "
+                               "(or give a database URL such as postgresql+psycopg://host/db with --run-id)")
+        if path.is_file():
+            archive = open_archive(readonly_sqlite_url(path), target)
+        elif (path / DB_NAME).is_file():
+            archive = open_archive(readonly_sqlite_url(path / DB_NAME), target)
+        else:
+            url = _configured_url(path)
+            if url is None:
+                hint = (f"; it holds runs: `evolve runs {target}` lists them"
+                        if _run_dbs(path) else
+                        "; give the folder `evolve run` printed as its run directory")
+                raise ArchiveError(f"{target} is not a run directory: it has no {DB_NAME}{hint}")
+            archive = open_archive(url)
+            where = _safe_url(url)
+            run_id = run_id or _run_id_for_dir(archive, path)
+    try:
+        return archive, _get_run(archive, run_id, where)
+    except BaseException:
+        archive.close()
+        raise
+
+
+def _run_dbs(base: Path, depth: int = 4) -> list[Path]:
+    """archive.db files up to `depth` folders below `base` (runs/<problem>/<time>/ or …/multirun_*/<n>/)."""
+    found: list[Path] = []
+    for level in range(depth + 1):
+        found.extend(p for p in base.glob("/".join(["*"] * level + [DB_NAME])) if p.is_file())
+    return sorted(found)
+
+
+def _get_run(archive: Archive, run_id: str | None, where: str) -> RunRecord:
+    try:
+        return archive.get_run(run_id)
+    except ArchiveError as exc:
+        if run_id is None:
+            raise ArchiveError(f"{where} holds no run yet") from exc
+        raise ArchiveError(f"no run {run_id!r} in {where}; `evolve runs {where}` lists the run ids") from exc
+
+
+def _configured_url(run_dir: Path) -> str | None:
+    """The archive URL a run directory's config.yaml names (a run stored in a shared database)."""
+    cfg = run_dir / "config.yaml"
+    if not cfg.is_file():
+        return None
+    import yaml
+
+    try:
+        data = yaml.safe_load(cfg.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return None
+    url = (data.get("archive") or {}).get("url") if isinstance(data, dict) else None
+    return str(url) if url else None
+
+
+def _run_id_for_dir(archive: Archive, run_dir: Path) -> str | None:
+    with archive.session() as s:
+        rows = s.execute(select(RunRow.id, RunRow.run_dir).order_by(RunRow.started_at.desc())).all()
+    resolved = str(run_dir.resolve())
+    for rid, rdir in rows:
+        if rdir and Path(rdir).resolve().as_posix() == resolved:
+            return str(rid)
+    raise ArchiveError(f"{run_dir}: its config names a shared archive, but no run there was started in this "
+                       "directory; pass the database URL and --run-id")
+
+
+# -- listing runs -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RunListing:
+    """One run found under a folder (or in a database), or an archive that could not be read."""
+
+    location: str
+    run: RunRecord | None
+    error: str | None = None
+
+
+def find_runs(root: str) -> list[RunListing]:
+    """Every run under the folder `root` (any depth), or every run in the database URL `root`."""
+    if "://" in root:
+        archive = open_archive(root)
+        try:
+            return [RunListing(_safe_url(root), r) for r in archive.list_runs()]
+        finally:
+            archive.close()
+    base = Path(root).expanduser()
+    if not base.is_dir():
+        raise ArchiveError(f"{root}: no such directory; run `evolve runs` in the folder where you ran "
+                           "`evolve run`, or name the runs folder: evolve runs PATH")
+    out: list[RunListing] = []
+    for db in _run_dbs(base):
+        location = str(db.parent)
+        try:
+            archive = open_archive(readonly_sqlite_url(db), location)
+        except ArchiveError as exc:
+            out.append(RunListing(location, None, str(exc)))
+            continue
+        try:
+            runs = archive.list_runs()
+            out.extend(RunListing(location, r) for r in runs)
+            if not runs:
+                out.append(RunListing(location, None, "no run recorded yet"))
+        except ArchiveError as exc:
+            out.append(RunListing(location, None, str(exc)))
+        finally:
+            archive.close()
+    return out
+
+
+# -- programs ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ProgramBrief:
+    """A program without its code: what charts, lineages and tables need."""
+
+    id: int
+    role: str
+    name: str | None
+    parent_id: int | None
+    island: int
+    cell: str | None
+    generation: int
+    status: str
+    score: float | None
+    eval_index: int | None
+    edit_kind: str | None
+    edit: str | None
+    model: str | None
+
+
+_BRIEF_COLUMNS = (ProgramRow.id, ProgramRow.role, ProgramRow.name, ProgramRow.parent_id, ProgramRow.island,
+                  ProgramRow.cell, ProgramRow.generation, ProgramRow.status, ProgramRow.score,
+                  ProgramRow.eval_index, ProgramRow.edit_kind, ProgramRow.edit, ProgramRow.model)
+
+
+def _brief(row: Any) -> ProgramBrief:
+    return ProgramBrief(*row)
+
+
+def briefs(archive: Archive, run_id: str, ids: Iterable[int]) -> dict[int, ProgramBrief]:
+    """Briefs of the given program ids of a run."""
+    wanted = sorted(set(ids))
+    out: dict[int, ProgramBrief] = {}
+    with archive.session() as s:
+        for chunk in _chunks(wanted, 500):
+            rows = s.execute(select(*_BRIEF_COLUMNS).where(ProgramRow.run_id == run_id,
+                                                           ProgramRow.id.in_(chunk)))
+            out.update({int(r[0]): _brief(r) for r in rows})
+    return out
+
+
+def codes(archive: Archive, run_id: str, ids: Iterable[int]) -> dict[int, str]:
+    """The code of the given program ids of a run (one query per 500 ids)."""
+    wanted = sorted(set(ids))
+    out: dict[int, str] = {}
+    with archive.session() as s:
+        for chunk in _chunks(wanted, 500):
+            rows = s.execute(select(ProgramRow.id, ProgramRow.code).where(ProgramRow.run_id == run_id,
+                                                                          ProgramRow.id.in_(chunk)))
+            out.update({int(i): str(c) for i, c in rows})
+    return out
+
+
+def program_ids(archive: Archive, run_id: str) -> tuple[int, ...]:
+    with archive.session() as s:
+        return tuple(int(i) for i in s.scalars(select(ProgramRow.id).where(ProgramRow.run_id == run_id)))
+
+
+def seed_id(archive: Archive, run_id: str) -> int | None:
+    with archive.session() as s:
+        found = s.scalar(select(ProgramRow.id).where(ProgramRow.run_id == run_id, ProgramRow.role == "seed")
+                         .order_by(ProgramRow.id).limit(1))
+    return None if found is None else int(found)
+
+
+def lineage(archive: Archive, run_id: str, program_id: int, limit: int = 10_000) -> list[ProgramBrief]:
+    """The ancestors of a program back to the seed, seed first, the program last."""
+    chain: list[ProgramBrief] = []
+    seen: set[int] = set()
+    current: int | None = program_id
+    with archive.session() as s:
+        while current is not None and current not in seen and len(chain) < limit:
+            seen.add(current)
+            row = s.execute(select(*_BRIEF_COLUMNS).where(ProgramRow.run_id == run_id,
+                                                          ProgramRow.id == current)).first()
+            if row is None:
+                if not chain:
+                    raise ArchiveError(f"no program with id {program_id} in run {run_id}; "
+                                       "`evolve archive top RUN` lists the ids")
+                break
+            brief = _brief(row)
+            chain.append(brief)
+            current = brief.parent_id
+    return chain[::-1]
+
+
+def lineage_tree(archive: Archive, run_id: str, leaves: Sequence[int], max_nodes: int = 400
+                 ) -> dict[int, ProgramBrief]:
+    """The union of the lineages of `leaves` (the first leaf's lineage is always complete)."""
+    nodes: dict[int, ProgramBrief] = {}
+    for i, leaf in enumerate(leaves):
+        if i and len(nodes) >= max_nodes:
+            break
+        for b in lineage(archive, run_id, leaf):
+            nodes.setdefault(b.id, b)
+    return nodes
+
+
+def llm_calls_for(archive: Archive, program_id: int) -> list[LLMCallRecord]:
+    """The LLM calls whose reply became this program."""
+    with archive.session() as s:
+        rows = s.scalars(select(LLMCallRow).where(LLMCallRow.program_id == program_id).order_by(LLMCallRow.id))
+        return [LLMCallRecord(**{c: getattr(r, c) for c in LLMCallRecord.__dataclass_fields__}) for r in rows]
+
+
+# -- evaluations over time -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class EvalPoint:
+    """One completed evaluation of a candidate (x of the score chart)."""
+
+    eval_index: int
+    program_id: int
+    island: int
+    status: str
+    score: float | None
+
+
+def evaluation_points(archive: Archive, run_id: str) -> list[EvalPoint]:
+    """Every completed candidate evaluation in order."""
+    with archive.session() as s:
+        rows = s.execute(select(ProgramRow.eval_index, ProgramRow.id, ProgramRow.island, ProgramRow.status,
+                                ProgramRow.score)
+                         .where(ProgramRow.run_id == run_id, ProgramRow.role == "candidate",
+                                ProgramRow.eval_index.is_not(None))
+                         .order_by(ProgramRow.eval_index, ProgramRow.id))
+        return [EvalPoint(int(e), int(i), int(isl), str(st), None if sc is None else float(sc))
+                for e, i, isl, st, sc in rows]
+
+
+@dataclass(frozen=True)
+class BestStep:
+    """The best-so-far score changed at evaluation `eval_index` to `score` (program `program_id`)."""
+
+    eval_index: int
+    score: float
+    program_id: int
+
+
+def best_so_far(points: Sequence[EvalPoint], start: BestStep | None = None,
+                island: int | None = None) -> list[BestStep]:
+    """The improving steps of the best score (overall or on one island), starting from `start`."""
+    steps = [start] if start is not None else []
+    best = start.score if start is not None else -math.inf
+    for p in points:
+        if island is not None and p.island != island:
+            continue
+        if p.status == "ok" and p.score is not None and math.isfinite(p.score) and p.score > best:
+            best = p.score
+            steps.append(BestStep(p.eval_index, p.score, p.program_id))
+    return steps
+
+
+@dataclass(frozen=True)
+class FailureTimeline:
+    """Candidate outcomes per bucket of evaluations: `counts[status][k]` for the bucket [edges[k], edges[k+1])."""
+
+    edges: tuple[int, ...]
+    counts: dict[str, tuple[int, ...]]
+    totals: tuple[int, ...]
+
+
+def failure_timeline(archive: Archive, run_id: str, buckets: int = 20) -> FailureTimeline:
+    """Outcomes over time. Proposals that were never evaluated (duplicates, parse errors) are placed at the
+    number of evaluations completed when they were proposed."""
+    with archive.session() as s:
+        rows = s.execute(select(ProgramRow.id, ProgramRow.eval_index, ProgramRow.status)
+                         .where(ProgramRow.run_id == run_id, ProgramRow.role == "candidate")
+                         .order_by(ProgramRow.id)).all()
+    placed: list[tuple[int, str]] = []
+    done = 0
+    for _pid, eidx, status in rows:
+        if status in OPEN_STATUSES:
+            continue
+        if eidx is not None:
+            done = max(done, int(eidx))
+            placed.append((int(eidx), str(status)))
+        else:
+            placed.append((done + 1, str(status)))
+    if not placed:
+        return FailureTimeline((0, 1), {}, (0,))
+    top = max(x for x, _ in placed)
+    width = max(1, math.ceil(top / max(1, buckets)))
+    n = max(1, math.ceil(top / width))
+    edges = tuple(1 + k * width for k in range(n + 1))
+    counts: dict[str, list[int]] = defaultdict(lambda: [0] * n)
+    totals = [0] * n
+    for x, status in placed:
+        k = min(n - 1, (x - 1) // width)
+        counts[status][k] += 1
+        totals[k] += 1
+    return FailureTimeline(edges, {k: tuple(v) for k, v in counts.items()}, tuple(totals))
+
+
+@dataclass(frozen=True)
+class FailureReason:
+    """A kind of failure: its status, a normalised message, how often, and one program that had it."""
+
+    status: str
+    reason: str
+    count: int
+    example_id: int
+
+
+_NUMBERED = re.compile(r"(#|instance |line )\d+")
+
+
+def failure_reasons(archive: Archive, run_id: str, limit: int = 8) -> list[FailureReason]:
+    """The most common failure messages (last line of the error, numbers masked)."""
+    with archive.session() as s:
+        rows = s.execute(select(ProgramRow.id, ProgramRow.status, ProgramRow.error)
+                         .where(ProgramRow.run_id == run_id, ProgramRow.role == "candidate",
+                                ProgramRow.status.in_(FAILURE_STATUSES))).all()
+    counter: Counter[tuple[str, str]] = Counter()
+    example: dict[tuple[str, str], int] = {}
+    for pid, status, error in rows:
+        key = (str(status), _reason(error))
+        counter[key] += 1
+        example.setdefault(key, int(pid))
+    return [FailureReason(st, why, n, example[(st, why)]) for (st, why), n in counter.most_common(limit)]
+
+
+def _reason(error: str | None) -> str:
+    lines = [ln.strip() for ln in (error or "").splitlines() if ln.strip()]
+    if not lines:
+        return "(no message)"
+    text = _NUMBERED.sub(lambda m: m.group(1) + "N", lines[-1])
+    return text if len(text) <= 160 else text[:157] + "…"
+
+
+# -- MAP-Elites grid ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CellStat:
+    """One occupied MAP-Elites cell: its coordinates, how many valid programs fell in it, and its elite."""
+
+    coords: tuple[int, ...]
+    count: int
+    best_score: float
+    best_id: int
+
+
+def cell_grid(archive: Archive, run_id: str) -> list[CellStat]:
+    """Occupied cells over all islands, from the `cell` labels ("i,j") of valid programs."""
+    with archive.session() as s:
+        rows = s.execute(select(ProgramRow.cell, ProgramRow.score, ProgramRow.id)
+                         .where(ProgramRow.run_id == run_id, ProgramRow.status == "ok",
+                                ProgramRow.role.in_(("seed", "candidate")), ProgramRow.cell.is_not(None),
+                                ProgramRow.score.is_not(None))).all()
+    acc: dict[tuple[int, ...], list[Any]] = {}
+    for cell, score, pid in rows:
+        try:
+            coords = tuple(int(c) for c in str(cell).split(","))
+        except ValueError:
+            continue
+        entry = acc.setdefault(coords, [0, -math.inf, int(pid)])
+        entry[0] += 1
+        if float(score) > entry[1]:
+            entry[1], entry[2] = float(score), int(pid)
+    return [CellStat(c, n, best, bid) for c, (n, best, bid) in sorted(acc.items())]
+
+
+# -- models -------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ModelStats:
+    """What one model (or the offline mutator) contributed to a run."""
+
+    model: str
+    proposals: int
+    llm_calls: int
+    call_errors: int
+    evaluated: int
+    valid: int
+    improvements: int
+    new_bests: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    latency_s: float = 0.0
+
+    @property
+    def valid_rate(self) -> float | None:
+        return self.valid / self.evaluated if self.evaluated else None
+
+    @property
+    def call_success_rate(self) -> float | None:
+        return (self.llm_calls - self.call_errors) / self.llm_calls if self.llm_calls else None
+
+
+def model_stats(archive: Archive, run_id: str) -> list[ModelStats]:
+    """Per model: proposals, LLM calls and their success rate, valid programs, improvements over the
+    parent, new overall bests, tokens and cost. Calls not linked to a program still count."""
+    with archive.session() as s:
+        progs = s.execute(select(ProgramRow.id, ProgramRow.model, ProgramRow.parent_id, ProgramRow.status,
+                                 ProgramRow.score, ProgramRow.eval_index, ProgramRow.prompt_tokens,
+                                 ProgramRow.completion_tokens, ProgramRow.cost_usd, ProgramRow.role)
+                          .where(ProgramRow.run_id == run_id, ProgramRow.role.in_(("seed", "candidate")))
+                          .order_by(ProgramRow.id)).all()
+        calls = s.execute(select(LLMCallRow.model, func.count(), func.sum(LLMCallRow.prompt_tokens),
+                                 func.sum(LLMCallRow.completion_tokens), func.sum(LLMCallRow.cost_usd),
+                                 func.sum(LLMCallRow.latency_s), LLMCallRow.status)
+                          .where(LLMCallRow.run_id == run_id)
+                          .group_by(LLMCallRow.model, LLMCallRow.status)).all()
+    score_of = {int(r.id): r.score for r in progs if r.status == "ok" and r.score is not None}
+    agg: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    best = -math.inf
+    seed = next((r for r in progs if r.role == "seed"), None)
+    if seed is not None and seed.score is not None:
+        best = float(seed.score)
+    for r in sorted((r for r in progs if r.role == "candidate"), key=lambda r: (r.eval_index or 0, r.id)):
+        a = agg[r.model or "unknown"]
+        a["proposals"] += 1
+        a["prompt_tokens"] += r.prompt_tokens or 0
+        a["completion_tokens"] += r.completion_tokens or 0
+        a["cost_usd"] += r.cost_usd or 0.0
+        if r.eval_index is not None:
+            a["evaluated"] += 1
+        if r.status == "ok" and r.score is not None:
+            a["valid"] += 1
+            parent = score_of.get(r.parent_id) if r.parent_id is not None else None
+            if parent is not None and r.score > parent:
+                a["improvements"] += 1
+            if r.eval_index is not None and r.score > best:
+                best = r.score
+                a["new_bests"] += 1
+    by_call: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for model, n, pt, ct, cost, lat, status in calls:
+        c = by_call[str(model)]
+        c["calls"] += n
+        c["errors"] += 0 if status == "ok" else n
+        c["prompt_tokens"] += pt or 0
+        c["completion_tokens"] += ct or 0
+        c["cost_usd"] += cost or 0.0
+        c["latency_s"] += lat or 0.0
+    out = []
+    for model in sorted(set(agg) | set(by_call)):
+        a, c = agg.get(model, {}), by_call.get(model, {})
+        use_calls = bool(c.get("calls"))  # the calls are the money; program rows copy it per proposal
+        out.append(ModelStats(
+            model=model, proposals=int(a.get("proposals", 0)), llm_calls=int(c.get("calls", 0)),
+            call_errors=int(c.get("errors", 0)), evaluated=int(a.get("evaluated", 0)),
+            valid=int(a.get("valid", 0)), improvements=int(a.get("improvements", 0)),
+            new_bests=int(a.get("new_bests", 0)),
+            prompt_tokens=int((c if use_calls else a).get("prompt_tokens", 0)),
+            completion_tokens=int((c if use_calls else a).get("completion_tokens", 0)),
+            cost_usd=float((c if use_calls else a).get("cost_usd", 0.0)),
+            latency_s=float(c.get("latency_s", 0.0))))
+    return sorted(out, key=lambda m: (-m.proposals, m.model))
+
+
+# -- totals --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RunTotals:
+    """Counts and spend of a run."""
+
+    proposals: int
+    evaluated: int
+    valid: int
+    pending: int
+    statuses: dict[str, int] = field(default_factory=dict)
+    llm_calls: int = 0
+    cost_usd: float = 0.0
+    tokens: int = 0
+
+
+def run_totals(archive: Archive, run_id: str) -> RunTotals:
+    with archive.session() as s:
+        by_status = s.execute(select(ProgramRow.status, func.count(), func.count(ProgramRow.eval_index),
+                                     func.sum(ProgramRow.cost_usd),
+                                     func.sum(ProgramRow.prompt_tokens + ProgramRow.completion_tokens))
+                              .where(ProgramRow.run_id == run_id, ProgramRow.role == "candidate")
+                              .group_by(ProgramRow.status)).all()
+        calls = s.execute(select(func.count(), func.sum(LLMCallRow.cost_usd),
+                                 func.sum(LLMCallRow.prompt_tokens + LLMCallRow.completion_tokens))
+                          .where(LLMCallRow.run_id == run_id)).one()
+    statuses = {str(st): int(n) for st, n, *_ in by_status}
+    n_calls = int(calls[0] or 0)
+    prog_cost = sum(float(r[3] or 0.0) for r in by_status)
+    prog_tokens = sum(int(r[4] or 0) for r in by_status)
+    return RunTotals(proposals=sum(statuses.values()), evaluated=sum(int(r[2]) for r in by_status),
+                     valid=statuses.get("ok", 0),
+                     pending=sum(statuses.get(s, 0) for s in OPEN_STATUSES), statuses=statuses,
+                     llm_calls=n_calls, cost_usd=float(calls[1] or 0.0) if n_calls else prog_cost,
+                     tokens=int(calls[2] or 0) if n_calls else prog_tokens)
+
+
+def run_duration(run: RunRecord, now: dt.datetime | None = None) -> dt.timedelta:
+    """Wall time of a run: to its end, or to its last heartbeat (or now) while it is going."""
+    end = run.finished_at or (now if run.status == "running" and now is not None else None) or run.heartbeat_at
+    return max(dt.timedelta(0), (end or run.started_at) - run.started_at)
+
+
+def _chunks(items: Sequence[int], size: int) -> Iterable[Sequence[int]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def records(archive: Archive, run_id: str, ids: Iterable[int]) -> dict[int, ProgramRecord]:
+    """Full records (with code, without per-stage detail) of the given program ids of a run."""
+    wanted = sorted(set(ids))
+    out: dict[int, ProgramRecord] = {}
+    with archive.session() as s:
+        for chunk in _chunks(wanted, 500):
+            rows = s.scalars(select(ProgramRow).where(ProgramRow.run_id == run_id, ProgramRow.id.in_(chunk)))
+            out.update({int(r.id): _program(r) for r in rows})
+    return out

@@ -1,0 +1,416 @@
+"""`evolve archive …`, `evolve runs` and `evolve report`: read a run from the terminal.
+
+RUN is a run directory, an archive.db file, or a database URL (with --run-id when it holds several runs).
+Everything here only reads the archive (SQLite is opened read-only), so it works while a run is going.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+from sqlalchemy.exc import SQLAlchemyError
+
+from evolve.archive import Archive, ProgramRecord, RunRecord
+from evolve.archive import queries as q
+from evolve.errors import ArchiveError, EvolveError
+from evolve.report.text import (
+    code_diff,
+    diff_stats,
+    duration,
+    first_line,
+    last_line,
+    local_time,
+    metric_columns,
+    money,
+    num,
+    signed,
+)
+
+STATUS_CHOICES = ("ok", "all", "invalid", "timeout", "memory", "crash", "forbidden", "parse_error", "llm_error",
+                  "duplicate", "pending")
+STATUS_STYLE = {"ok": "green", "duplicate": "dim", "pending": "yellow", "running": "yellow"}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage mistake as one EvolveError line instead of exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        usage = " ".join(self.format_usage().split())
+        raise EvolveError(f"{self.prog}: {message}; {usage}")
+
+
+def _parsers() -> dict[str, argparse.ArgumentParser]:
+    archive = _Parser(prog="evolve archive", description="Browse the programs of a run.")
+    sub = archive.add_subparsers(dest="action", metavar="top|show|diff|lineage|export", parser_class=_Parser)
+    sub.required = True
+
+    def run_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("run", metavar="RUN", help="run directory, archive.db file, or database URL")
+        p.add_argument("--run-id", help="which run of a database that holds several (default: the newest)")
+
+    top = sub.add_parser("top", help="the best programs, ranked")
+    run_args(top)
+    top.add_argument("-n", type=int, default=20, help="how many (default 20)")
+    top.add_argument("--island", type=int, default=None, help="only this island")
+    top.add_argument("--status", default="ok", choices=STATUS_CHOICES, help="ok (default), all, or one status")
+    show = sub.add_parser("show", help="one program: code, metrics, stages, error, LLM prompt and reply")
+    run_args(show)
+    show.add_argument("id", type=int, metavar="ID")
+    diff = sub.add_parser("diff", help="a program against its parent, or against another program")
+    run_args(diff)
+    diff.add_argument("id", type=int, metavar="ID")
+    diff.add_argument("id2", type=int, metavar="ID2", nargs="?", help="compare with this program instead")
+    lineage = sub.add_parser("lineage", help="the ancestors of a program back to the seed")
+    run_args(lineage)
+    lineage.add_argument("id", type=int, metavar="ID")
+    export = sub.add_parser("export", help="write a program to a standalone file")
+    run_args(export)
+    export.add_argument("id", type=int, metavar="ID")
+    export.add_argument("-o", "--output", help="file to write (default: print the code)")
+
+    runs = _Parser(prog="evolve runs", description="List the runs under a folder (default runs/) or in a database.")
+    runs.add_argument("dir", nargs="?", default="runs", metavar="DIR", help="folder or database URL (default runs)")
+
+    report = _Parser(prog="evolve report", description="Write a self-contained HTML report and a Markdown one.")
+    report.add_argument("run", metavar="RUN", help="run directory, archive.db file, or database URL")
+    report.add_argument("--run-id", help="which run of a database that holds several (default: the newest)")
+    report.add_argument("-o", "--output", help="HTML file (default: RUN/report.html, or ./report-<run id>.html "
+                                               "for a database URL); report.md is written next to it")
+    report.add_argument("--top", type=int, default=20, help="programs in the ranked table (default 20)")
+    return {"archive": archive, "runs": runs, "report": report}
+
+
+def main(cmd: str, argv: Sequence[str], console: Console | None = None) -> int:
+    """Run `evolve CMD ARGV…` for CMD in archive|runs|report; returns the exit code.
+
+    Output goes to `console` (default: stdout; give one with markup=False: stored text is printed verbatim).
+    """
+    out = console or Console(markup=False)
+    err = Console(stderr=True, markup=False)
+    parsers = _parsers()
+    try:
+        if cmd not in parsers:
+            raise EvolveError(f"unknown command {cmd!r}: use archive, runs or report")
+        args = parsers[cmd].parse_args(list(argv))
+        if cmd == "runs":
+            return _runs(args, out)
+        if cmd == "report":
+            return _report(args, out)
+        return _archive(args, out)
+    except SystemExit as exc:  # --help
+        return int(exc.code or 0) if isinstance(exc.code, int) or exc.code is None else 2
+    except EvolveError as exc:
+        err.print(Text.assemble(("error:", "bold red"), " ", str(exc)), soft_wrap=True)
+        return 2
+    except SQLAlchemyError as exc:
+        err.print(Text.assemble(("error:", "bold red"), " the archive could not be read: ",
+                                first_line(str(exc), 200)), soft_wrap=True)
+        return 2
+    except BrokenPipeError:  # `evolve archive show … | head`: stop quietly, and keep Python's exit quiet too
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+# -- archive ------------------------------------------------------------------------------------------
+def _archive(args: argparse.Namespace, out: Console) -> int:
+    archive, run = q.open_run(args.run, args.run_id)
+    try:
+        action = {"top": _top, "show": _show, "diff": _diff, "lineage": _lineage, "export": _export}[args.action]
+        return action(archive, run, args, out)
+    finally:
+        archive.close()
+
+
+def _program(archive: Archive, run: RunRecord, pid: int) -> ProgramRecord:
+    if pid < 0:
+        raise ArchiveError(f"program ids are positive; `evolve archive top {run.run_dir or 'RUN'}` lists them")
+    return archive.program(pid, run.id)
+
+
+def _top(archive: Archive, run: RunRecord, args: argparse.Namespace, out: Console) -> int:
+    if args.n < 1:
+        raise EvolveError("evolve archive top: -n must be at least 1")
+    status = None if args.status == "all" else args.status
+    roles = ("seed", "candidate")
+    progs = archive.top(run.id, n=args.n, island=args.island, status=status, roles=roles)
+    where = f" on island {args.island}" if args.island is not None else ""
+    if not progs:
+        counts = archive.status_counts(run.id)
+        detail = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "no candidates yet"
+        out.print(f"run {run.id}: no program with status {args.status}{where} ({detail})")
+        return 0 if args.status == "all" or counts else 1
+    prefer = [m for m in run.meta.get("summary_metrics", []) if m != "score"]
+    seed = next(iter(archive.programs(run.id, roles=("seed",))), None)
+    cols = metric_columns([p.metrics for p in progs], prefer, context=[seed.metrics] if seed else [])
+    table = Table(title=f"{run.problem} · run {run.id} · top {len(progs)} ({args.status}){where}",
+                  title_justify="left", header_style="bold")
+    table.add_column("#", justify="right", style="dim")
+    table.add_column("id", justify="right")
+    table.add_column("score", justify="right", style="bold")
+    for c in cols:
+        table.add_column(c, justify="right")
+    table.add_column("holdout", justify="right")
+    table.add_column("island", justify="right")
+    table.add_column("cell")
+    table.add_column("gen", justify="right")
+    table.add_column("parent", justify="right")
+    if status != "ok":
+        table.add_column("status")
+    table.add_column("edit", overflow="ellipsis", max_width=48, no_wrap=True)
+    for rank, p in enumerate(progs, 1):
+        hold = (p.holdout or {}).get("score") if p.holdout else None
+        row = [str(rank), str(p.id), num(p.score), *(num(p.metrics.get(c)) for c in cols),
+               num(hold) if hold is not None else "—", str(p.island), p.cell or "—", str(p.generation),
+               f"#{p.parent_id}" if p.parent_id else ("seed" if p.role == "seed" else "—")]
+        if status != "ok":
+            row.append(Text(p.status, style=STATUS_STYLE.get(p.status, "red")))
+        row.append(p.edit_kind if p.role == "seed" else (first_line(p.edit, 60) or p.edit_kind or "—"))
+        table.add_row(*row)
+    out.print(table)
+    out.print(f"{run.evaluations} evaluations · run {run.status}"
+              f"{' (' + run.stop_reason + ')' if run.stop_reason else ''} · "
+              f"`evolve archive show {_run_arg(run)} ID` shows one", style="dim", highlight=False)
+    return 0
+
+
+def _run_arg(run: RunRecord) -> str:
+    return run.run_dir or "RUN"
+
+
+def _show(archive: Archive, run: RunRecord, args: argparse.Namespace, out: Console) -> int:
+    p = _program(archive, run, args.id)
+    color = STATUS_STYLE.get(p.status, "red")
+    title = Text.assemble((f"program #{p.id}", "bold"), "  ", (p.status, f"bold {color}"),
+                          f"  {p.role}" + (f" {p.name}" if p.name and p.role != "candidate" else ""))
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="dim")
+    facts.add_column()
+    facts.add_row("score", num(p.score) + (f"   holdout {num(p.holdout.get('score'))}"
+                                           if p.holdout and "score" in p.holdout else ""))
+    parent = archive.program(p.parent_id, run.id) if p.parent_id else None
+    if parent is not None:
+        delta = (p.score - parent.score) if p.score is not None and parent.score is not None else None
+        facts.add_row("parent", f"#{parent.id} (score {num(parent.score)}, {signed(delta)})")
+    if p.inspiration_ids:
+        facts.add_row("inspirations", " ".join(f"#{i}" for i in p.inspiration_ids))
+    facts.add_row("island · cell · gen", f"{p.island} · {p.cell or '—'} · {p.generation}")
+    if p.edit_kind or p.edit:
+        facts.add_row("edit", _edit_label(p.edit_kind, p.edit))
+    if p.model or p.prompt_tokens or p.completion_tokens:
+        facts.add_row("model", f"{p.model or '—'} · {p.prompt_tokens:,} prompt + {p.completion_tokens:,} "
+                               f"completion tokens · {money(p.cost_usd)}")
+    facts.add_row("evaluated", (f"evaluation #{p.eval_index} · " if p.eval_index else "")
+                  + f"{p.eval_seconds:.2f} s · created {local_time(p.created_at)}")
+    out.print(Panel(facts, title=title, title_align="left", border_style=color))
+
+    if p.stages or p.holdout:
+        out.print(_stage_table(p))
+    if p.error:
+        out.print(Panel(Text(p.error.rstrip()), title="error", title_align="left", border_style="red"))
+    for st in p.stages:
+        for name, text in (("stdout", st.stdout), ("stderr", st.stderr)):
+            if text:
+                lines = text.rstrip().splitlines()
+                shown = "\n".join(lines[-40:]) + ("" if len(lines) <= 40 else f"\n… ({len(lines) - 40} more lines)")
+                out.print(Panel(Text(shown), title=f"{st.split} {name}", title_align="left", border_style="dim"))
+    if p.code:
+        out.print(Panel(Syntax(p.code.rstrip("\n"), "python", line_numbers=True, word_wrap=True, theme="ansi_dark"),
+                        title=f"code of #{p.id}", title_align="left", border_style="blue"))
+    else:
+        out.print("no code (the proposal could not be turned into a program)", style="dim")
+    for call in q.llm_calls_for(archive, p.id):
+        head = Text(f"LLM call #{call.id} · {call.model} · {call.status} · {call.prompt_tokens:,}+"
+                f"{call.completion_tokens:,} tokens · {money(call.cost_usd)} · {call.latency_s:.1f} s")
+        parts: list[Any] = []
+        if call.error:
+            parts.append(Text(f"error: {call.error}", style="red"))
+        parts.append(Panel(Text(call.prompt or "(no prompt stored)"), title="prompt", title_align="left",
+                           border_style="dim"))
+        parts.append(Panel(Text(call.response or "(no reply stored)"), title="reply", title_align="left",
+                           border_style="dim"))
+        out.print(Panel(Group(*parts), title=head, title_align="left", border_style="magenta"))
+    return 0
+
+
+def _edit_label(kind: str | None, edit: str | None) -> str:
+    """'crossover: a -> b (offline)' rather than 'offline:crossover: crossover: a -> b'."""
+    text = first_line(edit, 120)
+    if not text:
+        return kind or "—"
+    if not kind:
+        return text
+    source, _, name = kind.rpartition(":")
+    if text.startswith(name):
+        return text + (f" ({source})" if source else "")
+    return f"{kind}: {text}"
+
+
+def _stage_table(p: ProgramRecord) -> Table:
+    rows: list[tuple[str, str, dict[str, Any], float | None, str | None, str | None]] = [
+        (st.split, st.status, st.metrics, st.seconds, st.failed_instance, st.error) for st in p.stages]
+    if p.holdout and not any(r[0] == "holdout" for r in rows):
+        status = str(p.holdout.get("status", "ok"))
+        rows.append(("holdout", status, p.holdout, None, None, p.holdout.get("error")))
+    cols = metric_columns([r[2] for r in rows], limit=5)
+    table = Table(title="evaluation stages", title_justify="left", header_style="bold")
+    table.add_column("split")
+    table.add_column("status")
+    table.add_column("score", justify="right")
+    for c in cols:
+        table.add_column(c, justify="right")
+    table.add_column("seconds", justify="right")
+    table.add_column("note", overflow="fold")
+    for split, status, metrics, secs, failed, error in rows:
+        note = ""
+        if status != "ok":
+            note = (f"{failed}: " if failed else "") + last_line(error, 120)
+        table.add_row(split, Text(status, style=STATUS_STYLE.get(status, "red")), num(metrics.get("score")),
+                      *(num(metrics.get(c)) for c in cols), "—" if secs is None else f"{secs:.2f}", note)
+    return table
+
+
+def _diff(archive: Archive, run: RunRecord, args: argparse.Namespace, out: Console) -> int:
+    new = _program(archive, run, args.id)
+    if args.id2 is not None:
+        old = _program(archive, run, args.id2)
+    elif new.parent_id is not None:
+        old = archive.program(new.parent_id, run.id)
+    else:
+        raise EvolveError(f"program #{new.id} has no parent (it is the {new.role}); name a second program: "
+                          f"evolve archive diff RUN {new.id} ID2")
+    text = code_diff(old.code, new.code, f"#{old.id} (score {num(old.score)})", f"#{new.id} (score {num(new.score)})")
+    delta = (new.score - old.score) if new.score is not None and old.score is not None else None
+    relation = "its parent " if args.id2 is None else ""
+    if not text:
+        out.print(f"#{new.id} and {relation}#{old.id} have the same code (score {signed(delta)})")
+        return 0
+    added, removed = diff_stats(text)
+    out.print(Text.assemble((f"#{new.id}", "bold"), f" against {relation}", (f"#{old.id}", "bold"),
+                            f": +{added} −{removed} lines, score {num(old.score)} → {num(new.score)} "
+                            f"({signed(delta)})" + (f" · edit {new.edit_kind}" if new.edit_kind and
+                                                     args.id2 is None else "")))
+    out.print(Syntax(text, "diff", theme="ansi_dark", word_wrap=True))
+    return 0
+
+
+def _lineage(archive: Archive, run: RunRecord, args: argparse.Namespace, out: Console) -> int:
+    _program(archive, run, args.id)  # a clear error for an unknown id
+    chain = q.lineage(archive, run.id, args.id)
+    table = Table(title=f"lineage of #{args.id}: {len(chain) - 1} step(s) from "
+                        f"{'the seed' if chain and chain[0].role == 'seed' else '#' + str(chain[0].id)}",
+                  title_justify="left", header_style="bold")
+    for name, just in (("step", "right"), ("id", "right"), ("gen", "right"), ("eval", "right"),
+                       ("island", "right"), ("score", "right"), ("Δ parent", "right"), ("status", "left"),
+                       ("edit", "left")):
+        table.add_column(name, justify=just)  # type: ignore[arg-type]
+    prev: float | None = None
+    for step, b in enumerate(chain):
+        delta = (b.score - prev) if b.score is not None and prev is not None else None
+        style = "green" if delta is not None and delta > 0 else "red" if delta is not None and delta < 0 else ""
+        table.add_row(str(step), f"#{b.id}", str(b.generation), str(b.eval_index or "—"), str(b.island),
+                      num(b.score), Text(signed(delta), style=style),
+                      Text(b.status, style=STATUS_STYLE.get(b.status, "red")),
+                      b.role if b.role != "candidate" else (first_line(b.edit, 70) or b.edit_kind or "—"))
+        prev = b.score if b.score is not None else prev
+    out.print(table)
+    return 0
+
+
+def _export(archive: Archive, run: RunRecord, args: argparse.Namespace, out: Console) -> int:
+    p = _program(archive, run, args.id)
+    if not p.code.strip():
+        raise EvolveError(f"program #{p.id} has no code to export (status {p.status}: {first_line(p.error)})")
+    code = p.code if p.code.endswith("\n") else p.code + "\n"
+    if not args.output:
+        sys.stdout.write(code)
+        return 0
+    path = Path(args.output).expanduser()
+    if path.is_dir():
+        raise EvolveError(f"{args.output} is a directory; give a file name, e.g. -o {path / f'program_{p.id}.py'}")
+    if not path.parent.is_dir():
+        raise EvolveError(f"cannot write {args.output}: the folder {path.parent} does not exist")
+    try:
+        path.write_text(code, encoding="utf-8")
+    except OSError as exc:
+        raise EvolveError(f"cannot write {args.output}: {exc.strerror}") from exc
+    out.print(f"wrote {path} (program #{p.id}, {p.status}, score {num(p.score)}); score it with "
+              f"`evolve eval {path} problem={run.problem}`", highlight=False)
+    return 0
+
+
+# -- runs -------------------------------------------------------------------------------------------------
+def _runs(args: argparse.Namespace, out: Console) -> int:
+    listings = q.find_runs(args.dir)
+    if not listings:
+        out.print(f"no runs under {args.dir} yet; start one with `evolve run`")
+        return 0
+    table = Table(title=f"runs in {args.dir}", title_justify="left", header_style="bold")
+    for name, just in (("run", "left"), ("problem", "left"), ("started", "left"), ("duration", "right"),
+                       ("evaluations", "right"), ("best score", "right"), ("status", "left")):
+        table.add_column(name, justify=just)  # type: ignore[arg-type]
+    listings.sort(key=lambda r: (r.run.started_at.isoformat() if r.run else "", r.location))
+    for item in listings:
+        where = _short(item.location)
+        r = item.run
+        if r is None:
+            table.add_row(where, "—", "—", "—", "—", "—", Text(f"unreadable: {item.error}", style="red"))
+            continue
+        if "://" in item.location:
+            where = f"{where} --run-id {r.id}"
+        status = r.status + (f" ({r.stop_reason})" if r.stop_reason and r.stop_reason != r.status else "")
+        table.add_row(where, r.problem, local_time(r.started_at), duration(q.run_duration(r)),
+                      f"{r.evaluations:,}", num(r.best_score) if r.best_score is not None else "—",
+                      Text(status, style={"finished": "green", "running": "yellow"}.get(r.status, "red")))
+    out.print(table)
+    return 0
+
+
+def _short(location: str) -> str:
+    if "://" in location:
+        return location
+    try:
+        return str(Path(location).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return location
+
+
+# -- report ----------------------------------------------------------------------------------------------
+def _report(args: argparse.Namespace, out: Console) -> int:
+    from evolve.report import write_report
+
+    if args.top < 1:
+        raise EvolveError("evolve report: --top must be at least 1")
+    archive, run = q.open_run(args.run, args.run_id)
+    try:
+        if args.output:
+            html_path = Path(args.output).expanduser()
+        elif "://" not in args.run and Path(args.run).is_dir():
+            html_path = Path(args.run) / "report.html"
+        else:
+            html_path = Path(f"report-{run.id}.html")
+        if html_path.is_dir():
+            raise EvolveError(f"{html_path} is a directory; give a file name, e.g. -o {html_path / 'report.html'}")
+        if not html_path.parent.is_dir():
+            raise EvolveError(f"cannot write {html_path}: the folder {html_path.parent} does not exist")
+        written = write_report(archive, run, html_path, top_n=args.top)
+    finally:
+        archive.close()
+    size = written.html.stat().st_size
+    out.print(f"report: {written.html} ({size / 1e6:.1f} MB, opens offline in any browser)", highlight=False)
+    out.print(f"markdown: {written.markdown}", highlight=False)
+    if written.note:
+        out.print(Text.assemble(("note:", "yellow"), " ", written.note))
+    return 0
