@@ -1,0 +1,264 @@
+"""The report's charts as plain Plotly figure dicts (plotly.js draws them; tests validate them with plotly).
+
+Each builder returns None when it has nothing to draw, and the page shows why instead of an empty plot.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from evolve.archive import queries as q
+from evolve.report.data import ReportData
+from evolve.report.text import first_line, num
+
+INK = "#1f2937"
+MUTED = "#6b7280"
+GRID = "#e5e7eb"
+ACCENT = "#4f46e5"
+ISLAND_COLORS = ("#2563eb", "#d97706", "#059669", "#db2777", "#7c3aed", "#0891b2", "#65a30d", "#dc2626")
+BASELINE_COLORS = ("#9ca3af", "#a16207", "#0f766e", "#9d174d", "#6d28d9")
+STATUS_COLORS = {"crash": "#dc2626", "invalid": "#f97316", "timeout": "#eab308", "memory": "#a855f7",
+                 "forbidden": "#7f1d1d", "parse_error": "#0ea5e9", "llm_error": "#64748b", "duplicate": "#cbd5e1"}
+FONT = "-apple-system, BlinkMacSystemFont, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
+
+
+def _layout(**extra: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "font": {"family": FONT, "size": 12, "color": INK},
+        "paper_bgcolor": "#ffffff", "plot_bgcolor": "#ffffff",
+        "margin": {"l": 64, "r": 24, "t": 16, "b": 48},
+        "hovermode": "closest",
+        "hoverlabel": {"font": {"family": FONT}},
+        "legend": {"orientation": "h", "y": -0.18, "x": 0, "font": {"size": 11}},
+        "xaxis": {"gridcolor": GRID, "zeroline": False, "linecolor": "#d1d5db", "ticks": "outside",
+                  "tickcolor": "#d1d5db"},
+        "yaxis": {"gridcolor": GRID, "zeroline": False, "linecolor": "#d1d5db", "ticks": "outside",
+                  "tickcolor": "#d1d5db"},
+    }
+    for k, v in extra.items():
+        if isinstance(v, dict) and isinstance(base.get(k), dict):
+            base[k] = {**base[k], **v}
+        else:
+            base[k] = v
+    return base
+
+
+def _finite(v: float | None) -> bool:
+    return v is not None and math.isfinite(v)
+
+
+def score_figure(d: ReportData) -> dict[str, Any] | None:
+    """Every evaluation as a faint point, best-so-far per island and overall, baselines and the limit."""
+    ok = [p for p in d.points if p.status == "ok" and _finite(p.score)]
+    seed_score = d.seed.score if d.seed is not None and d.seed.status == "ok" else None
+    if not ok and seed_score is None:
+        return None
+    last = max((p.eval_index for p in d.points), default=0)
+    x_end = max(last, 1)
+    traces: list[dict[str, Any]] = []
+    islands = sorted({p.island for p in ok}) or [0]
+    for isl in islands:
+        pts = [p for p in ok if p.island == isl]
+        color = ISLAND_COLORS[isl % len(ISLAND_COLORS)]
+        traces.append({"type": "scatter", "mode": "markers", "name": f"evaluations, island {isl}",
+                       "legendgroup": f"isl{isl}", "x": [p.eval_index for p in pts], "y": [p.score for p in pts],
+                       "customdata": [p.program_id for p in pts],
+                       "marker": {"size": 5, "color": color, "opacity": 0.28},
+                       "hovertemplate": "#%{customdata} · eval %{x}<br>score %{y:.4g}<extra></extra>"})
+    start = q.BestStep(0, float(seed_score), d.seed.id) if seed_score is not None and d.seed else None
+    if len(islands) > 1:
+        for isl in islands:
+            steps = q.best_so_far(d.points, start, island=isl)
+            if steps:
+                traces.append(_steps_trace(steps, x_end, f"best so far, island {isl}",
+                                           ISLAND_COLORS[isl % len(ISLAND_COLORS)], 1.6, f"isl{isl}"))
+    overall = q.best_so_far(d.points, start)
+    if overall:
+        traces.append(_steps_trace(overall, x_end, "best so far", INK, 3.0, None))
+    ys = [p.score for p in ok] + ([seed_score] if seed_score is not None else [])
+    ref_lines: list[float] = [seed_score] if seed_score is not None else []
+    for i, row in enumerate(r for r in d.comparison if r.kind == "baseline"):
+        score = row.splits.get("train", {}).get("score")
+        if _finite(score):
+            ref_lines.append(float(score))
+            traces.append({"type": "scatter", "mode": "lines", "name": f"{row.label} (train)",
+                           "x": [0, x_end], "y": [score, score], "hoverinfo": "name+y",
+                           "line": {"color": BASELINE_COLORS[i % len(BASELINE_COLORS)], "width": 1.5,
+                                    "dash": "dash"}})
+    limit = d.reference.get("train")
+    if _finite(limit):
+        ref_lines.append(float(limit))  # type: ignore[arg-type]
+        traces.append({"type": "scatter", "mode": "lines", "name": "reference limit (train)", "x": [0, x_end],
+                       "y": [limit, limit], "hoverinfo": "name+y",
+                       "line": {"color": "#16a34a", "width": 1.5, "dash": "dot"}})
+    if seed_score is not None:
+        traces.append({"type": "scatter", "mode": "markers", "name": "seed", "x": [0], "y": [seed_score],
+                       "marker": {"symbol": "diamond", "size": 11, "color": "#ffffff",
+                                  "line": {"color": INK, "width": 2}},
+                       "hovertemplate": "seed · score %{y:.4g}<extra></extra>"})
+    return {"data": traces, "layout": _layout(
+        xaxis={"title": {"text": "evaluation"}, "range": [-0.02 * x_end, x_end * 1.02]},
+        yaxis={"title": {"text": "score (train, higher is better)"}, "range": _y_range(ys, ref_lines)},
+        legend={"orientation": "h", "y": -0.2}, height=460)}
+
+
+def _steps_trace(steps: list[q.BestStep], x_end: int, name: str, color: str, width: float,
+                 group: str | None) -> dict[str, Any]:
+    xs = [s.eval_index for s in steps] + [x_end]
+    ys = [s.score for s in steps] + [steps[-1].score]
+    ids = [s.program_id for s in steps] + [steps[-1].program_id]
+    trace: dict[str, Any] = {"type": "scatter", "mode": "lines", "name": name, "x": xs, "y": ys,
+                             "customdata": ids, "line": {"shape": "hv", "color": color, "width": width},
+                             "hovertemplate": name + ": #%{customdata} · %{y:.4g}<extra></extra>"}
+    if group:
+        trace["legendgroup"] = group
+    return trace
+
+
+def _y_range(values: list[float], anchors: list[float]) -> list[float] | None:
+    """A y range that shows the interesting part: the best scores, every anchor line (seed, baselines,
+    limit) and a margin below the lowest anchor. Points far below that are left off the chart (plotly's
+    autoscale, a double-click away, shows them) rather than flattening the part that matters."""
+    vals = sorted(v for v in values if math.isfinite(v))
+    if not vals:
+        return None
+    hi = max([vals[-1], *anchors])
+    floor = min(anchors) if anchors else vals[int(0.05 * (len(vals) - 1))]
+    span = (hi - floor) or max(1.0, abs(hi) * 0.1)
+    lo = max(vals[0], floor - 0.35 * span)
+    pad = (hi - lo) * 0.05 or 1.0
+    return [lo - pad, hi + pad]
+
+
+def lineage_figure(d: ReportData) -> dict[str, Any] | None:
+    """The lineage tree of the best programs: x = when evaluated, y = score; the best's line is emphasised."""
+    nodes = d.lineage
+    if not nodes:
+        return None
+    on_path = set(d.best_path)
+
+    def x_of(pid: int) -> int:
+        b = nodes[pid]
+        return 0 if b.role == "seed" else int(b.eval_index or 0)
+
+    def y_of(pid: int) -> float | None:
+        s = nodes[pid].score
+        return s if _finite(s) else None
+
+    ex: list[Any] = []
+    ey: list[Any] = []
+    px: list[Any] = []
+    py: list[Any] = []
+    for pid, b in nodes.items():
+        if b.parent_id is None or b.parent_id not in nodes:
+            continue
+        xs, ys = (px, py) if pid in on_path and b.parent_id in on_path else (ex, ey)
+        xs += [x_of(b.parent_id), x_of(pid), None]
+        ys += [y_of(b.parent_id), y_of(pid), None]
+    ids = sorted(nodes, key=lambda i: (i not in on_path, x_of(i)))
+    best_id = d.best_path[-1] if d.best_path else None
+    hover = [_node_hover(nodes[i]) for i in ids]
+    sizes = [17 if i == best_id else 12 if i in on_path else 8 for i in ids]
+    symbols = ["star" if i == best_id else "diamond" if nodes[i].role == "seed" else "circle" for i in ids]
+    lines = [{"color": INK if i in on_path else "#ffffff", "width": 1.5 if i in on_path else 1} for i in ids]
+    scores = [y_of(i) for i in ids]
+    traces = [
+        {"type": "scatter", "mode": "lines", "name": "other lineages", "x": ex, "y": ey, "hoverinfo": "skip",
+         "line": {"color": "#cbd5e1", "width": 1.2}, "showlegend": bool(ex)},
+        {"type": "scatter", "mode": "lines", "name": "lineage of the best", "x": px, "y": py, "hoverinfo": "skip",
+         "line": {"color": ACCENT, "width": 3}},
+        {"type": "scatter", "mode": "markers", "name": "programs (click one)", "x": [x_of(i) for i in ids],
+         "y": scores, "customdata": ids, "text": hover,
+         "hovertemplate": "%{text}<extra></extra>",
+         "marker": {"size": sizes, "symbol": symbols, "color": scores, "colorscale": "Viridis",
+                    "showscale": True, "colorbar": {"title": {"text": "score"}, "thickness": 12, "len": 0.8},
+                    "line": {"color": [m["color"] for m in lines], "width": [m["width"] for m in lines]}}},
+    ]
+    return {"data": traces, "layout": _layout(
+        xaxis={"title": {"text": "evaluation (seed at 0)"}},
+        yaxis={"title": {"text": "score (train)"}}, height=440,
+        margin={"l": 64, "r": 16, "t": 16, "b": 48}, legend={"orientation": "h", "y": -0.2})}
+
+
+def _node_hover(b: q.ProgramBrief) -> str:
+    what = b.role if b.role != "candidate" else (first_line(b.edit, 70) or b.edit_kind or "")
+    what = what.replace("<", "&lt;").replace(">", "&gt;")
+    return f"#{b.id} · gen {b.generation} · score {num(b.score)}<br>{what}"
+
+
+def grid_figure(d: ReportData) -> dict[str, Any] | None:
+    """The MAP-Elites grid (first two feature dimensions): best score per cell, programs per cell in the hover."""
+    if not d.cells:
+        return None
+    dims = list(d.feature_dims) + ["(none)"] * 2
+    merged: dict[tuple[int, int], q.CellStat] = {}
+    for c in d.cells:
+        key = (c.coords[0], c.coords[1] if len(c.coords) > 1 else 0)
+        prev = merged.get(key)
+        if prev is None:
+            merged[key] = q.CellStat(key, c.count, c.best_score, c.best_id)
+        else:
+            best = c if c.best_score > prev.best_score else prev
+            merged[key] = q.CellStat(key, prev.count + c.count, best.best_score, best.best_id)
+    nx = max(d.feature_bins, 1 + max(k[0] for k in merged))
+    ny = max(d.feature_bins if len(d.feature_dims) > 1 else 1, 1 + max(k[1] for k in merged))
+    z: list[list[float | None]] = [[None] * nx for _ in range(ny)]
+    ids: list[list[int | None]] = [[None] * nx for _ in range(ny)]
+    counts: list[list[int]] = [[0] * nx for _ in range(ny)]
+    for (i, j), c in merged.items():
+        z[j][i], ids[j][i], counts[j][i] = c.best_score, c.best_id, c.count
+    text = [[str(n) if n else "" for n in row] for row in counts]
+    scores = [c.best_score for c in merged.values()]
+    seed = d.seed.score if d.seed is not None and d.seed.status == "ok" and _finite(d.seed.score) else None
+    # cells worse than the seed all get the darkest colour, so one terrible cell cannot wash out the rest
+    zmin = max(min(scores), seed) if seed is not None and seed < max(scores) else min(scores)
+    trace = {"type": "heatmap", "z": z, "x": list(range(nx)), "y": list(range(ny)), "customdata": ids,
+             "text": text, "texttemplate": "%{text}", "textfont": {"size": 10},
+             "zmin": zmin, "zmax": max(scores), "colorscale": "Viridis", "xgap": 2, "ygap": 2,
+             "hoverongaps": False,
+             "colorbar": {"title": {"text": "best score"}, "thickness": 12},
+             "hovertemplate": (f"{dims[0]} bin %{{x}}, {dims[1]} bin %{{y}}<br>%{{text}} valid programs"
+                               "<br>elite #%{customdata} · score %{z:.4g}<extra></extra>")}
+    return {"data": [trace], "layout": _layout(
+        xaxis={"title": {"text": f"{dims[0]} (bin)"}, "dtick": 1, "showgrid": False, "range": [-0.5, nx - 0.5],
+               "constrain": "domain"},
+        yaxis={"title": {"text": f"{dims[1]} (bin)"}, "dtick": 1, "showgrid": False, "range": [-0.5, ny - 0.5],
+               "scaleanchor": "x", "constrain": "domain"},
+        height=420, margin={"l": 64, "r": 16, "t": 16, "b": 56})}
+
+
+def failure_figure(d: ReportData) -> dict[str, Any] | None:
+    """Failed proposals per stretch of evaluations, stacked by status, with the failure share on the right."""
+    ft = d.failures
+    failing = [s for s in STATUS_COLORS if any(ft.counts.get(s, ()))]
+    failing += sorted(s for s in ft.counts if s not in STATUS_COLORS and s != "ok" and any(ft.counts[s]))
+    if not failing:
+        return None
+    labels = [f"{a}–{b - 1}" if b - 1 > a else str(a) for a, b in zip(ft.edges, ft.edges[1:])]
+    mids = [(a + b - 1) / 2 for a, b in zip(ft.edges, ft.edges[1:])]
+    width = (ft.edges[1] - ft.edges[0]) * 0.85 if len(ft.edges) > 1 else 1
+    traces: list[dict[str, Any]] = []
+    for s in failing:
+        traces.append({"type": "bar", "name": s, "x": mids, "y": list(ft.counts[s]), "width": width,
+                       "customdata": labels, "marker": {"color": STATUS_COLORS.get(s, "#94a3b8")},
+                       "hovertemplate": f"{s}: %{{y}} in evaluations %{{customdata}}<extra></extra>"})
+    share = [100.0 * sum(ft.counts[s][k] for s in failing) / t if t else None for k, t in enumerate(ft.totals)]
+    top_share = min(100.0, max(10.0, 1.25 * max((v for v in share if v is not None), default=0.0)))
+    traces.append({"type": "scatter", "mode": "lines+markers", "name": "failure share", "x": mids, "y": share,
+                   "yaxis": "y2", "customdata": labels, "line": {"color": INK, "width": 2},
+                   "marker": {"size": 5},
+                   "hovertemplate": "%{y:.0f}% failed in evaluations %{customdata}<extra></extra>"})
+    return {"data": traces, "layout": _layout(
+        barmode="stack", height=380,
+        xaxis={"title": {"text": "evaluation"}},
+        yaxis={"title": {"text": "failed proposals"}},
+        yaxis2={"title": {"text": "share failed"}, "overlaying": "y", "side": "right", "range": [0, top_share],
+                "showgrid": False, "ticksuffix": "%", "tickmode": "auto", "nticks": 6, "rangemode": "tozero"},
+        margin={"l": 64, "r": 64, "t": 16, "b": 48}, legend={"orientation": "h", "y": -0.22})}
+
+
+def figures(d: ReportData) -> dict[str, dict[str, Any] | None]:
+    """All charts by the id of the element that shows them."""
+    return {"chart-score": score_figure(d), "chart-lineage": lineage_figure(d), "chart-grid": grid_figure(d),
+            "chart-failures": failure_figure(d)}
