@@ -209,13 +209,17 @@ def check_program_source(code: str, entry: str, file: str, *, seed: bool = True,
                                f"argument(s) each instance passes (Instance.args)",
                                f"give `{entry}` exactly {n_args} parameters, in the order of Instance.args"))
     for sub in ast.walk(tree):
-        if isinstance(sub, ast.ImportFrom) and sub.level:
-            out.append(Finding(ids["imports"], file, f"line {sub.lineno}: a relative import; the candidate "
-                               "runs alone in the sandbox, not inside the plugin package",
-                               "copy what the program needs into it, or pass it in Instance.args"))
+        if isinstance(sub, ast.Import):
+            modules = [a.name for a in sub.names]
+        elif isinstance(sub, ast.ImportFrom):
+            if sub.level:
+                out.append(Finding(ids["imports"], file, f"line {sub.lineno}: a relative import; the candidate "
+                                   "runs alone in the sandbox, not inside the plugin package",
+                                   "copy what the program needs into it, or pass it in Instance.args"))
+                continue
+            modules = [sub.module or ""]
+        else:
             continue
-        modules = [a.name for a in sub.names] if isinstance(sub, ast.Import) else \
-            [sub.module or ""] if isinstance(sub, ast.ImportFrom) else []
         for module in modules:
             if module.split(".")[0] not in SANDBOX_MODULES:
                 out.append(Finding(ids["imports"], file, f"line {sub.lineno}: imports {module}, which the "
@@ -412,11 +416,14 @@ def _bad_outputs(sample: Any) -> list[tuple[str, str, Any]]:
     size = len(sample) if isinstance(sample, (list, tuple, str, dict)) or (
         isinstance(sample, np.ndarray) and sample.ndim > 0) else None
     text = "x" * size if size else "not an output"
-    out.append((VALIDATOR_TYPE, "a str", 1234 if isinstance(sample, str) else text))
-    out.append((VALIDATOR_TYPE, "a dict", [1, 2, 3] if isinstance(sample, dict) else {"output": 0}))
+    out.append((VALIDATOR_TYPE, "an int", 1234) if isinstance(sample, str) else (VALIDATOR_TYPE, "a str", text))
+    out.append((VALIDATOR_TYPE, "a list", [1, 2, 3]) if isinstance(sample, dict)
+               else (VALIDATOR_TYPE, "a dict", {"output": 0}))
     if sample is None:
         return out
     if size:
+        shorter: Any
+        longer: Any
         if isinstance(sample, np.ndarray):
             shorter, longer = sample[:-1], np.concatenate([sample, sample[:1]])
         elif isinstance(sample, dict):

@@ -95,3 +95,11 @@ def test_check_problem_of_an_unknown_name_fails_with_the_known_names(capsys: pyt
 def test_check_problem_by_registered_name(capsys: pytest.CaptureFixture[str]) -> None:
     code, lines = run(capsys, "check-problem", "smtt")
     assert code == 0, lines
+
+
+def test_new_problem_in_the_builtin_folder_is_then_named_not_pathed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(plugin_cli, "_builtin_dir", lambda: tmp_path.resolve())
+    code, lines = run(capsys, "new-problem", "named_toy", "--dir", str(tmp_path))
+    text = "\n".join(lines)
+    assert code == 0 and "evolve check-problem named_toy " in text and "evolve run problem=named_toy " in text
