@@ -14,6 +14,7 @@ import hashlib
 import inspect
 import math
 import re
+import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -104,6 +105,18 @@ def _problem_file(problem: Problem, method: str | None = None) -> str:
     return _source_file(target, problem.package_dir / "problem.py")
 
 
+def blame(exc: BaseException, folder: Path, default: str) -> str:
+    """`file:line` of the innermost traceback frame inside the plugin's `folder` (else `default`)."""
+    root = Path(folder).resolve()
+    if isinstance(exc, SyntaxError) and exc.filename and Path(exc.filename).resolve().is_relative_to(root):
+        return f"{show(exc.filename)}:{exc.lineno}"
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        path = Path(frame.filename).resolve()
+        if path.is_relative_to(root):
+            return f"{show(path)}:{frame.lineno}"
+    return default
+
+
 def _one_line(text: str | None, limit: int = 300) -> str:
     """A multi-line error (e.g. a traceback) as one line: its first and last lines."""
     lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
@@ -121,12 +134,20 @@ def load_checked(name: str, path: str | None = None, options: Mapping[str, Any] 
     try:
         factory = load_factory(name, path)
     except ProblemError as exc:
-        return None, None, [Finding(MAKE, where, _one_line(str(exc), 600), "give the plugin package a `make(options) -> "
-                                    "Problem` function in its __init__.py (see docs/plugins.md)")]
+        text = _one_line(str(exc), 600)
+        if "make(options)" in text:
+            fix = "define `make(options) -> Problem` in the package's __init__.py (see docs/plugins.md)"
+        elif exc.__cause__ is not None:
+            where = blame(exc.__cause__, Path(path) if path else Path.cwd(), where)
+            fix = "fix the error in the plugin's code (importing the package must succeed)"
+        else:
+            fix = "use a name `evolve problems` lists, or the plugin's folder"
+        return None, None, [Finding(MAKE, where, text, fix)]
     where = _source_file(factory, Path(where))
     try:
         problem = factory(dict(options or {}))
     except Exception as exc:
+        where = blame(exc, Path(where).parent, where)
         return None, factory, [Finding(MAKE, where, f"make({dict(options or {})}) raised "
                                        f"{type(exc).__name__}: {_one_line(str(exc))}",
                                        "make(options) must build the problem for any valid options and raise "
@@ -307,7 +328,8 @@ def check_instances(problem: Problem) -> list[Finding]:
         try:
             items = list(problem.instances(split))
         except Exception as exc:
-            out.append(Finding(INSTANCES, file, f"instances({split!r}) raised {type(exc).__name__}: "
+            out.append(Finding(INSTANCES, blame(exc, problem.package_dir, file),
+                               f"instances({split!r}) raised {type(exc).__name__}: "
                                f"{_one_line(str(exc))}", "return the instances of each split "
                                "('quick', 'train', 'holdout')"))
             continue
@@ -462,7 +484,8 @@ def check_validator(problem: Problem, sample: Any = None, instance: Instance | N
             continue
         except Exception as exc:
             reported.add(check)
-            out.append(Finding(check, file, f"score() raised {type(exc).__name__} ({_one_line(str(exc), 120)}) "
+            out.append(Finding(check, blame(exc, problem.package_dir, file),
+                               f"score() raised {type(exc).__name__} ({_one_line(str(exc), 120)}) "
                                f"instead of InvalidOutput on {desc} for instance {instance.id!r}",
                                f"{_NO_SCORE_FIX}: any other exception stops the run instead of marking one "
                                "candidate invalid"))
@@ -496,7 +519,8 @@ _STATUS_FIX = {
 
 
 def _scorer_finding(problem: Problem, what: str, exc: BaseException) -> Finding:
-    return Finding(SCORER, _problem_file(problem), f"scoring {what} raised {type(exc).__name__}: "
+    return Finding(SCORER, blame(exc, problem.package_dir, _problem_file(problem)),
+                   f"scoring {what} raised {type(exc).__name__}: "
                    f"{_one_line(str(exc))}", "score() and aggregate() must only ever raise InvalidOutput; fix "
                    "the bug (it would stop `evolve run`)")
 

@@ -118,7 +118,9 @@ def test_package_without_make_is_reported(plugin: Plugin) -> None:
 def test_make_that_raises_is_reported(plugin: Plugin) -> None:
     plugin.edit("__init__.py", "    return ", "    raise RuntimeError('no data file')\n    return ")
     problem, _, [f] = c.load_checked(plugin.name, str(plugin.dir))
-    assert problem is None and f.check == c.MAKE and f.file.endswith("__init__.py")
+    raising = next(i for i, line in enumerate(plugin.path("__init__.py").read_text().splitlines(), 1)
+                   if "RuntimeError" in line)
+    assert problem is None and f.check == c.MAKE and f.file == f"{plugin.path('__init__.py')}:{raising}"
     assert "raised RuntimeError: no data file" in f.message
 
 
@@ -285,7 +287,9 @@ def test_scorer_raising_something_else_than_invalid_output_is_reported(plugin: P
     plugin.edit("problem.py", 'value = sum(m["value"] for m in metrics)', 'value = sum(m["val"] for m in metrics)')
     problem, _ = plugin.load()
     [f] = c.check_seed_runs(problem, sandbox)[0]
-    assert f.check == c.SCORER and f.file.endswith("problem.py") and "KeyError" in f.message
+    culprit = next(i for i, line in enumerate(plugin.path("problem.py").read_text().splitlines(), 1)
+                   if 'm["val"]' in line)
+    assert f.check == c.SCORER and f.file == f"{plugin.path('problem.py')}:{culprit}" and "KeyError" in f.message
 
 
 def test_summary_metric_missing_from_aggregate_is_reported(plugin: Plugin, sandbox) -> None:
@@ -339,3 +343,21 @@ def test_fast_check_reports_static_breakage_as_lines(plugin: Plugin) -> None:
     assert len(lines) == 2
     assert lines[0].startswith(str(plugin.path("initial.py")).lstrip("/")) or "initial.py:" in lines[0]
     assert "accepted None" in lines[1]
+
+
+def test_plugin_that_fails_to_import_is_blamed_on_the_broken_file_and_line(plugin: Plugin) -> None:
+    plugin.write("validate.py", plugin.path("validate.py").read_text() + "\nbroken = (\n")
+    problem, _, [f] = c.load_checked(plugin.name, str(plugin.dir))
+    lines = plugin.path("validate.py").read_text().splitlines()
+    assert problem is None and f.check == c.MAKE and f.file == f"{plugin.path('validate.py')}:{len(lines)}"
+    assert "SyntaxError" in f.message
+
+
+def test_validator_crash_is_blamed_on_the_line_that_raised(plugin: Plugin) -> None:
+    plugin.edit("validate.py", '    n = len(weights)\n', '    n = len(weights)\n'
+                '    output = np.asarray(output, dtype=np.int64)\n')
+    problem, _ = plugin.load()
+    [f] = c.check_validator(problem, kinds=(c.VALIDATOR_NONE,))
+    lines = plugin.path("validate.py").read_text().splitlines()
+    culprit = next(i for i, line in enumerate(lines, 1) if "np.asarray(output" in line)
+    assert f.file == f"{plugin.path('validate.py')}:{culprit}"
