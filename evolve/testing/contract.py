@@ -572,8 +572,8 @@ def check_seed_runs(problem: Problem, sandbox: Sandbox, limits: Limits | None = 
             out.append(Finding(SEED_DETERMINISM, seed_file, f"two runs of the seed score differently on split "
                                f"{split!r}, instance {diff} (scores {s1.metrics.get('score')!r} and "
                                f"{s2.metrics.get('score')!r})",
-                               "make the seed deterministic: seed any random choice from the inputs (e.g. "
-                               "random.Random(0)), never from the clock or set iteration order"))
+                               "make the seed deterministic: draw any random choice from a generator with a "
+                               "fixed seed (e.g. random.Random(0)), never from the clock or set iteration order"))
             break
     train = runs[0]["train"][0].metrics
     missing = [m for m in getattr(problem, "summary_metrics", ()) if m not in train]
