@@ -153,7 +153,7 @@ def _top(archive: Archive, run: RunRecord, args: argparse.Namespace, out: Consol
         out.print(f"run {run.id}: no program with status {args.status}{where} ({detail})")
         return 0 if args.status == "all" or counts else 1
     prefer = [m for m in run.meta.get("summary_metrics", []) if m != "score"]
-    seed = next(iter(archive.programs(run.id, roles=("seed",))), None)
+    seed = next(iter(archive.programs(run.id, roles=("seed",), with_code=False)), None)
     cols = metric_columns([p.metrics for p in progs], prefer, context=[seed.metrics] if seed else [])
     table = Table(title=f"{run.problem} · run {run.id} · top {len(progs)} ({args.status}){where}",
                   title_justify="left", header_style="bold")
