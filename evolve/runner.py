@@ -18,7 +18,7 @@ from evaluators.sandbox import Isolation, Limits
 from evolve.archive import Archive
 from evolve.archive.store import DB_NAME, sqlite_url
 from evolve.config import validate, worker_count
-from evolve.errors import ArchiveError, ConfigError, EvolveError
+from evolve.errors import ArchiveError, ConfigError, EvolveError, ProblemError
 from evolve.evaluation import evaluate
 from evolve.llm.factory import make_mutator
 from evolve.loop import Evolution
@@ -26,6 +26,7 @@ from evolve.plugins import load_problem
 from evolve.problem import Problem
 from evolve.progress import ProgressLine
 from evolve.summary import build_summary, print_final, write_summary
+from evolve.testing.contract import fast_check
 from evolve.worker import ProblemSpec
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,11 @@ def run(cfg: Any, run_dir: Path, console: Console | None = None) -> dict[str, An
     console = console or Console()
     validate(cfg)
     problem = load_problem(cfg.problem.name, cfg.problem.path, OmegaConf.to_container(cfg.problem.options))
+    broken = fast_check(problem)
+    if broken:
+        raise ProblemError(f"problem {problem.name!r} breaks the plugin contract; nothing was run:\n  "
+                           + "\n  ".join(broken)
+                           + f"\n`evolve check-problem {cfg.problem.path or cfg.problem.name}` runs the full checks")
     spec = ProblemSpec(cfg.problem.name, cfg.problem.path,
                        dict(OmegaConf.to_container(cfg.problem.options)))  # type: ignore[arg-type]
     run_dir.mkdir(parents=True, exist_ok=True)

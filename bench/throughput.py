@@ -1,0 +1,255 @@
+"""Framework throughput: evolve (every candidate sandboxed) against OpenEvolve, same model server, same problem.
+
+    python bench/throughput.py [--iterations 600] [--workers 2] [--skip-openevolve] [--offline]
+                               [--flat 10000]
+
+One run of this script:
+1. starts one scripted OpenAI-compatible server on 127.0.0.1 (in this process; its CPU is not charged to
+   either framework) that answers every request at once with a full rewrite of a tiny scheduling program
+   (a new constant each time, so no proposal is a duplicate);
+2. installs OpenEvolve (PyPI `openevolve`, pinned) into a temporary virtual environment;
+3. runs both frameworks for the same number of iterations with the same number of workers on the same
+   problem (bench/tiny_smtt: total tardiness of four 8-job instances; evaluation costs microseconds);
+4. prints wall time, CPU time (the whole process tree), iterations per second and peak memory (summed
+   RSS of the process tree, sampled) for each, and the ratios; with --offline, also evolve's figures with
+   the offline mutator (no LLM); with --flat N, evolve's per-iteration time over an N-iteration run in
+   deciles, which must stay flat as the archive grows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+PROBLEM = HERE / "tiny_smtt"
+OPENEVOLVE = "openevolve==0.4.1"
+
+PROGRAM = """# EVOLVE-BLOCK-START
+def priority(p, d):
+    return d + {c} * p
+# EVOLVE-BLOCK-END
+
+
+def schedule(p, d):
+    return sorted(range(len(p)), key=lambda j: (priority(int(p[j]), int(d[j])), j))
+"""
+
+
+def start_server():  # type: ignore[no-untyped-def]
+    from evolve.testing.llm_server import Reply, ScriptedLLMServer
+
+    counter = {"n": 0}
+    lock = threading.Lock()
+
+    def respond(_request):  # type: ignore[no-untyped-def]
+        with lock:
+            counter["n"] += 1
+            c = counter["n"]
+        code = PROGRAM.format(c=f"{(c % 997) / 1000 - 0.5:.6f} + {c} * 1e-9")
+        return Reply.text(f"A new priority rule.\n\n```python\n{code}```\n", prompt_tokens=800,
+                          completion_tokens=120)
+
+    return ScriptedLLMServer(responder=respond, models=["bench"]).start()
+
+
+def _tree_rss_kb(root: int) -> int:
+    """Summed VmRSS of `root` and all its descendants."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/status") as fh:
+                kb = next((int(line.split()[1]) for line in fh if line.startswith("VmRSS:")), 0)
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+        rss[int(entry)] = kb
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, []))
+    return total
+
+
+def measure(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float) -> dict[str, float]:
+    """Run `cmd`; wall time, CPU of the whole tree, peak summed RSS."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _tree_rss_kb(proc.pid))
+            done.wait(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    finally:
+        done.set()
+        sampler.join()
+    wall = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[:4])}… exited {proc.returncode}:\n{out[-3000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"wall_s": wall, "cpu_s": cpu, "peak_mb": peak / 1024, "output": out}  # type: ignore[dict-item]
+
+
+def run_evolve(url: str, iterations: int, workers: int, tmp: Path, offline: bool = False) -> dict[str, float]:
+    run_dir = tmp / ("evolve-offline" if offline else "evolve")
+    llm = (["llm=offline"] if offline else
+           ["llm=openai_compatible", f"llm.api_base={url}", "llm.model=bench", "llm.full_prob=1",
+            "llm.diff_prob=0", "llm.crossover_prob=0", f"llm.max_concurrency={max(4, 2 * workers)}"])
+    cmd = [sys.executable, "-m", "evolve.cli", "run", f"problem.path={PROBLEM}", *llm,
+           f"search.iterations={iterations}", "search.max_seconds=null", f"evaluator.workers={workers}",
+           "search.holdout_top_k=1", "quiet=true", f"hydra.run.dir={run_dir}"]
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    res = measure(cmd, tmp, env, timeout=3600)
+    from evolve.archive import Archive
+
+    archive = Archive.for_run_dir(run_dir)
+    run = archive.get_run()
+    res["iterations"] = run.evaluations
+    res["sandboxed"] = 1.0
+    res["statuses"] = archive.status_counts(run.id)  # type: ignore[assignment]
+    return res
+
+
+def install_openevolve(tmp: Path) -> Path:
+    venv = tmp / "openevolve-venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    subprocess.run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", OPENEVOLVE],
+                   check=True)
+    return venv
+
+
+def run_openevolve(venv: Path, url: str, iterations: int, workers: int, tmp: Path) -> dict[str, float]:
+    work = tmp / "openevolve"
+    work.mkdir()
+    (work / "initial.py").write_text(PROGRAM.format(c="0.0"))
+    (work / "evaluator.py").write_text((PROBLEM / "openevolve_evaluator.py").read_text())
+    (work / "config.yaml").write_text(f"""max_iterations: {iterations}
+checkpoint_interval: {max(iterations, 100)}
+log_level: WARNING
+random_seed: 0
+diff_based_evolution: false
+llm:
+  api_base: {url}
+  api_key: none
+  models:
+    - name: bench
+      weight: 1.0
+  temperature: 0.7
+  max_tokens: 1024
+  timeout: 60
+  retries: 1
+  retry_delay: 1
+database:
+  in_memory: true
+  num_islands: 2
+evaluator:
+  timeout: 30
+  cascade_evaluation: false
+  parallel_evaluations: {workers}
+  enable_artifacts: false
+""")
+    runner = venv / "bin" / "openevolve-run"
+    cmd = [str(runner), "initial.py", "evaluator.py", "--config", "config.yaml", "--output", str(work / "out"),
+           "--iterations", str(iterations)]
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    env["OPENAI_API_KEY"] = "none"
+    res = measure(cmd, work, env, timeout=3600)
+    res["iterations"] = float(iterations)
+    res["sandboxed"] = 0.0
+    return res
+
+
+def report(name: str, r: dict[str, float]) -> str:
+    its = r["iterations"] / r["wall_s"]
+    cpu_ms = 1000 * r["cpu_s"] / max(1.0, r["iterations"])
+    return (f"{name:<22} {r['iterations']:>6.0f} {r['wall_s']:>9.1f} {r['cpu_s']:>8.1f} {its:>8.1f} "
+            f"{cpu_ms:>12.2f} {r['peak_mb']:>9.0f}   {'yes' if r['sandboxed'] else 'no'}")
+
+
+def flat(url: str, iterations: int, workers: int, tmp: Path) -> None:
+    """Per-iteration wall time by decile of a long offline run (flat = no slowdown as the archive grows)."""
+    run = run_evolve(url, iterations, workers, tmp, offline=True)
+    from evolve.archive import Archive
+
+    archive = Archive.for_run_dir(tmp / "evolve-offline")
+    rows = sorted((p.eval_index, p.created_at) for p in archive.programs(archive.get_run().id, roles=("candidate",),
+                                                                          with_code=False) if p.eval_index)
+    step = max(1, len(rows) // 10)
+    print(f"\nflatness: {run['iterations']:.0f} offline iterations, ms per iteration by decile")
+    prev = rows[0][1]
+    for i in range(step, len(rows) + 1, step):
+        t = rows[i - 1][1]
+        print(f"  evaluations {i - step + 1:>6}-{i:<6} {1000 * (t - prev).total_seconds() / step:8.2f} ms")
+        prev = t
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--iterations", type=int, default=600)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--skip-openevolve", action="store_true")
+    ap.add_argument("--offline", action="store_true", help="also run evolve with llm=offline")
+    ap.add_argument("--flat", type=int, default=0, help="also run N offline iterations to check flatness")
+    args = ap.parse_args(argv)
+    server = start_server()
+    results: dict[str, dict[str, float]] = {}
+    try:
+        with tempfile.TemporaryDirectory(prefix="evolve-bench-throughput-") as tmp_name:
+            tmp = Path(tmp_name)
+            if not args.skip_openevolve:
+                print(f"installing {OPENEVOLVE} into a temporary venv…", file=sys.stderr, flush=True)
+                venv = install_openevolve(tmp)
+                print("running OpenEvolve…", file=sys.stderr, flush=True)
+                results["openevolve 0.4.1"] = run_openevolve(venv, server.url, args.iterations, args.workers, tmp)
+            print("running evolve…", file=sys.stderr, flush=True)
+            results["evolve (llm server)"] = run_evolve(server.url, args.iterations, args.workers, tmp)
+            if args.offline:
+                results["evolve (llm=offline)"] = run_evolve(server.url, args.iterations, args.workers, tmp,
+                                                             offline=True)
+            print(f"\n{args.iterations} iterations, {args.workers} workers, one local scripted model server\n")
+            print(f"{'framework':<22} {'iters':>6} {'wall s':>9} {'cpu s':>8} {'iter/s':>8} {'cpu ms/iter':>12} "
+                  f"{'peak MB':>9}   sandboxed")
+            for name, r in results.items():
+                print(report(name, r))
+            ours, theirs = results.get("evolve (llm server)"), results.get("openevolve 0.4.1")
+            if ours and theirs:
+                speed = (ours["iterations"] / ours["wall_s"]) / (theirs["iterations"] / theirs["wall_s"])
+                print(f"\nevolve / OpenEvolve: iterations per second x{speed:.2f} (target >= 2), "
+                      f"CPU per iteration x{(ours['cpu_s'] / ours['iterations']) / (theirs['cpu_s'] / theirs['iterations']):.2f}, "
+                      f"peak memory x{ours['peak_mb'] / theirs['peak_mb']:.2f} (target <= 1)")
+            if ours and "statuses" in ours:
+                print(f"evolve candidate statuses: {ours['statuses']}")
+            if args.flat:
+                flat(server.url, args.flat, args.workers, tmp)
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
