@@ -412,5 +412,5 @@ def _report(args: argparse.Namespace, out: Console) -> int:
     out.print(f"report: {written.html} ({size / 1e6:.1f} MB, opens offline in any browser)", highlight=False)
     out.print(f"markdown: {written.markdown}", highlight=False)
     if written.note:
-        out.print(Text.assemble(("note:", "yellow"), " ", written.note))
+        out.print(Text.assemble(("note:", "yellow"), " ", written.note), soft_wrap=True)
     return 0

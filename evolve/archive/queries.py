@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
+from sqlalchemy.orm import aliased
 
 from evolve.archive.models import LLMCallRow, ProgramRow, RunRow
 from evolve.archive.records import LLMCallRecord, ProgramRecord, RunRecord
@@ -250,25 +251,20 @@ def seed_id(archive: Archive, run_id: str) -> int | None:
     return None if found is None else int(found)
 
 
-def lineage(archive: Archive, run_id: str, program_id: int, limit: int = 10_000) -> list[ProgramBrief]:
-    """The ancestors of a program back to the seed, seed first, the program last."""
-    chain: list[ProgramBrief] = []
-    seen: set[int] = set()
-    current: int | None = program_id
+def lineage(archive: Archive, run_id: str, program_id: int, limit: int = 100_000) -> list[ProgramBrief]:
+    """The ancestors of a program back to the seed, seed first, the program last (one recursive query)."""
+    start = select(ProgramRow.id, ProgramRow.parent_id, literal(0).label("depth")).where(
+        ProgramRow.run_id == run_id, ProgramRow.id == program_id)
+    anc = start.cte("ancestors", recursive=True)
+    parent = aliased(ProgramRow)
+    anc = anc.union_all(select(parent.id, parent.parent_id, anc.c.depth + 1).where(
+        parent.id == anc.c.parent_id, parent.run_id == run_id, anc.c.depth < limit))
     with archive.session() as s:
-        while current is not None and current not in seen and len(chain) < limit:
-            seen.add(current)
-            row = s.execute(select(*_BRIEF_COLUMNS).where(ProgramRow.run_id == run_id,
-                                                          ProgramRow.id == current)).first()
-            if row is None:
-                if not chain:
-                    raise ArchiveError(f"no program with id {program_id} in run {run_id}; "
-                                       "`evolve archive top RUN` lists the ids")
-                break
-            brief = _brief(row)
-            chain.append(brief)
-            current = brief.parent_id
-    return chain[::-1]
+        rows = s.execute(select(*_BRIEF_COLUMNS).join(anc, ProgramRow.id == anc.c.id)
+                         .order_by(anc.c.depth.desc())).all()
+    if not rows:
+        raise ArchiveError(f"no program with id {program_id} in run {run_id}; `evolve archive top RUN` lists the ids")
+    return [_brief(r) for r in rows]
 
 
 def lineage_tree(archive: Archive, run_id: str, leaves: Sequence[int], max_nodes: int = 400

@@ -122,6 +122,10 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.0f}%"
 
 
+def _join(*parts: Any) -> str:
+    return " · ".join(str(p) for p in parts if p)
+
+
 def _context(d: ReportData) -> dict[str, Any]:
     run = d.run
     cfg = run.config or {}
@@ -135,16 +139,21 @@ def _context(d: ReportData) -> dict[str, Any]:
                        + [m if isinstance(m, str) else str(m.get("model", m)) for m in (llm.get("models") or [])])
     workers = run.meta.get("workers") or evaluator.get("workers")
     workers_label = f"{workers} worker(s)" if workers else "all cores"
-    setup = [
-        ("problem", run.problem + (f" ({(cfg.get('problem') or {}).get('path')})" if (cfg.get("problem") or {}).get("path") else "")),
-        ("mutator", (llm.get("name") or "—") + (f" · {models}" if models else "")),
-        ("search", f"{search.get('name', '—')} · {search.get('islands', '?')} island(s) · selection "
-                   f"{search.get('selection', '—')} · budget {search.get('iterations', '—')} evaluations"
-                   + (f" / {fmt.duration(float(search['max_seconds']))}" if search.get("max_seconds") else "")),
-        ("evaluator", f"{evaluator.get('name', '—')} · {workers_label} · {evaluator.get('memory_mb', '?')} MB · "
-                      f"{evaluator.get('split_wall_s', '?')} s per split"),
+    budget = " / ".join(x for x in (
+        f"{search['iterations']:,} evaluations" if search.get("iterations") else "",
+        fmt.duration(float(search["max_seconds"])) if search.get("max_seconds") else "") if x)
+    problem_path = (cfg.get("problem") or {}).get("path")
+    setup = [(k, v) for k, v in (
+        ("problem", run.problem + (f" ({problem_path})" if problem_path else "")),
+        ("mutator", _join(llm.get("name"), models)),
+        ("search", _join(search.get("name"), f"{search['islands']} island(s)" if search.get("islands") else "",
+                         f"selection {search['selection']}" if search.get("selection") else "",
+                         f"budget {budget}" if budget else "")),
+        ("evaluator", _join(evaluator.get("name"), workers_label,
+                            f"{evaluator['memory_mb']} MB" if evaluator.get("memory_mb") else "",
+                            f"{evaluator['split_wall_s']} s per split" if evaluator.get("split_wall_s") else "")),
         ("seed", str(run.seed)),
-    ]
+    ) if v]
     import yaml
 
     config_yaml = yaml.safe_dump(cfg, sort_keys=False, default_flow_style=False) if cfg else ""
