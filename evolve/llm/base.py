@@ -8,6 +8,17 @@ from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
+class StageView:
+    """The evaluator's feedback for one split of a program (what failed, where, and why)."""
+
+    split: str
+    status: str
+    error: str | None = None
+    failed_instance: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
 class ProgramView:
     """A program as a mutator sees it: code, score, metrics and the evaluator's feedback."""
 
@@ -17,6 +28,15 @@ class ProgramView:
     metrics: dict[str, Any] = field(default_factory=dict)
     status: str = "ok"
     error: str | None = None
+    stages: tuple[StageView, ...] = ()
+
+    @classmethod
+    def from_record(cls, rec: Any) -> ProgramView:
+        """From an archive ProgramRecord (duck-typed), with its per-split feedback."""
+        stages = tuple(StageView(s.split, s.status, s.error, None if s.failed_instance is None
+                                 else str(s.failed_instance), float(s.seconds or 0.0))
+                       for s in getattr(rec, "stages", ()) or ())
+        return cls(rec.id, rec.code, rec.score, dict(rec.metrics or {}), rec.status, rec.error, stages)
 
 
 @dataclass(frozen=True)

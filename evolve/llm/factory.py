@@ -10,9 +10,43 @@ from evolve.llm.base import Mutator
 from evolve.llm.offline import OfflineMutator
 
 
+def call_settings(llm: Any) -> Any:
+    """The per-call settings of an `llm` config node."""
+    from evolve.llm.clients import CallSettings
+
+    if llm.timeout_s <= 0:
+        raise ConfigError(f"llm.timeout_s={llm.timeout_s}: must be positive")
+    if llm.max_retries < 0:
+        raise ConfigError(f"llm.max_retries={llm.max_retries}: must be zero or positive")
+    if llm.max_tokens < 1:
+        raise ConfigError(f"llm.max_tokens={llm.max_tokens}: must be at least 1")
+    return CallSettings(temperature=float(llm.temperature), max_tokens=int(llm.max_tokens),
+                        timeout_s=float(llm.timeout_s), max_retries=int(llm.max_retries))
+
+
 def make_mutator(cfg: Any, archive: Archive | None = None, run_id: str | None = None) -> Mutator:
-    """`llm.provider=offline` gives the AST mutator; litellm/openai give LLM mutators."""
+    """`llm.provider=offline` gives the AST mutator; litellm/openai give the LLM mutator."""
     provider = cfg.llm.provider
     if provider == "offline":
         return OfflineMutator(crossover_rate=float(cfg.llm.crossover_rate))
-    raise ConfigError(f"llm.provider={provider}: not available in this build")
+    if provider not in ("litellm", "openai"):
+        raise ConfigError(f"llm.provider={provider}: use offline, litellm or openai")
+    from evolve.llm.cost import Pricing
+    from evolve.llm.models import model_specs
+    from evolve.llm.mutator import LLMMutator
+    from evolve.llm.prompts import PromptBuilder
+
+    llm = cfg.llm
+    if llm.fix_retries < 0:
+        raise ConfigError(f"llm.fix_retries={llm.fix_retries}: must be zero or positive")
+    for key in ("input_cost_per_mtok", "output_cost_per_mtok", "max_cost_usd"):
+        value = getattr(llm, key)
+        if value is not None and value < 0:
+            raise ConfigError(f"llm.{key}={value}: must be zero or positive")
+    prompts_dir = cfg.prompts.dir if "prompts" in cfg else None
+    return LLMMutator(model_specs(llm), settings=call_settings(llm),
+                      pricing=Pricing(llm.input_cost_per_mtok, llm.output_cost_per_mtok),
+                      selection=str(llm.selection),
+                      mode_weights=(float(llm.diff_prob), float(llm.full_prob), float(llm.crossover_prob)),
+                      fix_retries=int(llm.fix_retries), prompts=PromptBuilder(prompts_dir),
+                      archive=archive, run_id=run_id)

@@ -1,6 +1,7 @@
 """A scripted OpenAI chat-completions server on 127.0.0.1, for tests and benchmarks without a real API.
 
-It speaks real HTTP (the openai SDK and litellm talk to it as to any OpenAI-compatible endpoint) and
+It speaks real HTTP (the openai SDK and litellm talk to it as to any OpenAI-compatible endpoint; GET
+/v1/models and Ollama's /api/tags list `models`) and
 replays scripted replies in order: text with usage tokens, HTTP errors (429 with Retry-After, 500),
 slow replies, bodies cut short, malformed JSON. When the script runs out it asks `responder` (if any),
 then answers `default` (if any), else HTTP 400 "script exhausted". Every request is recorded.
@@ -227,10 +228,13 @@ def _make_handler(server: ScriptedLLMServer) -> type[BaseHTTPRequestHandler]:
             server._record(request)
             if not self._authorised():
                 return
+            names = server.models or ["scripted-model"]
             if self.path.rstrip("/").endswith("/models") and server.list_models:
-                names = server.models or ["scripted-model"]
                 self._send_json(200, {"object": "list", "data": [
                     {"id": m, "object": "model", "created": 0, "owned_by": "scripted"} for m in names]})
+                return
+            if self.path.rstrip("/") == "/api/tags" and server.list_models:  # Ollama's model list
+                self._send_json(200, {"models": [{"name": m, "model": m} for m in names]})
                 return
             self._error(404, f"no route {self.path}", code="not_found")
 

@@ -1,0 +1,210 @@
+"""The LLM mutator: render a prompt, call a model, turn the reply into a child, store every call.
+
+Per proposal: choose the mode (diff | full | crossover by llm.*_prob; fix when the parent failed) and
+the model (weighted or bandit), all before the first await so concurrent proposals stay reproducible.
+A reply that cannot be used (malformed, SEARCH text not found, edits outside the EVOLVE-BLOCKs,
+invalid Python) is sent back with the reason up to llm.fix_retries times; each call is its own
+llm_calls row, with the rendered prompt, the reply, tokens, cost, latency and status
+(ok | parse_error | error | timeout | cancelled).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from evolve.archive import Archive
+from evolve.edit.diff import EditError, apply_reply
+from evolve.errors import ArchiveError
+from evolve.llm.base import Proposal, ProposalRequest
+from evolve.llm.clients import CallFailed, CallSettings, ChatClient, Completion, make_client
+from evolve.llm.cost import Pricing
+from evolve.llm.models import ModelSpec
+from evolve.llm.prompts import PromptBuilder, render_transcript, trim_error
+from evolve.llm.selection import Selector, make_selector
+
+log = logging.getLogger(__name__)
+MODES = ("diff", "full", "crossover")
+
+
+@dataclass
+class _Tally:
+    """What one proposal's calls used."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    call_ids: list[int] = field(default_factory=list)
+
+
+class LLMMutator:
+    """Proposes children with LLMs; implements the loop's Mutator protocol (plus preflight and observe)."""
+
+    name = "llm"
+
+    def __init__(self, specs: list[ModelSpec], *, settings: CallSettings, pricing: Pricing | None = None,
+                 selection: str = "weighted", mode_weights: tuple[float, float, float] = (0.6, 0.3, 0.1),
+                 fix_retries: int = 1, prompts: PromptBuilder | None = None, archive: Archive | None = None,
+                 run_id: str | None = None, clients: list[ChatClient] | None = None) -> None:
+        self.specs = specs
+        self.settings = settings
+        self.pricing = pricing or Pricing()
+        self.selector: Selector = make_selector(selection, [s.key for s in specs], [s.weight for s in specs])
+        self.mode_weights = mode_weights
+        self.fix_retries = max(0, int(fix_retries))
+        self.prompts = prompts or PromptBuilder()
+        self.archive, self.run_id = archive, run_id
+        self.clients = clients or [make_client(s, settings) for s in specs]
+
+    # -- the Mutator protocol ------------------------------------------------------------------------
+    async def propose(self, request: ProposalRequest, rng: random.Random) -> Proposal:
+        mode = self._mode(request, rng)
+        index = self.selector.pick(rng)
+        spec, client = self.specs[index], self.clients[index]
+        answer = "diff" if mode == "diff" else "full"
+        if mode == "fix":
+            answer = "diff" if rng.random() < self._diff_share() else "full"
+        self.selector.started(index)
+        tally = _Tally()
+        try:
+            return await self._propose(request, mode, answer, spec, client, tally)
+        finally:
+            self.selector.finished(index, tally.cost_usd, tally.prompt_tokens + tally.completion_tokens)
+
+    def _diff_share(self) -> float:
+        d, f, c = self.mode_weights
+        return d / (d + f + c) if d + f + c > 0 else 1.0
+
+    def _mode(self, request: ProposalRequest, rng: random.Random) -> str:
+        if request.parent.status != "ok":
+            return "fix"
+        weights = list(self.mode_weights)
+        if not request.inspirations:
+            weights[2] = 0.0
+        if sum(weights) <= 0:
+            return "diff"
+        return rng.choices(MODES, weights=weights)[0]
+
+    async def _propose(self, request: ProposalRequest, mode: str, answer: str, spec: ModelSpec,
+                       client: ChatClient, tally: _Tally) -> Proposal:
+        messages = self.prompts.messages(request, mode, answer)
+        kind = mode
+        reason = ""
+        reply = ""
+        for attempt in range(1 + self.fix_retries):
+            if attempt:
+                messages = self.prompts.retry(request, messages, reply, reason, answer)
+                kind = "fix"
+            try:
+                completion, latency = await self._call(spec, client, messages, kind, tally)
+            except CallFailed as exc:
+                return Proposal(code=None, edit="", edit_kind=mode, model=spec.key, status="llm_error",
+                                error=str(exc), **_usage(tally))
+            reply = completion.text
+            try:
+                edit = apply_reply(request.parent.code, reply)
+            except EditError as exc:
+                reason = str(exc)
+                if completion.finish_reason == "length":
+                    reason += " (the reply hit llm.max_tokens and was cut off)"
+                self._store(spec, kind, messages, completion, latency, "parse_error", reason, tally)
+                continue
+            self._store(spec, kind, messages, completion, latency, "ok", None, tally)
+            return Proposal(code=edit.code, edit=edit.text, edit_kind=mode + ("+fix" if attempt else ""),
+                            model=spec.key, **_usage(tally))
+        tries = f" (after {1 + self.fix_retries} replies)" if self.fix_retries else ""
+        return Proposal(code=None, edit=trim_error(reply, 4000), edit_kind=mode, model=spec.key,
+                        status="parse_error", error=reason + tries, **_usage(tally))
+
+    async def _call(self, spec: ModelSpec, client: ChatClient, messages: list[dict[str, str]], kind: str,
+                    tally: _Tally) -> tuple[Completion, float]:
+        """One request (the library retries inside it); failures are stored here, successes by the caller."""
+        started = time.monotonic()
+        try:
+            completion = await client.complete(messages)
+        except CallFailed as exc:
+            self._record(spec, kind, messages, None, 0, 0, 0.0, time.monotonic() - started, exc.status, str(exc),
+                         tally)
+            raise
+        except asyncio.CancelledError:  # the run stopped (budget, deadline, Ctrl-C) while we waited
+            self._record(spec, kind, messages, None, 0, 0, 0.0, time.monotonic() - started, "cancelled",
+                         "the run stopped before the reply arrived", tally)
+            raise
+        except Exception as exc:  # a client bug, not a transport failure: stored, then the loop's llm_error
+            self._record(spec, kind, messages, None, 0, 0, 0.0, time.monotonic() - started, "error",
+                         f"{exc.__class__.__name__}: {exc}", tally)
+            raise CallFailed(f"{exc.__class__.__name__}: {exc}") from exc
+        return completion, time.monotonic() - started
+
+    def _store(self, spec: ModelSpec, kind: str, messages: list[dict[str, str]], completion: Completion,
+               latency: float, status: str, error: str | None, tally: _Tally) -> None:
+        cost = self.pricing.cost(spec, completion.prompt_tokens, completion.completion_tokens)
+        self._record(spec, kind, messages, completion.text, completion.prompt_tokens, completion.completion_tokens,
+                     cost, latency, status, error, tally)
+
+    def _record(self, spec: ModelSpec, kind: str, messages: list[dict[str, str]], response: str | None,
+                prompt_tokens: int, completion_tokens: int, cost: float, latency: float, status: str,
+                error: str | None, tally: _Tally) -> None:
+        tally.prompt_tokens += prompt_tokens
+        tally.completion_tokens += completion_tokens
+        tally.cost_usd += cost
+        if self.archive is None or self.run_id is None:
+            return
+        try:
+            call_id = self.archive.add_llm_call(
+                self.run_id, model=spec.key, kind=kind, prompt=render_transcript(messages), response=response,
+                prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, cost_usd=cost,
+                latency_s=round(latency, 4), status=status, error=error)
+        except ArchiveError as exc:  # never lose the proposal over a bookkeeping write
+            log.warning("could not store an llm call: %s", exc)
+            return
+        tally.call_ids.append(call_id)
+
+    def state(self) -> dict[str, Any]:
+        return {"selector": self.selector.state()}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.selector.load_state(state.get("selector") or {})
+
+    async def aclose(self) -> None:
+        for client in self.clients:
+            await client.aclose()
+
+    # -- beyond the protocol -------------------------------------------------------------------------
+    async def preflight(self) -> None:
+        """Raise a one-line LLMError naming the setting to fix (missing key, dead endpoint, unknown model)."""
+        from evolve.llm.preflight import PROBE, check_model
+
+        for spec, client in zip(self.specs, self.clients):
+            result = await check_model(spec, client)
+            if result.probe is not None:  # a probe request spent tokens: account for it like any call
+                probe = result.probe
+                self._record(spec, "preflight", PROBE, probe.text, probe.prompt_tokens, probe.completion_tokens,
+                             self.pricing.cost(spec, probe.prompt_tokens, probe.completion_tokens), 0.0, "ok",
+                             None, _Tally())
+
+    def observe(self, program_id: int, improved: bool, score_delta: float | None = None,
+                model: str | None = None) -> None:
+        """Report an evaluated child so the bandit learns which model improves programs per dollar.
+
+        `model` is the child's Proposal.model (the archive's programs.model); when omitted it is read from
+        the archive. Children of the offline mutator or of models no longer configured are kept aside.
+        """
+        if model is None:
+            if self.archive is None:
+                return
+            try:
+                model = self.archive.program(program_id).model
+            except ArchiveError:
+                return
+        if model:
+            self.selector.observe(model, improved, score_delta)
+
+
+def _usage(tally: _Tally) -> dict[str, Any]:
+    return {"prompt_tokens": tally.prompt_tokens, "completion_tokens": tally.completion_tokens,
+            "cost_usd": tally.cost_usd, "llm_call_ids": tuple(tally.call_ids)}

@@ -1,0 +1,125 @@
+"""Rendering the chat messages of a proposal from the Jinja2 templates in prompts/ (or `prompts.dir`).
+
+Templates: system.j2 (the problem and the rules), diff.j2, full.j2, crossover.j2 (one per mode) and
+fix.j2 (a parent that failed, or a reply that could not be used: then `reason` is set). Variables:
+`description`, `entry`, `metric_notes`, `parent`, `inspirations`, `failures` (ProgramViews), `mode`
+("diff" or "full": the answer format asked for), `reason`. Filters: `num`, `trim_error(n)`, `evolve_blocks`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from evolve.edit.blocks import BlockError, find_blocks
+from evolve.errors import ConfigError
+from evolve.llm.base import ProposalRequest
+
+MODES = ("diff", "full", "crossover", "fix")
+Message = dict[str, str]
+
+
+def _num(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return f"{value:.6g}"
+
+
+def trim_error(text: Any, limit: int = 800) -> str:
+    """An error text cut to `limit` characters, keeping its start and its end (where tracebacks say why)."""
+    s = str(text or "").strip()
+    if len(s) <= limit:
+        return s
+    head = limit * 2 // 5
+    return f"{s[:head]} […] {s[-(limit - head):]}"
+
+
+def _evolve_blocks(code: str) -> str:
+    try:
+        return "\n".join(b.text.rstrip("\n") for b in find_blocks(code))
+    except BlockError:
+        return code
+
+
+def shipped_dir() -> Path:
+    """The folder of the templates shipped in the `prompts` package."""
+    import prompts
+
+    return Path(next(iter(prompts.__path__)))  # also right for an editable install that sees a namespace
+
+
+class PromptBuilder:
+    """Renders messages for one mode; templates in `user_dir` override the shipped ones file by file."""
+
+    def __init__(self, user_dir: str | Path | None = None) -> None:
+        shipped = shipped_dir()
+        loaders: list[jinja2.BaseLoader] = []
+        if user_dir:
+            path = Path(user_dir).expanduser()
+            if not path.is_dir():
+                raise ConfigError(f"prompts.dir={user_dir}: no such folder; copy {shipped} there and edit "
+                                  "the copies, or unset prompts.dir")
+            loaders.append(jinja2.FileSystemLoader(str(path)))
+        loaders.append(jinja2.FileSystemLoader(str(shipped)))
+        self.env = jinja2.Environment(loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined,
+                                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False,
+                                      autoescape=False)
+        self.env.filters.update(num=_num, trim_error=trim_error, evolve_blocks=_evolve_blocks)
+
+    def render(self, name: str, **context: Any) -> str:
+        try:
+            text = self.env.get_template(f"{name}.j2").render(**context)
+        except jinja2.TemplateNotFound as exc:
+            raise ConfigError(f"prompt template {exc.name} not found (prompts.dir or the shipped prompts/)") from exc
+        except jinja2.TemplateError as exc:
+            raise ConfigError(f"prompt template {name}.j2: {exc.__class__.__name__}: {exc}") from exc
+        return _tidy(text)
+
+    def context(self, request: ProposalRequest, mode: str, reason: str | None = None) -> dict[str, Any]:
+        return {"description": request.description, "entry": request.entry,
+                "metric_notes": dict(request.metric_notes), "parent": request.parent,
+                "inspirations": list(request.inspirations), "failures": list(request.failures),
+                "mode": "diff" if mode == "diff" else "full", "reason": reason}
+
+    def messages(self, request: ProposalRequest, mode: str, answer_format: str | None = None) -> list[Message]:
+        """System + user messages for `mode` (diff | full | crossover | fix)."""
+        if mode not in MODES:
+            raise ValueError(f"unknown prompt mode {mode!r}")
+        ctx = self.context(request, answer_format or mode)
+        return [{"role": "system", "content": self.render("system", **ctx)},
+                {"role": "user", "content": self.render(mode, **ctx)}]
+
+    def retry(self, request: ProposalRequest, messages: Sequence[Message], reply: str, reason: str,
+              answer_format: str) -> list[Message]:
+        """The conversation extended by the unusable reply and a fix request carrying the reason."""
+        ctx = self.context(request, answer_format, reason)
+        return [*messages, {"role": "assistant", "content": reply},
+                {"role": "user", "content": self.render("fix", **ctx)}]
+
+
+def _tidy(text: str) -> str:
+    """Collapse runs of blank lines the template logic leaves behind (never inside a code fence)."""
+    out: list[str] = []
+    in_code = False
+    for line in text.strip().splitlines():
+        if not in_code and line.lstrip().startswith("```"):
+            in_code = True
+        elif in_code and line.strip() == "```":
+            in_code = False
+        if not in_code and not line.strip() and out and not out[-1].strip():
+            continue
+        out.append(line if in_code else line.rstrip())
+    return "\n".join(out) + "\n"
+
+
+def render_transcript(messages: Sequence[Mapping[str, str]]) -> str:
+    """Messages as one readable text, as stored in the archive's llm_calls.prompt."""
+    return "\n\n".join(f"[{m['role']}]\n{m['content'].rstrip()}" for m in messages) + "\n"

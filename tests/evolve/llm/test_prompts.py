@@ -1,0 +1,114 @@
+"""Prompts rendered from the Jinja2 templates: what each one carries, and user overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from evolve.errors import ConfigError
+from evolve.llm.base import ProgramView, ProposalRequest, StageView
+from evolve.llm.prompts import PromptBuilder, render_transcript, shipped_dir, trim_error
+from evolve.plugins import load_problem
+
+SMTT = load_problem("smtt")
+SEED = SMTT.initial_program
+MDD = SEED.replace("    return d\n", "    return max(d, t + p)\n")
+
+
+def request(parent: ProgramView | None = None, **kw: object) -> ProposalRequest:
+    parent = parent or ProgramView(4, SEED, -62.34, {"score": -62.34, "gap_pct": 62.34, "_quick_score": -60.0},
+                                   stages=(StageView("quick", "ok"), StageView("train", "ok")))
+    return ProposalRequest(parent=parent, description=SMTT.description, entry=SMTT.entry,
+                           metric_notes=SMTT.describe_metrics(), **kw)  # type: ignore[arg-type]
+
+
+def user(messages: list[dict[str, str]]) -> str:
+    return messages[-1]["content"]
+
+
+def test_system_prompt_carries_the_description_and_the_entry_function() -> None:
+    system = PromptBuilder().messages(request(), "diff")[0]
+    assert system["role"] == "system"
+    assert SMTT.description.strip().splitlines()[0] in system["content"]
+    assert "`schedule`" in system["content"] and "EVOLVE-BLOCK-START" in system["content"]
+
+
+def test_diff_prompt_carries_the_parent_code_metrics_and_format() -> None:
+    text = user(PromptBuilder().messages(request(), "diff"))
+    assert SEED.strip() in text
+    assert "gap_pct: 62.34" in text and SMTT.describe_metrics()["gap_pct"] in text
+    assert "_quick_score" not in text  # internal bookkeeping stays out
+    assert "<<<<<<< SEARCH" in text and ">>>>>>> REPLACE" in text
+
+
+def test_full_and_crossover_prompts_ask_for_a_fenced_program() -> None:
+    insp = (ProgramView(9, MDD, -1.3, {"score": -1.3}),)
+    for mode in ("full", "crossover"):
+        text = user(PromptBuilder().messages(request(inspirations=insp), mode))
+        assert "```python code block" in text and "<<<<<<< SEARCH" not in text
+    crossover = user(PromptBuilder().messages(request(inspirations=insp), "crossover"))
+    assert "return max(d, t + p)" in crossover and "score -1.3" in crossover and "Combine" in crossover
+
+
+def test_recent_failures_are_listed_with_their_trimmed_errors() -> None:
+    long_error = "Traceback (most recent call last):\n" + "  frame\n" * 400 + "ZeroDivisionError: division by zero"
+    failures = (ProgramView(7, SEED, None, {}, "crash", long_error), ProgramView(8, SEED, None, {}, "timeout", "5 s"))
+    text = user(PromptBuilder().messages(request(failures=failures), "diff"))
+    assert "- crash: Traceback" in text and "ZeroDivisionError: division by zero" in text
+    assert "- timeout: 5 s" in text
+    assert text.count("frame") < 100
+
+
+def test_fix_prompt_shows_the_failing_parent_and_where_it_failed() -> None:
+    broken = ProgramView(5, SEED, None, {}, "invalid", "not a permutation",
+                         (StageView("quick", "invalid", "index 3 appears twice", "q07"),))
+    text = user(PromptBuilder().messages(request(broken), "fix", "diff"))
+    assert "A program that fails" in text and SEED.strip() in text
+    assert "split `quick`: invalid on instance q07: index 3 appears twice" in text
+    assert "<<<<<<< SEARCH" in text
+
+
+def test_retry_appends_the_unusable_reply_and_the_reason() -> None:
+    builder = PromptBuilder()
+    first = builder.messages(request(), "diff")
+    retry = builder.retry(request(), first, "no idea", "the reply contains no SEARCH/REPLACE block", "diff")
+    assert retry[:2] == first
+    assert retry[2] == {"role": "assistant", "content": "no idea"}
+    assert retry[3]["role"] == "user"
+    assert "could not be used: the reply contains no SEARCH/REPLACE block" in retry[3]["content"]
+    assert "<<<<<<< SEARCH" in retry[3]["content"]
+
+
+def test_a_template_in_prompts_dir_overrides_only_that_template(tmp_path: Path) -> None:
+    (tmp_path / "diff.j2").write_text("Improve {{ entry }} (score {{ parent.score | num }}).\n")
+    builder = PromptBuilder(tmp_path)
+    assert user(builder.messages(request(), "diff")) == "Improve schedule (score -62.34).\n"
+    assert SEED.strip() in user(builder.messages(request(), "full"))  # still the shipped template
+
+
+def test_a_missing_prompts_dir_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"prompts\.dir=.*no such folder"):
+        PromptBuilder(tmp_path / "nope")
+
+
+def test_a_broken_user_template_is_a_config_error_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "diff.j2").write_text("{{ no_such_variable }}")
+    with pytest.raises(ConfigError, match=r"diff\.j2"):
+        PromptBuilder(tmp_path).messages(request(), "diff")
+
+
+def test_every_shipped_template_exists() -> None:
+    for name in ("system", "diff", "full", "crossover", "fix", "_context"):
+        assert (shipped_dir() / f"{name}.j2").is_file()
+
+
+def test_the_transcript_names_each_role() -> None:
+    text = render_transcript([{"role": "system", "content": "S"}, {"role": "user", "content": "U\n"}])
+    assert text == "[system]\nS\n\n[user]\nU\n"
+
+
+def test_trim_error_keeps_the_start_and_the_end() -> None:
+    text = "A" * 1000 + "the cause"
+    trimmed = trim_error(text, 100)
+    assert len(trimmed) < 120 and trimmed.startswith("AAA") and trimmed.endswith("the cause")
