@@ -94,6 +94,15 @@ class Evolution:
         self._views_max = 2 * self.search.islands * self.search.island_size + 64
         self.offline = getattr(mutator, "name", "") == "offline"
         self.deadline = (time.monotonic() + self.search.max_seconds) if self.search.max_seconds else None
+        # plain copies of the settings read on every turn (OmegaConf attribute access is slow)
+        self.limits_cfg: dict[str, Any] = {
+            "iterations": int(self.search.iterations), "target_score": self.search.target_score,
+            "stagnation": self.search.stagnation, "max_duplicate_streak": int(self.search.max_duplicate_streak),
+            "max_cost_usd": cfg.llm.max_cost_usd, "max_tokens_total": cfg.llm.max_tokens_total,
+            "migration_interval": max(1, int(self.search.migration_interval)),
+            "feature_dims": tuple(self.search.feature_dims), "strategy": str(self.search.name),
+            "cascade_threshold": self.search.cascade_threshold, "max_retries": int(cfg.evaluator.max_retries),
+            "max_concurrency": int(cfg.llm.max_concurrency)}
 
     # -- setup ---------------------------------------------------------------------------------------
     def _task(self, code: str, splits: tuple[str, ...], gate: float | None = None) -> EvalTask:
@@ -177,25 +186,25 @@ class Evolution:
             self.stop_reason = reason
 
     def _budget_left(self) -> int:
-        return self.search.iterations - self.progress.evaluations - len(self.inflight) - len(self.ready)
+        return self.limits_cfg["iterations"] - self.progress.evaluations - len(self.inflight) - len(self.ready)
 
     def _check_stops(self) -> None:
-        s, p = self.search, self.progress
-        if p.evaluations >= s.iterations:
+        s, p = self.limits_cfg, self.progress
+        if p.evaluations >= s["iterations"]:
             self.stop("iterations")
         elif self.deadline is not None and time.monotonic() >= self.deadline:
             self.stop("max_seconds")
-        elif s.target_score is not None and p.best_score is not None and p.best_score >= s.target_score:
+        elif s["target_score"] is not None and p.best_score is not None and p.best_score >= s["target_score"]:
             self.stop("target_score")
-        elif s.stagnation and p.evaluations - p.last_improvement >= s.stagnation:
+        elif s["stagnation"] and p.evaluations - p.last_improvement >= s["stagnation"]:
             self.stop("stagnation")
-        elif self.cfg.llm.max_cost_usd is not None and p.cost_usd >= self.cfg.llm.max_cost_usd:
+        elif s["max_cost_usd"] is not None and p.cost_usd >= s["max_cost_usd"]:
             self.stop("budget: llm.max_cost_usd reached")
-        elif self.cfg.llm.max_tokens_total is not None and p.tokens >= self.cfg.llm.max_tokens_total:
+        elif s["max_tokens_total"] is not None and p.tokens >= s["max_tokens_total"]:
             self.stop("budget: llm.max_tokens_total reached")
-        elif self.dup_streak >= s.max_duplicate_streak:
+        elif self.dup_streak >= s["max_duplicate_streak"]:
             self.stop(f"no new programs: {self.dup_streak} duplicate proposals in a row")
-        elif self.error_streak >= max(20, s.max_duplicate_streak // 4):
+        elif self.error_streak >= max(20, s["max_duplicate_streak"] // 4):
             self.stop(f"the mutator failed {self.error_streak} times in a row (see llm_calls in the archive)")
 
     async def run(self) -> str:
@@ -206,18 +215,20 @@ class Evolution:
         """
         self._check_stops()
         while self.stop_reason is None:
-            await self._fill()
-            self._dispatch()
+            with self.archive.batch():  # one transaction per turn of the loop: the writer batches
+                await self._fill()
+                self._dispatch()
             waitables: set[asyncio.Future[Any]] = set(self.inflight) | set(self.proposals)
             if not waitables:
                 self.stop("iterations" if self._budget_left() <= 0 else "nothing left to evaluate")
                 break
             done, _ = await asyncio.wait(waitables, timeout=0.5, return_when=asyncio.FIRST_COMPLETED)
-            # handle in submission order (not set order) so runs are as reproducible as timing allows
-            for task in [t for t in self.proposals if t in done]:
-                self._on_proposal(task)
-            for fut in [f for f in self.inflight if f in done]:
-                self._on_outcome(fut)
+            with self.archive.batch():
+                # handle in submission order (not set order) so runs are as reproducible as timing allows
+                for task in [t for t in self.proposals if t in done]:
+                    self._on_proposal(task)
+                for fut in [f for f in self.inflight if f in done]:
+                    self._on_outcome(fut)
             self._check_stops()
             self.on_progress(self.progress)
         for task in self.proposals:
@@ -243,7 +254,7 @@ class Evolution:
                 self._accept(proposal, parent, island, gen, insp, rng)
                 self._check_stops()
             return
-        limit = int(self.cfg.llm.max_concurrency)
+        limit = self.limits_cfg["max_concurrency"]
         while self.stop_reason is None and len(self.proposals) < limit \
                 and len(self.ready) + len(self.proposals) < self.workers + limit \
                 and self._budget_left() - len(self.proposals) > 0:
@@ -338,8 +349,9 @@ class Evolution:
             job = self.ready.popleft()
             gate = None
             parent = self.pop.member(job.parent_id)
-            if self.search.cascade_threshold is not None and parent is not None and parent.quick is not None:
-                gate = parent.quick - float(self.search.cascade_threshold)
+            threshold = self.limits_cfg["cascade_threshold"]
+            if threshold is not None and parent is not None and parent.quick is not None:
+                gate = parent.quick - float(threshold)
             fut = asyncio.wrap_future(self._submit(self._task(job.code, CASCADE, gate)))
             self.inflight[fut] = job
 
@@ -351,7 +363,7 @@ class Evolution:
             job.attempts += 1
             log.warning("evaluation of program %d failed in the worker: %s", job.program_id, exc)
             self._renew_executor()
-            if job.attempts <= int(self.cfg.evaluator.max_retries):
+            if job.attempts <= self.limits_cfg["max_retries"]:
                 self.ready.appendleft(job)
                 return
             outcome = Outcome("crash", None, {}, (), f"evaluation worker failed {job.attempts} times: {exc}")
@@ -364,8 +376,8 @@ class Evolution:
         else:
             self.pop.note_child(job.parent_id)
             self.failures.append(ProgramView(job.program_id, job.code, None, {}, outcome.status, outcome.error))
-        interval = max(1, self.search.migration_interval)
-        if self.progress.evaluations % interval == 0 and self.search.name == "evolution":
+        interval = self.limits_cfg["migration_interval"]
+        if self.progress.evaluations % interval == 0 and self.limits_cfg["strategy"] == "evolution":
             moves = self.pop.migrate(random.Random(self.progress.evaluations))
             if moves:
                 self.archive.add_event(self.run_id, "migration", f"{len(moves)} programs migrated",
@@ -381,7 +393,7 @@ class Evolution:
         score, error, status = outcome.score, outcome.error, outcome.status
         if status == "ok" and outcome.stages and outcome.stages[-1].split != CASCADE[-1]:
             score, error = None, "cascade: stopped after the quick split (score below the gate)"
-        features = features_of(code, outcome.seconds, metrics, self.search.feature_dims)
+        features = features_of(code, outcome.seconds, metrics, self.limits_cfg["feature_dims"])
         cell = self.pop.cell_label(features) if status == "ok" else None
         self.archive.complete_program(pid, status=status, score=score, metrics=metrics, stages=outcome.stages,
                                       error=error, features=features, cell=cell,
@@ -394,7 +406,7 @@ class Evolution:
                parent_id: int | None, seed: bool = False) -> bool:
         if outcome.score is None or (outcome.stages and outcome.stages[-1].split != CASCADE[-1]):
             return False
-        features = features_of(code, outcome.seconds, outcome.metrics, self.search.feature_dims)
+        features = features_of(code, outcome.seconds, outcome.metrics, self.limits_cfg["feature_dims"])
         quick = next((s.metrics.get("score") for s in outcome.stages if s.split == "quick" and s.status == "ok"),
                      None)
         improved = self.pop.add(pid, outcome.score, features, island, generation, parent_id, seed=seed,

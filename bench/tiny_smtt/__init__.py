@@ -17,10 +17,10 @@ from evolve.problem import Harness, Instance, InvalidOutput, Problem
 HERE = Path(__file__).resolve().parent
 
 
-def instances_data() -> list[tuple[np.ndarray, np.ndarray]]:
-    rng = np.random.default_rng(12345)
+def instances_data(seed: int = 12345, count: int = 4) -> list[tuple[np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(seed)
     out = []
-    for _ in range(4):
+    for _ in range(count):
         p = rng.integers(1, 101, size=8)
         d = rng.integers(0, int(p.sum()), size=8)
         out.append((p, d))
@@ -42,9 +42,7 @@ class TinySmtt(Problem):
     summary_metrics = ("score", "total_tardiness")
 
     def instances(self, split: str) -> Sequence[Instance]:
-        data = instances_data()
-        if split == "quick":
-            data = data[:1]
+        data = {"quick": instances_data(1, 1), "train": instances_data(), "holdout": instances_data(7)}[split]
         return [Instance(id=f"{split}/{i}", args=(p, d)) for i, (p, d) in enumerate(data)]
 
     def score(self, instance: Instance, output: Any) -> dict[str, float]:

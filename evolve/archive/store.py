@@ -13,8 +13,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, func, inspect, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import bindparam, create_engine, event, func, insert, inspect, select, update
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, defer, sessionmaker
 
@@ -24,6 +24,27 @@ from evolve.errors import ArchiveError
 
 DB_NAME = "archive.db"
 MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+# every column of a new program row with its default: one prepared INSERT serves every call
+_PROGRAM_ROW: dict[str, Any] = {
+    "role": "candidate", "name": None, "parent_id": None, "inspiration_ids": [], "island": 0, "cell": None,
+    "generation": 0, "code": "", "code_hash": "", "edit": None, "edit_kind": None, "model": None,
+    "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0, "status": "pending", "score": None,
+    "metrics": {}, "holdout": None, "features": {}, "error": None, "stage": None, "eval_seconds": 0.0,
+    "eval_index": None, "evaluated_at": None,
+}
+# the hot path's statements, built once (SQLAlchemy caches their compiled form)
+_FIND_JOB = select(ProgramRow.id).where(ProgramRow.run_id == bindparam("r"), ProgramRow.job_id == bindparam("j"))
+_INSERT_PROGRAM = insert(ProgramRow).returning(ProgramRow.id)
+_RUN_OF = select(ProgramRow.run_id).where(ProgramRow.id == bindparam("p"))
+_COMPLETE_PROGRAM = update(ProgramRow).where(ProgramRow.id == bindparam("p")).values(
+    {c: bindparam(c) for c in ("status", "score", "metrics", "error", "features", "cell", "eval_index", "stage",
+                               "eval_seconds", "evaluated_at")})
+_COUNT_RUN = update(RunRow).where(RunRow.id == bindparam("r")).values(
+    evaluations=bindparam("evaluations"), heartbeat_at=bindparam("heartbeat_at"))
+_FIND_HASH = select(ProgramRow.id).where(ProgramRow.run_id == bindparam("r"), ProgramRow.code_hash == bindparam("h"),
+                                         ProgramRow.status != "duplicate").limit(1)
 
 
 def sqlite_url(path: Path | str) -> str:
@@ -86,6 +107,7 @@ class Archive:
             raise ArchiveError(f"cannot open the archive at {_safe_url(url)}: {exc.__class__.__name__}: "
                                f"{str(exc).splitlines()[0]}") from exc
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._batch: Connection | None = None
 
     @classmethod
     def for_run_dir(cls, run_dir: Path | str, *, create: bool = False) -> Archive:
@@ -98,8 +120,44 @@ class Archive:
         self.engine.dispose()
 
     @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group every write inside the block into one transaction (the loop's writer batches this way)."""
+        if self._batch is not None:
+            yield
+            return
+        try:
+            with self.engine.begin() as conn:
+                self._batch = conn
+                yield
+        except OperationalError as exc:
+            raise ArchiveError(f"archive {_safe_url(self.url)}: {str(exc).splitlines()[0]}") from exc
+        finally:
+            self._batch = None
+
+    @contextlib.contextmanager
+    def _conn(self) -> Iterator[Connection]:
+        """The batch's connection, or a fresh transaction that commits at the end of the block."""
+        if self._batch is not None:
+            yield self._batch
+            return
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except OperationalError as exc:
+            raise ArchiveError(f"archive {_safe_url(self.url)}: {str(exc).splitlines()[0]}") from exc
+
+    @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
         """A unit of work: commits on success, rolls back on error, maps errors to ArchiveError."""
+        if self._batch is not None:  # join the batch's transaction
+            joined = Session(bind=self._batch, expire_on_commit=False,
+                             join_transaction_mode="create_savepoint")
+            try:
+                yield joined
+                joined.commit()
+            finally:
+                joined.close()
+            return
         sess = self._sessions()
         try:
             yield sess
@@ -154,39 +212,39 @@ class Archive:
     # -- programs ----------------------------------------------------------------------------------
     def add_program(self, run_id: str, job_id: str, **fields: Any) -> int:
         """Insert a program (idempotent on job_id: a retried job returns the existing id)."""
-        with self.session() as s:
-            existing = s.scalar(select(ProgramRow.id).where(ProgramRow.run_id == run_id,
-                                                             ProgramRow.job_id == job_id))
+        values = {**_PROGRAM_ROW, **fields, "run_id": run_id, "job_id": job_id, "created_at": utcnow()}
+        bad = set(values) - set(_PROGRAM_ROW) - {"run_id", "job_id", "created_at"}
+        if bad:
+            raise ValueError(f"unknown program fields {sorted(bad)}")
+        with self._conn() as conn:
+            existing = conn.execute(_FIND_JOB, {"r": run_id, "j": job_id}).scalar()
             if existing is not None:
                 return int(existing)
-            row = ProgramRow(run_id=run_id, job_id=job_id, **fields)
-            s.add(row)
-            s.flush()
-            return int(row.id)
+            return int(conn.execute(_INSERT_PROGRAM, values).scalar_one())
 
     def complete_program(self, program_id: int, *, status: str, score: float | None,
                          metrics: dict[str, Any], stages: Sequence[Any], error: str | None,
                          features: dict[str, Any] | None = None, cell: str | None = None,
                          eval_index: int | None = None, run_evaluations: int | None = None) -> None:
         """Store an outcome and its per-stage results; optionally bump the run's evaluation counter."""
-        with self.session() as s:
-            row = s.get(ProgramRow, program_id)
-            if row is None:
+        now = utcnow()
+        with self._conn() as conn:
+            run_id = conn.execute(_RUN_OF, {"p": program_id}).scalar()
+            if run_id is None:
                 raise ArchiveError(f"no program {program_id}")
-            row.status, row.score, row.metrics, row.error = status, score, metrics, error
-            row.features = features or {}
-            row.cell = cell
-            row.eval_index = eval_index
-            row.stage = stages[-1].split if stages else None
-            row.eval_seconds = float(sum(st.seconds for st in stages))
-            row.evaluated_at = utcnow()
-            for st in stages:
-                s.add(EvaluationRow(program_id=program_id, split=st.split, status=st.status,
-                                    metrics=st.metrics, error=st.error, failed_instance=st.failed_instance,
-                                    seconds=st.seconds, stdout=st.stdout or None, stderr=st.stderr or None))
+            conn.execute(_COMPLETE_PROGRAM, {
+                "p": program_id, "status": status, "score": score, "metrics": metrics, "error": error,
+                "features": features or {}, "cell": cell, "eval_index": eval_index,
+                "stage": stages[-1].split if stages else None,
+                "eval_seconds": float(sum(st.seconds for st in stages)), "evaluated_at": now})
+            if stages:
+                conn.execute(insert(EvaluationRow), [
+                    {"program_id": program_id, "split": st.split, "status": st.status, "metrics": st.metrics,
+                     "error": st.error, "failed_instance": st.failed_instance, "seconds": st.seconds,
+                     "stdout": st.stdout or None, "stderr": st.stderr or None, "created_at": now}
+                    for st in stages])
             if run_evaluations is not None:
-                s.execute(update(RunRow).where(RunRow.id == row.run_id)
-                          .values(evaluations=run_evaluations, heartbeat_at=utcnow()))
+                conn.execute(_COUNT_RUN, {"r": run_id, "evaluations": run_evaluations, "heartbeat_at": now})
 
     def set_holdout(self, program_id: int, metrics: dict[str, Any], stage: Any | None = None) -> None:
         with self.session() as s:
@@ -241,10 +299,9 @@ class Archive:
             return {str(k): int(v) for k, v in rows}
 
     def has_hash(self, run_id: str, code_hash: str) -> int | None:
-        with self.session() as s:
-            found = s.scalar(select(ProgramRow.id).where(ProgramRow.run_id == run_id,
-                                                         ProgramRow.code_hash == code_hash,
-                                                         ProgramRow.status != "duplicate").limit(1))
+        """The id of a stored (non-duplicate) program of the run with this normalised hash, if any."""
+        with self._conn() as conn:
+            found = conn.execute(_FIND_HASH, {"r": run_id, "h": code_hash}).scalar()
             return None if found is None else int(found)
 
     # -- llm calls and events ----------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import re
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -127,7 +128,21 @@ def _strip_docstring(body: list[ast.stmt]) -> list[ast.stmt]:
 
 
 def normalised_hash(code: str) -> str:
-    """A hash that ignores comments, formatting, docstrings and the names of arguments and locals."""
+    """A hash that ignores comments, formatting, docstrings and the names of arguments and locals.
+
+    Only the EVOLVE-BLOCKs are normalised (edits cannot touch the rest); the text outside them is hashed
+    as it is, so two programs collide only when both parts match.
+    """
+    try:
+        blocks = find_blocks(code)
+    except BlockError:
+        return _ast_hash(code)
+    outside = hashlib.sha256(outside_blocks(code).encode()).hexdigest()
+    inner = [_ast_hash(textwrap.dedent(b.text)) for b in blocks]
+    return hashlib.sha256("|".join([outside, *inner]).encode()).hexdigest()[:40]
+
+
+def _ast_hash(code: str) -> str:
     try:
         tree = ast.parse(code)
     except SyntaxError:

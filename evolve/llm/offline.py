@@ -139,25 +139,21 @@ def _donor_trees(donors: Sequence[str]) -> list[ast.Module]:
 def _scopes(tree: ast.Module) -> dict[int, tuple[str, ...]]:
     """For every node id, the plain names visible to an expression there (arguments and locals)."""
     scope_of: dict[int, tuple[str, ...]] = {}
-    module_names = sorted({n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
-                           and not _inside_function(tree, n)})
-    for node in ast.walk(tree):
-        scope_of.setdefault(id(node), tuple(module_names))
-    for fn in [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))]:
+    inside: set[int] = set()
+    functions = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))]
+    for fn in functions:
+        inside.update(id(sub) for sub in ast.walk(fn) if sub is not fn)
+    module_names = tuple(sorted({n.id for n in ast.walk(tree) if isinstance(n, ast.Name)
+                                 and isinstance(n.ctx, ast.Store) and id(n) not in inside}))
+    for fn in functions:  # outer functions first (walk is breadth-first), inner ones override
         args = [a.arg for a in ast.walk(fn.args) if isinstance(a, ast.arg)]
         local = [n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)]
         names = tuple(dict.fromkeys([*args, *local]))
         for sub in ast.walk(fn):
             scope_of[id(sub)] = names
+    for node in ast.walk(tree):
+        scope_of.setdefault(id(node), module_names)
     return scope_of
-
-
-def _inside_function(tree: ast.Module, target: ast.AST) -> bool:
-    for fn in ast.walk(tree):
-        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) and any(
-                sub is target for sub in ast.walk(fn)):
-            return True
-    return False
 
 
 def _is_docstring(parent: ast.AST, node: ast.AST) -> bool:
