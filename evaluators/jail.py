@@ -34,6 +34,7 @@ MS_PRIVATE = 0x40000
 MNT_DETACH = 0x2
 
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
 #: pivot_root has no glibc wrapper; its syscall number per architecture
@@ -97,6 +98,9 @@ class PidNamespaces:
         try:
             self.own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
+            self.own = -1
+        if self.own >= 0 and c.setns(self.own, CLONE_NEWPID) != 0:  # re-arming would fail: never arm
+            os.close(self.own)
             self.own = -1
 
     def arm(self) -> bool:
@@ -177,6 +181,11 @@ def drop_uid(uid: int, gid: int) -> None:
     os.setgroups([])
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
+
+
+def own_proc_files(c: Any) -> bool:
+    """After a uid change /proc/self belongs to root; make it ours again (to write our uid map)."""
+    return prctl(c, PR_SET_DUMPABLE, 1)
 
 
 def drop_capabilities(c: Any) -> bool:

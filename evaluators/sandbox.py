@@ -17,12 +17,13 @@ import select
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +75,7 @@ class Isolation:
     ipc: bool = True                # fresh IPC and UTS namespaces
     userns: bool = True             # when not root, a user namespace to get the namespaces above
     audit: bool = True              # the audit-hook pre-filter that classifies attempts as `forbidden`
+    rootless: bool = False          # when root: run the zygote as the sandbox uid, as a non-root user would
 
 
 @dataclass(frozen=True)
@@ -184,11 +186,15 @@ class Sandbox:
         self._root_dir.mkdir(mode=0o700)
         #: namespaces the zygote itself entered (shared by its candidates), known once it has started
         self.zygote_isolation: dict[str, Any] = {}
+        self._zygote_uid: int | None = None
+        if self.isolation.rootless and os.geteuid() == 0:
+            self._zygote_uid = self.isolation.uid_base + self.slot
+            os.chown(self._root_dir, self._zygote_uid, self._zygote_uid)
 
     @property
     def uid(self) -> int | None:
         """The unprivileged uid candidates run as, or None when they keep ours."""
-        if self.isolation.drop_uid and os.geteuid() == 0:
+        if (self.isolation.drop_uid or self.isolation.rootless) and os.geteuid() == 0:
             return self.isolation.uid_base + self.slot
         return None
 
@@ -202,7 +208,8 @@ class Sandbox:
                 [sys.executable, "-I", "-S", str(CHILD_SCRIPT), "--zygote", str(child_sock.fileno()),
                  libs_dir(self.packages), ",".join(self.preload),
                  json.dumps({"uid": uid, "isolation": dataclasses.asdict(self.isolation),
-                             "root_dir": str(self._root_dir), "disk_mb": Limits().disk_mb})],
+                             "root_dir": str(self._root_dir), "disk_mb": Limits().disk_mb,
+                             "zygote_uid": self._zygote_uid})],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
                 pass_fds=[child_sock.fileno()], env=child_env(), cwd=str(self._tmp_root),
                 close_fds=True,
@@ -306,7 +313,7 @@ class Sandbox:
         if self.uid is not None:
             os.chown(workdir, self.uid, self.uid)
         fds: list[int] = []
-        read_fd = -1
+        results: socket.socket | None = None
         try:
             inputs_fd = self._inputs_fd(job)
             job_fd = _sealed_memfd("job", wire.encode(self._payload(job, workdir)))
@@ -314,24 +321,25 @@ class Sandbox:
             out_fd = os.memfd_create("stdout", os.MFD_CLOEXEC)
             err_fd = os.memfd_create("stderr", os.MFD_CLOEXEC)
             fds += [out_fd, err_fd]
-            read_fd, write_fd = os.pipe()
-            fds.append(write_fd)
-            start = time.monotonic()
-            socket.send_fds(self._sock, [b"J"], [write_fd, job_fd, inputs_fd, out_fd, err_fd])
-            _close(write_fd)
-            fds.remove(write_fd)
+            results, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            with theirs:
+                results.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+                start = time.monotonic()
+                socket.send_fds(self._sock, [b"J"], [theirs.fileno(), job_fd, inputs_fd, out_fd, err_fd])
             reply = self._ctrl_read(timeout=30.0)
             if "error" in reply:
                 raise OSError(str(reply["error"]))
             pid = int(reply["pid"])
-            collected = _collect(read_fd, pid, len(job.inputs), lim, start)
+            collected = _collect(results, pid, len(job.inputs), lim, start)
             status = self._final_status(pid)
             wall = time.monotonic() - start
             stdout = _tail_fd(out_fd, lim.capture_bytes)
             stderr = _tail_fd(err_fd, lim.capture_bytes)
         finally:
-            for fd in (*fds, read_fd):
+            for fd in fds:
                 _close(fd)
+            if results is not None:
+                results.close()
             shutil.rmtree(workdir, ignore_errors=True)
         return _classify(collected, status, job, wall, stdout, stderr)
 
@@ -348,6 +356,10 @@ class Sandbox:
         return self._ctrl_read(timeout=30.0)
 
 
+#: SO_TIMESTAMPNS (Linux): the kernel stamps each message with its arrival time
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+#: bytes asked for per message; more than the child ever puts in one (it sends at most 64 KiB at a time)
+RECV_BYTES = 1 << 18
 #: seconds the zygote may take to import the preloaded modules
 ZYGOTE_START_S = 60.0
 #: seconds a child may take to exit after its last result before it is killed
@@ -392,15 +404,29 @@ class _Collected:
     parent_ms: list[float] = field(default_factory=list)
 
 
-def _collect(fd: int, pid: int, n_instances: int, lim: Limits, start: float) -> _Collected:
-    """Read result frames until `done`, EOF, a deadline or a malformed frame; kill the child if needed."""
+def _arrival(ancillary: list[tuple[int, int, bytes]]) -> float | None:
+    """The kernel's arrival time (seconds) of a received message, when the socket records it."""
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= 16:
+            sec, nsec = struct.unpack_from("qq", data)
+            return sec + nsec / 1e9
+    return None
+
+
+def _collect(sock: socket.socket, pid: int, n_instances: int, lim: Limits, start: float) -> _Collected:
+    """Read result frames until `done`, EOF, a deadline or a malformed frame; kill the child if needed.
+
+    The result channel is a SOCK_SEQPACKET socket that timestamps each message as the kernel queues
+    it, so an instance's parent-clock time does not depend on when this process gets to read it.
+    """
     out = _Collected()
     buf = bytearray()
     cap = lim.max_output_mb << 20
     split_deadline = start + lim.split_wall_s
     instance_deadline = start + lim.instance_wall_s + 2.0  # loading the module counts toward the first
-    begun_at = start
-    total = 0
+    consumed = received = 0  # stream offsets of buf[0] and of buf's end
+    marks: deque[tuple[int, float]] = deque()  # (stream offset where a message starts, its arrival)
+    begun_at = 0.0
     done = False
     while not done:
         now = time.monotonic()
@@ -410,17 +436,25 @@ def _collect(fd: int, pid: int, n_instances: int, lim: Limits, start: float) -> 
             budget = lim.split_wall_s if which == "split" else lim.instance_wall_s
             out.timed_out = f"exceeded the {budget:g} s wall-clock limit per {which}"
             break
-        ready, _, _ = select.select([fd], [], [], deadline - now)
+        ready, _, _ = select.select([sock], [], [], deadline - now)
         if not ready:
             continue
-        chunk = os.read(fd, 1 << 20)
-        if not chunk:
+        try:
+            data, ancillary, flags, _addr = sock.recvmsg(RECV_BYTES, socket.CMSG_SPACE(16))
+        except (BlockingIOError, InterruptedError):
+            continue
+        if not data:
             break
-        total += len(chunk)
-        if total > cap:
+        if flags & socket.MSG_TRUNC:
+            out.wire_error = "the child sent an oversized message"
+            break
+        arrived = _arrival(ancillary)
+        marks.append((received, arrived if arrived is not None else time.time()))
+        received += len(data)
+        if received > cap:
             out.wire_error = f"the child sent more than {lim.max_output_mb} MB of results"
             break
-        buf += chunk
+        buf += data
         while len(buf) >= wire.HEADER.size:
             hlen, plen = wire.HEADER.unpack_from(buf)
             if hlen + plen > cap:
@@ -436,20 +470,23 @@ def _collect(fd: int, pid: int, n_instances: int, lim: Limits, start: float) -> 
                 out.wire_error = f"malformed result frame: {exc}"
                 done = True
                 break
+            while len(marks) > 1 and marks[1][0] <= consumed:
+                marks.popleft()
+            stamp = marks[0][1]  # when the message holding the frame's first byte arrived
             del buf[:end]
+            consumed += end
             if not isinstance(event, dict) or not isinstance(event.get("event"), str):
                 out.wire_error = "malformed result frame: not an event"
                 done = True
                 break
             out.events.append(event)
             kind = event["event"]
-            t = time.monotonic()
             if kind == "begin":
-                begun_at = t
-                instance_deadline = t + lim.instance_wall_s
+                begun_at = stamp
+                instance_deadline = time.monotonic() + lim.instance_wall_s
             elif kind == "result":
-                out.parent_ms.append((t - begun_at) * 1e3)
-                instance_deadline = t + lim.instance_wall_s
+                out.parent_ms.append(max(0.0, stamp - begun_at) * 1e3)
+                instance_deadline = time.monotonic() + lim.instance_wall_s
                 if event.get("status") != "ok":
                     done = True
             elif kind in ("done", "load"):
@@ -565,32 +602,25 @@ def _classify(c: _Collected, final: dict[str, Any], job: Job, wall: float, stdou
                          tuple(c.parent_ms), cpu_s, maxrss)
 
 
-#: reported call times must account for the parent's clock of the same calls within these margins
+#: reported call times (warm-ups included) must account for the parent's clock within these margins
 TIMING_FACTOR = 1.25
-TIMING_SLACK_MS = 25.0
-TIMING_SLACK_PER_INSTANCE_MS = 5.0
+TIMING_SLACK_MS = 10.0
+TIMING_SLACK_PER_INSTANCE_MS = 2.0
 
 
 def timing_error(runs: Sequence[InstanceRun], parent_ms: Sequence[float]) -> str | None:
-    """Why the child's reported timings cannot be right, or None.
+    """Why the child's reported call times cannot be right, or None.
 
-    Per instance the child may not claim more time than the parent saw pass; over the split the
-    claimed time (warm-ups included) must explain the parent's clock, so under-reporting shows up as
-    time nobody accounts for. A child can forge its frames, but it cannot make the parent's clock run
-    slower: it can at most move time between instances.
+    `parent_ms` comes from the kernel's arrival stamps of the child's "begin" and "result" messages, so it
+    is the parent's clock of each instance whatever the parent was doing. The child can forge frames, but
+    it cannot make that clock run slower: time it does not report shows up as time nobody accounts for.
+    (Claiming more than the parent saw gains a candidate nothing; evolve/evaluation.py checks it.)
     """
-    claimed_total = seen_total = 0.0
-    for run, seen in zip(runs, parent_ms):
-        claimed = sum(run.times_ms) + sum(run.warmup_ms)
-        if sum(run.times_ms) > seen * 1.10 + 5.0:
-            return (f"instance {run.index}: the child claims {sum(run.times_ms):.1f} ms of calls but the "
-                    f"parent's clock saw {seen:.1f} ms")
-        claimed_total += claimed
-        seen_total += seen
-    allowance = TIMING_SLACK_MS + TIMING_SLACK_PER_INSTANCE_MS * len(runs)
-    if seen_total > claimed_total * TIMING_FACTOR + allowance:
-        return (f"the reported call times ({claimed_total:.1f} ms) do not account for the parent's clock "
-                f"({seen_total:.1f} ms)")
+    claimed = sum(sum(r.times_ms) + sum(r.warmup_ms) for r in runs)
+    seen = sum(parent_ms[: len(runs)])
+    if seen > claimed * TIMING_FACTOR + TIMING_SLACK_MS + TIMING_SLACK_PER_INSTANCE_MS * len(runs):
+        return (f"the reported call times ({claimed:.1f} ms) do not account for the parent's clock of the "
+                f"same calls ({seen:.1f} ms)")
     return None
 
 

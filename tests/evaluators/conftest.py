@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from sandbox_helpers import bare, fallback, sandbox
+from sandbox_helpers import bare, fallback, rootless, sandbox
 
-__all__ = ["bare", "fallback", "sandbox"]
+__all__ = ["bare", "fallback", "rootless", "sandbox"]

@@ -570,3 +570,49 @@ def test_writing_outside_is_forbidden_without_namespaces(fallback: Sandbox) -> N
     assert not target.exists()
     assert res.isolation["filesystem"].startswith("host")
     assert_clean(fallback)
+
+
+# -- the same boundary for a non-root user (user namespace) ------------------------------------------
+def test_rootless_native_daemon_child_dies_with_the_candidate(rootless: Sandbox) -> None:
+    res = run(rootless, src("""
+        import ctypes, time
+        def f(x):
+            libc = ctypes.CDLL(None)
+            if libc.fork() == 0:
+                libc.setsid()
+                while True:
+                    time.sleep(0.01)
+            return 1
+    """))
+    assert res.status == "ok"
+    assert_clean(rootless)
+
+
+def test_rootless_native_fork_bomb_is_held_by_the_process_limit(rootless: Sandbox) -> None:
+    res = run(rootless, src("""
+        import ctypes
+        def f(x):
+            libc = ctypes.CDLL(None)
+            return sum(1 for _ in range(10000) if libc.fork() > 0)
+    """))
+    assert res.status in ("ok", "crash", "timeout")
+    if res.status == "ok":
+        assert res.runs[0].output <= res.isolation["nproc"]
+    assert_clean(rootless)
+
+
+def test_rootless_candidate_sees_no_host_files_and_no_network(rootless: Sandbox) -> None:
+    res = run(rootless, src(f"""
+        import os, socket
+        def f(x):
+            s = socket.socket()
+            try:
+                s.connect(("127.0.0.1", 22))
+                net = "connected"
+            except OSError as exc:
+                net = exc.errno
+            return [os.path.exists({str(REPO)!r}), sorted(os.listdir("/")), net]
+    """))
+    assert res.status == "ok", res.error
+    assert res.runs[0].output == [False, ["dev", "tmp"], 101]
+    assert_clean(rootless)

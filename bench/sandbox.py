@@ -1,0 +1,179 @@
+"""Benchmark of the sandbox: per-candidate overhead and throughput.
+
+    python bench/sandbox.py [--candidates 100] [--jobs 6] [--work-ms 300] [--rounds 3]
+
+Prints, in one run:
+- the per-candidate overhead of the sandbox (a trivial entry function, wall time per `Sandbox.run` minus the
+  in-process call) against a bare `python -c pass` spawn and against the in-process call, as ratios, and
+  the CPU time the sandbox spends per candidate (parent, zygote and child together);
+- evaluations per second of a CPU-bound candidate at 1 worker and at all workers, and the efficiency
+  (all-workers throughput / (workers x single-worker throughput)).
+Targets (issue 4): overhead below 1/5 of a fresh interpreter start; efficiency at least 0.9.
+The machine is often shared, so each figure is the best of `--rounds` rounds (and the load is printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from evaluators.sandbox import Job, Limits, Sandbox
+
+TRIVIAL = "def f(x):\n    return x\n"
+CPU_BOUND = """
+def f(n):
+    total = 0
+    for i in range(n):
+        total = (total + i * i) % 1000003
+    return total
+"""
+LIMITS = Limits(split_wall_s=120.0, instance_wall_s=60.0, cpu_s=120.0)
+BASE_SLOT = 3900  # sandbox uids 61000+3900…: clear of the slots workers claim from 0 upwards
+
+
+def _median_ms(fn: Any, n: int) -> float:
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def _spawn_ms(args: list[str], n: int) -> float:
+    return _median_ms(lambda: subprocess.run(args, check=True), n)
+
+
+def _proc_cpu_s(pid: int) -> float:
+    """CPU seconds of a process and of the children it has waited for (utime, stime, cutime, cstime)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def overhead(candidates: int, spawns: int) -> dict[str, float]:
+    ns: dict[str, Any] = {}
+    exec(TRIVIAL, ns)
+    inproc_ms = _median_ms(lambda: ns["f"](1), 10000)
+    py = sys.executable
+    out = {"inprocess_ms": inproc_ms,
+           "python_c_pass_ms": _spawn_ms([py, "-c", "pass"], spawns),
+           "python_isolated_pass_ms": _spawn_ms([py, "-I", "-S", "-c", "pass"], spawns),
+           "python_import_numpy_ms": _spawn_ms([py, "-c", "import numpy"], max(3, spawns // 3))}
+    with Sandbox(slot=BASE_SLOT) as sb:
+        job = Job(TRIVIAL, "f", ((1,),), limits=LIMITS)
+        for _ in range(5):
+            sb.run(job)
+        assert sb._proc is not None
+        zygote = sb._proc.pid
+        cpu0, parent0 = _proc_cpu_s(zygote), time.process_time()
+        times = []
+        for _ in range(candidates):
+            start = time.perf_counter()
+            res = sb.run(job)
+            times.append((time.perf_counter() - start) * 1e3)
+            assert res.status == "ok", res.error
+        cpu = _proc_cpu_s(zygote) - cpu0 + time.process_time() - parent0
+    out["sandbox_ms"] = statistics.median(times)
+    out["sandbox_p10_ms"] = sorted(times)[len(times) // 10]
+    out["sandbox_cpu_ms"] = cpu / candidates * 1e3
+    out["overhead_ms"] = out["sandbox_ms"] - inproc_ms
+    return out
+
+
+def throughput(workers: int, jobs: int, n: int) -> float:
+    """Evaluations per second with `workers` sandboxes each running `jobs` CPU-bound candidates."""
+    sandboxes = [Sandbox(slot=BASE_SLOT + 1 + w) for w in range(workers)]
+    try:
+        for sb in sandboxes:  # start the zygotes outside the clock
+            sb.run(Job(TRIVIAL, "f", ((1,),), limits=LIMITS))
+        errors: list[str] = []
+
+        def work(sb: Sandbox) -> None:
+            for _ in range(jobs):
+                res = sb.run(Job(CPU_BOUND, "f", ((n,),), limits=LIMITS))
+                if res.status != "ok":
+                    errors.append(f"{res.status}: {res.error}")
+
+        threads = [threading.Thread(target=work, args=(sb,)) for sb in sandboxes]
+        start = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - start
+        if errors:
+            raise RuntimeError(errors[0])
+        return workers * jobs / elapsed
+    finally:
+        for sb in sandboxes:
+            sb.close()
+
+
+def calibrate(work_ms: float) -> int:
+    ns: dict[str, Any] = {}
+    exec(CPU_BOUND, ns)
+    n = 100000
+    start = time.perf_counter()
+    ns["f"](n)
+    per = (time.perf_counter() - start) / n
+    return max(1000, int(work_ms / 1e3 / per))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--candidates", type=int, default=100, help="trivial candidates timed per round")
+    ap.add_argument("--spawns", type=int, default=15, help="interpreter starts timed per round")
+    ap.add_argument("--jobs", type=int, default=6, help="CPU-bound candidates per worker")
+    ap.add_argument("--work-ms", type=float, default=300.0, help="CPU time of one CPU-bound candidate")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds; the best of each figure is kept")
+    ap.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
+    args = ap.parse_args(argv)
+
+    print(f"python {sys.version.split()[0]}  cpus {len(os.sched_getaffinity(0))}  "
+          f"load average at start {os.getloadavg()[0]:.2f}")
+    rounds = [overhead(args.candidates, args.spawns) for _ in range(args.rounds)]
+    o = {k: min(r[k] for r in rounds) for k in rounds[0]}
+    print("\nper-candidate overhead (trivial entry function; best of "
+          f"{args.rounds} rounds, each a median)")
+    print(f"  in-process call                {o['inprocess_ms'] * 1e3:10.2f} us")
+    print(f"  python -c pass                 {o['python_c_pass_ms']:10.2f} ms")
+    print(f"  python -I -S -c pass           {o['python_isolated_pass_ms']:10.2f} ms")
+    print(f"  python -c 'import numpy'       {o['python_import_numpy_ms']:10.2f} ms")
+    print(f"  sandbox run (median)           {o['sandbox_ms']:10.2f} ms   (p10 {o['sandbox_p10_ms']:.2f} ms)")
+    print(f"  sandbox overhead               {o['overhead_ms']:10.2f} ms")
+    print(f"  sandbox CPU per candidate      {o['sandbox_cpu_ms']:10.2f} ms   (parent + zygote + child)")
+    ratio = o["overhead_ms"] / o["python_c_pass_ms"]
+    print(f"  overhead / python -c pass      {ratio:10.3f}     target < 0.200  "
+          f"{'MET' if ratio < 0.2 else 'NOT MET'}")
+    print(f"  overhead / python -I -S        {o['overhead_ms'] / o['python_isolated_pass_ms']:10.3f}")
+    print(f"  overhead / python + numpy      {o['overhead_ms'] / o['python_import_numpy_ms']:10.3f}")
+    print(f"  overhead / in-process call     {o['overhead_ms'] / o['inprocess_ms']:10.0f}x")
+
+    n = calibrate(args.work_ms)
+    singles, alls = [], []
+    for _ in range(args.rounds):
+        singles.append(throughput(1, args.jobs, n))
+        alls.append(throughput(args.workers, args.jobs, n))
+    single, every = max(singles), max(alls)
+    eff = every / (args.workers * single)
+    print(f"\nthroughput, CPU-bound candidate of ~{args.work_ms:.0f} ms (best of {args.rounds} rounds)")
+    print(f"  1 worker                       {single:10.2f} evaluations/s   rounds: "
+          + ", ".join(f"{v:.2f}" for v in singles))
+    print(f"  {args.workers} workers                      {every:10.2f} evaluations/s   rounds: "
+          + ", ".join(f"{v:.2f}" for v in alls))
+    print(f"  efficiency                     {eff:10.3f}     target >= 0.900  {'MET' if eff >= 0.9 else 'NOT MET'}")
+    print(f"\nload average at end {os.getloadavg()[0]:.2f} (other processes share these cpus)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

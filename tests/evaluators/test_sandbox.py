@@ -1,0 +1,145 @@
+"""The sandbox's contract with its callers: instances, drivers, repeats, timings, captures, lifecycle."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+from sandbox_helpers import FAST, make_sandbox, run
+
+from evaluators.sandbox import InstanceRun, Job, Limits, Sandbox, timing_error
+
+
+def test_instances_run_in_order_with_their_outputs(sandbox: Sandbox) -> None:
+    res = run(sandbox, "def f(a, b):\n    return a * b\n", inputs=((2, 3), (4, 5), (6, 7)))
+    assert res.status == "ok"
+    assert [r.output for r in res.runs] == [6, 20, 42]
+    assert [r.index for r in res.runs] == [0, 1, 2]
+
+
+def test_outputs_keep_their_types(sandbox: Sandbox) -> None:
+    code = ("import numpy as np\n"
+            "def f(x):\n    return {'t': (1, 2), 'a': np.arange(3, dtype=np.int32), 'n': float('nan')}\n")
+    out = run(sandbox, code).runs[0].output
+    assert out["t"] == (1, 2) and out["a"].dtype == np.int32 and math.isnan(out["n"])
+
+
+def test_a_driver_wraps_the_entry_function(sandbox: Sandbox) -> None:
+    driver = "def drive(entry, x):\n    return entry(x) + 100\n"
+    res = run(sandbox, "def f(x):\n    return len(x)\n", driver=driver)
+    assert res.runs[0].output == 103
+
+
+def test_repeats_and_warmups_are_each_timed(sandbox: Sandbox) -> None:
+    res = run(sandbox, "import time\ndef f(x):\n    time.sleep(0.01)\n    return 1\n", repeats=3, warmup=2)
+    assert res.status == "ok", res.error
+    run0 = res.runs[0]
+    assert len(run0.times_ms) == 3 and len(run0.warmup_ms) == 2
+    assert all(t >= 9.0 for t in run0.times_ms + run0.warmup_ms)
+
+
+def test_parent_clock_covers_the_reported_calls(sandbox: Sandbox) -> None:
+    res = run(sandbox, "import time\ndef f(x):\n    time.sleep(0.05)\n    return 1\n",
+              inputs=((1,), (2,)), repeats=2)
+    assert res.status == "ok", res.error
+    for r, seen in zip(res.runs, res.parent_ms):
+        assert sum(r.times_ms) <= seen + 1.0
+        assert seen < sum(r.times_ms) + 50.0
+
+
+def test_timing_error_flags_time_nobody_accounts_for() -> None:
+    honest = [InstanceRun(0, "ok", None, (10.0, 10.0), None, (10.0,))]
+    assert timing_error(honest, [31.0]) is None
+    cheat = [InstanceRun(0, "ok", None, (0.01, 0.01), None, ())]
+    assert "do not account" in (timing_error(cheat, [300.0]) or "")
+
+
+def test_stdout_and_stderr_are_captured(sandbox: Sandbox) -> None:
+    res = run(sandbox, "import sys\ndef f(x):\n    print('hello')\n    sys.stderr.write('oops')\n    return 1\n")
+    assert res.stdout == "hello\n" and res.stderr == "oops"
+
+
+def test_a_syntax_error_fails_to_load(sandbox: Sandbox) -> None:
+    res = run(sandbox, "def f(x):\n    return (\n")
+    assert res.status == "crash"
+    assert "failed to load" in (res.error or "") and "SyntaxError" in (res.error or "")
+
+
+def test_a_missing_entry_function_fails_to_load(sandbox: Sandbox) -> None:
+    res = run(sandbox, "def g(x):\n    return 1\n")
+    assert res.status == "crash" and "no function named 'f'" in (res.error or "")
+
+
+def test_an_exception_reports_the_failing_instance_and_keeps_earlier_results(sandbox: Sandbox) -> None:
+    res = run(sandbox, "def f(x):\n    return 10 // x\n", inputs=((5,), (0,), (1,)))
+    assert res.status == "crash"
+    assert [r.status for r in res.runs] == ["ok", "crash"]
+    assert "ZeroDivisionError" in (res.error or "") and res.error.startswith("instance 1")  # type: ignore[union-attr]
+
+
+def test_inputs_are_reused_across_jobs_with_the_same_key(sandbox: Sandbox) -> None:
+    big = np.arange(100000, dtype=np.float64)
+    a = run(sandbox, "def f(x):\n    return float(x.sum())\n", inputs=((big,),), key="same")
+    b = run(sandbox, "def f(x):\n    return int(x.size)\n", inputs=((big,),), key="same")
+    assert a.runs[0].output == float(big.sum()) and b.runs[0].output == big.size
+
+
+def test_kernel_accounting_comes_back(sandbox: Sandbox) -> None:
+    res = run(sandbox, "def f(x):\n    return sum(i * i for i in range(200000))\n")
+    assert res.exit == "exited with code 0"
+    assert res.cpu_s is not None and res.cpu_s > 0
+    assert res.maxrss_kb is not None and res.maxrss_kb > 0
+
+
+def test_achieved_isolation_is_reported(sandbox: Sandbox) -> None:
+    iso = run(sandbox, "def f(x):\n    return 0\n").isolation
+    for key in ("network", "filesystem", "pid", "uid", "rlimits", "audit_hook", "namespaces"):
+        assert key in iso
+    if os.geteuid() == 0:
+        assert iso["uid"] == sandbox.uid and iso["nproc"] == FAST.nproc
+
+
+def test_a_killed_zygote_is_restarted(sandbox: Sandbox) -> None:
+    assert sandbox._proc is not None
+    os.kill(sandbox._proc.pid, signal.SIGKILL)
+    sandbox._proc.wait()
+    res = run(sandbox, "def f(x):\n    return 1\n")
+    assert res.status == "ok"
+
+
+def test_close_stops_the_zygote_and_removes_its_folder() -> None:
+    sb = make_sandbox()
+    assert run(sb, "def f(x):\n    return 1\n").status == "ok"
+    proc, folder = sb._proc, sb._tmp_root
+    sb.close()
+    assert proc is not None and proc.poll() is not None
+    assert not folder.exists()
+
+
+def test_a_candidate_pays_milliseconds_not_an_interpreter_start(sandbox: Sandbox) -> None:
+    job = Job("def f(x):\n    return x\n", "f", ((1,),), limits=FAST)
+    sandbox.run(job)
+    times = []
+    for _ in range(10):
+        start = time.perf_counter()
+        sandbox.run(job)
+        times.append(time.perf_counter() - start)
+    assert min(times) < 0.15  # a fresh interpreter importing numpy takes 0.25 s or more
+
+
+def test_rootless_zygote_runs_candidates_in_a_user_namespace() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("rootless is the default path when not root")
+    with make_sandbox(rootless=True) as sb:
+        res = run(sb, "import os\ndef f(x):\n    return [os.getpid(), os.getuid()]\n",
+                  limits=Limits(**{**FAST.__dict__, "instance_wall_s": 5.0}))
+        assert res.status == "ok", res.error
+        if "user" not in res.isolation.get("namespaces", []):
+            pytest.skip("user namespaces are not available here")
+        assert res.runs[0].output == [1, sb.uid]
+        assert res.isolation["capabilities"] == "dropped"
+        assert res.isolation["filesystem"].startswith("minimal-root")

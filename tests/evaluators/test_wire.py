@@ -1,0 +1,156 @@
+"""The wire format: plain values and base-class arrays round-trip; everything else is refused."""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+
+import numpy as np
+import pytest
+
+from evaluators import wire
+
+
+def roundtrip(value: object, **kw: object) -> object:
+    frame = wire.encode(value)
+    hlen, _ = wire.HEADER.unpack_from(frame)
+    return wire.decode(frame[wire.HEADER.size:], hlen, **kw)  # type: ignore[arg-type]
+
+
+def raw_frame(header: str | bytes, payload: bytes = b"") -> tuple[bytes, int]:
+    head = header.encode() if isinstance(header, str) else header
+    return head + payload, len(head)
+
+
+def test_plain_values_round_trip() -> None:
+    value = {"a": [1, 2.5, None, True, "x"], "t": (1, (2, 3)), "big": 10**30}
+    assert roundtrip(value) == value
+    assert isinstance(roundtrip((1, 2)), tuple)
+
+
+def test_non_finite_floats_round_trip() -> None:
+    out = roundtrip([math.inf, -math.inf, math.nan])
+    assert out[0] == math.inf and out[1] == -math.inf and math.isnan(out[2])
+
+
+def test_arrays_round_trip_with_dtype_and_shape() -> None:
+    for dtype in ("bool", "int8", "uint16", "int64", "float32", "float64"):
+        arr = (np.arange(12) % 3).astype(dtype).reshape(3, 4)
+        out = roundtrip(arr)
+        assert type(out) is np.ndarray and out.dtype == arr.dtype and out.shape == (3, 4)
+        assert np.array_equal(out, arr)
+
+
+def test_read_only_decode_gives_arrays_that_cannot_be_made_writable() -> None:
+    out = roundtrip(np.arange(4), writable=False)
+    with pytest.raises(ValueError):
+        out.setflags(write=True)
+
+
+def test_non_contiguous_array_is_sent_contiguous() -> None:
+    arr = np.arange(20).reshape(4, 5)[:, ::2]
+    assert np.array_equal(roundtrip(arr), arr)
+
+
+def test_numpy_scalars_become_python_numbers() -> None:
+    out = roundtrip([np.int32(3), np.float64(2.5), np.bool_(True)])
+    assert out == [3, 2.5, True]
+    assert [type(v) for v in out] == [int, float, bool]
+
+
+def test_object_dtype_is_refused() -> None:
+    with pytest.raises(wire.WireError, match="dtype"):
+        wire.encode(np.array([object()], dtype=object))
+
+
+def test_arbitrary_objects_are_refused() -> None:
+    with pytest.raises(wire.WireError, match="cannot cross"):
+        wire.encode({"x": {1, 2}})
+
+
+def test_dict_keys_must_be_plain_strings() -> None:
+    with pytest.raises(wire.WireError):
+        wire.encode({1: "a"})
+    with pytest.raises(wire.WireError):
+        wire.encode({"__nd__": 0})
+
+
+def test_str_subclass_key_is_refused() -> None:
+    class Key(str):
+        def startswith(self, *a: object) -> bool:  # type: ignore[override]
+            return False
+
+    with pytest.raises(wire.WireError):
+        wire.encode({Key("__nd__"): 1})
+
+
+def test_subclasses_are_encoded_through_their_base_class() -> None:
+    class Lying(list):  # type: ignore[type-arg]
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            return iter(["forged"])
+
+    class Seven(int):
+        def __int__(self) -> int:
+            return 0
+
+    class Arr(np.ndarray):
+        def view(self, *a: object, **k: object) -> object:  # type: ignore[override]
+            raise RuntimeError("never called")
+
+    out = roundtrip([Lying([1, 2]), Seven(7), np.arange(3).view(Arr)])
+    assert out[0] == [1, 2] and out[1] == 7
+    assert type(out[2]) is np.ndarray and out[2].tolist() == [0, 1, 2]
+
+
+def test_output_budget_is_enforced_before_copying() -> None:
+    with pytest.raises(wire.WireError, match="larger"):
+        wire.tree(np.zeros(1 << 20, dtype=np.uint8), max_bytes=1 << 16)
+
+
+def test_nesting_depth_is_bounded() -> None:
+    value: list[object] = []
+    for _ in range(wire.MAX_DEPTH + 5):
+        value = [value]
+    with pytest.raises(wire.WireError, match="deeper"):
+        wire.encode(value)
+
+
+def test_decoder_refuses_invalid_json() -> None:
+    with pytest.raises(wire.WireError):
+        wire.decode(*raw_frame(b"\xff{not json"))
+
+
+def test_decoder_refuses_integers_beyond_the_digit_limit() -> None:
+    with pytest.raises(wire.WireError):
+        wire.decode(*raw_frame('{"v": ' + "9" * 5000 + ', "b": []}'))
+
+
+def test_decoder_refuses_json_nested_beyond_the_recursion_limit() -> None:
+    with pytest.raises(wire.WireError):
+        wire.decode(*raw_frame('{"v": ' + "[" * 100000 + "]" * 100000 + ', "b": []}'))
+
+
+def test_decoder_refuses_arrays_whose_shape_does_not_match_their_bytes() -> None:
+    head = json.dumps({"v": {"__nd__": 0, "dtype": "int64", "shape": [3]}, "b": [16]})
+    with pytest.raises(wire.WireError, match="does not match"):
+        wire.decode(*raw_frame(head, b"\0" * 16))
+
+
+def test_decoder_refuses_forbidden_dtypes_and_reserved_keys() -> None:
+    head = json.dumps({"v": {"__nd__": 0, "dtype": "object", "shape": [1]}, "b": [8]})
+    with pytest.raises(wire.WireError, match="not allowed"):
+        wire.decode(*raw_frame(head, b"\0" * 8))
+    with pytest.raises(wire.WireError, match="reserved"):
+        wire.decode(*raw_frame(json.dumps({"v": {"__class__": 1}, "b": []})))
+
+
+def test_decoder_refuses_payload_sizes_that_do_not_add_up() -> None:
+    with pytest.raises(wire.WireError, match="add up"):
+        wire.decode(*raw_frame(json.dumps({"v": 1, "b": [4]}), b"\0" * 3))
+
+
+def test_read_frame_refuses_frames_over_the_cap() -> None:
+    data = struct.pack(">II", 10, 1 << 30)
+    with pytest.raises(wire.WireError, match="cap"):
+        wire.read_frame(lambda n: data[:n], 1 << 20)
