@@ -27,6 +27,7 @@ from evolve.report.text import (
     code_diff,
     diff_stats,
     duration,
+    edit_summary,
     first_line,
     last_line,
     local_time,
@@ -172,12 +173,12 @@ def _top(archive: Archive, run: RunRecord, args: argparse.Namespace, out: Consol
     table.add_column("edit", overflow="ellipsis", max_width=48, no_wrap=True)
     for rank, p in enumerate(progs, 1):
         hold = (p.holdout or {}).get("score") if p.holdout else None
-        row = [str(rank), str(p.id), num(p.score), *(num(p.metrics.get(c)) for c in cols),
+        row: list[str | Text] = [str(rank), str(p.id), num(p.score), *(num(p.metrics.get(c)) for c in cols),
                num(hold) if hold is not None else "—", str(p.island), p.cell or "—", str(p.generation),
                f"#{p.parent_id}" if p.parent_id else ("seed" if p.role == "seed" else "—")]
         if status != "ok":
             row.append(Text(p.status, style=STATUS_STYLE.get(p.status, "red")))
-        row.append(p.edit_kind if p.role == "seed" else (first_line(p.edit, 60) or p.edit_kind or "—"))
+        row.append(p.edit_kind or "seed" if p.role == "seed" else (edit_summary(p.edit, p.edit_kind, 60) or "—"))
         table.add_row(*row)
     out.print(table)
     out.print(f"{run.evaluations} evaluations · run {run.status}"
@@ -247,7 +248,7 @@ def _show(archive: Archive, run: RunRecord, args: argparse.Namespace, out: Conso
 
 def _edit_label(kind: str | None, edit: str | None) -> str:
     """'crossover: a -> b (offline)' rather than 'offline:crossover: crossover: a -> b'."""
-    text = first_line(edit, 120)
+    text = edit_summary(edit, kind, 120) if edit else ""
     if not text:
         return kind or "—"
     if not kind:
@@ -323,7 +324,7 @@ def _lineage(archive: Archive, run: RunRecord, args: argparse.Namespace, out: Co
         table.add_row(str(step), f"#{b.id}", str(b.generation), str(b.eval_index or "—"), str(b.island),
                       num(b.score), Text(signed(delta), style=style),
                       Text(b.status, style=STATUS_STYLE.get(b.status, "red")),
-                      b.role if b.role != "candidate" else (first_line(b.edit, 70) or b.edit_kind or "—"))
+                      b.role if b.role != "candidate" else (edit_summary(b.edit, b.edit_kind, 70) or "—"))
         prev = b.score if b.score is not None else prev
     out.print(table)
     return 0

@@ -6,11 +6,11 @@ Each builder returns None when it has nothing to draw, and the page shows why in
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, TypeGuard
 
 from evolve.archive import queries as q
 from evolve.report.data import ReportData
-from evolve.report.text import first_line, num
+from evolve.report.text import edit_summary, num
 
 INK = "#1f2937"
 MUTED = "#6b7280"
@@ -27,7 +27,7 @@ def _layout(**extra: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
         "font": {"family": FONT, "size": 12, "color": INK},
         "paper_bgcolor": "#ffffff", "plot_bgcolor": "#ffffff",
-        "margin": {"l": 64, "r": 24, "t": 16, "b": 48},
+        "margin": {"l": 64, "r": 24, "t": 36, "b": 48},
         "hovermode": "closest",
         "hoverlabel": {"font": {"family": FONT}},
         "legend": {"orientation": "h", "y": -0.18, "x": 0, "font": {"size": 11}},
@@ -44,8 +44,8 @@ def _layout(**extra: Any) -> dict[str, Any]:
     return base
 
 
-def _finite(v: float | None) -> bool:
-    return v is not None and math.isfinite(v)
+def _finite(v: Any) -> TypeGuard[float]:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def score_figure(d: ReportData) -> dict[str, Any] | None:
@@ -76,7 +76,7 @@ def score_figure(d: ReportData) -> dict[str, Any] | None:
     overall = q.best_so_far(d.points, start)
     if overall:
         traces.append(_steps_trace(overall, x_end, "best so far", INK, 3.0, None))
-    ys = [p.score for p in ok] + ([seed_score] if seed_score is not None else [])
+    ys = [float(p.score) for p in ok if p.score is not None] + ([seed_score] if seed_score is not None else [])
     ref_lines: list[float] = [seed_score] if seed_score is not None else []
     for i, row in enumerate(r for r in d.comparison if r.kind == "baseline"):
         score = row.splits.get("train", {}).get("score")
@@ -88,7 +88,7 @@ def score_figure(d: ReportData) -> dict[str, Any] | None:
                                     "dash": "dash"}})
     limit = d.reference.get("train")
     if _finite(limit):
-        ref_lines.append(float(limit))  # type: ignore[arg-type]
+        ref_lines.append(float(limit))
         traces.append({"type": "scatter", "mode": "lines", "name": "reference limit (train)", "x": [0, x_end],
                        "y": [limit, limit], "hoverinfo": "name+y",
                        "line": {"color": "#16a34a", "width": 1.5, "dash": "dot"}})
@@ -98,7 +98,8 @@ def score_figure(d: ReportData) -> dict[str, Any] | None:
                                   "line": {"color": INK, "width": 2}},
                        "hovertemplate": "seed · score %{y:.4g}<extra></extra>"})
     return {"data": traces, "layout": _layout(
-        xaxis={"title": {"text": "evaluation"}, "range": [-0.02 * x_end, x_end * 1.02]},
+        xaxis={"title": {"text": "evaluation"}, "range": [-0.02 * x_end, x_end * 1.02],
+               **({"dtick": 1} if x_end <= 10 else {})},
         yaxis={"title": {"text": "score (train, higher is better)"}, "range": _y_range(ys, ref_lines)},
         legend={"orientation": "h", "y": -0.2}, height=460)}
 
@@ -178,11 +179,11 @@ def lineage_figure(d: ReportData) -> dict[str, Any] | None:
     return {"data": traces, "layout": _layout(
         xaxis={"title": {"text": "evaluation (seed at 0)"}},
         yaxis={"title": {"text": "score (train)"}}, height=440,
-        margin={"l": 64, "r": 16, "t": 16, "b": 48}, legend={"orientation": "h", "y": -0.2})}
+        margin={"l": 64, "r": 16, "t": 36, "b": 48}, legend={"orientation": "h", "y": -0.2})}
 
 
 def _node_hover(b: q.ProgramBrief) -> str:
-    what = b.role if b.role != "candidate" else (first_line(b.edit, 70) or b.edit_kind or "")
+    what = b.role if b.role != "candidate" else edit_summary(b.edit, b.edit_kind, 70)
     what = what.replace("<", "&lt;").replace(">", "&gt;")
     return f"#{b.id} · gen {b.generation} · score {num(b.score)}<br>{what}"
 
@@ -225,7 +226,7 @@ def grid_figure(d: ReportData) -> dict[str, Any] | None:
                "constrain": "domain"},
         yaxis={"title": {"text": f"{dims[1]} (bin)"}, "dtick": 1, "showgrid": False, "range": [-0.5, ny - 0.5],
                "scaleanchor": "x", "constrain": "domain"},
-        height=420, margin={"l": 64, "r": 16, "t": 16, "b": 56})}
+        height=420, margin={"l": 64, "r": 16, "t": 36, "b": 56})}
 
 
 def failure_figure(d: ReportData) -> dict[str, Any] | None:
@@ -244,18 +245,21 @@ def failure_figure(d: ReportData) -> dict[str, Any] | None:
                        "customdata": labels, "marker": {"color": STATUS_COLORS.get(s, "#94a3b8")},
                        "hovertemplate": f"{s}: %{{y}} in evaluations %{{customdata}}<extra></extra>"})
     share = [100.0 * sum(ft.counts[s][k] for s in failing) / t if t else None for k, t in enumerate(ft.totals)]
-    top_share = min(100.0, max(10.0, 1.25 * max((v for v in share if v is not None), default=0.0)))
+    top_share = min(105.0, max(10.0, 1.2 * max((v for v in share if v is not None), default=0.0)))
+    highest = max(sum(ft.counts[s][k] for s in failing) for k in range(len(ft.totals)))
+    small_x = {"dtick": 1} if ft.edges[-1] <= 12 else {}
+    small_y = {"dtick": 1} if highest <= 8 else {}
     traces.append({"type": "scatter", "mode": "lines+markers", "name": "failure share", "x": mids, "y": share,
                    "yaxis": "y2", "customdata": labels, "line": {"color": INK, "width": 2},
                    "marker": {"size": 5},
                    "hovertemplate": "%{y:.0f}% failed in evaluations %{customdata}<extra></extra>"})
     return {"data": traces, "layout": _layout(
         barmode="stack", height=380,
-        xaxis={"title": {"text": "evaluation"}},
-        yaxis={"title": {"text": "failed proposals"}},
+        xaxis={"title": {"text": "evaluation"}, **small_x},
+        yaxis={"title": {"text": "failed proposals"}, "rangemode": "tozero", **small_y},
         yaxis2={"title": {"text": "share failed"}, "overlaying": "y", "side": "right", "range": [0, top_share],
                 "showgrid": False, "ticksuffix": "%", "tickmode": "auto", "nticks": 6, "rangemode": "tozero"},
-        margin={"l": 64, "r": 64, "t": 16, "b": 48}, legend={"orientation": "h", "y": -0.22})}
+        margin={"l": 64, "r": 64, "t": 36, "b": 48}, legend={"orientation": "h", "y": -0.22})}
 
 
 def figures(d: ReportData) -> dict[str, dict[str, Any] | None]:

@@ -28,7 +28,7 @@ def _env(autoescape: bool) -> Environment:
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters.update(num=fmt.num, signed=fmt.signed, money=fmt.money, duration=fmt.duration,
                        local_time=fmt.local_time, first_line=fmt.first_line, last_line=fmt.last_line,
-                       md_cell=_md_cell, pct=_pct)
+                       md_cell=_md_cell, pct=_pct, edit_summary=fmt.edit_summary)
     return env
 
 
@@ -109,7 +109,7 @@ def _program_payload(p: ProgramCard) -> dict[str, Any]:
             "holdout": fmt.num(p.holdout_score) if p.holdout_score is not None else None,
             "delta": fmt.signed(p.delta), "deltaSign": 0 if p.delta is None else (1 if p.delta > 0 else -1 if p.delta < 0 else 0),
             "parent": p.parent_id, "island": p.island, "cell": p.cell, "gen": p.generation, "eval": p.eval_index,
-            "edit": fmt.first_line(p.edit, 160) if p.edit else (p.edit_kind or ""), "editKind": p.edit_kind,
+            "edit": fmt.edit_summary(p.edit, p.edit_kind, 160), "editKind": p.edit_kind,
             "model": p.model, "error": fmt.last_line(p.error, 200) if p.error else None,
             "code": str(highlight(p.code)), "diff": str(diff_html(p.diff)), "added": added, "removed": removed}
 
@@ -135,8 +135,8 @@ def _context(d: ReportData) -> dict[str, Any]:
     best_train = d.best.score if d.best else None
     seed_train = d.seed.score if d.seed and d.seed.status == "ok" else None
     secs = d.duration.total_seconds()
-    models = ", ".join(m for m in ([llm.get("model")] if llm.get("model") else [])
-                       + [m if isinstance(m, str) else str(m.get("model", m)) for m in (llm.get("models") or [])])
+    named = [llm.get("model")] + [m if isinstance(m, str) else (m or {}).get("model") for m in llm.get("models") or []]
+    models = ", ".join(str(m) for m in named if m)
     workers = run.meta.get("workers") or evaluator.get("workers")
     workers_label = f"{workers} worker(s)" if workers else "all cores"
     budget = " / ".join(x for x in (

@@ -31,7 +31,8 @@ def num(value: Any, digits: int = 4) -> str:
     if av >= 1000:
         return f"{v:,.0f}"
     decimals = max(0, digits - 1 - math.floor(math.log10(av)))
-    return f"{v:.{decimals}f}"
+    text = f"{v:.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def signed(value: float | None, digits: int = 3) -> str:
@@ -108,6 +109,21 @@ def metric_columns(rows: Sequence[Mapping[str, Any]], preferred: Sequence[str] =
         if len(out) >= limit:
             break
     return out
+
+
+def edit_summary(edit: str | None, kind: str | None = None, width: int = 100) -> str:
+    """One line that says what an edit did: an offline operator's own description, the first replacement
+    line of SEARCH/REPLACE blocks, or that the program was rewritten."""
+    text = edit or ""
+    if "<<<<<<< SEARCH" in text:
+        blocks = text.count("<<<<<<< SEARCH")
+        after = text.split("=======", 1)[1] if "=======" in text else ""
+        line = next((ln.strip() for ln in after.splitlines() if ln.strip() and not ln.startswith(">>>>>>>")),
+                    "(deletion)")
+        return first_line(f"{blocks} SEARCH/REPLACE block{'s' if blocks > 1 else ''}: {line}", width)
+    if kind and "full" in kind and text.count("\n") > 2:
+        return f"full rewrite ({text.count(chr(10)) + 1} lines)"
+    return first_line(text, width) or (kind or "")
 
 
 def _is_num(v: Any) -> bool:
