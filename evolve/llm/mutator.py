@@ -5,7 +5,9 @@ the model (weighted or bandit), all before the first await so concurrent proposa
 A reply that cannot be used (malformed, SEARCH text not found, edits outside the EVOLVE-BLOCKs,
 invalid Python) is sent back with the reason up to llm.fix_retries times; each call is its own
 llm_calls row, with the rendered prompt, the reply, tokens, cost, latency and status
-(ok | parse_error | error | timeout | cancelled).
+(ok | parse_error | error | timeout | cancelled). A child's edit_kind says what the reply was (diff |
+full), after which prompt when not a plain one (crossover:full, fix:diff), and "+fix" when a retry
+was needed.
 """
 
 from __future__ import annotations
@@ -114,7 +116,8 @@ class LLMMutator:
                 self._store(spec, kind, messages, completion, latency, "parse_error", reason, tally)
                 continue
             self._store(spec, kind, messages, completion, latency, "ok", None, tally)
-            return Proposal(code=edit.code, edit=edit.text, edit_kind=mode + ("+fix" if attempt else ""),
+            kind_done = edit.kind if mode in ("diff", "full") else f"{mode}:{edit.kind}"
+            return Proposal(code=edit.code, edit=edit.text, edit_kind=kind_done + ("+fix" if attempt else ""),
                             model=spec.key, **_usage(tally))
         tries = f" (after {1 + self.fix_retries} replies)" if self.fix_retries else ""
         return Proposal(code=None, edit=trim_error(reply, 4000), edit_kind=mode, model=spec.key,

@@ -148,6 +148,16 @@ def test_a_failed_parent_gets_the_fix_prompt(archive: Archive) -> None:
     assert archive.llm_calls("r")[0].kind == "fix"
 
 
+def test_a_crossover_child_says_which_prompt_made_it(archive: Archive) -> None:
+    insp = (ProgramView(2, SEED.replace("return d", "return max(d, t + p)"), -1.3),)
+    with ScriptedLLMServer([rewrite("max(d, t + p) - 0.5 * p")]) as server:
+        proposal = propose(make_mutator([spec(server)], archive, modes=(0.0, 0.0, 1.0)), smtt_request(inspirations=insp))
+        (request,) = server.completions
+    assert proposal.edit_kind == "crossover:full"
+    assert "Combine" in request.messages[1]["content"] and "score -1.3" in request.messages[1]["content"]
+    assert archive.llm_calls("r")[0].kind == "crossover"
+
+
 def test_modes_follow_their_probabilities_and_crossover_needs_inspirations() -> None:
     mutator = make_mutator([ModelSpec("m", "m", "openai", "http://127.0.0.1:9/v1")], modes=(0.0, 0.0, 1.0))
     rng = random.Random(0)
