@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -11,12 +10,17 @@ from typing import Any
 
 import numpy as np
 
-from evolve.problem import Harness, Instance, InvalidOutput, Problem
-from problems.smtt import tardiness
+from evolve.problem import Harness, Instance, Problem
+from problems.smtt import references, tardiness
 from problems.smtt.generator import SmttInstance, generate_split
+from problems.smtt.metrics import DESCRIPTIONS, PROVING_KINDS, gap_metrics
 
 HERE = Path(__file__).resolve().parent
 REFERENCE_FILE = HERE / "data" / "references.json"
+#: numpy and the standard-library modules the sandbox preloads (the only ones a candidate can import)
+CANDIDATE_IMPORTS = ("numpy", "math", "random", "heapq", "bisect", "itertools", "functools", "collections",
+                     "operator", "statistics", "copy", "dataclasses", "typing", "re", "fractions", "decimal",
+                     "array", "time")
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,22 @@ class SmttOptions:
 
 
 def instance_key(raw: SmttInstance) -> str:
+    """The key of an instance in the reference tables: its generator parameters and seed."""
     return f"n{raw.n}-tf{raw.tf}-rdd{raw.rdd}-s{raw.seed}"
+
+
+def class_key(tf: float, rdd: float) -> str:
+    """The name of a due-date class, as used in per-class metrics."""
+    return f"tf{tf}-rdd{rdd}"
+
+
+def instance_metrics(instance: Instance, total: int) -> dict[str, float]:
+    """Per-instance metrics of a schedule with objective `total` (what `gap_metrics` aggregates)."""
+    p = instance.args[0]
+    weight = float(np.mean(instance.args[2])) if len(instance.args) > 2 else 1.0
+    ref = float(instance.reference or 0.0)
+    return {"total_tardiness": float(total), "reference": ref, "gap_floor": float(np.sum(p)) * weight,
+            "proven_optimal": float(instance.reference_kind in PROVING_KINDS and total <= ref)}
 
 
 class Smtt(Problem):
@@ -54,6 +73,8 @@ class Smtt(Problem):
     entry = "schedule"
     package_dir = HERE
     harness = Harness(timeout_s=5.0, split_timeout_s=60.0)
+    summary_metrics = ("score", "gap_pct", "optimal_pct", "total_tardiness")
+    allowed_imports = CANDIDATE_IMPORTS
 
     def __init__(self, options: SmttOptions | None = None) -> None:
         self.options = options or SmttOptions()
@@ -61,16 +82,24 @@ class Smtt(Problem):
 
     @cached_property
     def _known_references(self) -> dict[str, dict[str, Any]]:
-        if REFERENCE_FILE.is_file():
-            return json.loads(REFERENCE_FILE.read_text())
-        return {}
+        return references.load_table(REFERENCE_FILE)
 
     def reference(self, raw: SmttInstance) -> tuple[float, str]:
-        """Best reference objective for `raw`: a cached optimum or best-known value, else computed now."""
+        """The instance's reference: the cached optimum, else solved now (a lower bound if intractable)."""
         known = self._known_references.get(instance_key(raw))
         if known is not None:
             return float(known["value"]), str(known["kind"])
-        return float(compute_reference(raw.p, raw.d)), "best_known"
+        value, kind = references.optimum_or_bound(raw.p, raw.d)
+        return float(value), kind
+
+    def make_instance(self, split: str, raw: SmttInstance, reference: tuple[float, str] | None = None
+                      ) -> Instance:
+        """The Instance of one generated problem (its reference looked up or computed unless given)."""
+        ref, kind = reference if reference is not None else self.reference(raw)
+        return Instance(id=f"{split}/{instance_key(raw)}", args=(raw.p, raw.d),
+                        meta={"n": raw.n, "tf": raw.tf, "rdd": raw.rdd, "seed": raw.seed,
+                              "class": class_key(raw.tf, raw.rdd)},
+                        reference=ref, reference_kind=kind)
 
     def instances(self, split: str) -> Sequence[Instance]:
         if split not in self._instances:
@@ -81,63 +110,36 @@ class Smtt(Problem):
             if split not in spec:
                 raise ValueError(f"unknown split {split!r}; use quick, train or holdout")
             seed, sizes, per_class = spec[split]
-            out = []
-            for raw in generate_split(seed, sizes, per_class):
-                ref, kind = self.reference(raw)
-                out.append(Instance(
-                    id=f"{split}/{instance_key(raw)}", args=(raw.p, raw.d),
-                    meta={"n": raw.n, "tf": raw.tf, "rdd": raw.rdd, "seed": raw.seed},
-                    reference=ref, reference_kind=kind))
-            self._instances[split] = out
+            self._instances[split] = [self.make_instance(split, raw)
+                                      for raw in generate_split(seed, sizes, per_class)]
         return self._instances[split]
 
     def score(self, instance: Instance, output: Any) -> dict[str, float]:
         p, d = instance.args
         order = tardiness.validate_permutation(output, len(p))
-        return {"total_tardiness": float(tardiness.total_tardiness(order, p, d)),
-                "reference": float(instance.reference or 0.0)}
+        return instance_metrics(instance, tardiness.total_tardiness(order, p, d))
 
     def aggregate(self, instances: Sequence[Instance], metrics: Sequence[Mapping[str, float]],
                   timings: Sequence[float] | None = None) -> dict[str, float]:
-        if not metrics:
-            raise InvalidOutput("no instance was scored")
-        total = sum(m["total_tardiness"] for m in metrics)
-        ref = sum(m["reference"] for m in metrics)
-        gap = 100.0 * (total - ref) / max(ref, 1.0)
-        return {"score": -gap, "gap_pct": gap, "total_tardiness": total / len(metrics),
-                "reference_tardiness": ref / len(metrics), "instances": float(len(metrics))}
+        return gap_metrics(metrics)
 
     def describe_metrics(self) -> dict[str, str]:
-        return {
-            "score": "−gap_pct (higher is better)",
-            "gap_pct": "ratio-of-sums gap to the reference, 100·(ΣT − ΣT_ref)/ΣT_ref",
-            "total_tardiness": "mean total tardiness per instance",
-            "reference_tardiness": "mean reference total tardiness per instance",
-        }
-
-
-def compute_reference(p: np.ndarray, d: np.ndarray) -> int:
-    """Best known value: the best of EDD, SPT and MDD, improved by interchange and insertion descent."""
-    starts = [tardiness.edd(p, d), tardiness.spt(p, d), tardiness.mdd(p, d)]
-    best = min(starts, key=lambda o: tardiness.total_tardiness(o, p, d))
-    improved = tardiness.local_search(best, p, d)
-    return tardiness.total_tardiness(improved, p, d)
+        return dict(DESCRIPTIONS)
 
 
 def write_reference_file(problem: Smtt | None = None) -> int:
-    """Recompute the references of the default splits into data/references.json (a maintainer's tool)."""
+    """Solve every instance of the splits exactly and cache the optima in data/references.json
+    (a maintainer's tool: `python -m problems.smtt.problem`). Returns the number of entries."""
     problem = problem or Smtt()
     o = problem.options
-    table: dict[str, dict[str, Any]] = dict(problem._known_references)
+    table: dict[str, dict[str, Any]] = {}
     for seed, sizes, per_class in ((o.quick_seed, o.quick_n, o.quick_per_class),
                                    (o.train_seed, o.train_n, o.train_per_class),
                                    (o.holdout_seed, o.holdout_n, o.holdout_per_class)):
         for raw in generate_split(seed, sizes, per_class):
-            key = instance_key(raw)
-            if key not in table:
-                table[key] = {"value": compute_reference(raw.p, raw.d), "kind": "best_known"}
-    REFERENCE_FILE.parent.mkdir(exist_ok=True)
-    REFERENCE_FILE.write_text(json.dumps(table, indent=0, sort_keys=True) + "\n")
+            value, kind = references.optimum_or_bound(raw.p, raw.d)
+            table[instance_key(raw)] = {"value": value, "kind": kind}
+    references.save_table(REFERENCE_FILE, table)
     return len(table)
 
 

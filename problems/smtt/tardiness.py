@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from evolve.problem import InvalidOutput
+from problems.smtt.search import descent
 
 
 def total_tardiness(order: np.ndarray, p: np.ndarray, d: np.ndarray, w: np.ndarray | None = None) -> int:
@@ -75,38 +76,5 @@ def mdd(p: np.ndarray, d: np.ndarray) -> np.ndarray:
 
 def local_search(order: np.ndarray, p: np.ndarray, d: np.ndarray, w: np.ndarray | None = None,
                  max_passes: int = 50) -> np.ndarray:
-    """First-improvement descent with adjacent interchanges, then best-insertion moves, until neither helps."""
-    order = order.copy()
-    n = len(order)
-    best = total_tardiness(order, p, d, w)
-    for _ in range(max_passes):
-        improved = False
-        # adjacent interchange: all n-1 swaps evaluated at once
-        for _ in range(n):
-            cand = np.tile(order, (n - 1, 1)) if n > 1 else np.empty((0, n), dtype=np.int64)
-            idx = np.arange(n - 1)
-            cand[idx, idx], cand[idx, idx + 1] = order[idx + 1], order[idx]
-            vals = _batch_tardiness(cand, p, d, w)
-            if vals.size == 0 or vals.min() >= best:
-                break
-            k = int(np.argmin(vals))
-            order, best, improved = cand[k], int(vals[k]), True
-        # insertion: move one job to every other position
-        for i in range(n):
-            rest = np.delete(order, i)
-            cand = np.array([np.insert(rest, k, order[i]) for k in range(n)])
-            vals = _batch_tardiness(cand, p, d, w)
-            k = int(np.argmin(vals))
-            if vals[k] < best:
-                order, best, improved = cand[k], int(vals[k]), True
-        if not improved:
-            break
-    return order
-
-
-def _batch_tardiness(orders: np.ndarray, p: np.ndarray, d: np.ndarray, w: np.ndarray | None) -> np.ndarray:
-    completion = np.cumsum(p[orders], axis=1)
-    late = np.maximum(completion - d[orders], 0)
-    if w is not None:
-        late = late * w[orders]
-    return late.sum(axis=1)
+    """Descent with adjacent interchanges and insertions until neither helps (see search.descent)."""
+    return descent(order, p, d, w, max_passes=max_passes)
