@@ -72,7 +72,12 @@ class Proposal:
 
 
 class Mutator(Protocol):
-    """Turns a parent (plus context) into a child proposal."""
+    """Turns a parent (plus context) into a child proposal.
+
+    Optional hooks, called when a mutator has them: `async preflight()` before any work (raises a
+    one-line LLMError), and `observe(program_id, improved, score_delta=None, model=None)` after each
+    evaluated child (the LLM mutator's bandit learns from it).
+    """
 
     name: str
 
