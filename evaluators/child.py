@@ -253,7 +253,8 @@ def _candidate(job: dict[str, Any], achieved: dict[str, Any], c: Any, cwd: str) 
     if job.get("uid") is not None and jail.is_privileged():
         jail.drop_uid(int(job["uid"]), int(job["gid"]))
         dedicated = True
-    if "user" in achieved["namespaces"]:
+    if not dedicated and (jail.is_privileged() or "user" in achieved["namespaces"]):
+        # root without a uid change (drop_uid=False), or all-powerful inside a user namespace
         achieved["capabilities"] = "dropped" if jail.drop_capabilities(c) else "kept"
     achieved["uid"] = os.getuid()
     jail.prctl(c, jail.PR_SET_PDEATHSIG, signal.SIGKILL)  # after the uid change, which clears it
@@ -268,8 +269,9 @@ def _candidate(job: dict[str, Any], achieved: dict[str, Any], c: Any, cwd: str) 
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_DFL)
     cap = max(0, int(lim["fsize_mb"]) * (1 << 20) - 4096)
-    sys.stdout, out_raw = _capped_stream(1, cap)
-    sys.stderr, err_raw = _capped_stream(2, cap)
+    out_stream, out_raw = _capped_stream(1, cap)
+    err_stream, err_raw = _capped_stream(2, cap)
+    sys.stdout, sys.stderr = out_stream, err_stream
     sys.stdin = None
     sys.path[:] = []  # a candidate imports what the zygote preloaded, and nothing from the disk
     sys.path_importer_cache.clear()
@@ -281,7 +283,7 @@ def _candidate(job: dict[str, Any], achieved: dict[str, Any], c: Any, cwd: str) 
         _run_candidate(job, inputs, achieved, g)
     finally:
         g.trusted += 1
-        for stream, raw in ((sys.stdout, out_raw), (sys.stderr, err_raw)):
+        for stream, raw in ((out_stream, out_raw), (err_stream, err_raw)):  # ours, not what it put there
             try:
                 stream.flush()
             except BaseException:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import errno
 import os
 import resource
 from typing import Any
@@ -225,7 +224,3 @@ def set_limits(lim: dict[str, Any], nproc: bool) -> dict[str, int]:
 
 def is_privileged() -> bool:
     return os.geteuid() == 0
-
-
-def errno_name(err: int) -> str:
-    return errno.errorcode.get(err, str(err))

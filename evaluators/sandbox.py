@@ -574,7 +574,8 @@ def _classify(c: _Collected, final: dict[str, Any], job: Job, wall: float, stdou
             error = f"the program failed to load: {ev.get('error', '')}"
             break
         elif kind == "begin":
-            begun = ev.get("i") if isinstance(ev.get("i"), int) else -2
+            i = ev.get("i")
+            begun = i if isinstance(i, int) and not isinstance(i, bool) else -2
         elif kind == "result":
             i = ev.get("i")
             if not isinstance(i, int) or isinstance(i, bool) or i != len(runs) or i >= n or i != begun:

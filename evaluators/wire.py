@@ -56,9 +56,9 @@ def _encode_value(value: Any, buffers: list[Any], depth: int, budget: _Budget) -
         budget.spend(8 + number.bit_length() // 3)
         return number
     if issubclass(kind, float):
-        number = float.__float__(value)
+        real = float.__float__(value)
         budget.spend(8)
-        return number if math.isfinite(number) else {"__float__": repr(number)}
+        return real if math.isfinite(real) else {"__float__": repr(real)}
     if issubclass(kind, (list, tuple)):
         items = list.__iter__(value) if issubclass(kind, list) else tuple.__iter__(value)
         budget.spend(2)
