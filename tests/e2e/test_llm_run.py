@@ -92,11 +92,10 @@ def test_openai_sdk_run_records_every_outcome_with_tokens_and_cost(cli: Any, tmp
     assert calls[4].latency_s >= 1.0  # waited out the Retry-After
     assert calls[0].response == "I would weigh the slack."
 
-    best = archive.top(run_rec.id, n=1)[0]
+    best, *rest = archive.top(run_rec.id, n=10)
     assert best.id == progs[8].id and "max(d, t + p)" in best.code
-    mdd = next(p for p in archive.programs(run_rec.id, roles=("baseline",)) if p.name == "mdd")
     seed = archive.programs(run_rec.id, roles=("seed",))[0]
-    assert best.score == pytest.approx(mdd.score) and best.score > seed.score
+    assert best.score is not None and all(best.score > (p.score or -1e9) for p in [seed, *rest])
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["cost_usd"] == pytest.approx(sum(c.cost_usd for c in calls), abs=1e-6)
     assert "LLM: 10 calls" in proc.stdout
