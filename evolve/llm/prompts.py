@@ -74,6 +74,18 @@ class PromptBuilder:
                                       autoescape=False)
         self.env.filters.update(num=_num, trim_error=trim_error, evolve_blocks=_evolve_blocks)
 
+    def check(self) -> None:
+        """Load every template now, so a missing or broken one is a ConfigError before any work."""
+        for name in ("system", *MODES):
+            try:
+                self.env.get_template(f"{name}.j2")
+            except jinja2.TemplateNotFound as exc:
+                raise ConfigError(f"prompt template {exc.name} not found (prompts.dir or the shipped prompts/)") \
+                    from exc
+            except jinja2.TemplateSyntaxError as exc:
+                raise ConfigError(f"prompt template {exc.filename or name + '.j2'}, line {exc.lineno}: "
+                                  f"{exc.message}") from exc
+
     def render(self, name: str, **context: Any) -> str:
         try:
             text = self.env.get_template(f"{name}.j2").render(**context)

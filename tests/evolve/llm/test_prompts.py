@@ -98,6 +98,14 @@ def test_a_broken_user_template_is_a_config_error_naming_it(tmp_path: Path) -> N
         PromptBuilder(tmp_path).messages(request(), "diff")
 
 
+def test_a_template_with_a_syntax_error_is_caught_before_any_work(tmp_path: Path) -> None:
+    (tmp_path / "full.j2").write_text("{% if %}")
+    builder = PromptBuilder(tmp_path)
+    with pytest.raises(ConfigError, match=r"full\.j2, line 1"):
+        builder.check()
+    PromptBuilder().check()
+
+
 def test_every_shipped_template_exists() -> None:
     for name in ("system", "diff", "full", "crossover", "fix", "_context"):
         assert (shipped_dir() / f"{name}.j2").is_file()
