@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,10 +13,12 @@ from evolve.evaluation import StageResult
 
 
 @pytest.fixture
-def archive(tmp_path: Path) -> Archive:
-    a = Archive(sqlite_url(tmp_path / "archive.db"))
+def archive(db_url: str, tmp_path: Path) -> Iterator[Archive]:
+    """A migrated archive with one run, on SQLite and on PostgreSQL (see conftest.py)."""
+    a = Archive(db_url)
     a.create_run("r1", "smtt", {"seed": 0}, 0, str(tmp_path))
-    return a
+    yield a
+    a.close()
 
 
 def test_new_database_is_migrated_to_the_newest_schema(archive: Archive) -> None:
@@ -23,7 +26,8 @@ def test_new_database_is_migrated_to_the_newest_schema(archive: Archive) -> None
     assert {"runs", "programs", "evaluations", "llm_calls", "events"} <= set(inspect(archive.engine).get_table_names())
 
 
-def test_sqlite_runs_in_wal_mode_with_foreign_keys(archive: Archive) -> None:
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
+    archive = Archive(sqlite_url(tmp_path / "archive.db"))
     with archive.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
@@ -71,5 +75,6 @@ def test_folder_without_archive_is_not_a_run_directory(tmp_path: Path) -> None:
 def test_reopening_an_archive_keeps_everything(tmp_path: Path, archive: Archive) -> None:
     archive.add_program("r1", "j", code="x", code_hash="h")
     archive.close()
-    again = Archive.for_run_dir(tmp_path)
+    again = Archive.for_run_dir(tmp_path) if archive.url.startswith("sqlite") else Archive(archive.url)
     assert again.get_run().id == "r1" and len(again.programs("r1")) == 1
+    again.close()
