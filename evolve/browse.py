@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from rich.console import Console, Group
+from rich.console import Console, Group, JustifyMethod
 from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.table import Table
@@ -156,35 +156,52 @@ def _top(archive: Archive, run: RunRecord, args: argparse.Namespace, out: Consol
     prefer = [m for m in run.meta.get("summary_metrics", []) if m != "score"]
     seed = next(iter(archive.programs(run.id, roles=("seed",), with_code=False)), None)
     cols = metric_columns([p.metrics for p in progs], prefer, context=[seed.metrics] if seed else [])
-    table = Table(title=f"{run.problem} · run {run.id} · top {len(progs)} ({args.status}){where}",
-                  title_justify="left", header_style="bold")
-    table.add_column("#", justify="right", style="dim")
-    table.add_column("id", justify="right")
-    table.add_column("score", justify="right", style="bold")
-    for c in cols:
-        table.add_column(c, justify="right")
-    table.add_column("holdout", justify="right")
-    table.add_column("island", justify="right")
-    table.add_column("cell")
-    table.add_column("gen", justify="right")
-    table.add_column("parent", justify="right")
+    # (header, justify, drop order: higher goes first when the terminal is narrow)
+    spec: list[tuple[str, JustifyMethod, int]] = [("#", "right", 3), ("id", "right", 0), ("score", "right", 0)]
+    spec += [(c, "right", 6 - k) for k, c in enumerate(cols)]
+    spec += [("holdout", "right", 2), ("island", "right", 5), ("cell", "left", 7), ("gen", "right", 8),
+             ("parent", "right", 4)]
     if status != "ok":
-        table.add_column("status")
-    table.add_column("edit", overflow="ellipsis", max_width=48, no_wrap=True)
+        spec.append(("status", "left", 1))
+    rows: list[list[str | Text]] = []
     for rank, p in enumerate(progs, 1):
         hold = (p.holdout or {}).get("score") if p.holdout else None
         row: list[str | Text] = [str(rank), str(p.id), num(p.score), *(num(p.metrics.get(c)) for c in cols),
-               num(hold) if hold is not None else "—", str(p.island), p.cell or "—", str(p.generation),
-               f"#{p.parent_id}" if p.parent_id else ("seed" if p.role == "seed" else "—")]
+                                 num(hold) if hold is not None else "—", str(p.island), p.cell or "—",
+                                 str(p.generation),
+                                 f"#{p.parent_id}" if p.parent_id else ("seed" if p.role == "seed" else "—")]
         if status != "ok":
             row.append(Text(p.status, style=STATUS_STYLE.get(p.status, "red")))
-        row.append(p.edit_kind or "seed" if p.role == "seed" else (edit_summary(p.edit, p.edit_kind, 60) or "—"))
-        table.add_row(*row)
+        rows.append(row)
+    keep = _fit([h for h, _, _ in spec], [d for _, _, d in spec], rows, out.width - 36)  # edit: 30+ columns
+    table = Table(title=f"{run.problem} · run {run.id} · top {len(progs)} ({args.status}){where}",
+                  title_justify="left", header_style="bold")
+    for k in keep:
+        head, just, _ = spec[k]
+        table.add_column(head, justify=just, no_wrap=True, style="bold" if head == "score" else
+                         "dim" if head == "#" else None)
+    table.add_column("edit", min_width=12)  # the only column that wraps: the others keep their width
+    for p, row in zip(progs, rows):
+        edit = p.edit_kind or "seed" if p.role == "seed" else (edit_summary(p.edit, p.edit_kind, 60) or "—")
+        table.add_row(*(row[k] for k in keep), edit)
     out.print(table)
     out.print(f"{run.evaluations} evaluations · run {run.status}"
               f"{' (' + run.stop_reason + ')' if run.stop_reason else ''} · "
               f"`evolve archive show {_run_arg(run)} ID` shows one", style="dim", highlight=False)
     return 0
+
+
+def _fit(headers: Sequence[str], drop_order: Sequence[int], rows: Sequence[Sequence[str | Text]],
+         width: int) -> list[int]:
+    """Indices of the columns to show in `width` characters: columns with the highest drop order go first
+    when the terminal is too narrow for all of them (a squeezed table is unreadable)."""
+    need = [3 + max([len(h), *(min(40, len(str(r[k]))) for r in rows)]) for k, h in enumerate(headers)]
+    keep = list(range(len(headers)))
+    for k in sorted(keep, key=lambda k: -drop_order[k]):
+        if sum(need[i] for i in keep) <= width or drop_order[k] == 0:
+            break
+        keep.remove(k)
+    return keep
 
 
 def _run_arg(run: RunRecord) -> str:
@@ -267,13 +284,13 @@ def _stage_table(p: ProgramRecord) -> Table:
         rows.append(("holdout", status, p.holdout, None, None, p.holdout.get("error")))
     cols = metric_columns([r[2] for r in rows], limit=5)
     table = Table(title="evaluation stages", title_justify="left", header_style="bold")
-    table.add_column("split")
-    table.add_column("status")
-    table.add_column("score", justify="right")
+    table.add_column("split", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("score", justify="right", no_wrap=True)
     for c in cols:
-        table.add_column(c, justify="right")
-    table.add_column("seconds", justify="right")
-    table.add_column("note", overflow="fold")
+        table.add_column(c, justify="right", no_wrap=True)
+    table.add_column("seconds", justify="right", no_wrap=True)
+    table.add_column("note", overflow="fold", min_width=12)
     for split, status, metrics, secs, failed, error in rows:
         note = ""
         if status != "ok":
@@ -316,7 +333,7 @@ def _lineage(archive: Archive, run: RunRecord, args: argparse.Namespace, out: Co
     for name, just in (("step", "right"), ("id", "right"), ("gen", "right"), ("eval", "right"),
                        ("island", "right"), ("score", "right"), ("Δ parent", "right"), ("status", "left"),
                        ("edit", "left")):
-        table.add_column(name, justify=just)  # type: ignore[arg-type]
+        table.add_column(name, justify=just, no_wrap=name != "edit")  # type: ignore[arg-type]
     prev: float | None = None
     for step, b in enumerate(chain):
         delta = (b.score - prev) if b.score is not None and prev is not None else None
@@ -358,23 +375,29 @@ def _runs(args: argparse.Namespace, out: Console) -> int:
     if not listings:
         out.print(f"no runs under {args.dir} yet; start one with `evolve run`")
         return 0
-    table = Table(title=f"runs in {args.dir}", title_justify="left", header_style="bold")
-    for name, just in (("run", "left"), ("problem", "left"), ("started", "left"), ("duration", "right"),
-                       ("evaluations", "right"), ("best score", "right"), ("status", "left")):
-        table.add_column(name, justify=just)  # type: ignore[arg-type]
+    headers = ("run", "problem", "started", "duration", "evaluations", "best score", "status")
+    justify: tuple[JustifyMethod, ...] = ("left", "left", "left", "right", "right", "right", "left")
+    rows: list[list[str | Text]] = []
     listings.sort(key=lambda r: (r.run.started_at.isoformat() if r.run else "", r.location))
     for item in listings:
         where = _short(item.location)
         r = item.run
         if r is None:
-            table.add_row(where, "—", "—", "—", "—", "—", Text(f"unreadable: {item.error}", style="red"))
+            rows.append([where, "—", "—", "—", "—", "—", Text(f"unreadable: {item.error}", style="red")])
             continue
         if "://" in item.location:
             where = f"{where} --run-id {r.id}"
         status = r.status + (f" ({r.stop_reason})" if r.stop_reason and r.stop_reason != r.status else "")
-        table.add_row(where, r.problem, local_time(r.started_at), duration(q.run_duration(r)),
-                      f"{r.evaluations:,}", num(r.best_score) if r.best_score is not None else "—",
-                      Text(status, style={"finished": "green", "running": "yellow"}.get(r.status, "red")))
+        rows.append([where, r.problem, local_time(r.started_at), duration(q.run_duration(r)), f"{r.evaluations:,}",
+                     num(r.best_score) if r.best_score is not None else "—",
+                     Text(status, style={"finished": "green", "running": "yellow"}.get(r.status, "red"))])
+    keep = _fit(headers, (0, 4, 2, 3, 0, 0, 1), rows, out.width - 10)
+    table = Table(title=f"runs in {args.dir}", title_justify="left", header_style="bold")
+    for k in keep:
+        wraps = headers[k] in ("run", "status")
+        table.add_column(headers[k], justify=justify[k], no_wrap=not wraps, overflow="fold" if wraps else "ellipsis")
+    for row in rows:
+        table.add_row(*(row[k] for k in keep))
     out.print(table)
     return 0
 

@@ -168,3 +168,14 @@ def test_a_run_directory_path_with_spaces_and_hashes_opens(tmp_path: Path) -> No
     built = build_archive(tmp_path / "my runs #1" / "a%b c")
     code, out = call("archive", "top", built.run_dir)
     assert code == 0 and f"{built.best}" in out
+
+
+def test_top_in_a_narrow_terminal_drops_columns_instead_of_squeezing_ids_and_scores(built: Built) -> None:
+    buf = io.StringIO()
+    code = browse.main("archive", ["top", str(built.run_dir), "--status", "all"],
+                       console=Console(file=buf, width=80, markup=False, color_system=None))
+    lines = buf.getvalue().splitlines()
+    assert code == 0 and all(len(line) <= 80 for line in lines)
+    cells = [[c.strip() for c in line.split("│")[1:-1]] for line in lines if line.startswith("│")]
+    first = next(r for r in cells if r[0] == "1")
+    assert first[1] == str(built.best) and first[2] == "-5"  # id and score intact
