@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
@@ -29,9 +30,11 @@ class SmttInstance:
 
 
 def due_date_range(total: int, tf: float, rdd: float) -> tuple[int, int]:
-    """The inclusive due-date range before clipping at 0."""
-    lo = math.floor(total * (1.0 - tf - rdd / 2.0))
-    hi = math.floor(total * (1.0 - tf + rdd / 2.0))
+    """The inclusive due-date range before clipping at 0, in exact arithmetic (in floating point,
+    1000·(1 − 0.8 − 0.5) floors to −301)."""
+    tf_, rdd_ = Fraction(str(tf)), Fraction(str(rdd))
+    lo = math.floor(total * (1 - tf_ - rdd_ / 2))
+    hi = math.floor(total * (1 - tf_ + rdd_ / 2))
     return lo, hi
 
 
