@@ -1,7 +1,9 @@
 """The wire format between the parent and a sandbox child: JSON plus raw numpy buffers, never pickle.
 
-A frame is `>II` (header length, payload length), a UTF-8 JSON header, then the concatenated raw buffers
-of the numpy arrays the header references. The decoder is strict: it rebuilds only plain Python values
+A frame is `>II` (header length, payload length), a UTF-8 JSON header, then the raw buffers of the numpy
+arrays the header references, each padded to a multiple of `ALIGN` bytes; the header is padded with
+spaces so that the payload starts `ALIGN`-aligned too (arrays decoded in place from a mapping are then
+aligned, so numpy takes the same code paths, and gives the same sums, as on the parent's copy). The decoder is strict: it rebuilds only plain Python values
 and base-class numpy arrays of whitelisted dtypes whose declared shape matches the buffer size.
 The encoder reads values through the base classes' own methods, so an object that overrides `__iter__`,
 `__int__`, `view`… cannot run code or change what is sent while it is encoded.
@@ -21,6 +23,12 @@ HEADER = struct.Struct(">II")
 DTYPES = frozenset({"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
                     "float32", "float64"})
 MAX_DEPTH = 64
+ALIGN = 64
+_ZEROS = bytes(ALIGN)
+
+
+def _padding(n: int) -> int:
+    return -n % ALIGN
 
 
 class WireError(ValueError):
@@ -100,7 +108,13 @@ def pack(encoded: Any, buffers: list[Any]) -> list[Any]:
     """The pieces of one frame for an already encoded tree: prefix + header, then each raw buffer."""
     header = json.dumps({"v": encoded, "b": [len(b) for b in buffers]}, separators=(",", ":"),
                         allow_nan=False).encode()
-    return [HEADER.pack(len(header), sum(len(b) for b in buffers)) + header, *buffers]
+    header += b" " * _padding(HEADER.size + len(header))
+    pieces: list[Any] = []
+    for b in buffers:
+        pieces.append(b)
+        if _padding(len(b)):
+            pieces.append(_ZEROS[:_padding(len(b))])
+    return [HEADER.pack(len(header), sum(len(p) for p in pieces)) + header, *pieces]
 
 
 def encode(value: Any, max_bytes: int | None = None) -> bytes:
@@ -175,12 +189,12 @@ def decode(frame_body: Any, header_len: int, *, writable: bool = True) -> Any:
     payload = body[header_len:]
     if not payload.readonly:
         payload = memoryview(bytes(payload))
-    if sum(sizes) != len(payload):
+    if sum(s + _padding(s) for s in sizes) != len(payload):
         raise WireError("buffer sizes do not add up to the payload")
     buffers, offset = [], 0
     for size in sizes:
         buffers.append(payload[offset:offset + size])
-        offset += size
+        offset += size + _padding(size)
     return _decode_value(header["v"], buffers, 0, writable)
 
 

@@ -134,13 +134,13 @@ def test_decoder_refuses_json_nested_beyond_the_recursion_limit() -> None:
 def test_decoder_refuses_arrays_whose_shape_does_not_match_their_bytes() -> None:
     head = json.dumps({"v": {"__nd__": 0, "dtype": "int64", "shape": [3]}, "b": [16]})
     with pytest.raises(wire.WireError, match="does not match"):
-        wire.decode(*raw_frame(head, b"\0" * 16))
+        wire.decode(*raw_frame(head, b"\0" * wire.ALIGN))
 
 
 def test_decoder_refuses_forbidden_dtypes_and_reserved_keys() -> None:
     head = json.dumps({"v": {"__nd__": 0, "dtype": "object", "shape": [1]}, "b": [8]})
     with pytest.raises(wire.WireError, match="not allowed"):
-        wire.decode(*raw_frame(head, b"\0" * 8))
+        wire.decode(*raw_frame(head, b"\0" * wire.ALIGN))
     with pytest.raises(wire.WireError, match="reserved"):
         wire.decode(*raw_frame(json.dumps({"v": {"__class__": 1}, "b": []})))
 
@@ -148,6 +148,12 @@ def test_decoder_refuses_forbidden_dtypes_and_reserved_keys() -> None:
 def test_decoder_refuses_payload_sizes_that_do_not_add_up() -> None:
     with pytest.raises(wire.WireError, match="add up"):
         wire.decode(*raw_frame(json.dumps({"v": 1, "b": [4]}), b"\0" * 3))
+
+
+def test_buffers_start_aligned_in_the_frame() -> None:
+    frame = wire.encode([np.arange(3, dtype=np.int8), np.arange(5, dtype=np.float64)])
+    hlen, plen = wire.HEADER.unpack_from(frame)
+    assert (wire.HEADER.size + hlen) % wire.ALIGN == 0 and plen == 2 * wire.ALIGN
 
 
 def test_read_frame_refuses_frames_over_the_cap() -> None:
