@@ -1,17 +1,19 @@
 """The sandbox child side: a warm zygote that forks one fresh, confined process per candidate.
 
-Run as a script (`python -I -S child.py --zygote FD LIBDIR MODULES UID`), never imported by a candidate.
-The zygote has numpy (and the other preloaded modules) imported already, so a candidate pays a fork, not
-an interpreter start. It is a pure fork server: it never reads a job. Per candidate the parent passes five
-descriptors — the result pipe, the job and the inputs (sealed memfds), stdout and stderr (memfds) — and
-the forked process, before it runs any candidate code, enters new namespaces, swaps the filesystem for
-an empty root, forks the candidate as the init of a PID namespace (when the kernel allows), drops to the
-sandbox uid, sets rlimits and installs the audit-hook pre-filter. Only then does it execute the candidate,
-which never serves another candidate. Results travel on the result pipe in the wire format.
+Run as a script (`python -I -S child.py --zygote FD LIBDIR MODULES CONFIG-JSON`), never imported by a
+candidate. The zygote has numpy (and the other preloaded modules) imported already, so a candidate pays a
+fork, not an interpreter start. It is a pure fork server that never reads a job: ahead of each job it forks
+a *spare* as the init of a fresh PID namespace, which enters new mount and IPC namespaces and swaps the
+filesystem for an empty root while the previous candidate still runs. The job's five descriptors — the
+result socket, the job and the inputs (sealed memfds), stdout and stderr (memfds) — go to the spare, which
+drops to the sandbox uid, sets rlimits and installs the audit-hook pre-filter before it executes any
+candidate code; it never serves another candidate. Results travel on the result socket in the wire format.
+docs/sandbox.md describes what a candidate can see and do.
 
-Protocol on the control socket (zygote <-> parent, both trusted): the parent sends b"J" with the five
-descriptors (SCM_RIGHTS); the zygote answers {"pid": …} after forking and, once the candidate has exited
-and its leftovers are gone, {"pid": …, "wait_status": …, "cpu_s": …, "maxrss_kb": …}.
+Protocol on the control socket (zygote <-> parent, both trusted): the zygote says {"ready": …} once warm;
+the parent sends b"J" with the five descriptors (SCM_RIGHTS); the zygote answers {"pid": …} when the
+candidate has them and, once it has exited and its leftovers are gone,
+{"pid": …, "wait_status": …, "cpu_s": …, "maxrss_kb": …}.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import builtins
 import fcntl
 import io
 import json
+import linecache
 import mmap
 import os
 import signal
@@ -187,6 +190,8 @@ def _run_candidate(job: dict[str, Any], inputs: list[Any], achieved: dict[str, A
     namespace: dict[str, Any] = {"__name__": "candidate", "__file__": "candidate.py",
                                  "__builtins__": builtins}
     try:
+        # tracebacks then quote the candidate's own lines (there is no file to read them from)
+        linecache.cache["candidate.py"] = (len(job["code"]), None, job["code"].splitlines(True), "candidate.py")
         code = compile(job["code"], "candidate.py", "exec")
         exec(code, namespace)
         entry = namespace.get(job["entry"])
