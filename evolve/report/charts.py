@@ -175,6 +175,9 @@ def lineage_figure(d: ReportData) -> dict[str, Any] | None:
          "marker": {"size": sizes, "symbol": symbols, "color": scores, "colorscale": "Viridis",
                     "showscale": True, "colorbar": {"title": {"text": "score"}, "thickness": 12, "len": 0.8},
                     "line": {"color": [m["color"] for m in lines], "width": [m["width"] for m in lines]}}},
+        # the ring around the program shown in the inspector (moved by the page script)
+        {"type": "scatter", "mode": "markers", "name": "selected", "x": [], "y": [], "hoverinfo": "skip",
+         "showlegend": False, "marker": {"size": 24, "color": "rgba(0,0,0,0)", "line": {"color": "#f43f5e", "width": 3}}},
     ]
     return {"data": traces, "layout": _layout(
         xaxis={"title": {"text": "evaluation (seed at 0)"}},
