@@ -306,7 +306,7 @@ def evaluation_points(archive: Archive, run_id: str) -> list[EvalPoint]:
                          .where(ProgramRow.run_id == run_id, ProgramRow.role == "candidate",
                                 ProgramRow.eval_index.is_not(None))
                          .order_by(ProgramRow.eval_index, ProgramRow.id))
-        return [EvalPoint(int(e), int(i), int(isl), str(st), None if sc is None else float(sc))
+        return [EvalPoint(int(e or 0), int(i), int(isl), str(st), None if sc is None else float(sc))
                 for e, i, isl, st, sc in rows]
 
 
@@ -434,10 +434,11 @@ def cell_grid(archive: Archive, run_id: str) -> list[CellStat]:
             coords = tuple(int(c) for c in str(cell).split(","))
         except ValueError:
             continue
+        value = float(score or 0.0)  # the query keeps only rows with a score
         entry = acc.setdefault(coords, [0, -math.inf, int(pid)])
         entry[0] += 1
-        if float(score) > entry[1]:
-            entry[1], entry[2] = float(score), int(pid)
+        if value > entry[1]:
+            entry[1], entry[2] = value, int(pid)
     return [CellStat(c, n, best, bid) for c, (n, best, bid) in sorted(acc.items())]
 
 
