@@ -23,7 +23,7 @@ from evolve.archive import Archive, ProgramRecord
 from evolve.edit.blocks import normalised_hash
 from evolve.errors import EvolveError
 from evolve.evaluation import Outcome, StageResult
-from evolve.llm.base import Mutator, ProgramView, Proposal, ProposalRequest
+from evolve.llm.base import Mutator, ProgramView, Proposal, ProposalRequest, StageView
 from evolve.problem import Problem
 from evolve.search.population import Population, SearchSettings, features_of
 from evolve.worker import EvalTask, ProblemSpec, run_task
@@ -61,6 +61,7 @@ class _Job:
     generation: int
     code: str
     attempts: int = 0
+    model: str | None = None
 
 
 class Evolution:
@@ -280,8 +281,7 @@ class Evolution:
         """A parent or inspiration as the mutator sees it (cached: evaluated programs never change)."""
         view = self._views.get(pid)
         if view is None:
-            rec = self.archive.program(pid)
-            view = ProgramView(rec.id, rec.code, rec.score, rec.metrics, rec.status, rec.error)
+            view = ProgramView.from_record(self.archive.program(pid))
             self._remember(view)
         else:
             self._views.move_to_end(pid)
@@ -338,7 +338,7 @@ class Evolution:
         pid = self.archive.add_program(self.run_id, job_id, code=proposal.code, code_hash=code_hash,
                                        status="pending", **common)
         self._link_calls(proposal, pid)
-        self.ready.append(_Job(pid, parent, island, gen, proposal.code))
+        self.ready.append(_Job(pid, parent, island, gen, proposal.code, model=proposal.model))
 
     def _link_calls(self, proposal: Proposal, pid: int) -> None:
         for call_id in proposal.llm_call_ids:
@@ -369,13 +369,15 @@ class Evolution:
             outcome = Outcome("crash", None, {}, (), f"evaluation worker failed {job.attempts} times: {exc}")
         self.progress.evaluations += 1
         self._store_outcome(job.program_id, job.code, outcome, count=True)
+        self._observe(job, outcome)
         if outcome.status == "ok" and outcome.score is not None:
             improved = self._admit(job.program_id, job.code, outcome, job.island, job.generation, job.parent_id)
             if improved:
                 self.progress.last_improvement = self.progress.evaluations
         else:
             self.pop.note_child(job.parent_id)
-            self.failures.append(ProgramView(job.program_id, job.code, None, {}, outcome.status, outcome.error))
+            self.failures.append(ProgramView(job.program_id, job.code, None, {}, outcome.status, outcome.error,
+                                             _stage_views(outcome)))
         interval = self.limits_cfg["migration_interval"]
         if self.progress.evaluations % interval == 0 and self.limits_cfg["strategy"] == "evolution":
             moves = self.pop.migrate(random.Random(self.progress.evaluations))
@@ -384,6 +386,19 @@ class Evolution:
                                        {"moves": moves[:50]})
         if self.progress.evaluations % 25 == 0:
             self._save_state()
+
+    def _observe(self, job: _Job, outcome: Outcome) -> None:
+        """Tell a learning mutator (the bandit) whether this child improved on its parent."""
+        observe = getattr(self.mutator, "observe", None)
+        if observe is None:
+            return
+        parent = self.pop.member(job.parent_id)
+        parent_score = parent.score if parent is not None else None
+        if parent_score is None and job.parent_id is not None:
+            parent_score = self._view(job.parent_id).score
+        score = outcome.score if outcome.stages and outcome.stages[-1].split == CASCADE[-1] else None
+        delta = score - parent_score if score is not None and parent_score is not None else None
+        observe(job.program_id, improved=delta is not None and delta > 0, score_delta=delta, model=job.model)
 
     def _store_outcome(self, pid: int, code: str, outcome: Outcome, count: bool) -> None:
         metrics = dict(outcome.metrics)
@@ -411,7 +426,8 @@ class Evolution:
                      None)
         improved = self.pop.add(pid, outcome.score, features, island, generation, parent_id, seed=seed,
                                 quick=quick)
-        self._remember(ProgramView(pid, code, outcome.score, dict(outcome.metrics), "ok", None))
+        self._remember(ProgramView(pid, code, outcome.score, dict(outcome.metrics), "ok", None,
+                                   _stage_views(outcome)))
         if improved:
             self.progress.best_score, self.progress.best_id = outcome.score, pid
             self.archive.update_run(self.run_id, best_program_id=pid, best_score=outcome.score)
@@ -469,3 +485,7 @@ def _result_or_crash(fut: cf.Future[Outcome]) -> Outcome:
         return fut.result()
     except Exception as exc:
         return Outcome("crash", None, {}, (), f"evaluation worker failed: {exc}")
+
+
+def _stage_views(outcome: Outcome) -> tuple[StageView, ...]:
+    return tuple(StageView(st.split, st.status, st.error, st.failed_instance, st.seconds) for st in outcome.stages)

@@ -79,7 +79,7 @@ def run(cfg: Any, run_dir: Path, console: Console | None = None) -> dict[str, An
     workers = worker_count(cfg)
     mutator = make_mutator(cfg, archive, run_id)
     preflight = getattr(mutator, "preflight", None)
-    if preflight is not None and not cfg.resume:
+    if preflight is not None:
         asyncio.run(preflight())  # a missing key or dead endpoint is one clear error, before any work
     archive.update_run(run_id, meta={
         **archive.get_run(run_id).meta,

@@ -160,3 +160,33 @@ def test_stagnation_stops_the_run(tmp_path: Path) -> None:
         assert asyncio.run(evo.run()) == "stagnation"
     finally:
         evo.close()
+
+
+class Observing(Scripted):
+    """A scripted mutator that records what the loop tells a learning mutator."""
+
+    def __init__(self, codes: list[str | None]) -> None:
+        super().__init__(codes)
+        self.seen: list[tuple[int, bool, float | None, str | None]] = []
+
+    def observe(self, program_id: int, improved: bool, score_delta: float | None = None,
+                model: str | None = None) -> None:
+        self.seen.append((program_id, improved, score_delta, model))
+
+
+def test_the_loop_tells_a_learning_mutator_which_children_improved(tmp_path: Path) -> None:
+    mutator = Observing([body("max(d, t + p)"), body("p"), body("undefined_name")])
+    evo, archive = make_evolution(tmp_path, mutator, ["search.iterations=3"])
+    try:
+        evo.seed_population(SEED)
+        asyncio.run(evo.run())
+    finally:
+        evo.close()
+    assert len(mutator.seen) == 3
+    by_id = {pid: (improved, delta, model) for pid, improved, delta, model in mutator.seen}
+    statuses = {p.id: p.status for p in archive.programs("r", roles=("candidate",))}
+    improved = [pid for pid, (imp, _, _) in by_id.items() if imp]
+    assert len(improved) >= 1 and all(statuses[pid] == "ok" for pid in improved)
+    crashed = [pid for pid, st in statuses.items() if st == "crash"]
+    assert crashed and all(by_id[pid][:2] == (False, None) for pid in crashed)
+    assert {m for _, _, m in by_id.values()} == {"scripted"}
