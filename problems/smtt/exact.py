@@ -15,6 +15,7 @@ Subproblems are memoised on (job set, start time), which is what makes n = 100 t
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import sys
 from dataclasses import dataclass
@@ -253,10 +254,17 @@ def brute_force(p: np.ndarray, d: np.ndarray, start: int = 0) -> Solution:
         raise ValueError(f"brute_force handles n <= {BRUTE_FORCE_MAX_N}, got {n}")
     if n == 0:
         return Solution(0, (), 1)
-    perms = np.array(list(itertools.permutations(range(n))), dtype=np.int64)
+    perms = _permutations(n)
     late = np.maximum(start + np.cumsum(p[perms], axis=1) - d[perms], 0).sum(axis=1)
     i = int(np.argmin(late))
     return Solution(int(late[i]), tuple(int(x) for x in perms[i]), len(perms))
+
+
+@functools.cache
+def _permutations(n: int) -> np.ndarray:
+    perms = np.array(list(itertools.permutations(range(n))), dtype=np.int64)
+    perms.setflags(write=False)
+    return perms
 
 
 def lower_bound(p: np.ndarray, d: np.ndarray, start: int = 0) -> int:
