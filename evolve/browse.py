@@ -137,7 +137,7 @@ def _archive(args: argparse.Namespace, out: Console) -> int:
 
 def _program(archive: Archive, run: RunRecord, pid: int) -> ProgramRecord:
     if pid < 0:
-        raise ArchiveError(f"program ids are positive; `evolve archive top {run.run_dir or 'RUN'}` lists them")
+        raise ArchiveError("program ids are positive; `evolve archive top RUN` lists them")
     return archive.program(pid, run.id)
 
 
@@ -187,7 +187,7 @@ def _top(archive: Archive, run: RunRecord, args: argparse.Namespace, out: Consol
     out.print(table)
     out.print(f"{run.evaluations} evaluations · run {run.status}"
               f"{' (' + run.stop_reason + ')' if run.stop_reason else ''} · "
-              f"`evolve archive show {_run_arg(run)} ID` shows one", style="dim", highlight=False)
+              f"`evolve archive show {_run_arg(args.run, run)} ID` shows one", style="dim", highlight=False)
     return 0
 
 
@@ -204,8 +204,11 @@ def _fit(headers: Sequence[str], drop_order: Sequence[int], rows: Sequence[Seque
     return keep
 
 
-def _run_arg(run: RunRecord) -> str:
-    return run.run_dir or "RUN"
+def _run_arg(target: str, run: RunRecord) -> str:
+    """How to name this run again on the command line (a URL without its password, plus the run id)."""
+    if "://" in target:
+        return f"{q.safe_url(target)} --run-id {run.id}"
+    return target
 
 
 def _show(archive: Archive, run: RunRecord, args: argparse.Namespace, out: Console) -> int:
@@ -372,27 +375,28 @@ def _export(archive: Archive, run: RunRecord, args: argparse.Namespace, out: Con
 # -- runs -------------------------------------------------------------------------------------------------
 def _runs(args: argparse.Namespace, out: Console) -> int:
     listings = q.find_runs(args.dir)
+    where = q.safe_url(args.dir) if "://" in args.dir else args.dir
     if not listings:
-        out.print(f"no runs under {args.dir} yet; start one with `evolve run`")
+        out.print(f"no runs in {where} yet; start one with `evolve run`")
         return 0
     headers = ("run", "problem", "started", "duration", "evaluations", "best score", "status")
     justify: tuple[JustifyMethod, ...] = ("left", "left", "left", "right", "right", "right", "left")
     rows: list[list[str | Text]] = []
     listings.sort(key=lambda r: (r.run.started_at.isoformat() if r.run else "", r.location))
     for item in listings:
-        where = _short(item.location)
+        shown = _short(item.location)
         r = item.run
         if r is None:
-            rows.append([where, "—", "—", "—", "—", "—", Text(f"unreadable: {item.error}", style="red")])
+            rows.append([shown, "—", "—", "—", "—", "—", Text(f"unreadable: {item.error}", style="red")])
             continue
         if "://" in item.location:
-            where = f"{where} --run-id {r.id}"
+            shown = f"{shown} --run-id {r.id}"
         status = r.status + (f" ({r.stop_reason})" if r.stop_reason and r.stop_reason != r.status else "")
-        rows.append([where, r.problem, local_time(r.started_at), duration(q.run_duration(r)), f"{r.evaluations:,}",
+        rows.append([shown, r.problem, local_time(r.started_at), duration(q.run_duration(r)), f"{r.evaluations:,}",
                      num(r.best_score) if r.best_score is not None else "—",
                      Text(status, style={"finished": "green", "running": "yellow"}.get(r.status, "red"))])
     keep = _fit(headers, (0, 4, 2, 3, 0, 0, 1), rows, out.width - 10)
-    table = Table(title=f"runs in {args.dir}", title_justify="left", header_style="bold")
+    table = Table(title=f"runs in {where}", title_justify="left", header_style="bold")
     for k in keep:
         wraps = headers[k] in ("run", "status")
         table.add_column(headers[k], justify=justify[k], no_wrap=not wraps, overflow="fold" if wraps else "ellipsis")

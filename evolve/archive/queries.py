@@ -35,6 +35,11 @@ OPEN_STATUSES = ("pending", "running")
 
 
 # -- opening ----------------------------------------------------------------------------------------
+def safe_url(url: str) -> str:
+    """A database URL as it may be printed: without its password."""
+    return _safe_url(url)
+
+
 def readonly_sqlite_url(db_file: Path) -> str:
     """A SQLAlchemy URL that opens `db_file` read-only (safe next to a writer in WAL mode)."""
     url = URL.create("sqlite", database=f"file:{quote(str(db_file.resolve()))}",

@@ -67,10 +67,10 @@ class Built:
     baseline: int
 
 
-def build_archive(run_dir: Path, run_id: str = "r-test", status: str = "finished") -> Built:
-    """Write a run through the Archive API, like the loop does."""
+def build_archive(run_dir: Path, run_id: str = "r-test", status: str = "finished", url: str | None = None) -> Built:
+    """Write a run through the Archive API, like the loop does (into run_dir/archive.db, or into `url`)."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    a = Archive(sqlite_url(run_dir / "archive.db"))
+    a = Archive(url or sqlite_url(run_dir / "archive.db"))
     try:
         a.create_run(run_id, "smtt", {"search": {"islands": 2, "feature_dims": ["code_length", "ast_nodes"],
                                                  "feature_bins": 4, "iterations": 10, "name": "evolution"},

@@ -61,7 +61,7 @@ def test_runs_reports_an_unreadable_archive_and_lists_the_others(tmp_path: Path)
 
 def test_runs_in_an_empty_folder_says_how_to_start_one(tmp_path: Path) -> None:
     code, out = call("runs", tmp_path)
-    assert code == 0 and "no runs under" in out and "evolve run" in out
+    assert code == 0 and "no runs in" in out and "evolve run" in out
 
 
 def test_runs_on_a_missing_folder_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
