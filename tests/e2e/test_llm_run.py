@@ -111,7 +111,7 @@ def test_litellm_run_sends_the_key_retries_fixes_and_prices_from_litellm(cli: An
     ]
     with ScriptedLLMServer(script, responder=filler, models=["gpt-4.1-mini"], api_key="sk-e2e") as server:
         _, archive, run_rec = run(cli, tmp_path, [
-            "llm=openai", "llm.model=openai/gpt-4.1-mini", f"llm.api_base={server.url}",
+            "llm=openai", "llm.provider=litellm", "llm.model=openai/gpt-4.1-mini", f"llm.api_base={server.url}",
             "llm.api_key_env=SCRIPTED_KEY", "search.iterations=3", "llm.fix_retries=1"],
             env={"SCRIPTED_KEY": "sk-e2e"})
         requests = list(server.requests)
@@ -183,3 +183,26 @@ def test_llm_check_passes_for_a_served_model(cli: Any) -> None:
         assert server.completions == []
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"ok   my-model: {url} serves my-model" in proc.stdout
+
+
+def test_llm_openai_option_uses_the_cheaper_sdk_path(cli, tmp_path: Path) -> None:
+    """`llm=openai` goes through the openai SDK (bench/llm_clients.py: litellm costs >2x CPU per call)."""
+    from hydra import compose, initialize_config_module
+
+    from evolve.config import register
+    from evolve.llm.clients import CallSettings, OpenAIClient, make_client
+    from evolve.llm.models import ModelSpec
+
+    register()
+    with initialize_config_module("evolve.conf", version_base="1.3"):
+        cfg = compose("config", overrides=["llm=openai"])
+    assert cfg.llm.provider == "openai" and cfg.llm.api_key_env == "OPENAI_API_KEY"
+    spec = ModelSpec("gpt-4.1-mini", "gpt-4.1-mini", cfg.llm.provider, cfg.llm.api_base, cfg.llm.api_key_env)
+    assert isinstance(make_client(spec, CallSettings()), OpenAIClient)
+    with ScriptedLLMServer(default=Reply.text(rewrite("d + 3")), models=["gpt-4.1-mini"],
+                           api_key="sk-sdk") as server:
+        _, archive, run_rec = run(cli, tmp_path, [
+            "llm=openai", f"llm.api_base={server.url}", "llm.api_key_env=SCRIPTED_KEY", "search.iterations=2"],
+            env={"SCRIPTED_KEY": "sk-sdk"})
+    calls = archive.llm_calls(run_rec.id)
+    assert calls and all(c.status == "ok" for c in calls if c.kind != "preflight")
