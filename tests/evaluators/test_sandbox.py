@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 import pytest
-from sandbox_helpers import FAST, make_sandbox, run
+from sandbox_helpers import FAST, make_sandbox, processes_of, run
 
 from evaluators.sandbox import InstanceRun, Job, Limits, Sandbox, timing_error
 
@@ -111,13 +111,31 @@ def test_a_killed_zygote_is_restarted(sandbox: Sandbox) -> None:
     assert res.status == "ok"
 
 
-def test_close_stops_the_zygote_and_removes_its_folder() -> None:
-    sb = make_sandbox()
+@pytest.mark.parametrize("rootless", [False, True])
+def test_close_stops_the_zygote_and_its_spare_and_removes_its_folder(rootless: bool) -> None:
+    if rootless and os.geteuid() != 0:
+        pytest.skip("rootless is the default path when not root")
+    sb = make_sandbox(rootless=rootless)
     assert run(sb, "def f(x):\n    return 1\n").status == "ok"
-    proc, folder = sb._proc, sb._tmp_root
+    proc, folder, uid = sb._proc, sb._tmp_root, sb.uid
     sb.close()
     assert proc is not None and proc.poll() is not None
     assert not folder.exists()
+
+    def survivors() -> list[str]:  # the zygote, its spare and candidates carry the folder in their argv
+        found = [p for p in processes_of(uid)] if uid is not None else []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                if str(folder).encode() in open(f"/proc/{pid}/cmdline", "rb").read():
+                    found.append(pid)
+            except OSError:
+                pass
+        return found
+
+    deadline = time.monotonic() + 5.0
+    while survivors() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert survivors() == []
 
 
 def test_a_candidate_pays_milliseconds_not_an_interpreter_start(sandbox: Sandbox) -> None:
