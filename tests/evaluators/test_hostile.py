@@ -630,3 +630,22 @@ def test_rootless_candidate_sees_no_host_files_and_no_network(rootless: Sandbox)
     assert res.status == "ok", res.error
     assert res.runs[0].output == [False, ["dev", "tmp"], 101]
     assert_clean(rootless)
+
+
+def test_inputs_cannot_be_changed_for_the_next_candidate(bare: Sandbox) -> None:
+    data = np.arange(8, dtype=np.int64)
+    res = run(bare, src("""
+        import ctypes
+        def f(x):
+            libc = ctypes.CDLL(None, use_errno=True)
+            page = x.ctypes.data & ~4095
+            rc = libc.mprotect(ctypes.c_void_p(page), 4096, 3)  # PROT_READ | PROT_WRITE
+            if rc == 0:
+                ctypes.memset(x.ctypes.data, 0, x.nbytes)
+            return [rc, ctypes.get_errno()]
+    """), inputs=((data,),), key="shared-inputs")
+    assert res.status == "ok", res.error
+    assert res.runs[0].output[0] == -1  # the mapping of a write-sealed memfd cannot become writable
+    after = run(bare, "def f(x):\n    return x.tolist()\n", inputs=((data,),), key="shared-inputs")
+    assert after.runs[0].output == data.tolist()
+    assert_clean(bare)
