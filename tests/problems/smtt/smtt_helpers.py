@@ -1,4 +1,4 @@
-"""Helpers shared by the SMTT and SMWTT tests (trusted test code only)."""
+"""Helpers for the SMTT tests (trusted test code only)."""
 
 from __future__ import annotations
 
