@@ -122,7 +122,8 @@ class SandboxResult:
     stderr: str = ""
     exit: str = ""
     isolation: dict[str, Any] = field(default_factory=dict)
-    #: parent-clock milliseconds between the child's "begin" of each instance and its result
+    #: parent-clock milliseconds from the child's "begin" of each instance to the end of its calls (kernel
+    #: arrival stamps of the two messages, so independent of when the parent read them)
     parent_ms: tuple[float, ...] = ()
     #: CPU seconds and peak resident memory of the candidate's process (from the kernel, not the child)
     cpu_s: float | None = None
@@ -427,6 +428,7 @@ def _collect(sock: socket.socket, pid: int, n_instances: int, lim: Limits, start
     consumed = received = 0  # stream offsets of buf[0] and of buf's end
     marks: deque[tuple[int, float]] = deque()  # (stream offset where a message starts, its arrival)
     begun_at = 0.0
+    called_at: float | None = None
     done = False
     while not done:
         now = time.monotonic()
@@ -482,10 +484,13 @@ def _collect(sock: socket.socket, pid: int, n_instances: int, lim: Limits, start
             out.events.append(event)
             kind = event["event"]
             if kind == "begin":
-                begun_at = stamp
+                begun_at, called_at = stamp, None
                 instance_deadline = time.monotonic() + lim.instance_wall_s
+            elif kind == "called":
+                called_at = stamp
             elif kind == "result":
-                out.parent_ms.append(max(0.0, stamp - begun_at) * 1e3)
+                ended = called_at if called_at is not None else stamp
+                out.parent_ms.append(max(0.0, ended - begun_at) * 1e3)
                 instance_deadline = time.monotonic() + lim.instance_wall_s
                 if event.get("status") != "ok":
                     done = True
