@@ -48,7 +48,10 @@ _FIND_HASH = select(ProgramRow.id).where(ProgramRow.run_id == bindparam("r"), Pr
 
 
 def sqlite_url(path: Path | str) -> str:
-    return f"sqlite:///{Path(path).resolve()}"
+    """A SQLAlchemy URL for a SQLite file (characters such as `?` and `%` in the path are kept literal)."""
+    from sqlalchemy.engine import URL
+
+    return URL.create("sqlite", database=str(Path(path).resolve())).render_as_string()
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
