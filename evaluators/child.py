@@ -227,8 +227,8 @@ def _run_candidate(job: dict[str, Any], inputs: list[Any], achieved: dict[str, A
                 t0 = clock()
                 out = call(*args)
                 raw.append(clock() - t0)
-            send({"event": "called", "i": i})  # the parent's clock of the calls stops here, before encoding
             _restore(shared, pristine)
+            send({"event": "called", "i": i})  # the parent's clock of the calls stops here, before encoding
             # The encoder reads values through the base classes' own methods: no candidate code runs
             # here, so no work can hide in an output that computes when it is iterated.
             try:
