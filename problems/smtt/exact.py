@@ -109,6 +109,8 @@ class _Lawler:
             self.k_index.append(bisect.bisect_left(row, by_length[h - 1]))
         self.memo: dict[tuple[int, int, int, int], tuple[int, int]] = {}
         self.limit = max_states if max_states is not None else 1 << 62
+        #: try only the positions consistent with k's modified due date (False: every position, a check)
+        self.prune = True
 
     def canonical(self, a: int, b: int, h: int, t: int) -> tuple[tuple[int, int, int, int] | None, list[int]]:
         """The key of {ranks a..b with length order below h} started at t, after Emmons' rule: the last
@@ -165,9 +167,7 @@ class _Lawler:
             c = t + pre[i + 1] - pre[lo]
             due = dk if dk > c else c
             # Lawler: k follows exactly the jobs due no later than its modified due date max(d_k, C_k)
-            if i > ki and D[row[i]] > due:
-                continue
-            if i + 1 < hi and D[row[i + 1]] <= due:
+            if self.prune and ((i > ki and D[row[i]] > due) or (i + 1 < hi and D[row[i + 1]] <= due)):
                 continue
             v = (self.f(self.canonical(row[lo], row[i], h - 1, t)[0]) if i > lo else 0) + (
                 c - dk if c > dk else 0)

@@ -43,7 +43,8 @@ class SmttOptions:
         unknown = set(options) - known
         if unknown:
             raise ValueError(f"unknown smtt option(s) {sorted(unknown)}; known: {sorted(known)}")
-        kw = {k: tuple(int(x) for x in v) if k.endswith("_n") else int(v) for k, v in options.items()}
+        kw: dict[str, Any] = {k: tuple(int(x) for x in v) if k.endswith("_n") else int(v)
+                              for k, v in options.items()}
         return cls(**kw)
 
 

@@ -32,7 +32,7 @@ def _adjacent_pass(order: np.ndarray, p: np.ndarray, d: np.ndarray, w: np.ndarra
             return improved
         # apply non-overlapping improving swaps in one sweep (each changes only its own pair)
         last = -2
-        for m in hits:
+        for m in hits.tolist():
             if m > last + 1:
                 order[m], order[m + 1] = order[m + 1], order[m]
                 last = m

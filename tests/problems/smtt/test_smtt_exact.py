@@ -118,3 +118,26 @@ def test_hundred_jobs_of_every_standard_class_are_solved_in_seconds() -> None:
         assert time.process_time() - start < 10.0, (tf, rdd)
         assert tardiness(sol.order, inst.p, inst.d) == sol.value
         assert exact.lower_bound(inst.p, inst.d) <= sol.value
+
+
+def unpruned_value(p: np.ndarray, d: np.ndarray, start: int = 0) -> int:
+    """Lawler's decomposition trying every position of the longest job (no modified-due-date rule)."""
+    solver = exact._Lawler(p, d, None)
+    solver.prune = False
+    root, _ = solver.canonical(0, len(p) - 1, len(p), start)
+    return solver.f(root)
+
+
+@pytest.mark.slow
+def test_position_rule_loses_no_optimum_on_larger_instances() -> None:
+    """Beyond brute-force sizes: the pruned decomposition equals the one that tries every position."""
+    for c, (tf, rdd) in enumerate(CLASSES):
+        inst = generate(40, tf, rdd, 4242 + c)
+        assert exact.solve(inst.p, inst.d).value == unpruned_value(inst.p, inst.d), (tf, rdd)
+    rng = np.random.default_rng(5)
+    for _ in range(150):
+        n = int(rng.integers(10, 35))
+        p = rng.integers(1, int(rng.choice([3, 8, 100])) + 1, n)
+        d = rng.integers(0, int(p.sum() * rng.uniform(0.2, 1.1)) + 1, n)
+        start = int(rng.integers(0, 50))
+        assert exact.solve(p, d, start).value == unpruned_value(p, d, start), (p.tolist(), d.tolist(), start)
