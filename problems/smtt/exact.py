@@ -98,6 +98,9 @@ class _Lawler:
         self.prefix: list[list[int]] = [[0]]
         self.slack: list[list[int]] = [[]]
         self.k_index: list[int] = [-1]
+        #: numpy copies of prefix[h] and of the due dates along allowed[h] (plus a pad), for long scans
+        self.prefix_rows: list[np.ndarray] = [np.zeros(1, dtype=np.int64)]
+        self.d_rows: list[np.ndarray] = [np.zeros(1, dtype=np.int64)]
         members: list[int] = []
         for h in range(1, n + 1):
             bisect.insort(members, by_length[h - 1])
@@ -107,6 +110,8 @@ class _Lawler:
             self.prefix.append([0, *itertools.accumulate(P[r] for r in row)])
             self.slack.append([D[r] - P[r] for r in row])
             self.k_index.append(bisect.bisect_left(row, by_length[h - 1]))
+            self.prefix_rows.append(np.array(self.prefix[-1], dtype=np.int64))
+            self.d_rows.append(np.array([*(D[r] for r in row), 0], dtype=np.int64))
         self.memo: dict[tuple[int, int, int, int], tuple[int, int]] = {}
         self.limit = max_states if max_states is not None else 1 << 62
         #: try only the positions consistent with k's modified due date (False: every position, a check)
@@ -163,12 +168,8 @@ class _Lawler:
         ki = self.k_index[h]
         dk = D[row[ki]]
         best, best_i = -1, -1
-        for i in range(ki, hi):
+        for i in self._positions(h, lo, hi, t, ki, dk):
             c = t + pre[i + 1] - pre[lo]
-            due = dk if dk > c else c
-            # Lawler: k follows exactly the jobs due no later than its modified due date max(d_k, C_k)
-            if self.prune and ((i > ki and D[row[i]] > due) or (i + 1 < hi and D[row[i + 1]] <= due)):
-                continue
             v = (self.f(self.canonical(row[lo], row[i], h - 1, t)[0]) if i > lo else 0) + (
                 c - dk if c > dk else 0)
             if best >= 0 and v >= best:
@@ -180,6 +181,32 @@ class _Lawler:
                 best, best_i = v, i
         self.memo[key] = (best, best_i)
         return best
+
+    def _positions(self, h: int, lo: int, hi: int, t: int, ki: int, dk: int) -> list[int] | range:
+        """Indices i (in allowed[h]) after which the longest job k may go, in increasing order.
+
+        Lawler: k follows exactly the jobs due no later than its modified due date max(d_k, C_k), so
+        position i is kept when D[i] <= max(d_k, C_i) < D[i + 1] (the first and last trivially).
+        """
+        if not self.prune:
+            return range(ki, hi)
+        row, pre, D = self.allowed[h], self.prefix[h], self.D
+        base = t - pre[lo]
+        if hi - ki > 40:
+            dues = np.maximum(self.prefix_rows[h][ki + 1:hi + 1] + base, dk)
+            d_row = self.d_rows[h]
+            keep = (d_row[ki:hi] <= dues) & (d_row[ki + 1:hi + 1] > dues)
+            keep[0] = d_row[ki + 1] > dues[0] if hi - ki > 1 else True
+            keep[-1] = d_row[hi - 1] <= dues[-1]
+            return (np.flatnonzero(keep) + ki).tolist()
+        out = []
+        for i in range(ki, hi):
+            c = base + pre[i + 1]
+            due = dk if dk > c else c
+            if (i > ki and D[row[i]] > due) or (i + 1 < hi and D[row[i + 1]] <= due):
+                continue
+            out.append(i)
+        return out
 
     def build(self, key: tuple[int, int, int, int] | None, out: list[int]) -> None:
         """Append the memoised optimal sequence of `key` to `out` (original job indices)."""
