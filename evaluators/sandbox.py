@@ -17,6 +17,7 @@ import select
 import shutil
 import signal
 import socket
+import stat
 import struct
 import subprocess
 import sys
@@ -131,29 +132,53 @@ class SandboxResult:
 
 
 def libs_dir(packages: Sequence[str] = DEFAULT_PACKAGES) -> str:
-    """A folder holding links to just the allowed third-party packages, for the child's sys.path."""
+    """A folder holding links to just the allowed third-party packages, for the zygote's sys.path.
+
+    Shared between sandboxes under a fixed name in the temp folder, and used only when it is ours, not
+    writable by others and holds exactly the expected links: the zygote runs as root, and another local
+    user must not be able to plant a module it imports.
+    """
     import importlib.util
 
     names = sorted(packages)
-    root = Path(tempfile.gettempdir()) / f"evolve-libs-{os.getuid()}-{hashlib.sha1(repr(names).encode()).hexdigest()[:10]}"
-    if root.is_dir():
-        return str(root)
-    tmp = Path(tempfile.mkdtemp(prefix="evolve-libs-"))
+    links: dict[str, str] = {}
     for name in names:
         spec = importlib.util.find_spec(name)
         if spec is None or spec.origin is None:
             continue
         pkg = Path(spec.origin).parent
-        os.symlink(pkg, tmp / name)
+        links[name] = str(pkg)
         extra = pkg.parent / f"{name}.libs"
         if extra.is_dir():
-            os.symlink(extra, tmp / extra.name)
+            links[extra.name] = str(extra)
+    digest = hashlib.sha1(repr(sorted(links.items())).encode()).hexdigest()[:10]
+    root = Path(tempfile.gettempdir()) / f"evolve-libs-{os.getuid()}-{digest}"
+    if _trusted_links(root, links):
+        return str(root)
+    tmp = Path(tempfile.mkdtemp(prefix="evolve-libs-"))
+    for name, target in links.items():
+        os.symlink(target, tmp / name)
     tmp.chmod(0o755)
     try:
         os.rename(tmp, root)
     except OSError:
+        pass
+    if _trusted_links(root, links):
         shutil.rmtree(tmp, ignore_errors=True)
-    return str(root)
+        return str(root)
+    return str(tmp)  # the shared name is taken by something we do not trust: keep a private folder
+
+
+def _trusted_links(folder: Path, links: dict[str, str]) -> bool:
+    try:
+        st = os.lstat(folder)
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
+            return False
+        entries = os.listdir(folder)
+        return sorted(entries) == sorted(links) and all(
+            os.readlink(folder / name) == target for name, target in links.items())
+    except OSError:
+        return False
 
 
 def child_env() -> dict[str, str]:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import math
 import os
 import signal
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 from sandbox_helpers import FAST, make_sandbox, processes_of, run
 
-from evaluators.sandbox import InstanceRun, Job, Limits, Sandbox, timing_error
+from evaluators.sandbox import InstanceRun, Job, Limits, Sandbox, libs_dir, timing_error
 
 
 def test_instances_run_in_order_with_their_outputs(sandbox: Sandbox) -> None:
@@ -161,3 +163,13 @@ def test_rootless_zygote_runs_candidates_in_a_user_namespace() -> None:
         assert res.runs[0].output == [1, sb.uid]
         assert res.isolation["capabilities"] == "dropped"
         assert res.isolation["filesystem"].startswith("minimal-root")
+
+
+def test_libs_dir_is_shared_when_trusted_and_private_when_planted(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    shared = libs_dir()
+    assert libs_dir() == shared and os.path.isdir(os.path.join(shared, "numpy"))
+    os.symlink("/nonexistent", os.path.join(shared, "evil"))  # someone plants a module next to numpy
+    private = libs_dir()
+    assert private != shared and "evil" not in os.listdir(private)
