@@ -1,14 +1,17 @@
 """Dispatch of evaluation tasks to workers: joblib's loky processes locally, Dask or Ray on a cluster.
 
 Every backend is exposed as a `concurrent.futures.Executor`, so the loop submits and awaits futures the
-same way whatever runs them. Per-candidate limits are enforced inside the task (by the sandbox); the
-executor only moves work.
+same way whatever runs them. Per-candidate limits are enforced inside the task (by the sandbox, on the
+worker); the executor only moves work. A task that loses its worker is re-run by the engine itself
+(Dask reschedules it, Ray retries it); when the cluster as a whole is gone (scheduler or head node
+unreachable) the futures fail with `EvaluatorLost`, so the loop can stop and the run be resumed later.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import fcntl
+import logging
 import os
 import tempfile
 import threading
@@ -16,8 +19,21 @@ from pathlib import Path
 from typing import Any
 
 MAX_SLOTS = 4096
+#: how often Ray re-runs a task whose worker process died (Dask: `distributed.scheduler.allowed-failures`)
+RAY_TASK_RETRIES = 3
+#: seconds to wait for a cluster's scheduler or head node when connecting
+CONNECT_TIMEOUT_S = 30
+
 _slot_lock = threading.Lock()
 _held: list[Any] = []  # open lock files of the slots this process holds (released at exit)
+
+
+class EvaluatorLost(Exception):
+    """The evaluation cluster is gone (its scheduler or head node is unreachable).
+
+    Not a failure of the task or of one worker: every task in flight is lost with it. The loop stops the
+    run cleanly; the programs not yet evaluated stay `pending` in the archive for `resume`.
+    """
 
 
 def claim_slot() -> int:
@@ -42,7 +58,12 @@ def claim_slot() -> int:
 
 
 def make_executor(kind: str, workers: int, address: str | None = None) -> cf.Executor:
-    """An executor for `kind`: local (loky processes), inline (threads in this process), dask or ray."""
+    """An executor for `kind`: local (loky processes), inline (threads in this process), dask or ray.
+
+    For dask and ray, `address` names a running cluster (tcp://scheduler:8786, ray://head:10001);
+    without one a cluster of `workers` single-threaded worker processes is started on this machine and
+    closed again by `shutdown()`.
+    """
     if kind == "inline":
         return cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="evolve-eval")
     if kind == "local":
@@ -51,24 +72,9 @@ def make_executor(kind: str, workers: int, address: str | None = None) -> cf.Exe
         return get_reusable_executor(max_workers=workers, timeout=300, reuse=False,
                                      initializer=_ignore_sigint)
     if kind == "dask":
-        try:
-            from distributed import Client, LocalCluster
-        except ImportError as exc:
-            raise RuntimeError("evaluator=dask needs the dask extra: pip install 'evolve[dask]'") from exc
-        if address:
-            client = Client(address)
-        else:
-            client = Client(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True))
-        return client.get_executor()  # type: ignore[no-any-return]
+        return _dask_executor(workers, address)
     if kind == "ray":
-        try:
-            import ray
-            from ray.util.multiprocessing import Pool  # noqa: F401
-        except ImportError as exc:
-            raise RuntimeError("evaluator=ray needs the ray extra: pip install 'evolve[ray]'") from exc
-        if not ray.is_initialized():
-            ray.init(address=address, num_cpus=None if address else workers, ignore_reinit_error=True)
-        return _RayExecutor(workers)
+        return _ray_executor(workers, address)
     raise ValueError(f"unknown evaluator {kind!r}")
 
 
@@ -79,20 +85,235 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-class _RayExecutor(cf.Executor):
-    """A minimal Executor over Ray remote functions."""
+# -- dask ------------------------------------------------------------------------------------------------
+def _dask_executor(workers: int, address: str | None) -> DaskExecutor:
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:
+        raise RuntimeError("evaluator=dask needs the dask extra: pip install 'evolve[dask]'") from exc
+    for name in ("distributed", "distributed.core", "distributed.scheduler", "distributed.nanny",
+                 "distributed.worker", "distributed.http.proxy"):
+        if logging.getLogger(name).level == logging.NOTSET:  # keep the run's log readable
+            logging.getLogger(name).setLevel(logging.WARNING)
+    if address:
+        try:
+            client = Client(address, timeout=CONNECT_TIMEOUT_S)
+        except (OSError, TimeoutError) as exc:
+            raise EvaluatorLost(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
+        return DaskExecutor(client, None)
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                           scheduler_port=0, silence_logs=logging.WARNING)
+    client = Client(cluster)
+    client.register_plugin(_sigint_plugin(), name="evolve-ignore-sigint")  # also applied to restarted workers
+    return DaskExecutor(client, cluster)
 
-    def __init__(self, workers: int) -> None:
-        self.workers = workers
+
+def _sigint_plugin() -> Any:
+    """A worker plugin (re-applied to restarted workers): LocalCluster workers share the terminal, and
+    Ctrl-C is for the loop alone."""
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class IgnoreSigint(WorkerPlugin):  # type: ignore[misc]
+        def setup(self, worker: Any) -> None:
+            if threading.current_thread() is threading.main_thread():
+                _ignore_sigint()
+
+    return IgnoreSigint()
+
+
+class DaskExecutor(cf.Executor):
+    """Submits to a distributed Client; its futures are plain `concurrent.futures.Future`s.
+
+    A lost scheduler connection fails every future in flight (and every later submit) with
+    `EvaluatorLost`. A worker that dies is the scheduler's business: it re-runs the task elsewhere, up to
+    `distributed.scheduler.allowed-failures` times, then the future fails with `KilledWorker`.
+    """
+
+    def __init__(self, client: Any, cluster: Any | None) -> None:
+        self.client, self.cluster = client, cluster
+        self._lock = threading.Lock()
+        self._pending: dict[int, tuple[Any, cf.Future[Any]]] = {}  # keeps task futures alive until done
+        self._closing = False
+
+    @property
+    def address(self) -> str:
+        return str(self.client.scheduler.address)
+
+    def slots(self) -> int:
+        """Worker threads on the cluster now (what `evaluator.workers` should be for a full cluster)."""
+        return int(sum(self.client.nthreads().values()))
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
+        if self._closing:
+            raise RuntimeError("cannot submit to an executor that was shut down")
+        if self.client.status != "running":
+            raise EvaluatorLost(f"the Dask scheduler is unreachable (client {self.client.status})")
+        out: cf.Future[Any] = cf.Future()
+        task = self.client.submit(fn, *args, pure=False, **kwargs)
+        with self._lock:
+            self._pending[id(out)] = (task, out)
+        task.add_done_callback(lambda t, out=out: self._settle(t, out))
+        return out
+
+    def _settle(self, task: Any, out: cf.Future[Any]) -> None:
+        with self._lock:
+            self._pending.pop(id(out), None)
+        if out.done():  # cancelled by shutdown
+            return
+        try:
+            if task.status == "finished":
+                out.set_result(task.result())
+            elif task.status == "cancelled":
+                if self._closing:
+                    out.cancel()
+                elif self.client.status != "running" or _lost_reason(task):
+                    out.set_exception(EvaluatorLost("lost the connection to the Dask scheduler"))
+                else:
+                    out.set_exception(RuntimeError("the evaluation was cancelled on the Dask cluster"))
+            else:
+                out.set_exception(task.exception() or RuntimeError(f"dask task ended as {task.status}"))
+        except cf.InvalidStateError:
+            pass
+        except BaseException as exc:  # fetching the result failed (connection lost meanwhile)
+            if not out.done():
+                lost = self.client.status != "running"
+                out.set_exception(EvaluatorLost(f"lost the Dask scheduler: {exc}") if lost else exc)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        if self._closing:
+            return
+        with self._lock:
+            pending = list(self._pending.values())
+        if wait and not cancel_futures:
+            cf.wait([out for _, out in pending])
+        self._closing = True
+        for _, out in pending:
+            out.cancel()
+        if self.client.status != "running":  # lost: closing interrupts its reconnect loop, which logs that
+            for name in ("distributed.client", "distributed.utils", "distributed.core"):
+                logging.getLogger(name).setLevel(logging.CRITICAL)
+        try:
+            if pending and self.client.status == "running":
+                self.client.cancel([t for t, _ in pending])
+            self.client.close(timeout=10)
+        except Exception:  # a lost scheduler: nothing to tell it
+            pass
+        if self.cluster is not None:
+            try:
+                self.cluster.close(timeout=20)
+            except Exception:
+                pass
+
+
+def _lost_reason(task: Any) -> bool:
+    """Whether a cancelled dask future was cancelled because the scheduler connection dropped."""
+    state = getattr(task, "_state", None)
+    exc = getattr(state, "exception", None)
+    return getattr(exc, "reason", None) == "scheduler-connection-lost"
+
+
+
+# -- ray -------------------------------------------------------------------------------------------------
+def _ray_executor(workers: int, address: str | None) -> RayExecutor:
+    try:
+        import ray
+    except ImportError as exc:
+        raise RuntimeError("evaluator=ray needs the ray extra: pip install 'evolve[ray]'") from exc
+    started = False
+    if not ray.is_initialized():
+        try:
+            if address:
+                ray.init(address=address, log_to_driver=False)
+            else:
+                ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+        except ConnectionError as exc:
+            raise EvaluatorLost(f"cannot reach the Ray cluster at {address}: {exc}") from exc
+        started = True
+    return RayExecutor(workers, owns_ray=started)
+
+
+class RayExecutor(cf.Executor):
+    """Submits Ray tasks (one CPU each); a task whose worker process died is retried by Ray."""
+
+    def __init__(self, workers: int, owns_ray: bool = False) -> None:
+        self.workers, self.owns_ray = workers, owns_ray
+        self._remote: dict[Any, Any] = {}
+        self._lock = threading.Lock()
+        self._pending: dict[int, tuple[Any, cf.Future[Any]]] = {}
+        self._closing = False
+
+    def slots(self) -> int:
+        import ray
+
+        return int(ray.cluster_resources().get("CPU", 0))
 
     def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
         import ray
 
-        remote = ray.remote(num_cpus=1, max_retries=2)(fn)
-        return remote.remote(*args, **kwargs).future()  # type: ignore[no-any-return]
+        if self._closing:
+            raise RuntimeError("cannot submit to an executor that was shut down")
+        if not ray.is_initialized():
+            raise EvaluatorLost("the Ray driver is disconnected")
+        remote = self._remote.get(fn)
+        if remote is None:  # register each function once, not per task
+            remote = self._remote[fn] = ray.remote(num_cpus=1, max_retries=RAY_TASK_RETRIES)(fn)
+        try:
+            ref = remote.remote(*args, **kwargs)
+        except ConnectionError as exc:
+            raise EvaluatorLost(f"lost the Ray cluster: {exc}") from exc
+        inner = ref.future()
+        out: cf.Future[Any] = cf.Future()
+        with self._lock:
+            self._pending[id(out)] = (ref, out)
+        inner.add_done_callback(lambda f, out=out: self._settle(f, out))
+        return out
+
+    def _settle(self, inner: cf.Future[Any], out: cf.Future[Any]) -> None:
+        with self._lock:
+            self._pending.pop(id(out), None)
+        if out.done():
+            return
+        try:
+            if inner.cancelled():
+                out.cancel()
+                return
+            exc = inner.exception()
+            if exc is None:
+                out.set_result(inner.result())
+            else:
+                out.set_exception(EvaluatorLost(f"lost the Ray cluster: {exc}") if _ray_lost(exc) else exc)
+        except cf.InvalidStateError:
+            pass
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        return None
+        if self._closing:
+            return
+        with self._lock:
+            pending = list(self._pending.values())
+        if wait and not cancel_futures:
+            cf.wait([out for _, out in pending])
+        self._closing = True
+        try:
+            import ray
+
+            for ref, out in pending:
+                out.cancel()
+                ray.cancel(ref, force=False)
+            if self.owns_ray:
+                ray.shutdown()
+        except Exception:
+            pass
+
+
+def _ray_lost(exc: BaseException) -> bool:
+    """Whether a Ray task failed because the cluster (not the task or its worker) went away."""
+    if isinstance(exc, ConnectionError):
+        return True
+    try:
+        from ray.exceptions import RaySystemError
+    except ImportError:
+        return False
+    return isinstance(exc, RaySystemError)
 
 
 def cpu_count() -> int:
