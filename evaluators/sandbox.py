@@ -43,7 +43,7 @@ ENV_PASSTHROUGH = ("LANG", "LC_ALL", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "T
 DEFAULT_PACKAGES = ("numpy",)
 #: modules the zygote imports before forking: candidates start warm, and where the interpreter's own
 #: files are unreadable by the sandbox uid (e.g. Python under /root) these are all a candidate can import
-DEFAULT_PRELOAD = ("numpy", "numpy.linalg", "numpy.random", "math", "cmath", "random", "heapq", "bisect",
+DEFAULT_PRELOAD = ("numpy", "numpy.linalg", "numpy.random", "numpy.ma", "numpy.fft", "math", "cmath", "random", "heapq", "bisect",
                    "itertools", "functools", "collections", "operator", "statistics", "copy", "dataclasses",
                    "typing", "re", "fractions", "decimal", "array", "time")
 
@@ -197,8 +197,11 @@ class Sandbox:
     INPUTS_CACHE = 16
 
     def __init__(self, slot: int = 0, isolation: Isolation | None = None,
-                 packages: Sequence[str] = DEFAULT_PACKAGES, preload: Sequence[str] = DEFAULT_PRELOAD) -> None:
+                 packages: Sequence[str] = DEFAULT_PACKAGES, preload: Sequence[str] = DEFAULT_PRELOAD,
+                 disk_mb: int | None = None) -> None:
         self.slot = slot
+        #: size of each candidate's private /tmp (fixed per zygote: its children are forked ahead of jobs)
+        self.disk_mb = int(disk_mb) if disk_mb is not None else Limits().disk_mb
         self.isolation = isolation or Isolation()
         self.packages = tuple(packages)
         self.preload = tuple(preload)
@@ -234,7 +237,7 @@ class Sandbox:
                 [sys.executable, "-I", "-S", str(CHILD_SCRIPT), "--zygote", str(child_sock.fileno()),
                  libs_dir(self.packages), ",".join(self.preload),
                  json.dumps({"uid": uid, "isolation": dataclasses.asdict(self.isolation),
-                             "root_dir": str(self._root_dir), "disk_mb": Limits().disk_mb,
+                             "root_dir": str(self._root_dir), "disk_mb": self.disk_mb,
                              "zygote_uid": self._zygote_uid})],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
                 pass_fds=[child_sock.fileno()], env=child_env(), cwd=str(self._tmp_root),

@@ -108,8 +108,14 @@ class EvaluatorConfig:
     nofile: int = 64
     nproc: int = 64
     max_output_mb: int = 64
+    disk_mb: int = 64  # the candidate's private /tmp
     netns: bool = True
     drop_uid: bool = True
+    filesystem: bool = True  # empty root: the repo, problems, hold-out data and archive do not exist
+    pidns: bool = True
+    ipc: bool = True
+    userns: bool = True  # when not root: namespaces through a user namespace
+    audit: bool = True  # classify attempts (network, processes, files) as `forbidden`
     max_retries: int = 2
 
 

@@ -36,11 +36,13 @@ def limits_from(cfg: Any) -> Limits:
     e = cfg.evaluator
     return Limits(split_wall_s=e.split_wall_s, instance_wall_s=e.instance_wall_s, cpu_s=e.cpu_s,
                   memory_mb=e.memory_mb, fsize_mb=e.fsize_mb, nofile=e.nofile, nproc=e.nproc,
-                  max_output_mb=e.max_output_mb)
+                  max_output_mb=e.max_output_mb, disk_mb=e.disk_mb)
 
 
 def isolation_from(cfg: Any) -> Isolation:
-    return Isolation(netns=cfg.evaluator.netns, drop_uid=cfg.evaluator.drop_uid)
+    e = cfg.evaluator
+    return Isolation(netns=e.netns, drop_uid=e.drop_uid, filesystem=e.filesystem, pidns=e.pidns, ipc=e.ipc,
+                     userns=e.userns, audit=e.audit)
 
 
 def summary_metrics(problem: Problem) -> tuple[str, ...]:
@@ -182,7 +184,7 @@ def eval_file(cfg: Any) -> dict[str, Any]:
         raise ConfigError(f"split={cfg.split}: use quick, train or holdout")
     problem = load_problem(cfg.problem.name, cfg.problem.path, OmegaConf.to_container(cfg.problem.options))
     code = path.read_text(encoding="utf-8")
-    with Sandbox(slot=claim_slot(), isolation=isolation_from(cfg)) as sandbox:
+    with Sandbox(slot=claim_slot(), isolation=isolation_from(cfg), disk_mb=cfg.evaluator.disk_mb) as sandbox:
         out = evaluate(problem, sandbox, code, (cfg.split,), limits_from(cfg))
     stage = out.stages[-1] if out.stages else None
     return {"status": out.status, "metrics": dict(stage.metrics) if stage else {}, "error": out.error,

@@ -59,18 +59,19 @@ def _problem(spec: ProblemSpec) -> Problem:
     return _state.problems[key]
 
 
-def _sandbox(isolation: Isolation) -> Sandbox:
-    if _state.sandbox is None or _state.sandbox.isolation != isolation:
-        if _state.sandbox is not None:
-            _state.sandbox.close()
-        _state.sandbox = Sandbox(slot=claim_slot(), isolation=isolation)
-    return _state.sandbox
+def _sandbox(isolation: Isolation, disk_mb: int) -> Sandbox:
+    sb = _state.sandbox
+    if sb is None or sb.isolation != isolation or sb.disk_mb != disk_mb:
+        if sb is not None:
+            sb.close()
+        _state.sandbox = Sandbox(slot=claim_slot(), isolation=isolation, disk_mb=disk_mb)
+    return _state.sandbox  # type: ignore[return-value]
 
 
 def run_task(task: EvalTask) -> Outcome:
     """Evaluate `task.code`; failures of the program come back as a classified Outcome."""
     problem = _problem(task.problem)
-    sandbox = _sandbox(task.isolation)
+    sandbox = _sandbox(task.isolation, task.limits.disk_mb)
 
     def proceed(stage: StageResult) -> bool:
         if task.gate_score is None or stage.split != task.splits[0]:
