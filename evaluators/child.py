@@ -192,16 +192,19 @@ def _run_candidate(job: dict[str, Any], inputs: list[Any], achieved: dict[str, A
     try:
         # tracebacks then quote the candidate's own lines (there is no file to read them from)
         linecache.cache["candidate.py"] = (len(job["code"]), None, job["code"].splitlines(True), "candidate.py")
+        # the trusted driver runs first, so the clocks and modules it binds are not yet patched by the candidate
+        drive = None
+        if job.get("driver"):
+            driver_ns: dict[str, Any] = {"__name__": "evolve_driver", "__builtins__": builtins}
+            exec(compile(job["driver"], "driver.py", "exec"), driver_ns)
+            drive = driver_ns["drive"]
         code = compile(job["code"], "candidate.py", "exec")
         exec(code, namespace)
         entry = namespace.get(job["entry"])
         if not callable(entry):
             raise NameError(f"the program defines no function named {job['entry']!r}")
         call = entry
-        if job.get("driver"):
-            driver_ns: dict[str, Any] = {"__name__": "evolve_driver", "__builtins__": builtins}
-            exec(compile(job["driver"], "driver.py", "exec"), driver_ns)
-            drive = driver_ns["drive"]
+        if drive is not None:
 
             def call(*args: Any, _entry: Any = entry, _drive: Any = drive) -> Any:
                 return _drive(_entry, *args)
