@@ -15,6 +15,7 @@ import logging
 import os
 import tempfile
 import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -69,8 +70,8 @@ def make_executor(kind: str, workers: int, address: str | None = None) -> cf.Exe
     if kind == "local":
         from joblib.externals.loky import get_reusable_executor
 
-        return get_reusable_executor(max_workers=workers, timeout=300, reuse=False,
-                                     initializer=_ignore_sigint)
+        return LokyExecutor(get_reusable_executor(max_workers=workers, timeout=300, reuse=False,
+                                                  initializer=_ignore_sigint))
     if kind == "dask":
         return _dask_executor(workers, address)
     if kind == "ray":
@@ -83,6 +84,25 @@ def _ignore_sigint() -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class LokyExecutor(cf.Executor):
+    """loky's process pool with the standard `shutdown(wait, cancel_futures=…)` (loky has no such keyword)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self._futures: weakref.WeakSet[cf.Future[Any]] = weakref.WeakSet()
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
+        fut = self.inner.submit(fn, *args, **kwargs)
+        self._futures.add(fut)
+        return fut  # type: ignore[no-any-return]
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        if cancel_futures:
+            for fut in list(self._futures):
+                fut.cancel()  # only those not yet running
+        self.inner.shutdown(wait=wait)
 
 
 # -- dask ------------------------------------------------------------------------------------------------

@@ -207,6 +207,23 @@ def test_an_unreachable_scheduler_is_evaluator_lost(monkeypatch: pytest.MonkeyPa
         make_executor("dask", 1, f"tcp://127.0.0.1:{_free_port()}")
 
 
+@pytest.mark.slow
+def test_a_killed_local_worker_breaks_the_pool_and_shutdown_takes_cancel_futures() -> None:
+    ex = make_executor("local", 1)
+    try:
+        pid = ex.submit(os.getpid).result(timeout=60)
+        running = ex.submit(time.sleep, 30)
+        queued = ex.submit(time.sleep, 30)
+        time.sleep(0.5)
+        os.kill(pid, signal.SIGKILL)
+        with pytest.raises(cf.BrokenExecutor):  # the loop renews the executor on exactly this
+            running.result(timeout=60)
+        with pytest.raises(cf.BrokenExecutor):
+            queued.result(timeout=60)
+    finally:
+        ex.shutdown(wait=False, cancel_futures=True)
+
+
 # -- Dask end to end -------------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_dask_run_on_a_local_cluster_of_two_workers_keeps_the_archive_invariants(tmp_path: Path) -> None:
