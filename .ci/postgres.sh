@@ -2,7 +2,7 @@
 # A throwaway PostgreSQL server for the tests (127.0.0.1, a free port, a random password, files in a temp
 # dir, durability off for speed). Uses Debian's `postgresql` package.
 #
-#   .ci/postgres.sh install        apt-get install postgresql (root; no server is started or enabled)
+#   .ci/postgres.sh install        apt-get install postgresql (as root; once per machine)
 #   eval "$(.ci/postgres.sh start)"  start one; prints `export EVOLVE_TEST_POSTGRES_URL=…` and
 #                                  `export EVOLVE_TEST_POSTGRES_DIR=…` (exit 3: no server binaries)
 #   .ci/postgres.sh stop DIR       stop the server started in DIR and delete DIR
@@ -25,10 +25,7 @@ install)
     if bindir >/dev/null; then exit 0; fi
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    # policy-rc.d 101: do not start Debian's default cluster; the tests start their own
-    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
     apt-get install -y -qq --no-install-recommends postgresql >/dev/null
-    rm -f /usr/sbin/policy-rc.d
     ;;
 start)
     bin=$(bindir) || { echo "no PostgreSQL server binaries (initdb); run: .ci/postgres.sh install" >&2; exit 3; }
@@ -63,7 +60,7 @@ stop)
     rm -rf "$dir"
     ;;
 *)
-    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac

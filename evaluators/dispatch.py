@@ -245,7 +245,8 @@ def _ray_executor(workers: int, address: str | None) -> RayExecutor:
             if address:
                 ray.init(address=address, log_to_driver=False)
             else:
-                ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+                # address='local': always a new instance, never one that `ray start` left on this machine
+                ray.init(address="local", num_cpus=workers, include_dashboard=False, log_to_driver=False)
         except ConnectionError as exc:
             raise EvaluatorLost(f"cannot reach the Ray cluster at {address}: {exc}") from exc
         started = True
