@@ -183,14 +183,22 @@ def _fmt(cell: Cell | None, metric: str) -> str:
     return f"{cell.metrics[metric]:.2f}"
 
 
+def _class_cell(metrics: Mapping[str, float], metric: str) -> str:
+    """A per-class value; a ratio-of-sums gap is undefined when the class's optimum total is 0."""
+    if metric == "gap_pct" and metrics["reference_tardiness"] == 0:
+        return "0" if metrics["total_tardiness"] == 0 else f"+{metrics['total_tardiness']:.0f}"
+    return f"{metrics[metric]:.2f}"
+
+
 def markdown(results: Mapping[str, Mapping[str, Cell]], columns: Sequence[str],
-             refs: Mapping[str, str], per_class: bool = True) -> str:
-    """The benchmark as Markdown: one table per metric, then per-class gap tables."""
+             refs: Mapping[str, str], per_class: bool = True, class_metric: str = "gap_pct") -> str:
+    """The benchmark as Markdown: one table per metric, then one per-class table per column."""
     head = "| program | " + " | ".join(columns) + " |\n|---|" + "---:|" * len(columns) + "\n"
     parts = ["# SMTT / SMWTT benchmark\n",
              "Generated columns: Potts & Van Wassenhove (1982) instances, 20 (TF, RDD) classes; wt columns: "
              "OR-Library weighted tardiness sets. Rows run through the evolve sandbox; every schedule is "
-             "re-scored by the trusted validator.\n"]
+             "re-scored by the trusted validator. A cell that is not a number is the program's status there; "
+             "– means the row has no program for that column.\n"]
     for metric in METRICS:
         rows = [f"| {name} | " + " | ".join(_fmt(cells.get(c), metric) for c in columns) + " |"
                 for name, cells in results.items()]
@@ -199,19 +207,23 @@ def markdown(results: Mapping[str, Mapping[str, Cell]], columns: Sequence[str],
                  + "\n".join(f"| {c} | {refs[c]} |" for c in columns) + "\n")
     if per_class:
         names = list(results)
+        note = (" A class whose optimal total is 0 shows +T, the mean tardiness per instance above it."
+                if class_metric == "gap_pct" else "")
         for c in columns:
             keys = sorted({k for cells in results.values() if (cell := cells.get(c)) for k in cell.classes},
                           key=_class_order)
             if not keys:
                 continue
-            lines = [f"## {c}: ratio-of-sums gap per class (%)\n",
-                     "| class | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+            lines = [f"## {c}: {TITLES[class_metric][0].lower()}{TITLES[class_metric][1:]} per class\n", note.strip(),
+                     "", "| class | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+            if not note:
+                del lines[1:3]
             for k in keys:
                 vals = []
                 for name in names:
                     cell = results[name].get(c)
-                    vals.append(f"{cell.classes[k]['gap_pct']:.2f}" if cell and k in cell.classes
-                                else _fmt(cell, "gap_pct"))
+                    vals.append(_class_cell(cell.classes[k], class_metric) if cell and k in cell.classes
+                                else _fmt(cell, class_metric))
                 lines.append(f"| {k} | " + " | ".join(vals) + " |")
             parts.append("\n".join(lines) + "\n")
     return "\n".join(parts)
@@ -261,6 +273,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=None, metavar="DIR",
                         help="write bench.md and bench.csv into DIR")
     parser.add_argument("--no-per-class", action="store_true", help="leave the per-class tables out")
+    parser.add_argument("--class-metric", choices=METRICS, default="gap_pct",
+                        help="the metric of the per-class tables (the CSV holds all of them)")
     parser.add_argument("--update-references", action="store_true",
                         help="solve missing references of the chosen columns and cache them (slow at n = 500)")
     args = parser.parse_args(argv)
@@ -295,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
                 shown = f"{cell.metrics['gap_pct']:.2f}%" if cell.status == "ok" else cell.status
                 print(f"{name:>10} {c:>6}: {shown} ({cell.seconds:.1f}s)", file=sys.stderr)
     refs = {c: reference_summary(items[c]) for c in columns}
-    text = markdown(results, columns, refs, per_class=not args.no_per_class)
+    text = markdown(results, columns, refs, per_class=not args.no_per_class, class_metric=args.class_metric)
     print(text)
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)

@@ -57,7 +57,7 @@ def test_bench_writes_markdown_and_csv_with_program_rows(tmp_path: Path, capsys:
     assert rows["mine"][0] == rows["mdd"][0] and rows["mine"][1] == "–"
     assert rows["broken"][0] == "invalid"
     assert float(rows["mdd"][0]) < float(rows["edd"][0])
-    assert "## n20: ratio-of-sums gap per class (%)" in md and "tf0.8-rdd1.0" in lines
+    assert "## n20: ratio-of-sums gap to the reference" in md and "tf0.8-rdd1.0" in lines
     with (tmp_path / "bench.csv").open() as fh:
         records = list(csv.DictReader(fh))
     assert {r["program"] for r in records} == {"edd", "mdd", "mine", "broken"}
