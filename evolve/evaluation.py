@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import statistics
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,9 +69,18 @@ def run_split(problem: Problem, sandbox: Sandbox, code: str, split: str, limits:
     start = time.monotonic()
     job = Job(code=code, entry=problem.entry, inputs=tuple(tuple(i.args) for i in instances),
               driver=problem.driver_source(), repeats=problem.harness.repeats, warmup=problem.harness.warmup,
-              limits=limits_for(problem, limits, split), key=f"{problem.name}:{id(problem)}:{split}")
+              limits=limits_for(problem, limits, split), key=f"{problem.name}:{_token(problem)}:{split}")
     res = sandbox.run(job)
     return score_result(problem, split, res, time.monotonic() - start)
+
+
+def _token(problem: Problem) -> str:
+    """A name for this problem object's inputs that no later object can reuse (unlike id())."""
+    token = problem.__dict__.get("_evolve_inputs_token")
+    if token is None:
+        token = uuid.uuid4().hex
+        problem.__dict__["_evolve_inputs_token"] = token
+    return str(token)
 
 
 def score_result(problem: Problem, split: str, res: SandboxResult, seconds: float) -> StageResult:

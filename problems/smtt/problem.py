@@ -75,6 +75,10 @@ class Smtt(Problem):
     package_dir = HERE
     harness = Harness(timeout_s=5.0, split_timeout_s=60.0)
     summary_metrics = ("score", "gap_pct", "optimal_pct", "total_tardiness")
+
+    def reference_score(self, split: str) -> float | None:
+        """Matching the reference on every instance is a gap of 0, i.e. a score of 0."""
+        return 0.0
     allowed_imports = CANDIDATE_IMPORTS
 
     def __init__(self, options: SmttOptions | None = None) -> None:
