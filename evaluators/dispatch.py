@@ -144,20 +144,19 @@ def _sigint_plugin() -> Any:
 class DaskExecutor(cf.Executor):
     """Submits to a distributed Client; its futures are plain `concurrent.futures.Future`s.
 
-    A lost scheduler connection fails every future in flight (and every later submit) with
-    `EvaluatorLost`. A worker that dies is the scheduler's business: it re-runs the task elsewhere, up to
-    `distributed.scheduler.allowed-failures` times, then the future fails with `KilledWorker`.
+    Built on the client's own executor (`client.get_executor()`), whose futures are settled on the
+    client's event loop as soon as the result arrives. A lost scheduler connection fails every future in
+    flight (and every later submit) with `EvaluatorLost`. A worker that dies is the scheduler's business:
+    it re-runs the task elsewhere, up to `distributed.scheduler.allowed-failures` times, then the future
+    fails with `KilledWorker`.
     """
 
     def __init__(self, client: Any, cluster: Any | None) -> None:
         self.client, self.cluster = client, cluster
+        self._inner = client.get_executor(pure=False)
         self._lock = threading.Lock()
-        self._pending: dict[int, tuple[Any, cf.Future[Any]]] = {}  # keeps task futures alive until done
+        self._pending: dict[int, tuple[cf.Future[Any], cf.Future[Any]]] = {}
         self._closing = False
-
-    @property
-    def address(self) -> str:
-        return str(self.client.scheduler.address)
 
     def slots(self) -> int:
         """Worker threads on the cluster now (what `evaluator.workers` should be for a full cluster)."""
@@ -168,36 +167,32 @@ class DaskExecutor(cf.Executor):
             raise RuntimeError("cannot submit to an executor that was shut down")
         if self.client.status != "running":
             raise EvaluatorLost(f"the Dask scheduler is unreachable (client {self.client.status})")
+        inner = self._inner.submit(fn, *args, **kwargs)
         out: cf.Future[Any] = cf.Future()
-        task = self.client.submit(fn, *args, pure=False, **kwargs)
         with self._lock:
-            self._pending[id(out)] = (task, out)
-        task.add_done_callback(lambda t, out=out: self._settle(t, out))
+            self._pending[id(out)] = (inner, out)
+        inner.add_done_callback(lambda f, out=out: self._settle(f, out))
         return out
 
-    def _settle(self, task: Any, out: cf.Future[Any]) -> None:
+    def _settle(self, inner: cf.Future[Any], out: cf.Future[Any]) -> None:
         with self._lock:
             self._pending.pop(id(out), None)
         if out.done():  # cancelled by shutdown
             return
         try:
-            if task.status == "finished":
-                out.set_result(task.result())
-            elif task.status == "cancelled":
+            if inner.cancelled():
                 if self._closing:
                     out.cancel()
-                elif self.client.status != "running" or _lost_reason(task):
+                elif self.client.status != "running":  # the client cancels everything when the scheduler goes
                     out.set_exception(EvaluatorLost("lost the connection to the Dask scheduler"))
                 else:
                     out.set_exception(RuntimeError("the evaluation was cancelled on the Dask cluster"))
+            elif inner.exception() is not None:
+                out.set_exception(inner.exception())  # type: ignore[arg-type]
             else:
-                out.set_exception(task.exception() or RuntimeError(f"dask task ended as {task.status}"))
+                out.set_result(inner.result())
         except cf.InvalidStateError:
             pass
-        except BaseException as exc:  # fetching the result failed (connection lost meanwhile)
-            if not out.done():
-                lost = self.client.status != "running"
-                out.set_exception(EvaluatorLost(f"lost the Dask scheduler: {exc}") if lost else exc)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         if self._closing:
@@ -209,12 +204,13 @@ class DaskExecutor(cf.Executor):
         self._closing = True
         for _, out in pending:
             out.cancel()
-        if self.client.status != "running":  # lost: closing interrupts its reconnect loop, which logs that
+        lost = self.client.status != "running"
+        if lost:  # closing interrupts the client's reconnect loop, which logs that as an error
             for name in ("distributed.client", "distributed.utils", "distributed.core"):
                 logging.getLogger(name).setLevel(logging.CRITICAL)
         try:
-            if pending and self.client.status == "running":
-                self.client.cancel([t for t, _ in pending])
+            if not lost:
+                self._inner.shutdown(wait=False)  # cancels what is still queued or running
             self.client.close(timeout=10)
         except Exception:  # a lost scheduler: nothing to tell it
             pass
@@ -223,14 +219,6 @@ class DaskExecutor(cf.Executor):
                 self.cluster.close(timeout=20)
             except Exception:
                 pass
-
-
-def _lost_reason(task: Any) -> bool:
-    """Whether a cancelled dask future was cancelled because the scheduler connection dropped."""
-    state = getattr(task, "_state", None)
-    exc = getattr(state, "exception", None)
-    return getattr(exc, "reason", None) == "scheduler-connection-lost"
-
 
 
 # -- ray -------------------------------------------------------------------------------------------------
