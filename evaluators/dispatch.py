@@ -37,6 +37,10 @@ class EvaluatorLost(Exception):
     """
 
 
+class EvaluatorUnavailable(RuntimeError):
+    """The evaluator cannot be used here: its optional extra (dask, ray) is not installed."""
+
+
 def claim_slot() -> int:
     """A machine-wide unique sandbox slot (its uid offset) for this process or thread, held until exit.
 
@@ -110,7 +114,7 @@ def _dask_executor(workers: int, address: str | None) -> DaskExecutor:
     try:
         from distributed import Client, LocalCluster
     except ImportError as exc:
-        raise RuntimeError("evaluator=dask needs the dask extra: pip install 'evolve[dask]'") from exc
+        raise EvaluatorUnavailable("evaluator=dask needs the dask extra: pip install 'evolve[dask]'") from exc
     for name in ("distributed", "distributed.core", "distributed.scheduler", "distributed.nanny",
                  "distributed.worker", "distributed.http.proxy"):
         if logging.getLogger(name).level == logging.NOTSET:  # keep the run's log readable
@@ -226,7 +230,7 @@ def _ray_executor(workers: int, address: str | None) -> RayExecutor:
     try:
         import ray
     except ImportError as exc:
-        raise RuntimeError("evaluator=ray needs the ray extra: pip install 'evolve[ray]'") from exc
+        raise EvaluatorUnavailable("evaluator=ray needs the ray extra: pip install 'evolve[ray]'") from exc
     started = False
     if not ray.is_initialized():
         try:

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from evaluators.dispatch import EvaluatorLost, make_executor
+from evaluators.dispatch import EvaluatorLost, EvaluatorUnavailable, make_executor
 from evolve import loop
 from evolve.archive import Archive
 from evolve.archive.store import DB_NAME
@@ -222,6 +222,14 @@ def test_a_killed_local_worker_breaks_the_pool_and_shutdown_takes_cancel_futures
             queued.result(timeout=60)
     finally:
         ex.shutdown(wait=False, cancel_futures=True)
+
+
+@pytest.mark.parametrize(("kind", "module"), [("dask", "distributed"), ("ray", "ray")])
+def test_a_missing_extra_is_evaluator_unavailable_naming_the_pip_command(
+        kind: str, module: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, module, None)  # `import module` now raises ImportError
+    with pytest.raises(EvaluatorUnavailable, match=rf"pip install 'evolve\[{kind}\]'"):
+        make_executor(kind, 1)
 
 
 # -- Dask end to end -------------------------------------------------------------------------------------
