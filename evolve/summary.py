@@ -72,7 +72,7 @@ def final_table(summary: dict[str, Any], metrics: tuple[str, ...]) -> Table:
     """Seed, best and baselines, each with `metrics` on train and hold-out."""
     table = Table(title=f"{summary['problem']}: {summary['evaluations']} evaluations, "
                         f"stopped by {summary.get('stop_reason')}")
-    table.add_column("program")
+    table.add_column("program", no_wrap=True)
     for split in ("train", "holdout"):
         for m in metrics:
             table.add_column(f"{split} {m}", justify="right")
@@ -92,6 +92,8 @@ def final_table(summary: dict[str, Any], metrics: tuple[str, ...]) -> Table:
 
 def print_final(summary: dict[str, Any], metrics: tuple[str, ...], console: Console | None = None) -> None:
     console = console or Console()
+    if not console.is_terminal and console.width < 200:  # logs and pipes: never squeeze the table
+        console = Console(width=200, file=console.file)
     console.print(final_table(summary, metrics))
     counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.get("statuses", {}).items()))
     if counts:
