@@ -139,9 +139,9 @@ def main(argv: list[str] | None = None) -> int:
           f"candidate CPU work calibrated to {args.work_ms:.0f} ms per evaluation")
     print(f"{'backend':>8} {'eval/s':>8} {'in worker ms':>13} {'dispatch ms':>12} {'dispatch share':>15}")
     for name in args.backends:
-        ins, over = statistics.median(inside[name]), statistics.median(overhead[name])
-        print(f"{name:>8} {statistics.median(rates[name]):8.2f} {1000 * ins:13.0f} {1000 * over:12.1f} "
-              f"{100 * over / (ins + over):14.1f}%")
+        in_worker, dispatch = statistics.median(inside[name]), statistics.median(overhead[name])
+        print(f"{name:>8} {statistics.median(rates[name]):8.2f} {1000 * in_worker:13.0f} {1000 * dispatch:12.1f} "
+              f"{100 * dispatch / (in_worker + dispatch):14.1f}%")
     print("(medians over all rounds; dispatch = round trip seen by the submitter minus the time inside the "
           "worker)")
     if "local" in rates:
