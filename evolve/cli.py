@@ -67,6 +67,8 @@ def _run_main(cfg: DictConfig) -> None:
         sys.exit(130)
     if summary.get("stop_reason") == "interrupted":
         sys.exit(130)
+    if summary.get("stop_reason") == "evaluator lost":
+        sys.exit(75)  # EX_TEMPFAIL: the cluster went away; `resume` continues the run
 
 
 @hydra.main(config_path="conf", config_name="eval", version_base="1.3")
@@ -133,6 +135,8 @@ def rewrite_overrides(args: list[str]) -> list[str]:
         out.append(a)
         if a.startswith("resume="):
             target = a.split("=", 1)[1]
+            if not Path(target).is_dir() and any(x.startswith("archive.url=") for x in args):
+                continue  # a run id in a shared database: this machine gets a fresh run directory
             out.append(f"hydra.run.dir={target}")
             cfg_file = Path(target) / "config.yaml"
             if cfg_file.is_file() and not any(x.startswith(("problem=", "problem.name=")) for x in args):

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from evaluators.dispatch import EvaluatorLost
 from evolve.archive import Archive, ProgramRecord
 from evolve.edit.blocks import normalised_hash
 from evolve.errors import EvolveError
@@ -31,6 +32,8 @@ from evolve.worker import EvalTask, ProblemSpec, run_task
 log = logging.getLogger(__name__)
 
 CASCADE = ("quick", "train")
+#: the stop reason when the evaluation cluster is gone; the run stays resumable
+EVALUATOR_LOST = "evaluator lost"
 
 
 @dataclass
@@ -116,9 +119,13 @@ class Evolution:
         for _ in range(1 + int(self.cfg.evaluator.max_retries)):
             try:
                 return self._submit(self._task(code, splits)).result()
-            except (cf.process.BrokenProcessPool, RuntimeError, OSError) as exc:  # a worker died
+            except EvaluatorLost as exc:
+                raise EvolveError(f"{EVALUATOR_LOST}: {exc}. The archive is consistent; resume the run "
+                                  "once the cluster is back") from exc
+            except (cf.BrokenExecutor, RuntimeError, OSError) as exc:  # a worker died
                 last = exc
-                self._renew_executor()
+                if isinstance(exc, cf.BrokenExecutor):
+                    self._renew_executor()
         raise EvolveError(f"evaluation workers keep failing: {last}")
 
     def _submit(self, task: EvalTask) -> cf.Future[Outcome]:
@@ -234,7 +241,12 @@ class Evolution:
             self.on_progress(self.progress)
         for task in self.proposals:
             task.cancel()
-        if self.stop_reason != "interrupted" and self.inflight:
+        if self.stop_reason == EVALUATOR_LOST:  # their jobs stay pending in the archive for resume
+            for fut in self.inflight:
+                if fut.done() and not fut.cancelled():
+                    fut.exception()  # retrieved: asyncio would log it as lost otherwise
+                fut.cancel()
+        if self.stop_reason not in ("interrupted", EVALUATOR_LOST) and self.inflight:
             drain = max(5.0, float(self.limits.split_wall_s) * len(CASCADE) + 10.0)
             done, _ = await asyncio.wait(set(self.inflight), timeout=drain)
             for fut in done:
@@ -352,17 +364,30 @@ class Evolution:
             threshold = self.limits_cfg["cascade_threshold"]
             if threshold is not None and parent is not None and parent.quick is not None:
                 gate = parent.quick - float(threshold)
-            fut = asyncio.wrap_future(self._submit(self._task(job.code, CASCADE, gate)))
+            try:
+                fut = asyncio.wrap_future(self._submit(self._task(job.code, CASCADE, gate)))
+            except EvaluatorLost as exc:  # the job stays pending in the archive for resume
+                self.ready.appendleft(job)
+                self._lost(exc)
+                return
             self.inflight[fut] = job
 
     def _on_outcome(self, fut: asyncio.Future[Outcome]) -> None:
         job = self.inflight.pop(fut)
         try:
             outcome = fut.result()
+        except EvaluatorLost as exc:  # not the job's fault: it stays pending in the archive for resume
+            self.ready.appendleft(job)
+            self._lost(exc)
+            return
+        except asyncio.CancelledError:  # cancelled with an executor that was renewed: run it again
+            self.ready.appendleft(job)
+            return
         except Exception as exc:  # the worker process died (not the candidate: that is classified)
             job.attempts += 1
             log.warning("evaluation of program %d failed in the worker: %s", job.program_id, exc)
-            self._renew_executor()
+            if isinstance(exc, cf.BrokenExecutor):  # loky: the pool is unusable; Dask/Ray heal themselves
+                self._renew_executor()
             if job.attempts <= self.limits_cfg["max_retries"]:
                 self.ready.appendleft(job)
                 return
@@ -399,6 +424,12 @@ class Evolution:
         score = outcome.score if outcome.stages and outcome.stages[-1].split == CASCADE[-1] else None
         delta = score - parent_score if score is not None and parent_score is not None else None
         observe(job.program_id, improved=delta is not None and delta > 0, score_delta=delta, model=job.model)
+
+    def _lost(self, exc: BaseException) -> None:
+        if self.stop_reason is None:
+            log.error("the evaluation cluster is gone (%s): stopping; the run can be resumed", exc)
+            self.archive.add_event(self.run_id, "evaluator_lost", str(exc))
+        self.stop(EVALUATOR_LOST)
 
     def _store_outcome(self, pid: int, code: str, outcome: Outcome, count: bool) -> None:
         metrics = dict(outcome.metrics)

@@ -13,7 +13,7 @@ from typing import Any
 from omegaconf import OmegaConf
 from rich.console import Console
 
-from evaluators.dispatch import make_executor
+from evaluators.dispatch import EvaluatorLost, EvaluatorUnavailable, make_executor
 from evaluators.sandbox import Isolation, Limits
 from evolve.archive import Archive
 from evolve.archive.store import DB_NAME, sqlite_url
@@ -21,7 +21,7 @@ from evolve.config import validate, worker_count
 from evolve.errors import ArchiveError, ConfigError, EvolveError, ProblemError
 from evolve.evaluation import evaluate
 from evolve.llm.factory import make_mutator
-from evolve.loop import Evolution
+from evolve.loop import EVALUATOR_LOST, Evolution
 from evolve.plugins import load_problem
 from evolve.problem import Problem
 from evolve.progress import ProgressLine
@@ -71,7 +71,7 @@ def run(cfg: Any, run_dir: Path, console: Console | None = None) -> dict[str, An
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     archive = _open_archive(cfg, run_dir)
     if cfg.resume:
-        run_rec = _find_resumable(archive, run_dir, problem.name)
+        run_rec = _find_resumable(archive, run_dir, problem.name, str(cfg.resume))
         run_id = run_rec.id
         archive.update_run(run_id, status="running", heartbeat_at=_now(), finished_at=None)
         console.print(f"resuming run {run_id} ({run_rec.evaluations} evaluations so far)")
@@ -88,11 +88,16 @@ def run(cfg: Any, run_dir: Path, console: Console | None = None) -> dict[str, An
         "reference_score": {s: problem.reference_score(s) for s in ("quick", "train", "holdout")},
         "summary_metrics": list(summary_metrics(problem)), "workers": workers,
         "metric_notes": problem.describe_metrics()})
-    evo = Evolution(cfg=cfg, problem=problem, spec=spec, archive=archive, run_id=run_id, mutator=mutator,
-                    executor_factory=lambda: make_executor(cfg.evaluator.name, workers, cfg.evaluator.address),
-                    workers=workers, limits=limits_from(cfg), isolation=isolation_from(cfg),
-                    seed=int(cfg.seed))
-    interrupted = False
+    try:
+        evo = Evolution(cfg=cfg, problem=problem, spec=spec, archive=archive, run_id=run_id, mutator=mutator,
+                        executor_factory=lambda: make_executor(cfg.evaluator.name, workers, cfg.evaluator.address),
+                        workers=workers, limits=limits_from(cfg), isolation=isolation_from(cfg),
+                        seed=int(cfg.seed))
+    except (EvaluatorLost, EvaluatorUnavailable) as exc:  # no cluster at that address, or no extra
+        archive.update_run(run_id, status="interrupted" if cfg.resume else "failed",
+                           stop_reason=f"evaluator: {exc}", finished_at=_now())
+        raise EvolveError(f"evaluator={cfg.evaluator.name}: {exc}") from exc
+    interrupted = lost = False
     try:
         if cfg.resume:
             evo.restore()
@@ -103,11 +108,12 @@ def run(cfg: Any, run_dir: Path, console: Console | None = None) -> dict[str, An
         with ProgressLine(cfg.search.iterations, quiet=cfg.quiet) as line:
             evo.on_progress = line
             reason = asyncio.run(_run_with_signals(evo))
-        interrupted = reason == "interrupted"
+        interrupted, lost = reason == "interrupted", reason == EVALUATOR_LOST
         archive.update_run(run_id, stop_reason=reason, evaluations=evo.progress.evaluations)
         archive.add_event(run_id, "stop", reason, {"evaluations": evo.progress.evaluations})
-        evo.finish()
-        status = "interrupted" if interrupted else "finished"
+        if not lost:  # hold-out and baselines need workers; a resumed run scores them when it ends
+            evo.finish()
+        status = "interrupted" if interrupted or lost else "finished"
         archive.update_run(run_id, status=status, finished_at=_now())
     except KeyboardInterrupt:
         archive.update_run(run_id, status="interrupted", stop_reason="interrupted", finished_at=_now())
@@ -126,6 +132,11 @@ def run(cfg: Any, run_dir: Path, console: Console | None = None) -> dict[str, An
     if interrupted:
         console.print(f"[yellow]interrupted[/] after {summary['evaluations']} evaluations: the archive is "
                       f"consistent; continue with `evolve run resume={run_dir}`", soft_wrap=True)
+    if lost:
+        again = f"resume={run_id} archive.url=…" if cfg.archive.url else f"resume={run_dir}"
+        console.print(f"[yellow]{EVALUATOR_LOST}[/] after {summary['evaluations']} evaluations: the cluster "
+                      f"is gone, the archive is consistent; when it is back, continue with `evolve run {again}`",
+                      soft_wrap=True)
     archive.close()
     return summary
 
@@ -155,8 +166,16 @@ async def _run_with_signals(evo: Evolution) -> str:
                 pass
 
 
-def _find_resumable(archive: Archive, run_dir: Path, problem: str) -> Any:
-    runs = [r for r in archive.list_runs() if r.run_dir in (None, str(run_dir)) or len(archive.list_runs()) == 1]
+def _find_resumable(archive: Archive, run_dir: Path, problem: str, resume: str = "") -> Any:
+    """The run to resume: by run id (a database shared by many runs), else the one of this run directory."""
+    listed = archive.list_runs()
+    if resume and not Path(resume).is_dir():
+        runs = [r for r in listed if r.id == resume]
+        if not runs:
+            raise ArchiveError(f"resume={resume}: no run with that id in {archive.url.split('@')[-1]}; "
+                               "`evolve runs` or `evolve archive top URL` show the run ids")
+    else:
+        runs = [r for r in listed if r.run_dir in (None, str(run_dir)) or len(listed) == 1]
     if not runs:
         raise ArchiveError(f"resume={run_dir}: no run recorded in {archive.url}")
     run = runs[-1]

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
+import hashlib
+import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -41,7 +45,8 @@ _RUN_OF = select(ProgramRow.run_id).where(ProgramRow.id == bindparam("p"))
 _COMPLETE_PROGRAM = update(ProgramRow).where(ProgramRow.id == bindparam("p")).values(
     {c: bindparam(c) for c in ("status", "score", "metrics", "error", "features", "cell", "eval_index", "stage",
                                "eval_seconds", "evaluated_at")})
-_COUNT_RUN = update(RunRow).where(RunRow.id == bindparam("r")).values(
+# the run's counter only moves forward, whoever writes last (a stale writer cannot lower it)
+_COUNT_RUN = update(RunRow).where(RunRow.id == bindparam("r"), RunRow.evaluations <= bindparam("evaluations")).values(
     evaluations=bindparam("evaluations"), heartbeat_at=bindparam("heartbeat_at"))
 _FIND_HASH = select(ProgramRow.id).where(ProgramRow.run_id == bindparam("r"), ProgramRow.code_hash == bindparam("h"),
                                          ProgramRow.status != "duplicate").limit(1)
@@ -63,8 +68,40 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+#: key of the PostgreSQL advisory lock held while migrating (any constant; "evolve" in ASCII)
+SCHEMA_LOCK_KEY = 0x65766F6C7665
+_migrate_lock = threading.Lock()  # alembic's op/context proxies are process-global
+
+
+@contextlib.contextmanager
+def _schema_lock(engine: Engine) -> Iterator[None]:
+    """Serialise migrations of one database across threads and processes.
+
+    SQLite: an flock on a lock file in the temp dir named after the database (never on the database
+    file itself: closing any descriptor of it would drop SQLite's own POSIX locks); pysqlite commits DDL
+    statement by statement, so a racing process would otherwise see half a schema. PostgreSQL: a
+    transaction-level advisory lock, taken in `upgrade_schema`'s transaction.
+    """
+    with _migrate_lock:
+        path = engine.url.database if engine.dialect.name == "sqlite" else None
+        if not path or path == ":memory:" or path.startswith("file:"):
+            yield
+            return
+        key = hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:24]
+        with open(Path(tempfile.gettempdir()) / f"evolve-migrate-{key}.lock", "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def upgrade_schema(engine: Engine) -> None:
-    """Bring the database to the newest schema with the shipped Alembic migrations."""
+    """Bring the database to the newest schema with the shipped Alembic migrations.
+
+    Safe when several processes open a fresh database at once: they migrate one after the other, and
+    the later ones find the schema current.
+    """
     import logging
 
     from alembic import command
@@ -73,7 +110,9 @@ def upgrade_schema(engine: Engine) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
+    with _schema_lock(engine), engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK_KEY})")
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 
@@ -92,12 +131,17 @@ class Archive:
     def __init__(self, url: str, *, create: bool = True, upgrade: bool = True) -> None:
         self.url = url
         try:
+            url = self.url = _driver_url(url)
             kwargs: dict[str, Any] = {"future": True}
             if url.startswith("sqlite"):
                 kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
             else:
-                kwargs["pool_pre_ping"] = True
+                # a server may drop idle connections (restarts, proxies): check before use, recycle hourly
+                kwargs.update(pool_pre_ping=True, pool_recycle=3600, pool_size=4, max_overflow=4)
+            if url.startswith("postgresql+psycopg"):
+                kwargs["connect_args"] = {"application_name": "evolve", "connect_timeout": 30}
             self.engine = create_engine(url, **kwargs)
+            self._insert_program = _insert_program(self.engine.dialect.name)
             if url.startswith("sqlite"):
                 event.listen(self.engine, "connect", _sqlite_pragmas)
             if not create and not inspect(self.engine).has_table("runs"):
@@ -220,6 +264,10 @@ class Archive:
         if bad:
             raise ValueError(f"unknown program fields {sorted(bad)}")
         with self._conn() as conn:
+            if self._insert_program is not None:  # one statement, and a writer that loses a race waits
+                new = conn.execute(self._insert_program, values).scalar()
+                if new is not None:
+                    return int(new)
             existing = conn.execute(_FIND_JOB, {"r": run_id, "j": job_id}).scalar()
             if existing is not None:
                 return int(existing)
@@ -336,6 +384,30 @@ class Archive:
                 q = q.where(EventRow.kind == kind)
             return [{"kind": e.kind, "message": e.message, "data": e.data, "created_at": e.created_at}
                     for e in s.scalars(q.order_by(EventRow.id))]
+
+
+def _insert_program(dialect: str) -> Any:
+    """INSERT … ON CONFLICT (run_id, job_id) DO NOTHING RETURNING id, where the dialect has it.
+
+    Idempotent under races: when another writer stores the same job first, no second row is attempted
+    (a plain INSERT would fail and abort the loop's batch transaction) and the caller reads the first id.
+    """
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:
+        return None
+    return dialect_insert(ProgramRow).on_conflict_do_nothing(
+        index_elements=["run_id", "job_id"]).returning(ProgramRow.id)
+
+
+def _driver_url(url: str) -> str:
+    """`postgresql://…` and `postgres://…` mean psycopg 3 (the postgres extra), not SQLAlchemy's psycopg2."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
 
 
 def _safe_url(url: str) -> str:

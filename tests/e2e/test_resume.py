@@ -79,4 +79,4 @@ def test_killed_and_resumed_run_equals_an_uninterrupted_run(tmp_path: Path) -> N
     run = Archive.for_run_dir(killed).get_run()
     assert run.status == "finished" and run.evaluations == 45
     events = Archive.for_run_dir(killed).events(run.id, "resume")
-    assert len(events) == kills
+    assert 1 <= len(events) <= kills  # a kill can land before a resumed process records its resume
