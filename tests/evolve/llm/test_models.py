@@ -26,7 +26,7 @@ def test_every_llm_option_composes() -> None:
 
 def test_openai_reads_its_key_from_openai_api_key() -> None:
     (spec,) = model_specs(llm("llm=openai", "llm.model=gpt-4.1-mini"))
-    assert spec == ModelSpec("gpt-4.1-mini", "gpt-4.1-mini", "litellm", None, "OPENAI_API_KEY")
+    assert spec == ModelSpec("gpt-4.1-mini", "gpt-4.1-mini", "openai", None, "OPENAI_API_KEY")
     (spec,) = model_specs(llm("llm=anthropic"))
     assert spec.api_key_env == "ANTHROPIC_API_KEY" and spec.model.startswith("anthropic/")
 
