@@ -5,13 +5,16 @@ candidate. The zygote has numpy (and the other preloaded modules) imported alrea
 fork, not an interpreter start. It is a pure fork server that never reads a job: ahead of each job it forks
 a *spare* as the init of a fresh PID namespace, which enters new mount and IPC namespaces and swaps the
 filesystem for an empty root while the previous candidate still runs. The job's five descriptors — the
-result socket, the job and the inputs (sealed memfds), stdout and stderr (memfds) — go to the spare, which
-drops to the sandbox uid, sets rlimits and installs the audit-hook pre-filter before it executes any
-candidate code; it never serves another candidate. Results travel on the result socket in the wire format.
+result socket, the job (a sealed memfd), stdout and stderr (memfds) and the inputs of each stage (sealed
+memfds) — go to the spare, which drops to the sandbox uid, sets rlimits and installs the audit-hook
+pre-filter before it executes any candidate code; it never serves another candidate. Results travel on the
+result socket in the wire format. A job of several stages (a cascade: quick, then train) runs in this one
+process: after each stage but the last the child reports `stage_end` and waits for the parent, which scores
+the stage and answers b"G" to go on (or kills the process).
 docs/sandbox.md describes what a candidate can see and do.
 
 Protocol on the control socket (zygote <-> parent, both trusted): the zygote says {"ready": …} once warm;
-the parent sends b"J" with the five descriptors (SCM_RIGHTS); the zygote answers {"pid": …} when the
+the parent sends b"J" with the descriptors (SCM_RIGHTS; four plus one per stage); the zygote answers {"pid": …} when the
 candidate has them and, once it has exited and its leftovers are gone,
 {"pid": …, "wait_status": …, "cpu_s": …, "maxrss_kb": …}.
 """
@@ -40,7 +43,9 @@ import wire  # noqa: E402
 
 FORBIDDEN_MARK = guard.FORBIDDEN_MARK
 #: descriptor layout inside the forked process
-FD_RESULTS, FD_JOB, FD_INPUTS = 3, 4, 5
+FD_RESULTS, FD_JOB, FD_INPUTS = 3, 4, 5  # the inputs of stage s are descriptor FD_INPUTS + s
+#: a job's descriptors: result socket, job, stdout, stderr, then the inputs of 1..MAX_STAGES stages
+MAX_STAGES = 4
 MESSAGE_BYTES = 1 << 16
 THREAD_LIMIT_TEXT = "can't start new thread"
 
@@ -167,10 +172,17 @@ def _restore(current: dict[str, Any], pristine: dict[str, Any]) -> None:
     current.update(pristine)
 
 
-def _run_candidate(job: dict[str, Any], inputs: list[Any], achieved: dict[str, Any], g: guard.Guard) -> None:
+def _stage_inputs(stage: int) -> Any:
+    fd = FD_INPUTS + stage
+    inputs = _decode_fd(fd, mapped=True)
+    os.close(fd)
+    return inputs
+
+
+def _run_candidate(job: dict[str, Any], load: Any, achieved: dict[str, Any], g: guard.Guard) -> None:
     clock = time.perf_counter_ns  # bound before the candidate can patch the time module
     pristine, shared = dict(builtins.__dict__), builtins.__dict__
-    write = os.write
+    write, read = os.write, os.read
     pack, encode_tree = wire.pack, wire.tree
     max_out = int(job["limits"]["max_output_mb"]) << 20
 
@@ -215,6 +227,30 @@ def _run_candidate(job: dict[str, Any], inputs: list[Any], achieved: dict[str, A
         send(failure({"event": "load"}, exc))
         return
     repeats, warmup = max(1, int(job.get("repeats", 1))), max(0, int(job.get("warmup", 0)))
+    stages = max(1, int(job.get("stages", 1)))
+    for stage in range(stages):
+        if stage:
+            send({"event": "stage_end", "stage": stage - 1})
+            try:
+                go = read(FD_RESULTS, 16)
+            except OSError:
+                return
+            if go != b"G":
+                return
+        inputs = load(stage)
+        if not _run_stage(inputs, call, send, failure, encode_tree, shared, pristine, g, clock, repeats, warmup,
+                          max_out):
+            return
+    send({"event": "done"})
+
+
+def _run_stage(inputs: Any, call: Any, send: Any, failure: Any, encode_tree: Any, shared: dict[str, Any],
+               pristine: dict[str, Any], g: guard.Guard, clock: Any, repeats: int, warmup: int,
+               max_out: int) -> bool:
+    """Call the entry function on each input of one stage, reporting as it goes; False once one fails.
+
+    Every helper comes in bound before the candidate's code ran, so nothing here can have been patched.
+    """
     for i, args in enumerate(inputs):
         send({"event": "begin", "i": i})
         invalid = None
@@ -242,20 +278,19 @@ def _run_candidate(job: dict[str, Any], inputs: list[Any], achieved: dict[str, A
                 raise PermissionError(f"{FORBIDDEN_MARK} {g.reason}")
         except BaseException as exc:
             send(failure({"event": "result", "i": i}, exc))
-            return
+            return False
         if invalid is not None:
             send({"event": "result", "i": i, "status": "invalid", "error": invalid})
-            return
+            return False
         send({"event": "result", "i": i, "status": "ok", "output": tree,
               "times_ms": [t / 1e6 for t in raw], "warmup_ms": warm}, buffers)
-    send({"event": "done"})
+    return True
 
 
 def _candidate(job: dict[str, Any], achieved: dict[str, Any], c: Any, cwd: str) -> None:
-    """Confine this process for good and run the candidate; fds 0-3 are the only ones left open."""
+    """Confine this process for good and run the candidate; fds 0-3 and the later stages' inputs stay open."""
     iso, lim = job["isolation"], job["limits"]
-    inputs = _decode_fd(FD_INPUTS, mapped=True)
-    os.close(FD_INPUTS)
+    first = _stage_inputs(0)  # decoded before any candidate code runs; later stages when they start
     os.chdir(cwd)
     os.environ["TMPDIR"] = cwd
     dedicated = False
@@ -289,7 +324,7 @@ def _candidate(job: dict[str, Any], achieved: dict[str, Any], c: Any, cwd: str) 
         g.install()
     achieved["audit_hook"] = bool(iso.get("audit", True))
     try:
-        _run_candidate(job, inputs, achieved, g)
+        _run_candidate(job, lambda stage: first if stage == 0 else _stage_inputs(stage), achieved, g)
     finally:
         g.trusted += 1
         for stream, raw in ((out_stream, out_raw), (err_stream, err_raw)):  # ours, not what it put there
@@ -336,12 +371,12 @@ def _spare(sock: socket.socket, c: Any, base: dict[str, Any], config: dict[str, 
                 achieved["filesystem"] = f"host (file permissions; the minimal root failed: {exc})"
         msg, fds, _flags, _addr = socket.recv_fds(sock, 16, 8)
         sock.close()
-        if msg != b"J" or len(fds) != 5:
+        if msg != b"J" or not 5 <= len(fds) <= 4 + MAX_STAGES:
             code = 0
             return
         devnull = os.open(os.devnull, os.O_RDONLY)
-        result_w, job_fd, inputs_fd, out_fd, err_fd = fds
-        _arrange([devnull, out_fd, err_fd, result_w, job_fd, inputs_fd])
+        result_w, job_fd, out_fd, err_fd, *inputs_fds = fds
+        _arrange([devnull, out_fd, err_fd, result_w, job_fd, *inputs_fds])
         job = _decode_fd(FD_JOB, mapped=False)
         os.close(FD_JOB)
         job["uid_tasks"] = uid_tasks
@@ -525,7 +560,7 @@ def zygote(ctrl_fd: int, preload: list[str], config: dict[str, Any]) -> None:
             msg, fds, _flags, _addr = socket.recv_fds(sock, 16, 8)
         except OSError:
             return
-        if msg != b"J" or len(fds) != 5:
+        if msg != b"J" or not 5 <= len(fds) <= 4 + MAX_STAGES:
             for fd in fds:
                 os.close(fd)
             return

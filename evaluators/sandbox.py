@@ -25,7 +25,7 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,8 @@ from evaluators import wire
 log = logging.getLogger(__name__)
 
 CHILD_SCRIPT = Path(__file__).with_name("child.py")
+#: stages one sandbox run can have (child.py's MAX_STAGES: the zygote takes at most 8 descriptors a job)
+MAX_STAGES = 4
 #: statuses a sandbox run can end with (the problem's validator may still turn `ok` into `invalid`)
 STATUSES = ("ok", "invalid", "timeout", "memory", "crash", "forbidden")
 #: variables the child may inherit: locale and numeric-library settings, never keys or tokens
@@ -275,19 +277,38 @@ class Sandbox:
     # -- one candidate ------------------------------------------------------------------------------
     def run(self, job: Job) -> SandboxResult:
         """Run `job` in a fresh child; always returns a classified result."""
+        return self.run_stages([job])[0]
+
+    def run_stages(self, jobs: Sequence[Job],
+                   proceed: Callable[[int, SandboxResult], bool] | None = None) -> list[SandboxResult]:
+        """Run one candidate on several stages (a cascade) in one fresh child, one result per stage run.
+
+        The jobs share the program (code, entry, driver, repeats, warm-up) and differ in inputs and limits.
+        After each stage but the last, `proceed(stage, result)` decides (in this process, with the child
+        waiting) whether the next stage runs; a stage that is not ok ends the run. One process per
+        candidate instead of one per stage halves the sandbox's cost (fork, namespaces, exit).
+        """
+        if not 1 <= len(jobs) <= MAX_STAGES:
+            raise ValueError(f"a sandbox run has 1 to {MAX_STAGES} stages, got {len(jobs)}")
+        first = jobs[0]
+        if any((j.code, j.entry, j.driver, j.repeats, j.warmup) != (first.code, first.entry, first.driver,
+                                                                    first.repeats, first.warmup) for j in jobs):
+            raise ValueError("the stages of one sandbox run must run the same program the same way")
         with self._lock:
             for attempt in range(2):
                 try:
                     if self._proc is None or self._proc.poll() is not None:
                         self._start()
-                    return self._run(job)
+                    return self._run(jobs, proceed)
+                except _CallerError as exc:  # the caller's `proceed` failed: its error, not the sandbox's
+                    raise exc.error from None
                 except (OSError, EOFError, wire.WireError, ValueError) as exc:
                     detail = _tail_file(self._tmp_root / "zygote.log", 2000).strip().splitlines()[-1:]
                     log.warning("sandbox zygote failed (%s); restarting it", exc)
                     self.close_zygote()
                     if attempt == 1:
-                        return SandboxResult("crash", f"sandbox infrastructure failure: {exc} "
-                                             f"{' '.join(detail)}".strip(), (), 0.0)
+                        return [SandboxResult("crash", f"sandbox infrastructure failure: {exc} "
+                                              f"{' '.join(detail)}".strip(), (), 0.0)]
             raise AssertionError("unreachable")
 
     def close_zygote(self) -> None:
@@ -326,26 +347,30 @@ class Sandbox:
             self._inputs.move_to_end(key)
         return fd
 
-    def _payload(self, job: Job, workdir: Path) -> dict[str, Any]:
+    def _payload(self, jobs: Sequence[Job], workdir: Path) -> dict[str, Any]:
         uid = self.uid
+        job = jobs[0]
+        # the process-wide limits: the CPU budget of every stage together, the rest as the first stage's
+        limits = {**dataclasses.asdict(job.limits), "cpu_s": sum(j.limits.cpu_s for j in jobs)}
         return {
             "code": job.code, "entry": job.entry, "driver": job.driver, "repeats": job.repeats,
             "warmup": job.warmup, "workdir": str(workdir), "root_dir": str(self._root_dir),
-            "limits": dataclasses.asdict(job.limits), "uid": uid, "gid": uid,
+            "limits": limits, "uid": uid, "gid": uid, "stages": len(jobs),
             "isolation": dataclasses.asdict(self.isolation),
         }
 
-    def _run(self, job: Job) -> SandboxResult:
+    def _run(self, jobs: Sequence[Job], proceed: Callable[[int, SandboxResult], bool] | None) -> list[SandboxResult]:
         assert self._sock is not None
-        lim = job.limits
         workdir = Path(tempfile.mkdtemp(prefix="job-", dir=self._tmp_root))
         if self.uid is not None:
             os.chown(workdir, self.uid, self.uid)
         fds: list[int] = []
         results: socket.socket | None = None
+        done: list[SandboxResult] = []
+        pid: int | None = None
         try:
-            inputs_fd = self._inputs_fd(job)
-            job_fd = _sealed_memfd("job", wire.encode(self._payload(job, workdir)))
+            inputs_fds = [self._inputs_fd(job) for job in jobs]
+            job_fd = _sealed_memfd("job", wire.encode(self._payload(jobs, workdir)))
             fds.append(job_fd)
             out_fd = os.memfd_create("stdout", os.MFD_CLOEXEC)
             err_fd = os.memfd_create("stderr", os.MFD_CLOEXEC)
@@ -354,23 +379,61 @@ class Sandbox:
             with theirs:
                 results.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
                 start = time.monotonic()
-                socket.send_fds(self._sock, [b"J"], [theirs.fileno(), job_fd, inputs_fd, out_fd, err_fd])
+                socket.send_fds(self._sock, [b"J"], [theirs.fileno(), job_fd, out_fd, err_fd, *inputs_fds])
             reply = self._ctrl_read(timeout=30.0)
             if "error" in reply:
                 raise OSError(str(reply["error"]))
             pid = int(reply["pid"])
-            collected = _collect(results, pid, len(job.inputs), lim, start)
-            status = self._final_status(pid)
-            wall = time.monotonic() - start
-            stdout = _tail_fd(out_fd, lim.capture_bytes)
-            stderr = _tail_fd(err_fd, lim.capture_bytes)
+            isolation: dict[str, Any] | None = None
+            stopped = False
+            for stage, job in enumerate(jobs):
+                collected = _collect(results, pid, len(job.inputs), job.limits, start)
+                wall = time.monotonic() - start
+                last = stage + 1 == len(jobs)
+                if not last and collected.events and collected.events[-1]["event"] == "stage_end" \
+                        and not collected.timed_out and not collected.wire_error:
+                    res = _classify(collected, {}, job, wall, "", "")
+                    if isolation is None:
+                        isolation = res.isolation
+                    done.append(dataclasses.replace(res, isolation=isolation))
+                    if res.status == "ok" and (proceed is None or _ask(proceed, stage, done[-1])):
+                        start = time.monotonic()
+                        try:
+                            results.send(b"G")
+                        except OSError:
+                            pass  # it died: the next stage finds no results and reads the exit status
+                        continue
+                    _kill(pid)  # stopped by the cascade gate (or the stage failed): not run any further
+                    status, pid, stopped = self._final_status(pid), None, True
+                    break
+                status = self._final_status(pid)
+                pid = None
+                res = _classify(collected, status, job, wall, _tail_fd(out_fd, job.limits.capture_bytes),
+                                _tail_fd(err_fd, job.limits.capture_bytes))
+                if isolation is not None:
+                    res = dataclasses.replace(res, isolation=isolation)
+                done.append(res)
+                break
+            if stopped:  # the captured output and the process's usage go with the last stage run
+                lim = jobs[len(done) - 1].limits
+                maxrss = status.get("maxrss_kb")
+                done[-1] = dataclasses.replace(done[-1], stdout=_tail_fd(out_fd, lim.capture_bytes),
+                                               stderr=_tail_fd(err_fd, lim.capture_bytes),
+                                               cpu_s=_number(status.get("cpu_s")),
+                                               maxrss_kb=maxrss if isinstance(maxrss, int) else None)
         finally:
+            if pid is not None:  # an exception in `proceed` (the caller's scorer): the child goes
+                _kill(pid)
+                try:
+                    self._final_status(pid)
+                except (OSError, EOFError, wire.WireError):
+                    self.close_zygote()
             for fd in fds:
                 _close(fd)
             if results is not None:
                 results.close()
             shutil.rmtree(workdir, ignore_errors=True)
-        return _classify(collected, status, job, wall, stdout, stderr)
+        return done
 
     def _final_status(self, pid: int) -> dict[str, Any]:
         """The zygote's report once the child is gone; a child that lingers after its results is killed."""
@@ -393,6 +456,28 @@ RECV_BYTES = 1 << 18
 ZYGOTE_START_S = 60.0
 #: seconds a child may take to exit after its last result before it is killed
 GRACE_S = 2.0
+
+
+class _CallerError(Exception):
+    """Carries an exception raised by the caller's `proceed` past the sandbox's own error handling."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _ask(proceed: Callable[[int, SandboxResult], bool], stage: int, result: SandboxResult) -> bool:
+    try:
+        return bool(proceed(stage, result))
+    except Exception as exc:
+        raise _CallerError(exc) from exc
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
 
 
 def _close(fd: int) -> None:
@@ -522,7 +607,7 @@ def _collect(sock: socket.socket, pid: int, n_instances: int, lim: Limits, start
                 instance_deadline = time.monotonic() + lim.instance_wall_s
                 if event.get("status") != "ok":
                     done = True
-            elif kind in ("done", "load"):
+            elif kind in ("done", "load", "stage_end"):
                 done = True
     if not done or out.timed_out or out.wire_error:
         try:
@@ -626,7 +711,7 @@ def _classify(c: _Collected, final: dict[str, Any], job: Job, wall: float, stdou
             status, error = "invalid", c.wire_error
         elif c.timed_out:
             status, error = "timeout", f"instance {len(runs)}: {c.timed_out}"
-        elif len(runs) < n or not any(ev["event"] == "done" for ev in c.events):
+        elif len(runs) < n or not any(ev["event"] in ("done", "stage_end") for ev in c.events):
             status, error = _death(wait_status, len(runs), exit_text, cpu_s, job.limits)
         elif job.repeats > 1:
             problem = timing_error(runs, c.parent_ms)

@@ -65,13 +65,15 @@ def limits_for(problem: Problem, base: Limits, split: str) -> Limits:
 
 def run_split(problem: Problem, sandbox: Sandbox, code: str, split: str, limits: Limits) -> StageResult:
     """Run `code` on every instance of `split` and score it; never raises for a bad program."""
-    instances = problem.instances(split)
     start = time.monotonic()
-    job = Job(code=code, entry=problem.entry, inputs=tuple(tuple(i.args) for i in instances),
-              driver=problem.driver_source(), repeats=problem.harness.repeats, warmup=problem.harness.warmup,
-              limits=limits_for(problem, limits, split), key=f"{problem.name}:{_token(problem)}:{split}")
-    res = sandbox.run(job)
+    res = sandbox.run(_job(problem, code, split, limits))
     return score_result(problem, split, res, time.monotonic() - start)
+
+
+def _job(problem: Problem, code: str, split: str, limits: Limits) -> Job:
+    return Job(code=code, entry=problem.entry, inputs=tuple(tuple(i.args) for i in problem.instances(split)),
+               driver=problem.driver_source(), repeats=problem.harness.repeats, warmup=problem.harness.warmup,
+               limits=limits_for(problem, limits, split), key=f"{problem.name}:{_token(problem)}:{split}")
 
 
 def _token(problem: Problem) -> str:
@@ -121,19 +123,28 @@ def score_result(problem: Problem, split: str, res: SandboxResult, seconds: floa
 
 def evaluate(problem: Problem, sandbox: Sandbox, code: str, splits: Sequence[str], limits: Limits,
              proceed: Callable[[StageResult], bool] | None = None) -> Outcome:
-    """Run the evaluation cascade over `splits`; stop at the first failure or when `proceed` says so.
+    """Run the evaluation cascade over `splits` in one sandboxed process; stop at the first failure or
+    when `proceed` says so.
 
-    The program's score is the score of the last split evaluated successfully (normally `train`).
+    Each split is scored here, between stages, while the candidate's process waits for the go-ahead. The
+    program's score is the score of the last split evaluated successfully (normally `train`).
     """
     stages: list[StageResult] = []
-    isolation: dict[str, Any] = {}
-    for split in splits:
-        stage = run_split(problem, sandbox, code, split, limits)
-        stages.append(stage)
-        isolation = isolation or stage.isolation
-        if stage.status != "ok":
-            return Outcome(stage.status, None, {}, tuple(stages), stage.error, isolation)
-        if proceed is not None and not proceed(stage):
-            break
+
+    def scored(index: int, res: SandboxResult) -> StageResult:
+        if index == len(stages):  # a stage is scored once: when its result comes in, or at the end
+            stages.append(score_result(problem, splits[index], res, res.wall_s))
+        return stages[index]
+
+    def gate(index: int, res: SandboxResult) -> bool:
+        stage = scored(index, res)
+        return stage.status == "ok" and (proceed is None or proceed(stage))
+
+    results = sandbox.run_stages([_job(problem, code, split, limits) for split in splits], gate)
+    for index, res in enumerate(results):
+        scored(index, res)
+    isolation: dict[str, Any] = next((s.isolation for s in stages if s.isolation), {})
     last = stages[-1]
+    if last.status != "ok":
+        return Outcome(last.status, None, {}, tuple(stages), last.error, isolation)
     return Outcome("ok", last.metrics.get("score"), dict(last.metrics), tuple(stages), None, isolation)

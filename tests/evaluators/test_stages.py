@@ -1,0 +1,77 @@
+"""Several stages (a cascade: quick, then train) run in one sandboxed process, gated by the caller."""
+
+from __future__ import annotations
+
+import pytest
+
+from evaluators.sandbox import MAX_STAGES, Job, Limits, Sandbox, SandboxResult
+
+#: counts calls in a module global: a stage that sees the previous stage's count ran in the same process
+COUNTER = "calls = 0\ndef f(x):\n    global calls\n    calls += 1\n    return [x, calls]\n"
+
+
+def _job(code: str, inputs: tuple[tuple[object, ...], ...], key: str, **limits: float) -> Job:
+    return Job(code=code, entry="f", inputs=inputs, key=key, limits=Limits(**limits))  # type: ignore[arg-type]
+
+
+def test_every_stage_runs_in_one_process_in_order(sandbox: Sandbox) -> None:
+    quick, train = _job(COUNTER, ((1,), (2,)), "s-q"), _job(COUNTER, ((3,),), "s-t")
+    results = sandbox.run_stages([quick, train])
+    assert [r.status for r in results] == ["ok", "ok"]
+    assert [r.output for r in results[0].runs] == [[1, 1], [2, 2]]
+    assert [r.output for r in results[1].runs] == [[3, 3]]  # the third call of the same process
+    assert results[1].isolation == results[0].isolation and results[0].isolation
+    assert results[-1].cpu_s is not None and results[-1].exit == "exited with code 0"
+
+
+def test_the_gate_sees_each_stage_and_can_stop_the_rest(sandbox: Sandbox) -> None:
+    seen: list[tuple[int, list[object]]] = []
+
+    def gate(stage: int, res: SandboxResult) -> bool:
+        seen.append((stage, [r.output for r in res.runs]))
+        return False
+
+    results = sandbox.run_stages([_job(COUNTER, ((1,),), "g-q"), _job(COUNTER, ((2,),), "g-t")], gate)
+    assert seen == [(0, [[1, 1]])]
+    assert len(results) == 1 and results[0].status == "ok"
+    assert results[0].cpu_s is not None  # the stopped process's usage goes with its last stage
+
+
+def test_a_failing_stage_ends_the_run_without_asking_the_gate(sandbox: Sandbox) -> None:
+    code = "def f(x):\n    print('in', x)\n    if x == 2:\n        raise ValueError('two')\n    return x\n"
+    asked: list[int] = []
+    results = sandbox.run_stages([_job(code, ((1,), (2,)), "f-q"), _job(code, ((3,),), "f-t")],
+                                 lambda stage, res: asked.append(stage) is None)
+    assert asked == [] and len(results) == 1
+    assert results[0].status == "crash" and "ValueError: two" in (results[0].error or "")
+    assert results[0].stdout == "in 1\nin 2\n"
+
+
+def test_each_stage_has_its_own_wall_clock_limit(sandbox: Sandbox) -> None:
+    code = "import time\ndef f(x):\n    if x == 2:\n        time.sleep(60)\n    return x\n"
+    results = sandbox.run_stages([_job(code, ((1,),), "w-q", instance_wall_s=1.0),
+                                  _job(code, ((2,),), "w-t", instance_wall_s=1.0)])
+    assert [r.status for r in results] == ["ok", "timeout"]
+    assert results[1].wall_s < 10 and "instance 0" in (results[1].error or "")
+
+
+def test_an_error_in_the_gate_is_the_callers_and_the_sandbox_stays_usable(sandbox: Sandbox) -> None:
+    def gate(stage: int, res: SandboxResult) -> bool:
+        raise KeyError("scorer bug")
+
+    with pytest.raises(KeyError, match="scorer bug"):
+        sandbox.run_stages([_job(COUNTER, ((1,),), "e-q"), _job(COUNTER, ((2,),), "e-t")], gate)
+    assert sandbox.run(_job(COUNTER, ((5,),), "e-x")).runs[0].output == [5, 1]
+
+
+def test_stages_must_share_the_program(sandbox: Sandbox) -> None:
+    with pytest.raises(ValueError, match="same program"):
+        sandbox.run_stages([_job(COUNTER, ((1,),), "p-q"), _job("def f(x):\n    return x\n", ((2,),), "p-t")])
+    with pytest.raises(ValueError, match="stages"):
+        sandbox.run_stages([_job(COUNTER, ((1,),), f"n-{i}") for i in range(MAX_STAGES + 1)])
+
+
+def test_the_cpu_limit_covers_every_stage_together(sandbox: Sandbox) -> None:
+    code = "import resource\ndef f(x):\n    return resource.getrlimit(resource.RLIMIT_CPU)[0]\n"
+    results = sandbox.run_stages([_job(code, ((1,),), "c-q", cpu_s=3), _job(code, ((2,),), "c-t", cpu_s=4)])
+    assert [r.status for r in results] == ["ok", "ok"] and results[0].runs[0].output == 7
