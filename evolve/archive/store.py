@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, defer, sessionmaker
 
-from evolve.archive.models import EvaluationRow, EventRow, LLMCallRow, ProgramRow, RunRow, utcnow
+from evolve.archive.models import Base, EvaluationRow, EventRow, LLMCallRow, ProgramRow, RunRow, utcnow
 from evolve.archive.records import LLMCallRecord, ProgramRecord, RunRecord, StageRecord
 from evolve.errors import ArchiveError
 
@@ -96,12 +96,35 @@ def _schema_lock(engine: Engine) -> Iterator[None]:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+#: the newest revision in migrations/versions (tests check it against Alembic's own view of the scripts)
+SCHEMA_HEAD = "0001"
+
+
 def upgrade_schema(engine: Engine) -> None:
     """Bring the database to the newest schema with the shipped Alembic migrations.
 
     Safe when several processes open a fresh database at once: they migrate one after the other, and
-    the later ones find the schema current.
+    the later ones find the schema current. A database already at the head, or a brand-new one (which
+    gets the models' tables and the head stamp, the same schema the migrations build, as a test checks),
+    is handled without importing Alembic, which costs most of a second at every start.
     """
+    with _schema_lock(engine), engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK_KEY})")
+        tables = set(inspect(conn).get_table_names())
+        if "alembic_version" in tables:
+            if conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == SCHEMA_HEAD:
+                return
+        elif not tables:
+            Base.metadata.create_all(conn)
+            conn.exec_driver_sql("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+                                 "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))")
+            conn.exec_driver_sql(f"INSERT INTO alembic_version (version_num) VALUES ('{SCHEMA_HEAD}')")
+            return
+        _alembic_upgrade(conn)
+
+
+def _alembic_upgrade(conn: Connection) -> None:
     import logging
 
     from alembic import command
@@ -110,11 +133,8 @@ def upgrade_schema(engine: Engine) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    with _schema_lock(engine), engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK_KEY})")
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    cfg.attributes["connection"] = conn
+    command.upgrade(cfg, "head")
 
 
 def schema_revision(engine: Engine) -> str | None:
