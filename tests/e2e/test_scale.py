@@ -25,7 +25,6 @@ from evolve import loop
 from evolve.archive import Archive
 from evolve.archive.store import DB_NAME
 
-REPO = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
 FAST = ["search.max_seconds=null", "search.holdout_top_k=1", "seed=5", "search.migration_interval=10"]
 
@@ -123,46 +122,6 @@ def dask_cli_cluster(tmp_path: Path, workers: int = 2) -> Iterator[tuple[str, su
                 pass
             proc.wait()
         log.close()
-
-
-# -- PostgreSQL (same rules as tests/evolve/archive/conftest.py) -------------------------------------------
-@pytest.fixture(scope="module")
-def postgres_server() -> Iterator[str]:
-    pytest.importorskip("psycopg", reason="psycopg is not installed (pip install 'evolve[postgres]')")
-    url = os.environ.get("EVOLVE_TEST_POSTGRES_URL")
-    if url:
-        yield url
-        return
-    proc = subprocess.run(["bash", str(REPO / ".ci" / "postgres.sh"), "start"], capture_output=True, text=True,
-                          timeout=180)
-    if proc.returncode != 0:
-        reason = f"no PostgreSQL server for the tests: {proc.stderr.strip() or proc.returncode}"
-        if os.environ.get("EVOLVE_REQUIRE_POSTGRES") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    env = dict(line.removeprefix("export ").split("=", 1) for line in proc.stdout.splitlines())
-    try:
-        yield env["EVOLVE_TEST_POSTGRES_URL"]
-    finally:
-        subprocess.run(["bash", str(REPO / ".ci" / "postgres.sh"), "stop", env["EVOLVE_TEST_POSTGRES_DIR"]],
-                       capture_output=True, timeout=120)
-
-
-@pytest.fixture
-def postgres_url(postgres_server: str) -> Iterator[str]:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"evolve_e2e_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(postgres_server).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 # -- the dispatch layer ----------------------------------------------------------------------------------
