@@ -442,6 +442,7 @@ class Evolution:
         features = features_of(code, outcome.seconds, metrics, self.limits_cfg["feature_dims"])
         cell = self.pop.cell_label(features) if status == "ok" else None
         self.archive.complete_program(pid, status=status, score=score, metrics=metrics, stages=outcome.stages,
+                                      run_id=self.run_id,
                                       error=error, features=features, cell=cell,
                                       eval_index=self.progress.evaluations if count else None,
                                       run_evaluations=self.progress.evaluations if count else None)

@@ -48,6 +48,12 @@ _COMPLETE_PROGRAM = update(ProgramRow).where(ProgramRow.id == bindparam("p")).va
 # the run's counter only moves forward, whoever writes last (a stale writer cannot lower it)
 _COUNT_RUN = update(RunRow).where(RunRow.id == bindparam("r"), RunRow.evaluations <= bindparam("evaluations")).values(
     evaluations=bindparam("evaluations"), heartbeat_at=bindparam("heartbeat_at"))
+_LLM_CALL_ROW: dict[str, Any] = {
+    "program_id": None, "kind": None, "prompt": None, "response": None, "prompt_tokens": 0,
+    "completion_tokens": 0, "cost_usd": 0.0, "latency_s": 0.0, "error": None,
+}
+_INSERT_LLM_CALL = insert(LLMCallRow).returning(LLMCallRow.id)
+_LINK_LLM_CALL = update(LLMCallRow).where(LLMCallRow.id == bindparam("c")).values(program_id=bindparam("p"))
 _FIND_HASH = select(ProgramRow.id).where(ProgramRow.run_id == bindparam("r"), ProgramRow.code_hash == bindparam("h"),
                                          ProgramRow.status != "duplicate").limit(1)
 
@@ -296,18 +302,25 @@ class Archive:
     def complete_program(self, program_id: int, *, status: str, score: float | None,
                          metrics: dict[str, Any], stages: Sequence[Any], error: str | None,
                          features: dict[str, Any] | None = None, cell: str | None = None,
-                         eval_index: int | None = None, run_evaluations: int | None = None) -> None:
-        """Store an outcome and its per-stage results; optionally bump the run's evaluation counter."""
+                         eval_index: int | None = None, run_evaluations: int | None = None,
+                         run_id: str | None = None) -> None:
+        """Store an outcome and its per-stage results; optionally bump the run's evaluation counter.
+
+        `run_id`, when the caller knows it, saves looking it up.
+        """
         now = utcnow()
         with self._conn() as conn:
-            run_id = conn.execute(_RUN_OF, {"p": program_id}).scalar()
             if run_id is None:
-                raise ArchiveError(f"no program {program_id}")
-            conn.execute(_COMPLETE_PROGRAM, {
+                run_id = conn.execute(_RUN_OF, {"p": program_id}).scalar()
+                if run_id is None:
+                    raise ArchiveError(f"no program {program_id}")
+            changed = conn.execute(_COMPLETE_PROGRAM, {
                 "p": program_id, "status": status, "score": score, "metrics": metrics, "error": error,
                 "features": features or {}, "cell": cell, "eval_index": eval_index,
                 "stage": stages[-1].split if stages else None,
-                "eval_seconds": float(sum(st.seconds for st in stages)), "evaluated_at": now})
+                "eval_seconds": float(sum(st.seconds for st in stages)), "evaluated_at": now}).rowcount
+            if changed == 0:
+                raise ArchiveError(f"no program {program_id}")
             if stages:
                 conn.execute(insert(EvaluationRow), [
                     {"program_id": program_id, "split": st.split, "status": st.status, "metrics": st.metrics,
@@ -377,11 +390,12 @@ class Archive:
 
     # -- llm calls and events ----------------------------------------------------------------------
     def add_llm_call(self, run_id: str, **fields: Any) -> int:
-        with self.session() as s:
-            row = LLMCallRow(run_id=run_id, **fields)
-            s.add(row)
-            s.flush()
-            return int(row.id)
+        values = {**_LLM_CALL_ROW, **fields, "run_id": run_id, "created_at": utcnow()}
+        bad = set(values) - set(_LLM_CALL_ROW) - {"run_id", "created_at", "model", "status"}
+        if bad or "model" not in values or "status" not in values:
+            raise ValueError(f"an LLM call needs model and status and takes no {sorted(bad)}")
+        with self._conn() as conn:
+            return int(conn.execute(_INSERT_LLM_CALL, values).scalar_one())
 
     def llm_calls(self, run_id: str) -> list[LLMCallRecord]:
         with self.session() as s:
@@ -390,8 +404,8 @@ class Archive:
                     for r in rows]
 
     def link_llm_call(self, call_id: int, program_id: int) -> None:
-        with self.session() as s:
-            s.execute(update(LLMCallRow).where(LLMCallRow.id == call_id).values(program_id=program_id))
+        with self._conn() as conn:
+            conn.execute(_LINK_LLM_CALL, {"c": call_id, "p": program_id})
 
     def add_event(self, run_id: str, kind: str, message: str = "", data: dict[str, Any] | None = None) -> None:
         with self.session() as s:
