@@ -109,9 +109,95 @@ class LokyExecutor(cf.Executor):
         self.inner.shutdown(wait=wait)
 
 
+# -- cluster executors: the bookkeeping Dask and Ray share ------------------------------------------------
+class _ClusterExecutor(cf.Executor):
+    """A `concurrent.futures.Executor` over a cluster engine: futures in flight, each settled once, and a
+    shutdown that waits for them or cancels them. Subclasses start a task, watch it, and close the engine."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: dict[int, tuple[Any, cf.Future[Any]]] = {}  # id(out) -> (engine's handle, out)
+        self._closing = False
+
+    def _check_connected(self) -> None:
+        """Raise EvaluatorLost when the cluster is gone."""
+
+    def _start(self, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Start `fn(*args, **kwargs)` on the cluster; returns the engine's handle of the task."""
+        raise NotImplementedError
+
+    def _watch(self, handle: Any, out: cf.Future[Any]) -> None:
+        """Arrange for `_finish(out, …)` to be called once the task is done."""
+        raise NotImplementedError
+
+    def _close(self, handles: list[Any]) -> None:
+        """Cancel these tasks (still queued or running) and let go of the cluster."""
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
+        if self._closing:
+            raise RuntimeError("cannot submit to an executor that was shut down")
+        self._check_connected()
+        handle = self._start(fn, args, kwargs)
+        out: cf.Future[Any] = cf.Future()
+        with self._lock:
+            self._pending[id(out)] = (handle, out)
+        self._watch(handle, out)
+        return out
+
+    def _finish(self, out: cf.Future[Any], result: Any = None, error: BaseException | None = None,
+                cancelled: bool = False) -> None:
+        with self._lock:
+            self._pending.pop(id(out), None)
+        if out.done():  # cancelled by shutdown
+            return
+        try:
+            if cancelled:
+                _cancel(out)
+            elif error is not None:
+                out.set_exception(error)
+            else:
+                out.set_result(result)
+        except cf.InvalidStateError:
+            pass
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        if self._closing:
+            return
+        if wait and not cancel_futures:
+            with self._lock:
+                outs = [out for _, out in self._pending.values()]
+            cf.wait(outs)
+        self._closing = True
+        with self._lock:
+            pending = list(self._pending.values())
+        for _, out in pending:
+            _cancel(out)
+        self._close([handle for handle, _ in pending])
+
+
+def _cancel(out: cf.Future[Any]) -> None:
+    """Cancel a future nobody runs, waking `cf.wait` and `as_completed` callers too."""
+    if out.cancel():
+        out.set_running_or_notify_cancel()
+
+
 # -- dask ------------------------------------------------------------------------------------------------
+#: Dask settings for the LocalCluster evolve starts itself (a remote cluster keeps its own settings). A
+#: small machine shares its cores between the scheduler, the workers and the candidates: switch off what
+#: only a dashboard would show (the statistical profiler samples every worker thread every 10 ms),
+#: and poll the rest less often.
+LOCAL_CLUSTER_CONFIG: dict[str, Any] = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "500ms",  # event-loop health check (default 20 ms)
+    "distributed.admin.system-monitor.interval": "2s",  # dashboard's CPU/memory/network series (500 ms)
+    "distributed.worker.memory.monitor-interval": "500ms",  # nanny's memory limit check (100 ms)
+    "distributed.scheduler.active-memory-manager.start": False,  # replicas: none, results are fetched once
+}
+
+
 def _dask_executor(workers: int, address: str | None) -> DaskExecutor:
     try:
+        import dask
         from distributed import Client, LocalCluster
     except ImportError as exc:
         raise EvaluatorUnavailable("evaluator=dask needs the dask extra: pip install 'evolve[dask]'") from exc
@@ -124,12 +210,13 @@ def _dask_executor(workers: int, address: str | None) -> DaskExecutor:
             client = Client(address, timeout=CONNECT_TIMEOUT_S)
         except (OSError, TimeoutError) as exc:
             raise EvaluatorLost(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
-        return DaskExecutor(client, None)
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                           scheduler_port=0, silence_logs=logging.WARNING)
-    client = Client(cluster)
+        return DaskExecutor(client, None, queue_ahead=workers)
+    with dask.config.set(LOCAL_CLUSTER_CONFIG):  # read by the scheduler and the nannies when they start
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                               scheduler_port=0, silence_logs=logging.WARNING)
+        client = Client(cluster)
     client.register_plugin(_sigint_plugin(), name="evolve-ignore-sigint")  # also applied to restarted workers
-    return DaskExecutor(client, cluster)
+    return DaskExecutor(client, cluster, queue_ahead=workers)
 
 
 def _sigint_plugin() -> Any:
@@ -145,76 +232,65 @@ def _sigint_plugin() -> Any:
     return IgnoreSigint()
 
 
-class DaskExecutor(cf.Executor):
+class DaskExecutor(_ClusterExecutor):
     """Submits to a distributed Client; its futures are plain `concurrent.futures.Future`s.
 
-    Built on the client's own executor (`client.get_executor()`), whose futures are settled on the
-    client's event loop as soon as the result arrives. A lost scheduler connection fails every future in
-    flight (and every later submit) with `EvaluatorLost`. A worker that dies is the scheduler's business:
-    it re-runs the task elsewhere, up to `distributed.scheduler.allowed-failures` times, then the future
-    fails with `KilledWorker`.
+    Each task is a `client.submit(pure=False)`, and its result is fetched by a coroutine on the client's
+    event loop, which settles the plain future as soon as it arrives. A lost scheduler connection fails
+    every future in flight (and every later submit) with `EvaluatorLost`. A worker that dies is the
+    scheduler's business: it re-runs the task elsewhere, up to `distributed.scheduler.allowed-failures`
+    times, then the future fails with `KilledWorker`.
+
+    A result travels worker → scheduler → client, and the next task client → scheduler → worker: tens of
+    milliseconds on a busy machine, during which a worker with nothing queued sits idle. `queue_ahead`
+    says how many evaluations the submitter should keep in flight beyond one per worker (one more per
+    worker), so that each worker already holds its next task (the scheduler hands a single-threaded
+    worker up to two) when it finishes one.
     """
 
-    def __init__(self, client: Any, cluster: Any | None) -> None:
+    def __init__(self, client: Any, cluster: Any | None, queue_ahead: int = 0) -> None:
+        super().__init__()
         self.client, self.cluster = client, cluster
-        self._inner = client.get_executor(pure=False)
-        self._lock = threading.Lock()
-        self._pending: dict[int, tuple[cf.Future[Any], cf.Future[Any]]] = {}
-        self._closing = False
+        self.queue_ahead = queue_ahead
 
     def slots(self) -> int:
         """Worker threads on the cluster now (what `evaluator.workers` should be for a full cluster)."""
         return int(sum(self.client.nthreads().values()))
 
-    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
-        if self._closing:
-            raise RuntimeError("cannot submit to an executor that was shut down")
+    def _check_connected(self) -> None:
         if self.client.status != "running":
             raise EvaluatorLost(f"the Dask scheduler is unreachable (client {self.client.status})")
-        inner = self._inner.submit(fn, *args, **kwargs)
-        out: cf.Future[Any] = cf.Future()
-        with self._lock:
-            self._pending[id(out)] = (inner, out)
-        inner.add_done_callback(lambda f, out=out: self._settle(f, out))
-        return out
 
-    def _settle(self, inner: cf.Future[Any], out: cf.Future[Any]) -> None:
-        with self._lock:
-            self._pending.pop(id(out), None)
-        if out.done():  # cancelled by shutdown
-            return
+    def _start(self, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return self.client.submit(fn, *args, pure=False, **kwargs)
+
+    def _watch(self, handle: Any, out: cf.Future[Any]) -> None:
+        self.client.loop.add_callback(self._collect, handle, out)
+
+    async def _collect(self, fut: Any, out: cf.Future[Any]) -> None:
+        """On the client's event loop: wait for the task, fetch its result, settle `out`."""
         try:
-            if inner.cancelled():
-                if self._closing:
-                    out.cancel()
-                elif self.client.status != "running":  # the client cancels everything when the scheduler goes
-                    out.set_exception(EvaluatorLost("lost the connection to the Dask scheduler"))
-                else:
-                    out.set_exception(RuntimeError("the evaluation was cancelled on the Dask cluster"))
-            elif inner.exception() is not None:
-                out.set_exception(inner.exception())  # type: ignore[arg-type]
+            result = await self.client.gather(fut, asynchronous=True)
+        except Exception as exc:  # the task's own error, or the task was cancelled
+            if fut.status != "cancelled":
+                self._finish(out, error=exc)
+            elif self._closing:
+                self._finish(out, cancelled=True)
+            elif self.client.status != "running":  # the client cancels everything when the scheduler goes
+                self._finish(out, error=EvaluatorLost("lost the connection to the Dask scheduler"))
             else:
-                out.set_result(inner.result())
-        except cf.InvalidStateError:
-            pass
+                self._finish(out, error=RuntimeError("the evaluation was cancelled on the Dask cluster"))
+        else:
+            self._finish(out, result)
 
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        if self._closing:
-            return
-        with self._lock:
-            pending = list(self._pending.values())
-        if wait and not cancel_futures:
-            cf.wait([out for _, out in pending])
-        self._closing = True
-        for _, out in pending:
-            out.cancel()
+    def _close(self, handles: list[Any]) -> None:
         lost = self.client.status != "running"
         if lost:  # closing interrupts the client's reconnect loop, which logs that as an error
             for name in ("distributed.client", "distributed.utils", "distributed.core"):
                 logging.getLogger(name).setLevel(logging.CRITICAL)
         try:
-            if not lost:
-                self._inner.shutdown(wait=False)  # cancels what is still queued or running
+            if not lost and handles:
+                self.client.cancel(handles)  # what is still queued or running
             self.client.close(timeout=10)
         except Exception:  # a lost scheduler: nothing to tell it
             pass
@@ -245,72 +321,54 @@ def _ray_executor(workers: int, address: str | None) -> RayExecutor:
     return RayExecutor(workers, owns_ray=started)
 
 
-class RayExecutor(cf.Executor):
+class RayExecutor(_ClusterExecutor):
     """Submits Ray tasks (one CPU each); a task whose worker process died is retried by Ray."""
 
     def __init__(self, workers: int, owns_ray: bool = False) -> None:
+        super().__init__()
         self.workers, self.owns_ray = workers, owns_ray
         self._remote: dict[Any, Any] = {}
-        self._lock = threading.Lock()
-        self._pending: dict[int, tuple[Any, cf.Future[Any]]] = {}
-        self._closing = False
 
     def slots(self) -> int:
         import ray
 
         return int(ray.cluster_resources().get("CPU", 0))
 
-    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
+    def _check_connected(self) -> None:
         import ray
 
-        if self._closing:
-            raise RuntimeError("cannot submit to an executor that was shut down")
         if not ray.is_initialized():
             raise EvaluatorLost("the Ray driver is disconnected")
+
+    def _start(self, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        import ray
+
         remote = self._remote.get(fn)
         if remote is None:  # register each function once, not per task
             remote = self._remote[fn] = ray.remote(num_cpus=1, max_retries=RAY_TASK_RETRIES)(fn)
         try:
-            ref = remote.remote(*args, **kwargs)
+            return remote.remote(*args, **kwargs)
         except ConnectionError as exc:
             raise EvaluatorLost(f"lost the Ray cluster: {exc}") from exc
-        inner = ref.future()
-        out: cf.Future[Any] = cf.Future()
-        with self._lock:
-            self._pending[id(out)] = (ref, out)
-        inner.add_done_callback(lambda f, out=out: self._settle(f, out))
-        return out
+
+    def _watch(self, handle: Any, out: cf.Future[Any]) -> None:
+        handle.future().add_done_callback(lambda f, out=out: self._settle(f, out))
 
     def _settle(self, inner: cf.Future[Any], out: cf.Future[Any]) -> None:
-        with self._lock:
-            self._pending.pop(id(out), None)
-        if out.done():
+        if inner.cancelled():
+            self._finish(out, cancelled=True)
             return
-        try:
-            if inner.cancelled():
-                out.cancel()
-                return
-            exc = inner.exception()
-            if exc is None:
-                out.set_result(inner.result())
-            else:
-                out.set_exception(EvaluatorLost(f"lost the Ray cluster: {exc}") if _ray_lost(exc) else exc)
-        except cf.InvalidStateError:
-            pass
+        exc = inner.exception()
+        if exc is None:
+            self._finish(out, inner.result())
+        else:
+            self._finish(out, error=EvaluatorLost(f"lost the Ray cluster: {exc}") if _ray_lost(exc) else exc)
 
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        if self._closing:
-            return
-        with self._lock:
-            pending = list(self._pending.values())
-        if wait and not cancel_futures:
-            cf.wait([out for _, out in pending])
-        self._closing = True
+    def _close(self, handles: list[Any]) -> None:
         try:
             import ray
 
-            for ref, out in pending:
-                out.cancel()
+            for ref in handles:
                 ray.cancel(ref, force=False)
             if self.owns_ray:
                 ray.shutdown()
