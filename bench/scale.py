@@ -1,16 +1,20 @@
 """Dispatch overhead: evaluations per second on loky (evaluator=local) vs a Dask LocalCluster, same cores.
 
     python bench/scale.py [--workers 2] [--work-ms 150] [--evals 40] [--rounds 3] [--backends local dask]
-                          [--extra-in-flight 0]
+                          [--extra-in-flight 0] [--no-queue-ahead]
 
 Each evaluation is a real one (the SMTT seed in the sandbox, quick + train splits, scored in the
 worker) made heavy by a fixed amount of CPU work in the candidate, calibrated here to about --work-ms
-per evaluation; every task carries different code. Each backend keeps exactly --workers evaluations in
-flight, as the loop does. After a warm-up (problem built and zygote started once per worker) rounds
-alternate between the backends, so drift in the load of a shared machine hits both alike. Prints each
-round's evaluations per second, the medians and their ratio (the target: Dask within 10% of loky for
-evaluations of 100 ms or more), and, less sensitive to a noisy machine, the per-task dispatch overhead:
-the round trip seen by the submitter minus the time the task spent inside the worker.
+per evaluation; every task carries different code. Each backend keeps --workers evaluations in flight
+plus the ones its executor asks to queue ahead on its workers (`queue_ahead`: one per worker for Dask,
+none for loky, whose pool queues one call itself), as the loop does. After a warm-up (problem built and
+zygote started once per worker) rounds alternate between the backends, so drift in the load of a shared
+machine hits both alike. Prints each round's evaluations per second, the medians and their ratio (the
+target: Dask within 10% of loky for evaluations of 100 ms or more), and, less sensitive to a noisy
+machine: how long a worker sat idle per evaluation (its share of the worker's time is the dispatch
+overhead), the round trip seen by the submitter minus the time inside the worker, and the CPU time per
+evaluation that the dispatch machinery itself used (this process: client, scheduler, pool threads; the
+worker processes, without the sandboxes and candidates).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import concurrent.futures as cf
 import statistics
 import sys
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from evaluators.dispatch import make_executor
@@ -65,13 +70,25 @@ def timed_run_task(task: EvalTask) -> tuple[Any, float]:
     return out, time.perf_counter() - t0
 
 
-def throughput(ex: cf.Executor, tasks: list[EvalTask], in_flight: int) -> tuple[float, list[float], list[float]]:
-    """Evaluations per second with `in_flight` tasks outstanding; also, per evaluation, its time inside
-    the worker and the dispatch overhead (round trip seen here minus the time inside the worker)."""
+@dataclass
+class Round:
+    """One backend's measurements over one batch of evaluations."""
+
+    rate: float  # evaluations per second
+    idle_s: float  # worker time not spent evaluating, per evaluation
+    inside: list[float] = field(default_factory=list)  # per evaluation: seconds inside the worker
+    round_trip: list[float] = field(default_factory=list)  # per evaluation: round trip here minus inside
+    cpu_here_s: float | None = None  # CPU per evaluation of this process (client, scheduler, pool threads)
+    cpu_workers_s: float | None = None  # CPU per evaluation of the worker processes (no sandboxes)
+
+
+def throughput(ex: cf.Executor, tasks: list[EvalTask], in_flight: int, workers: int) -> Round:
+    """Evaluate `tasks` keeping `in_flight` of them outstanding, as the loop does."""
     todo = list(tasks)
     running: dict[cf.Future[Any], float] = {}
     inside: list[float] = []
-    overhead: list[float] = []
+    round_trip: list[float] = []
+    cpu0 = _dispatch_cpu()
     t0 = time.perf_counter()
     while todo or running:
         while todo and len(running) < in_flight:
@@ -83,8 +100,41 @@ def throughput(ex: cf.Executor, tasks: list[EvalTask], in_flight: int) -> tuple[
             if out.status != "ok":
                 raise SystemExit(f"an evaluation failed ({out.status}): {out.error}")
             inside.append(worker_s)
-            overhead.append(now - running.pop(fut) - worker_s)
-    return len(tasks) / (time.perf_counter() - t0), inside, overhead
+            round_trip.append(now - running.pop(fut) - worker_s)
+    elapsed = time.perf_counter() - t0
+    cpu1 = _dispatch_cpu()
+    n = len(tasks)
+    result = Round(n / elapsed, max(0.0, workers * elapsed - sum(inside)) / n, inside, round_trip)
+    if cpu0 is not None and cpu1 is not None:
+        result.cpu_here_s = (cpu1[0] - cpu0[0]) / n
+        result.cpu_workers_s = sum(cpu1[1][pid] - cpu0[1][pid] for pid in cpu1[1] if pid in cpu0[1]) / n
+    return result
+
+
+def _dispatch_cpu() -> tuple[float, dict[int, float]] | None:
+    """CPU seconds so far of this process and of each descendant that is not a sandbox zygote or below one."""
+    try:
+        import psutil
+    except ImportError:  # comes with the dask extra
+        return None
+    me = psutil.Process()
+    sandboxed: set[int] = set()
+    workers: dict[int, float] = {}
+    for proc in me.children(recursive=True):
+        try:
+            if "--zygote" in proc.cmdline():
+                sandboxed.update([proc.pid, *(c.pid for c in proc.children(recursive=True))])
+        except psutil.Error:
+            continue
+    for proc in me.children(recursive=True):
+        if proc.pid not in sandboxed:
+            try:
+                t = proc.cpu_times()
+                workers[proc.pid] = t.user + t.system
+            except psutil.Error:
+                continue
+    t = me.cpu_times()
+    return t.user + t.system, workers
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="keep this many more evaluations in flight than workers (evaluator.workers above the "
                          "cluster's worker count: a queued task starts as soon as a worker is free); the "
                          "'dispatch' column then includes the time a task waits for a worker")
+    ap.add_argument("--no-queue-ahead", action="store_true",
+                    help="ignore the executors' queue_ahead: exactly --workers (+ --extra-in-flight) in flight")
     ap.add_argument("--backends", nargs="+", default=["local", "dask"], choices=["local", "dask", "ray", "inline"])
     args = ap.parse_args(argv)
 
@@ -111,44 +163,51 @@ def main(argv: list[str] | None = None) -> int:
                 for _ in range(n)]
 
     executors: dict[str, cf.Executor] = {}
+    in_flight: dict[str, int] = {}
+    rounds: dict[str, list[Round]] = {n: [] for n in args.backends}
     try:
         for name in args.backends:
             t0 = time.perf_counter()
             executors[name] = make_executor(name, args.workers)
-            throughput(executors[name], batch(2 * args.workers), args.workers)  # warm every worker
-            print(f"{name}: started and warmed in {time.perf_counter() - t0:.1f} s", flush=True)
-        rates: dict[str, list[float]] = {n: [] for n in args.backends}
-        inside: dict[str, list[float]] = {n: [] for n in args.backends}
-        overhead: dict[str, list[float]] = {n: [] for n in args.backends}
+            ahead = 0 if args.no_queue_ahead else int(getattr(executors[name], "queue_ahead", 0))
+            in_flight[name] = args.workers + ahead + args.extra_in_flight
+            throughput(executors[name], batch(2 * args.workers), in_flight[name], args.workers)  # warm up
+            print(f"{name}: started and warmed in {time.perf_counter() - t0:.1f} s, {in_flight[name]} in flight",
+                  flush=True)
         for r in range(args.rounds):
             order = args.backends if r % 2 == 0 else list(reversed(args.backends))
             for name in order:
-                rate, ins, over = throughput(executors[name], batch(args.evals), args.workers + args.extra_in_flight)
-                rates[name].append(rate)
-                inside[name].extend(ins)
-                overhead[name].extend(over)
-                print(f"round {r + 1} {name:>6}: {rate:6.2f} evaluations/s, evaluation in the worker "
-                      f"{1000 * statistics.median(ins):5.0f} ms, dispatch {1000 * statistics.median(over):5.1f} ms",
-                      flush=True)
+                res = throughput(executors[name], batch(args.evals), in_flight[name], args.workers)
+                rounds[name].append(res)
+                print(f"round {r + 1} {name:>6}: {res.rate:6.2f} evaluations/s, evaluation in the worker "
+                      f"{1000 * statistics.median(res.inside):5.0f} ms, worker idle {1000 * res.idle_s:5.1f} ms "
+                      "per evaluation", flush=True)
     finally:
         for ex in executors.values():
             ex.shutdown(wait=False, cancel_futures=True)
 
-    print(f"\n{args.workers} workers, {args.workers + args.extra_in_flight} in flight, {args.evals} evaluations "
-          f"per round, {args.rounds} rounds; "
-          f"candidate CPU work calibrated to {args.work_ms:.0f} ms per evaluation")
-    print(f"{'backend':>8} {'eval/s':>8} {'in worker ms':>13} {'dispatch ms':>12} {'dispatch share':>15}")
+    print(f"\n{args.workers} workers, {args.evals} evaluations per round, {args.rounds} rounds; candidate CPU "
+          f"work calibrated to {args.work_ms:.0f} ms per evaluation")
+    print(f"{'backend':>8} {'in flight':>9} {'eval/s':>7} {'in worker':>10} {'idle':>7} {'idle share':>10} "
+          f"{'round trip':>10} {'CPU here':>9} {'CPU workers':>11}")
     for name in args.backends:
-        in_worker, dispatch = statistics.median(inside[name]), statistics.median(overhead[name])
-        print(f"{name:>8} {statistics.median(rates[name]):8.2f} {1000 * in_worker:13.0f} {1000 * dispatch:12.1f} "
-              f"{100 * dispatch / (in_worker + dispatch):14.1f}%")
-    print("(medians over all rounds; dispatch = round trip seen by the submitter minus the time inside the "
-          "worker)")
-    if "local" in rates:
-        base = statistics.median(rates["local"])
+        rs = rounds[name]
+        inside = statistics.median([x for r in rs for x in r.inside])
+        idle = statistics.median([r.idle_s for r in rs])
+        trip = statistics.median([x for r in rs for x in r.round_trip])
+        cpu = [(r.cpu_here_s, r.cpu_workers_s) for r in rs if r.cpu_here_s is not None and r.cpu_workers_s is not None]
+        here = f"{1000 * statistics.median(c[0] for c in cpu):7.1f}ms" if cpu else f"{'-':>9}"
+        work = f"{1000 * statistics.median(c[1] for c in cpu):9.1f}ms" if cpu else f"{'-':>11}"
+        print(f"{name:>8} {in_flight[name]:>9} {statistics.median(r.rate for r in rs):7.2f} {1000 * inside:8.0f}ms "
+              f"{1000 * idle:5.1f}ms {100 * idle / (inside + idle):9.1f}% {1000 * trip:8.1f}ms {here} {work}")
+    print("(medians over rounds; idle: worker time not spent evaluating, per evaluation; round trip: as seen by "
+          "the submitter, minus the time inside the worker, and includes waiting in a queue when more are in "
+          "flight than workers; CPU: per evaluation, of the dispatch machinery, sandboxes excluded)")
+    if "local" in rounds:
+        base = statistics.median(r.rate for r in rounds["local"])
         for name in args.backends:
             if name != "local":
-                ratio = statistics.median(rates[name]) / base
+                ratio = statistics.median(r.rate for r in rounds[name]) / base
                 print(f"{name}/local throughput ratio: {ratio:.3f} (overhead {100 * (1 - ratio):+.1f}%; "
                       f"target under 10%)")
     return 0
