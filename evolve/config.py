@@ -53,6 +53,7 @@ class LLMConfig:
     max_tokens: int = 4096
     timeout_s: float = 120.0
     max_retries: int = 4
+    client: str = "aiohttp"  # the OpenAI protocol's client: aiohttp (lean) | sdk (the openai SDK)
     max_concurrency: int = 4
     max_cost_usd: Optional[float] = None  # noqa: UP045
     max_tokens_total: Optional[int] = None  # noqa: UP045
@@ -195,6 +196,7 @@ def validate(cfg: Any) -> None:
          "time limits must be positive")
     need(llm.provider in ("offline", "litellm", "openai"), "llm.provider",
          f"unknown provider {llm.provider!r}; use offline, litellm or openai")
+    need(llm.client in ("aiohttp", "sdk"), "llm.client", f"unknown client {llm.client!r}; use aiohttp or sdk")
     need(llm.selection in ("weighted", "bandit"), "llm.selection", "use weighted or bandit")
     need(llm.max_concurrency >= 1, "llm.max_concurrency", "must be at least 1")
     need(min(llm.diff_prob, llm.full_prob, llm.crossover_prob) >= 0

@@ -8,6 +8,7 @@ a model list, gets a one-token probe request, without retries.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import urllib.error
@@ -24,7 +25,6 @@ from evolve.llm.clients import (
     ChatClient,
     Completion,
     LiteLLMClient,
-    OpenAIClient,
     make_client,
 )
 from evolve.llm.litellm_loader import load_litellm
@@ -118,7 +118,7 @@ async def _probe(spec: ModelSpec, client: ChatClient) -> Completion:
     try:
         if isinstance(client, LiteLLMClient):
             return await client.complete(PROBE, max_tokens=1, retries=0)
-        probe = OpenAIClient(spec, settings)
+        probe = make_client(spec, dataclasses.replace(settings, client=client.settings.client))
         try:
             return await probe.complete(PROBE)
         finally:

@@ -1,4 +1,5 @@
-"""`evolve run` with an LLM, over real HTTP to the scripted server: the openai-SDK path and the litellm path.
+"""`evolve run` with an LLM, over real HTTP to the scripted server: the OpenAI protocol (aiohttp and openai-SDK
+clients) and the litellm path.
 
 Each run replays scripted replies (good edits, every kind of bad edit, 429 with Retry-After, 500s, a reply
 slower than the timeout, a truncated body) and the archive must record each outcome, with its tokens and
@@ -48,7 +49,9 @@ def run(cli: Any, tmp_path: Path, args: list[str], env: dict[str, str] | None = 
 
 
 @pytest.mark.slow
-def test_openai_sdk_run_records_every_outcome_with_tokens_and_cost(cli: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("client", ["aiohttp", "sdk"])
+def test_openai_protocol_run_records_every_outcome_with_tokens_and_cost(cli: Any, tmp_path: Path,
+                                                                        client: str) -> None:
     script = [
         Reply.text("I would weigh the slack.", prompt_tokens=100, completion_tokens=11),
         Reply.text("<<<<<<< SEARCH\n    return x\n=======\n    return p\n>>>>>>> REPLACE\n",
@@ -65,7 +68,7 @@ def test_openai_sdk_run_records_every_outcome_with_tokens_and_cost(cli: Any, tmp
     with ScriptedLLMServer(script, responder=filler, models=["scripted-model"]) as server:
         proc, archive, run_rec = run(cli, tmp_path, [
             "llm=openai_compatible", f"llm.api_base={server.url}", "llm.model=scripted-model", "search.iterations=4",
-            "llm.fix_retries=0", "llm.timeout_s=1", "llm.max_retries=1",
+            "llm.fix_retries=0", "llm.timeout_s=1", "llm.max_retries=1", f"llm.client={client}",
             "llm.input_cost_per_mtok=2", "llm.output_cost_per_mtok=8"])
         assert server.remaining == 0
 
@@ -185,20 +188,22 @@ def test_llm_check_passes_for_a_served_model(cli: Any) -> None:
     assert f"ok   my-model: {url} serves my-model" in proc.stdout
 
 
-def test_llm_openai_option_uses_the_cheaper_sdk_path(cli, tmp_path: Path) -> None:
-    """`llm=openai` goes through the openai SDK (bench/llm_clients.py: litellm costs >2x CPU per call)."""
+def test_llm_openai_option_uses_the_cheapest_client_and_sends_the_key(cli, tmp_path: Path) -> None:
+    """`llm=openai` speaks the OpenAI protocol through the aiohttp client (bench/llm_clients.py: the openai SDK
+    costs ~5x its CPU per call, litellm more); `llm.client=sdk` selects the SDK."""
     from hydra import compose, initialize_config_module
 
     from evolve.config import register
-    from evolve.llm.clients import CallSettings, OpenAIClient, make_client
+    from evolve.llm.clients import CallSettings, HTTPClient, OpenAIClient, make_client
     from evolve.llm.models import ModelSpec
 
     register()
     with initialize_config_module("evolve.conf", version_base="1.3"):
         cfg = compose("config", overrides=["llm=openai"])
-    assert cfg.llm.provider == "openai" and cfg.llm.api_key_env == "OPENAI_API_KEY"
+    assert cfg.llm.provider == "openai" and cfg.llm.api_key_env == "OPENAI_API_KEY" and cfg.llm.client == "aiohttp"
     spec = ModelSpec("gpt-4.1-mini", "gpt-4.1-mini", cfg.llm.provider, cfg.llm.api_base, cfg.llm.api_key_env)
-    assert isinstance(make_client(spec, CallSettings()), OpenAIClient)
+    assert isinstance(make_client(spec, CallSettings()), HTTPClient)
+    assert isinstance(make_client(spec, CallSettings(client="sdk")), OpenAIClient)
     with ScriptedLLMServer(default=Reply.text(rewrite("d + 3")), models=["gpt-4.1-mini"],
                            api_key="sk-sdk") as server:
         _, archive, run_rec = run(cli, tmp_path, [
