@@ -58,15 +58,42 @@ class OfflineMutator:
 
     name = "offline"
 
-    def __init__(self, crossover_rate: float = 0.15, max_tries: int = 20) -> None:
+    def __init__(self, crossover_rate: float = 0.15, max_tries: int = 20, max_steps: int = 3,
+                 step_prob: float = 0.5) -> None:
         self.crossover_rate = crossover_rate
         self.max_tries = max_tries
+        self.max_steps = max(1, int(max_steps))
+        self.step_prob = step_prob
 
     async def propose(self, request: ProposalRequest, rng: random.Random) -> Proposal:
         return self.mutate(request.parent_code, [i.code for i in request.inspirations], rng)
 
     def mutate(self, code: str, donors: Sequence[str], rng: random.Random) -> Proposal:
-        """One mutated child of `code`; `donors` feed crossover."""
+        """A mutated child of `code`: one operator application, plus each further one (up to max_steps)
+        with probability step_prob; `donors` feed crossover."""
+        steps = 1
+        while steps < self.max_steps and rng.random() < self.step_prob:
+            steps += 1
+        child = self._mutate_once(code, donors, rng)
+        if steps == 1 or child.code is None:
+            return child
+        edits, kinds = [child.edit], [child.edit_kind]
+        for _ in range(steps - 1):
+            nxt = self._mutate_once(child.code, donors, rng)  # type: ignore[arg-type]
+            if nxt.code is None:
+                break
+            if nxt.code == code:  # this step undid the earlier ones: keep the child it was applied to
+                continue
+            child = nxt
+            edits.append(nxt.edit)
+            kinds.append(nxt.edit_kind)
+        if len(edits) == 1:
+            return child
+        ops = "+".join(k.removeprefix("offline:") for k in kinds)
+        return Proposal(code=child.code, edit="; ".join(edits), edit_kind=f"offline:{ops}", model=self.name)
+
+    def _mutate_once(self, code: str, donors: Sequence[str], rng: random.Random) -> Proposal:
+        """One operator application to `code`."""
         try:
             blocks = find_blocks(code)
         except BlockError as exc:

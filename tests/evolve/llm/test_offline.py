@@ -80,3 +80,13 @@ def test_mutations_are_generic_and_use_names_in_scope() -> None:
         assert child is not None
         names |= {n.id for n in ast.walk(ast.parse(child)) if isinstance(n, ast.Name)}
     assert names <= {"alpha", "beta", "max", "min", "abs"}
+
+
+def test_several_steps_apply_several_operators_and_stay_seeded() -> None:
+    one, many = OfflineMutator(max_steps=1), OfflineMutator(max_steps=4, step_prob=1.0)
+    kinds = [many.mutate(SEED, [DONOR], random.Random(i)).edit_kind for i in range(30)]
+    assert all(k.startswith("offline:") for k in kinds)
+    assert sum(k.count("+") == 3 for k in kinds) >= 25  # four operators (rarely fewer when one finds no site)
+    assert "+" not in "".join(one.mutate(SEED, [DONOR], random.Random(i)).edit_kind for i in range(30))
+    assert [many.mutate(SEED, [DONOR], random.Random(3)).code for _ in range(3)] == \
+           [many.mutate(SEED, [DONOR], random.Random(3)).code] * 3
