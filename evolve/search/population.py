@@ -54,6 +54,7 @@ class SearchSettings:
     feature_bins: int = 8
     migration_interval: int = 100
     migration_rate: float = 0.1
+    restart: float = 0.3
 
     @classmethod
     def from_config(cls, search: Any) -> SearchSettings:
@@ -62,7 +63,8 @@ class SearchSettings:
                    tournament_size=search.tournament_size, power_law_alpha=search.power_law_alpha,
                    child_bonus=search.child_bonus, num_inspirations=search.num_inspirations,
                    feature_dims=tuple(search.feature_dims), feature_bins=search.feature_bins,
-                   migration_interval=search.migration_interval, migration_rate=search.migration_rate)
+                   migration_interval=search.migration_interval, migration_rate=search.migration_rate,
+                   restart=float(getattr(search, "restart", cls.restart)))
 
 
 class Population:
@@ -195,11 +197,16 @@ class Population:
         if self.s.strategy == "sequential":
             latest = next((m for isl in self.islands for m in isl.members.values() if m.id == self.latest_id), None)
             return latest or members[0]
-        members.sort(key=lambda m: (-m.score, m.id))
+        members.sort(key=_rank_key)
         r = rng.random()
-        if r < self.s.elitism:
+        if r < self.s.restart and self.seed_id is not None:
+            seed = self.islands[island % len(self.islands)].members.get(self.seed_id) or self.member(self.seed_id)
+            if seed is not None:
+                return seed
+        r -= self.s.restart
+        if 0 <= r < self.s.elitism:
             return members[0]
-        if r < self.s.elitism + self.s.exploration:
+        if 0 <= r < self.s.elitism + self.s.exploration:
             elites = sorted(self.cell_elites(self.islands[island % len(self.islands)]).values())
             pid = rng.choice(elites)
             return self.islands[island % len(self.islands)].members[pid]
@@ -246,6 +253,11 @@ class Population:
 
     def load_state(self, state: dict[str, Any]) -> None:
         self._next_island = int(state.get("next_island", 0))
+
+
+def _rank_key(m: Member) -> tuple[float, float, int]:
+    """Best first; among equal scores the shorter program (parsimony), then the older."""
+    return (-m.score, m.features.get("code_length", 0.0), m.id)
 
 
 def pick_index(s: SearchSettings, scores: Sequence[float], children: Sequence[int], rng: random.Random) -> int:

@@ -102,3 +102,21 @@ def test_builtin_features_include_length_nodes_complexity_and_metrics() -> None:
     code = "# EVOLVE-BLOCK-START\ndef f(x):\n    if x:\n        return 1\n    return 2\n# EVOLVE-BLOCK-END\n"
     f = features_of(code, 0.5, {"gap_pct": 3.0}, ["code_length", "gap_pct"])
     assert f["complexity"] == 2.0 and f["ast_nodes"] > 5 and f["gap_pct"] == 3.0 and f["runtime_s"] == 0.5
+
+
+def test_restart_share_picks_the_seed_that_often() -> None:
+    pop = _pop(islands=1, restart=0.3, elitism=0.0, exploration=0.0)
+    pop.add(1, -10.0, {}, 0, 0, None, seed=True)
+    for i in range(2, 12):
+        pop.add(i, float(i), {}, 0, 1, 1)
+    rng = random.Random(0)
+    picks = Counter(pop.select_parent(rng, 0).id for _ in range(4000))  # type: ignore[union-attr]
+    assert 0.26 < picks[1] / 4000 < 0.34
+
+
+def test_equal_scores_rank_the_shorter_program_first() -> None:
+    pop = _pop(islands=1, restart=0.0, elitism=1.0, exploration=0.0)
+    pop.add(1, 0.0, {"code_length": 10.0}, 0, 0, None, seed=True)
+    pop.add(2, 5.0, {"code_length": 90.0}, 0, 1, 1)
+    pop.add(3, 5.0, {"code_length": 40.0}, 0, 1, 1)
+    assert pop.select_parent(random.Random(0), 0).id == 3  # type: ignore[union-attr]
