@@ -98,7 +98,7 @@ class SearchConfig:
 class EvaluatorConfig:
     """Where and under which limits candidates run."""
 
-    name: str = "local"  # local | dask | ray | inline
+    name: str = "local"  # local (threads) | loky (processes) | dask | ray; inline = local
     workers: int = 0  # 0 = all cores
     address: Optional[str] = None  # noqa: UP045
     split_wall_s: float = 20.0
@@ -188,8 +188,8 @@ def validate(cfg: Any) -> None:
     need(s.selection in ("rank", "power_law", "tournament", "uniform"), "search.selection",
          f"unknown selection {s.selection!r}; use rank, power_law, tournament or uniform")
     need(s.feature_bins >= 1, "search.feature_bins", "must be at least 1")
-    need(e.name in ("local", "dask", "ray", "inline"), "evaluator.name",
-         f"unknown evaluator {e.name!r}; use local, dask, ray or inline")
+    need(e.name in ("local", "loky", "dask", "ray", "inline"), "evaluator.name",
+         f"unknown evaluator {e.name!r}; use local, loky, dask or ray")
     need(e.workers >= 0, "evaluator.workers", "must be 0 (all cores) or a positive number")
     need(e.memory_mb >= 128, "evaluator.memory_mb", "must be at least 128")
     need(e.split_wall_s > 0 and e.instance_wall_s > 0 and e.cpu_s > 0, "evaluator.*_s",

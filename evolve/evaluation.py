@@ -6,6 +6,7 @@ workers, by `evolve eval`, and for baselines, so all three are scored the same w
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 import time
 import uuid
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evaluators.sandbox import Job, Limits, Sandbox, SandboxResult
-from evolve.problem import InvalidOutput, Problem, finite
+from evolve.problem import Instance, InvalidOutput, Problem, finite
 
 #: the call timings a child reports may add up to at most the parent's own clock of the split, plus this
 TIMING_SLACK = 1.10
@@ -56,7 +57,7 @@ class Outcome:
 def limits_for(problem: Problem, base: Limits, split: str) -> Limits:
     """The problem's own time budgets override the generic ones (per instance and per split)."""
     h = problem.harness
-    n = max(1, len(problem.instances(split)))
+    n = max(1, len(instances_of(problem, split)))
     split_wall = max(base.split_wall_s, h.split_timeout_s) if split != "holdout" else max(
         base.split_wall_s, h.split_timeout_s, h.timeout_s * n)
     return Limits(**{**base.__dict__, "instance_wall_s": max(base.instance_wall_s, h.timeout_s),
@@ -71,9 +72,25 @@ def run_split(problem: Problem, sandbox: Sandbox, code: str, split: str, limits:
 
 
 def _job(problem: Problem, code: str, split: str, limits: Limits) -> Job:
-    return Job(code=code, entry=problem.entry, inputs=tuple(tuple(i.args) for i in problem.instances(split)),
-               driver=problem.driver_source(), repeats=problem.harness.repeats, warmup=problem.harness.warmup,
-               limits=limits_for(problem, limits, split), key=f"{problem.name}:{_token(problem)}:{split}")
+    """The sandbox job for `code` on a split; everything but the code is built once per problem object."""
+    cache: dict[tuple[str, Limits], Job] = problem.__dict__.setdefault("_evolve_jobs", {})
+    template = cache.get((split, limits))
+    if template is None:
+        template = cache[(split, limits)] = Job(
+            code="", entry=problem.entry, inputs=tuple(tuple(i.args) for i in instances_of(problem, split)),
+            driver=problem.driver_source(), repeats=problem.harness.repeats, warmup=problem.harness.warmup,
+            limits=limits_for(problem, limits, split), key=f"{problem.name}:{_token(problem)}:{split}")
+    return dataclasses.replace(template, code=code)
+
+
+def instances_of(problem: Problem, split: str) -> Sequence[Instance]:
+    """`problem.instances(split)`, asked once per problem object (the contract makes it deterministic;
+    a plugin that builds its instances on every call would otherwise pay for it on every evaluation)."""
+    cache: dict[str, Sequence[Instance]] = problem.__dict__.setdefault("_evolve_instances", {})
+    found = cache.get(split)
+    if found is None:
+        found = cache[split] = problem.instances(split)
+    return found
 
 
 def _token(problem: Problem) -> str:
@@ -87,7 +104,7 @@ def _token(problem: Problem) -> str:
 
 def score_result(problem: Problem, split: str, res: SandboxResult, seconds: float) -> StageResult:
     """Validate and score a sandbox result in the parent."""
-    instances = problem.instances(split)
+    instances = instances_of(problem, split)
     common = {"split": split, "seconds": seconds, "stdout": res.stdout, "stderr": res.stderr,
               "isolation": dict(res.isolation)}
     if res.status != "ok":

@@ -27,7 +27,7 @@ from evolve.problem import Problem
 from evolve.progress import ProgressLine
 from evolve.summary import build_summary, print_final, write_summary
 from evolve.testing.contract import fast_check
-from evolve.worker import ProblemSpec
+from evolve.worker import ProblemSpec, share_problem
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,17 @@ def isolation_from(cfg: Any) -> Isolation:
     e = cfg.evaluator
     return Isolation(netns=e.netns, drop_uid=e.drop_uid, filesystem=e.filesystem, pidns=e.pidns, ipc=e.ipc,
                      userns=e.userns, audit=e.audit)
+
+
+def executor_kind(name: str) -> str:
+    """The dispatch executor for `evaluator.name`.
+
+    `local` runs its workers as threads of this process: every candidate already runs in a sandboxed
+    process of its own, so a second process per worker would only add a pickling hop, a copy of the
+    problem and ~70 MB; the problem's scorer then runs here, under this process's lock. `loky` keeps one
+    worker process each (joblib's loky), for problems whose trusted scoring is heavy Python.
+    """
+    return {"local": "inline", "loky": "local"}.get(name, name)
 
 
 def summary_metrics(problem: Problem) -> tuple[str, ...]:
@@ -89,8 +100,11 @@ def run(cfg: Any, run_dir: Path, console: Console | None = None) -> dict[str, An
         "summary_metrics": list(summary_metrics(problem)), "workers": workers,
         "metric_notes": problem.describe_metrics()})
     try:
+        kind = executor_kind(cfg.evaluator.name)
+        if kind == "inline":
+            share_problem(spec, problem)
         evo = Evolution(cfg=cfg, problem=problem, spec=spec, archive=archive, run_id=run_id, mutator=mutator,
-                        executor_factory=lambda: make_executor(cfg.evaluator.name, workers, cfg.evaluator.address),
+                        executor_factory=lambda: make_executor(kind, workers, cfg.evaluator.address),
                         workers=workers, limits=limits_from(cfg), isolation=isolation_from(cfg),
                         seed=int(cfg.seed))
     except (EvaluatorLost, EvaluatorUnavailable) as exc:  # no cluster at that address, or no extra

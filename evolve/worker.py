@@ -1,7 +1,8 @@
 """The task a worker runs: evaluate one program through the sandbox and the problem's scorer.
 
-A worker process (or thread) keeps its problem and its warm sandbox between tasks, so instance inputs
-are built and shipped to the zygote once per worker, not per candidate.
+A worker thread keeps its warm sandbox between tasks, and a worker process its problem, so instance
+inputs are built once per process and shipped to each zygote once, not per candidate. With the local
+evaluator the workers are threads of the run's own process and share the problem the run loaded.
 """
 
 from __future__ import annotations
@@ -45,18 +46,30 @@ class EvalTask:
 
 class _WorkerState(threading.local):
     def __init__(self) -> None:
-        self.problems: dict[str, Problem] = {}
         self.sandbox: Sandbox | None = None
 
 
 _state = _WorkerState()
+#: problems of this process by spec, shared by its worker threads (a problem is read-only once built)
+_problems: dict[str, Problem] = {}
+_problems_lock = threading.Lock()
+
+
+def share_problem(spec: ProblemSpec, problem: Problem) -> None:
+    """Let worker threads of this process use `problem` (already loaded by the run) for `spec`."""
+    with _problems_lock:
+        _problems[spec.key()] = problem
 
 
 def _problem(spec: ProblemSpec) -> Problem:
     key = spec.key()
-    if key not in _state.problems:
-        _state.problems[key] = load_problem(spec.name, spec.path, spec.options)
-    return _state.problems[key]
+    problem = _problems.get(key)
+    if problem is None:
+        with _problems_lock:
+            problem = _problems.get(key)
+            if problem is None:
+                problem = _problems[key] = load_problem(spec.name, spec.path, spec.options)
+    return problem
 
 
 def _sandbox(isolation: Isolation, disk_mb: int) -> Sandbox:

@@ -46,6 +46,46 @@ def test_evolve_run_writes_config_archive_and_summary(cli, tmp_path: Path) -> No
     assert sorted(p.eval_index for p in counted) == list(range(1, 41))
 
 
+def test_evaluator_loky_runs_the_workers_as_processes(cli, tmp_path: Path) -> None:
+    proc = cli(["run", "evaluator=loky", "search.iterations=12", "search.max_seconds=90", "evaluator.workers=2",
+                "search.holdout_top_k=1"], timeout=240)
+    assert proc.returncode == 0, proc.stderr
+    run = Archive.for_run_dir(_run_dir(tmp_path)).get_run()
+    assert run.status == "finished" and run.evaluations == 12 and run.config["evaluator"]["name"] == "loky"
+
+
+def test_the_local_evaluator_starts_no_worker_processes(tmp_path: Path) -> None:
+    """Local workers are threads: the run's only child processes are the sandbox zygotes (and candidates)."""
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "evolve.cli", "run", "search.iterations=400",
+                             "search.max_seconds=60", "evaluator.workers=2", "quiet=true",
+                             f"hydra.run.dir={run_dir}"], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    seen: set[str] = set()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            children = []
+            for task in Path(f"/proc/{proc.pid}/task").iterdir():  # children of every thread
+                try:
+                    children += (task / "children").read_text().split()
+                except OSError:
+                    pass
+            for child in children:
+                try:
+                    seen.add(Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+                except OSError:
+                    pass
+            if any("--zygote" in c for c in seen):
+                break
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+    assert any("--zygote" in c for c in seen), seen
+    assert all("--zygote" in c for c in seen), seen
+
+
 def test_run_help_lists_config_groups_and_main_keys(cli) -> None:
     proc = cli(["run", "--help"])
     assert proc.returncode == 0
