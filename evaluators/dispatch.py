@@ -41,16 +41,17 @@ class EvaluatorUnavailable(RuntimeError):
     """The evaluator cannot be used here: its optional extra (dask, ray) is not installed."""
 
 
-def claim_slot() -> int:
+def claim_slot(start: int = 0) -> int:
     """A machine-wide unique sandbox slot (its uid offset) for this process or thread, held until exit.
 
     Two sandboxes with the same slot would share a uid, and sweeping one's leftovers would kill the
-    other's candidate; an advisory lock per slot file prevents that across processes and runs.
+    other's candidate; an advisory lock per slot file prevents that across processes and runs. Slots
+    are tried from `start` up (tests start high, away from the slots of runs on the same machine).
     """
     folder = Path(tempfile.gettempdir()) / "evolve-slots"
     folder.mkdir(mode=0o755, exist_ok=True)
     with _slot_lock:
-        for slot in range(MAX_SLOTS):
+        for slot in range(start, MAX_SLOTS):
             fh = open(folder / f"{slot}.lock", "a+")
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)

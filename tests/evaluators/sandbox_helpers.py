@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from evaluators.dispatch import claim_slot
 from evaluators.sandbox import Isolation, Job, Limits, Sandbox, SandboxResult
 
 REPO = Path(__file__).resolve().parents[2]
@@ -19,27 +18,10 @@ FAST = Limits(split_wall_s=3.0, instance_wall_s=1.5, cpu_s=3.0, memory_mb=1024, 
 CANARY = ("import numpy as np\n"
           "def f(x):\n"
           "    return sorted(np.asarray(x).tolist(), reverse=True)[:3] + [len(x)]\n")
-_locks: list[Any] = []
-
-
-def claim_slot(start: int = 500) -> int:
-    """A sandbox slot (uid offset) no other process on this machine uses (same lock files as dispatch)."""
-    folder = Path(tempfile.gettempdir()) / "evolve-slots"
-    folder.mkdir(mode=0o755, exist_ok=True)
-    for slot in range(start, start + 1000):
-        fh = open(folder / f"{slot}.lock", "a+")
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            fh.close()
-            continue
-        _locks.append(fh)
-        return slot
-    raise RuntimeError("no free sandbox slot")
 
 
 def make_sandbox(**isolation: Any) -> Sandbox:
-    return Sandbox(slot=claim_slot(), isolation=Isolation(**isolation))
+    return Sandbox(slot=claim_slot(500), isolation=Isolation(**isolation))
 
 
 @pytest.fixture(scope="module")
