@@ -73,6 +73,9 @@ class PromptBuilder:
                                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False,
                                       autoescape=False)
         self.env.filters.update(num=_num, trim_error=trim_error, evolve_blocks=_evolve_blocks)
+        #: rendered templates that read only run-wide context (the system prompt), by the values they read
+        self._rendered: dict[tuple[str, str], str] = {}
+        self._reads: dict[str, frozenset[str] | None] = {}
 
     def check(self) -> None:
         """Load every template now, so a missing or broken one is a ConfigError before any work."""
@@ -95,6 +98,34 @@ class PromptBuilder:
             raise ConfigError(f"prompt template {name}.j2: {exc.__class__.__name__}: {exc}") from exc
         return _tidy(text)
 
+    def render_cached(self, name: str, **context: Any) -> str:
+        """`render`, remembered when the template reads only context that stays the same for a whole run
+        (description, entry, metric notes, mode): the system prompt is rendered once, not per proposal."""
+        reads = self._template_reads(name)
+        if reads is None:
+            return self.render(name, **context)
+        key = (name, repr([context.get(k) for k in sorted(reads)]))
+        text = self._rendered.get(key)
+        if text is None:
+            text = self._rendered[key] = self.render(name, **context)
+        return text
+
+    def _template_reads(self, name: str) -> frozenset[str] | None:
+        """The context names `name`.j2 reads, when they are all run-wide (None: it depends on more)."""
+        if name not in self._reads:
+            from jinja2 import meta
+
+            try:
+                source = self.env.loader.get_source(self.env, f"{name}.j2")[0]  # type: ignore[union-attr]
+                ast = self.env.parse(source)
+            except jinja2.TemplateError:
+                self._reads[name] = None
+                return None
+            static = not any(True for _ in meta.find_referenced_templates(ast))
+            reads = frozenset(meta.find_undeclared_variables(ast))
+            self._reads[name] = reads if static and reads <= RUN_WIDE else None
+        return self._reads[name]
+
     def context(self, request: ProposalRequest, mode: str, reason: str | None = None) -> dict[str, Any]:
         return {"description": request.description, "entry": request.entry,
                 "metric_notes": dict(request.metric_notes), "parent": request.parent,
@@ -106,7 +137,7 @@ class PromptBuilder:
         if mode not in MODES:
             raise ValueError(f"unknown prompt mode {mode!r}")
         ctx = self.context(request, answer_format or mode)
-        return [{"role": "system", "content": self.render("system", **ctx)},
+        return [{"role": "system", "content": self.render_cached("system", **ctx)},
                 {"role": "user", "content": self.render(mode, **ctx)}]
 
     def retry(self, request: ProposalRequest, messages: Sequence[Message], reply: str, reason: str,
@@ -115,6 +146,10 @@ class PromptBuilder:
         ctx = self.context(request, answer_format, reason)
         return [*messages, {"role": "assistant", "content": reply},
                 {"role": "user", "content": self.render("fix", **ctx)}]
+
+
+#: context that is the same for every proposal of a run
+RUN_WIDE = frozenset({"description", "entry", "metric_notes", "mode"})
 
 
 def _tidy(text: str) -> str:

@@ -80,6 +80,25 @@ def test_retry_appends_the_unusable_reply_and_the_reason() -> None:
     assert "<<<<<<< SEARCH" in retry[3]["content"]
 
 
+def test_the_system_prompt_is_rendered_once_per_run_not_per_proposal(monkeypatch: pytest.MonkeyPatch) -> None:
+    builder = PromptBuilder()
+    first = builder.messages(request(), "diff")[0]["content"]
+    rendered: list[str] = []
+    real = builder.render
+    monkeypatch.setattr(builder, "render", lambda name, **ctx: rendered.append(name) or real(name, **ctx))
+    other_parent = ProgramView(9, MDD, -1.5, {"score": -1.5})
+    again = builder.messages(request(other_parent), "full")
+    assert again[0]["content"] == first and rendered == ["full"]
+
+
+def test_a_user_system_template_that_reads_the_parent_is_rendered_every_time(tmp_path: Path) -> None:
+    (tmp_path / "system.j2").write_text("Parent scored {{ parent.score | num }}.\n")
+    builder = PromptBuilder(tmp_path)
+    assert builder.messages(request(), "diff")[0]["content"] == "Parent scored -62.34.\n"
+    other = builder.messages(request(ProgramView(9, MDD, -1.5, {"score": -1.5})), "diff")
+    assert other[0]["content"] == "Parent scored -1.5.\n"
+
+
 def test_a_template_in_prompts_dir_overrides_only_that_template(tmp_path: Path) -> None:
     (tmp_path / "diff.j2").write_text("Improve {{ entry }} (score {{ parent.score | num }}).\n")
     builder = PromptBuilder(tmp_path)
