@@ -540,7 +540,7 @@ def _collect(sock: socket.socket, pid: int, n_instances: int, lim: Limits, start
     instance_deadline = start + lim.instance_wall_s + 2.0  # loading the module counts toward the first
     consumed = received = 0  # stream offsets of buf[0] and of buf's end
     marks: deque[tuple[int, float]] = deque()  # (stream offset where a message starts, its arrival)
-    begun_at = 0.0
+    begun_at = time.time()  # the kernel stamps are wall-clock (CLOCK_REALTIME) times
     called_at: float | None = None
     done = False
     while not done:
@@ -596,7 +596,9 @@ def _collect(sock: socket.socket, pid: int, n_instances: int, lim: Limits, start
                 break
             out.events.append(event)
             kind = event["event"]
-            if kind == "begin":
+            if kind == "start":
+                begun_at = stamp  # without "begin" marks, an instance's clock starts where the last ended
+            elif kind == "begin":
                 begun_at, called_at = stamp, None
                 instance_deadline = time.monotonic() + lim.instance_wall_s
             elif kind == "called":
@@ -604,6 +606,7 @@ def _collect(sock: socket.socket, pid: int, n_instances: int, lim: Limits, start
             elif kind == "result":
                 ended = called_at if called_at is not None else stamp
                 out.parent_ms.append(max(0.0, ended - begun_at) * 1e3)
+                begun_at, called_at = stamp, None
                 instance_deadline = time.monotonic() + lim.instance_wall_s
                 if event.get("status") != "ok":
                     done = True
@@ -677,6 +680,7 @@ def _classify(c: _Collected, final: dict[str, Any], job: Job, wall: float, stdou
     maxrss = final.get("maxrss_kb") if isinstance(final.get("maxrss_kb"), int) else None
     exit_text = _describe_wait(wait_status)
     n = len(job.inputs)
+    timed = job.repeats > 1 or job.warmup > 0  # the child marks each instance's begin only then
     isolation: dict[str, Any] = {}
     runs: list[InstanceRun] = []
     status, error = "ok", None
@@ -696,7 +700,7 @@ def _classify(c: _Collected, final: dict[str, Any], job: Job, wall: float, stdou
             begun = i if isinstance(i, int) and not isinstance(i, bool) else -2
         elif kind == "result":
             i = ev.get("i")
-            if not isinstance(i, int) or isinstance(i, bool) or i != len(runs) or i >= n or i != begun:
+            if not isinstance(i, int) or isinstance(i, bool) or i != len(runs) or i >= n or (timed and i != begun):
                 status, error = "invalid", "the child reported results out of order"
                 break
             st = _status(ev.get("status"))

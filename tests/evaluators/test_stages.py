@@ -75,3 +75,12 @@ def test_the_cpu_limit_covers_every_stage_together(sandbox: Sandbox) -> None:
     code = "import resource\ndef f(x):\n    return resource.getrlimit(resource.RLIMIT_CPU)[0]\n"
     results = sandbox.run_stages([_job(code, ((1,),), "c-q", cpu_s=3), _job(code, ((2,),), "c-t", cpu_s=4)])
     assert [r.status for r in results] == ["ok", "ok"] and results[0].runs[0].output == 7
+
+
+def test_untimed_instances_still_get_a_sane_parent_clock_in_every_stage(sandbox: Sandbox) -> None:
+    code = "import time\ndef f(x):\n    time.sleep(0.02)\n    return x\n"
+    results = sandbox.run_stages([_job(code, ((1,), (2,)), "u-q"), _job(code, ((3,),), "u-t")])
+    assert [r.status for r in results] == ["ok", "ok"]
+    for res in results:  # no begin marks: each instance is clocked from the previous message
+        assert len(res.parent_ms) == len(res.runs)
+        assert all(15.0 <= ms < 5000.0 for ms in res.parent_ms), res.parent_ms
