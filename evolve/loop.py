@@ -145,14 +145,14 @@ class Evolution:
                                        code_hash=normalised_hash(seed_code), generation=0, island=0,
                                        edit_kind="seed")
         outcome = self.evaluate_now(seed_code, CASCADE)
-        self._store_outcome(pid, seed_code, outcome, count=False)
+        features = self._store_outcome(pid, seed_code, outcome, count=False)
         run = self.archive.get_run(self.run_id)
         self.archive.update_run(self.run_id, meta={**run.meta, "isolation": outcome.isolation})
         if outcome.status != "ok" or outcome.score is None:
             raise EvolveError(f"the seed program of problem {self.problem.name!r} is not valid "
                               f"({outcome.status}): {outcome.error}. Fix {self.problem.package_dir}/initial.py "
                               "(`evolve eval` shows the details); no budget was spent.")
-        self._admit(pid, seed_code, outcome, island=0, generation=0, parent_id=None, seed=True)
+        self._admit(pid, seed_code, outcome, features, island=0, generation=0, parent_id=None, seed=True)
         return self.archive.program(pid)
 
     def restore(self) -> None:
@@ -393,10 +393,11 @@ class Evolution:
                 return
             outcome = Outcome("crash", None, {}, (), f"evaluation worker failed {job.attempts} times: {exc}")
         self.progress.evaluations += 1
-        self._store_outcome(job.program_id, job.code, outcome, count=True)
+        features = self._store_outcome(job.program_id, job.code, outcome, count=True)
         self._observe(job, outcome)
         if outcome.status == "ok" and outcome.score is not None:
-            improved = self._admit(job.program_id, job.code, outcome, job.island, job.generation, job.parent_id)
+            improved = self._admit(job.program_id, job.code, outcome, features, job.island, job.generation,
+                                   job.parent_id)
             if improved:
                 self.progress.last_improvement = self.progress.evaluations
         else:
@@ -431,7 +432,8 @@ class Evolution:
             self.archive.add_event(self.run_id, "evaluator_lost", str(exc))
         self.stop(EVALUATOR_LOST)
 
-    def _store_outcome(self, pid: int, code: str, outcome: Outcome, count: bool) -> None:
+    def _store_outcome(self, pid: int, code: str, outcome: Outcome, count: bool) -> dict[str, float]:
+        """Store the outcome; returns the program's features (computed once, also used to admit it)."""
         metrics = dict(outcome.metrics)
         quick = next((s for s in outcome.stages if s.split == "quick" and s.status == "ok"), None)
         if quick is not None and "score" in quick.metrics:
@@ -448,12 +450,12 @@ class Evolution:
                                       run_evaluations=self.progress.evaluations if count else None)
         if count:
             self.progress.count(status)
+        return features
 
-    def _admit(self, pid: int, code: str, outcome: Outcome, island: int, generation: int,
+    def _admit(self, pid: int, code: str, outcome: Outcome, features: dict[str, float], island: int, generation: int,
                parent_id: int | None, seed: bool = False) -> bool:
         if outcome.score is None or (outcome.stages and outcome.stages[-1].split != CASCADE[-1]):
             return False
-        features = features_of(code, outcome.seconds, outcome.metrics, self.limits_cfg["feature_dims"])
         quick = next((s.metrics.get("score") for s in outcome.stages if s.split == "quick" and s.status == "ok"),
                      None)
         improved = self.pop.add(pid, outcome.score, features, island, generation, parent_id, seed=seed,
