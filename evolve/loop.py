@@ -95,6 +95,9 @@ class Evolution:
         self.dup_streak = 0
         self.error_streak = 0
         self._views: OrderedDict[int, ProgramView] = OrderedDict()
+        #: normalised hash -> id of every stored, non-duplicate program of the run (the loop is the run's
+        #: only writer of programs, so this answers the dedup question without a query per proposal)
+        self._hashes: dict[str, int] = {}
         self._views_max = 2 * self.search.islands * self.search.island_size + 64
         self.offline = getattr(mutator, "name", "") == "offline"
         self.deadline = (time.monotonic() + self.search.max_seconds) if self.search.max_seconds else None
@@ -107,6 +110,12 @@ class Evolution:
             "feature_dims": tuple(self.search.feature_dims), "strategy": str(self.search.name),
             "cascade_threshold": self.search.cascade_threshold, "max_retries": int(cfg.evaluator.max_retries),
             "max_concurrency": int(cfg.llm.max_concurrency)}
+
+    @property
+    def capacity(self) -> int:
+        """Evaluations kept in flight: one per worker plus what the executor queues ahead (Dask: one per
+        worker, so a worker holds its next task while it evaluates and never waits for a round trip)."""
+        return self.workers + int(getattr(self.executor, "queue_ahead", 0))
 
     # -- setup ---------------------------------------------------------------------------------------
     def _task(self, code: str, splits: tuple[str, ...], gate: float | None = None) -> EvalTask:
@@ -141,9 +150,10 @@ class Evolution:
     def seed_population(self, seed_code: str) -> ProgramRecord:
         """Store and evaluate the seed; refuse to start when it is not valid."""
         job_id = "seed"
+        code_hash = normalised_hash(seed_code)
         pid = self.archive.add_program(self.run_id, job_id, role="seed", name="seed", code=seed_code,
-                                       code_hash=normalised_hash(seed_code), generation=0, island=0,
-                                       edit_kind="seed")
+                                       code_hash=code_hash, generation=0, island=0, edit_kind="seed")
+        self._hashes.setdefault(code_hash, pid)
         outcome = self.evaluate_now(seed_code, CASCADE)
         features = self._store_outcome(pid, seed_code, outcome, count=False)
         run = self.archive.get_run(self.run_id)
@@ -162,6 +172,9 @@ class Evolution:
         self.pop.load_state(state.get("population", {}))
         self.mutator.load_state(state.get("mutator", {}))
         done = self.archive.programs(self.run_id, roles=("seed", "candidate"), with_code=False)
+        for p in done:
+            if p.code_hash and p.status != "duplicate":
+                self._hashes.setdefault(p.code_hash, p.id)
         self.proposed = sum(1 for p in done if p.role == "candidate")
         evaluated = sorted((p for p in done if p.eval_index is not None or p.role == "seed"),
                            key=lambda p: (p.eval_index or 0, p.id))
@@ -258,7 +271,7 @@ class Evolution:
     async def _fill(self) -> None:
         """Start proposals while there is budget and room."""
         if self.offline:
-            while self.stop_reason is None and len(self.inflight) + len(self.ready) < self.workers \
+            while self.stop_reason is None and len(self.inflight) + len(self.ready) < self.capacity \
                     and self._budget_left() > 0:
                 rng = self._next_rng()
                 parent, island, gen, insp = self._choose(rng)
@@ -269,7 +282,7 @@ class Evolution:
             return
         limit = self.limits_cfg["max_concurrency"]
         while self.stop_reason is None and len(self.proposals) < limit \
-                and len(self.ready) + len(self.proposals) < self.workers + limit \
+                and len(self.ready) + len(self.proposals) < self.capacity + limit \
                 and self._budget_left() - len(self.proposals) > 0:
             rng = self._next_rng()
             parent, island, gen, insp = self._choose(rng)
@@ -338,7 +351,7 @@ class Evolution:
             return
         self.error_streak = 0
         code_hash = normalised_hash(proposal.code)
-        original = self.archive.has_hash(self.run_id, code_hash)
+        original = self._hashes.get(code_hash)
         if original is not None:
             pid = self.archive.add_program(self.run_id, job_id, code=proposal.code, code_hash=code_hash,
                                            status="duplicate", error=f"same program as #{original}", **common)
@@ -349,6 +362,7 @@ class Evolution:
         self.dup_streak = 0
         pid = self.archive.add_program(self.run_id, job_id, code=proposal.code, code_hash=code_hash,
                                        status="pending", **common)
+        self._hashes.setdefault(code_hash, pid)
         self._link_calls(proposal, pid)
         self.ready.append(_Job(pid, parent, island, gen, proposal.code, model=proposal.model))
 
@@ -357,7 +371,7 @@ class Evolution:
             self.archive.link_llm_call(call_id, pid)
 
     def _dispatch(self) -> None:
-        while self.ready and len(self.inflight) < self.workers:
+        while self.ready and len(self.inflight) < self.capacity:
             job = self.ready.popleft()
             gate = None
             parent = self.pop.member(job.parent_id)

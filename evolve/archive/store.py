@@ -181,6 +181,7 @@ class Archive:
                                f"{str(exc).splitlines()[0]}") from exc
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._batch: Connection | None = None
+        self._batch_stack: contextlib.ExitStack | None = None  # set while a batch block is open
 
     @classmethod
     def for_run_dir(cls, run_dir: Path | str, *, create: bool = False) -> Archive:
@@ -194,24 +195,37 @@ class Archive:
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
-        """Group every write inside the block into one transaction (the loop's writer batches this way)."""
-        if self._batch is not None:
+        """Group every write inside the block into one transaction (the loop's writer batches this way).
+
+        The transaction begins with the block's first statement: a turn of the loop that writes nothing
+        costs no BEGIN/COMMIT.
+        """
+        if self._batch_stack is not None:
             yield
             return
         try:
-            with self.engine.begin() as conn:
-                self._batch = conn
+            with contextlib.ExitStack() as stack:
+                self._batch_stack = stack
                 yield
         except OperationalError as exc:
             raise ArchiveError(f"archive {_safe_url(self.url)}: {str(exc).splitlines()[0]}") from exc
         finally:
-            self._batch = None
+            self._batch, self._batch_stack = None, None
+
+    def _batch_conn(self) -> Connection | None:
+        """The open batch's connection (its transaction begun on first use), or None outside a batch."""
+        if self._batch_stack is None:
+            return None
+        if self._batch is None:
+            self._batch = self._batch_stack.enter_context(self.engine.begin())
+        return self._batch
 
     @contextlib.contextmanager
     def _conn(self) -> Iterator[Connection]:
         """The batch's connection, or a fresh transaction that commits at the end of the block."""
-        if self._batch is not None:
-            yield self._batch
+        batch = self._batch_conn()
+        if batch is not None:
+            yield batch
             return
         try:
             with self.engine.begin() as conn:
@@ -222,8 +236,9 @@ class Archive:
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
         """A unit of work: commits on success, rolls back on error, maps errors to ArchiveError."""
-        if self._batch is not None:  # join the batch's transaction
-            joined = Session(bind=self._batch, expire_on_commit=False,
+        batch = self._batch_conn()
+        if batch is not None:  # join the batch's transaction
+            joined = Session(bind=batch, expire_on_commit=False,
                              join_transaction_mode="create_savepoint")
             try:
                 yield joined
