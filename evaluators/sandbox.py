@@ -275,6 +275,12 @@ class Sandbox:
             pass
 
     # -- one candidate ------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the zygote now (it imports numpy) instead of at the first job; a no-op when it runs."""
+        with self._lock:
+            if self._proc is None or self._proc.poll() is not None:
+                self._start()
+
     def run(self, job: Job) -> SandboxResult:
         """Run `job` in a fresh child; always returns a classified result."""
         return self.run_stages([job])[0]

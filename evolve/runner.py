@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import logging
 import signal
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from evolve.problem import Problem
 from evolve.progress import ProgressLine
 from evolve.summary import build_summary, print_final, write_summary
 from evolve.testing.contract import fast_check
-from evolve.worker import ProblemSpec, share_problem
+from evolve.worker import ProblemSpec, share_problem, warm_up
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,28 @@ def executor_kind(name: str) -> str:
     return {"local": "inline", "loky": "local"}.get(name, name)
 
 
+def _warm_local_workers(kind: str, workers: int, cfg: Any, spec: ProblemSpec, problem: Problem) -> list[Any]:
+    """For the local evaluator: its executor, with every worker's zygote already starting (numpy loads in
+    those processes while this one opens the archive and checks the model), as a one-item list."""
+    if kind != "inline":
+        return []
+    share_problem(spec, problem)
+    executor = make_executor(kind, workers)
+    isolation, disk_mb = isolation_from(cfg), int(cfg.evaluator.disk_mb)
+    barrier = threading.Barrier(workers, timeout=30)
+
+    def warm() -> None:
+        try:
+            barrier.wait()  # one task per worker thread: none returns before all have started
+        except threading.BrokenBarrierError:
+            pass
+        warm_up(isolation, disk_mb)
+
+    for _ in range(workers):
+        executor.submit(warm)
+    return [executor]
+
+
 def summary_metrics(problem: Problem) -> tuple[str, ...]:
     return tuple(getattr(problem, "summary_metrics", ()) or ("score",))
 
@@ -80,6 +103,9 @@ def run(cfg: Any, run_dir: Path, console: Console | None = None) -> dict[str, An
     run_dir.mkdir(parents=True, exist_ok=True)
     resolved = OmegaConf.to_container(cfg, resolve=True)
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    workers = worker_count(cfg)
+    kind = executor_kind(cfg.evaluator.name)
+    early = _warm_local_workers(kind, workers, cfg, spec, problem)
     archive = _open_archive(cfg, run_dir)
     if cfg.resume:
         run_rec = _find_resumable(archive, run_dir, problem.name, str(cfg.resume))
@@ -89,7 +115,6 @@ def run(cfg: Any, run_dir: Path, console: Console | None = None) -> dict[str, An
     else:
         run_id = f"{dt.datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
         archive.create_run(run_id, problem.name, resolved, int(cfg.seed), str(run_dir))  # type: ignore[arg-type]
-    workers = worker_count(cfg)
     mutator = make_mutator(cfg, archive, run_id)
     preflight = getattr(mutator, "preflight", None)
     if preflight is not None:
@@ -100,11 +125,11 @@ def run(cfg: Any, run_dir: Path, console: Console | None = None) -> dict[str, An
         "summary_metrics": list(summary_metrics(problem)), "workers": workers,
         "metric_notes": problem.describe_metrics()})
     try:
-        kind = executor_kind(cfg.evaluator.name)
-        if kind == "inline":
-            share_problem(spec, problem)
+        def executor_factory() -> Any:
+            return early.pop() if early else make_executor(kind, workers, cfg.evaluator.address)
+
         evo = Evolution(cfg=cfg, problem=problem, spec=spec, archive=archive, run_id=run_id, mutator=mutator,
-                        executor_factory=lambda: make_executor(kind, workers, cfg.evaluator.address),
+                        executor_factory=executor_factory,
                         workers=workers, limits=limits_from(cfg), isolation=isolation_from(cfg),
                         seed=int(cfg.seed))
     except (EvaluatorLost, EvaluatorUnavailable) as exc:  # no cluster at that address, or no extra

@@ -81,6 +81,14 @@ def _sandbox(isolation: Isolation, disk_mb: int) -> Sandbox:
     return _state.sandbox  # type: ignore[return-value]
 
 
+def warm_up(isolation: Isolation, disk_mb: int) -> None:
+    """Start this worker's sandbox zygote ahead of its first task (errors surface at that task)."""
+    try:
+        _sandbox(isolation, disk_mb).start()
+    except OSError:
+        pass
+
+
 def run_task(task: EvalTask) -> Outcome:
     """Evaluate `task.code`; failures of the program come back as a classified Outcome."""
     problem = _problem(task.problem)

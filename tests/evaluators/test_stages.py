@@ -84,3 +84,13 @@ def test_untimed_instances_still_get_a_sane_parent_clock_in_every_stage(sandbox:
     for res in results:  # no begin marks: each instance is clocked from the previous message
         assert len(res.parent_ms) == len(res.runs)
         assert all(15.0 <= ms < 5000.0 for ms in res.parent_ms), res.parent_ms
+
+
+def test_start_brings_the_zygote_up_before_any_job() -> None:
+    with Sandbox() as sb:
+        sb.start()
+        proc = sb._proc
+        assert proc is not None and proc.poll() is None
+        sb.start()  # already running: the same zygote
+        assert sb._proc is proc
+        assert sb.run(_job(COUNTER, ((1,),), "z-1")).status == "ok" and sb._proc is proc
