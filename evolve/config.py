@@ -65,6 +65,7 @@ class LLMConfig:
     fix_retries: int = 1
     # offline mutator
     crossover_rate: float = 0.15
+    max_steps: int = 3  # offline mutator: up to this many operator applications per child
 
 
 @dataclass
@@ -83,6 +84,7 @@ class SearchConfig:
     selection: str = "rank"  # rank | power_law | tournament | uniform
     exploration: float = 0.2
     elitism: float = 0.1
+    restart: float = 0.3  # evolution: share of children mutated from the seed (the random baseline as an arm)
     tournament_size: int = 4
     power_law_alpha: float = 1.0
     child_bonus: float = 1.0
@@ -184,6 +186,8 @@ def validate(cfg: Any) -> None:
     need(s.islands >= 1, "search.islands", "must be at least 1")
     need(s.island_size >= 2, "search.island_size", "must be at least 2")
     need(0.0 <= s.exploration <= 1.0, "search.exploration", "must lie in [0, 1]")
+    need(0.0 <= s.restart <= 1.0, "search.restart", "must lie in [0, 1]")
+    need(llm.max_steps >= 1, "llm.max_steps", "must be at least 1")
     need(0.0 <= s.migration_rate <= 1.0, "search.migration_rate", "must lie in [0, 1]")
     need(s.selection in ("rank", "power_law", "tournament", "uniform"), "search.selection",
          f"unknown selection {s.selection!r}; use rank, power_law, tournament or uniform")

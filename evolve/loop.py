@@ -469,6 +469,8 @@ class Evolution:
     def _admit(self, pid: int, code: str, outcome: Outcome, features: dict[str, float], island: int, generation: int,
                parent_id: int | None, seed: bool = False) -> bool:
         if outcome.score is None or (outcome.stages and outcome.stages[-1].split != CASCADE[-1]):
+            if not seed:
+                self.pop.note_child(parent_id)  # restore() counts a child that did not reach train too
             return False
         quick = next((s.metrics.get("score") for s in outcome.stages if s.split == "quick" and s.status == "ok"),
                      None)

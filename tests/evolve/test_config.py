@@ -38,6 +38,9 @@ def test_value_of_wrong_type_is_rejected() -> None:
     ("evaluator.workers=-1", "evaluator.workers"),
     ("search.exploration=1.5", "search.exploration"),
     ("evaluator.name=cloud", "evaluator.name"),
+    ("search.restart=-0.1", "search.restart"),
+    ("llm.max_steps=0", "llm.max_steps"),
+    ("llm.client=curl", "llm.client"),
 ])
 def test_bad_values_name_the_key(override: str, key: str) -> None:
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):

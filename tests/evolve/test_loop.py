@@ -190,3 +190,27 @@ def test_the_loop_tells_a_learning_mutator_which_children_improved(tmp_path: Pat
     crashed = [pid for pid, st in statuses.items() if st == "crash"]
     assert crashed and all(by_id[pid][:2] == (False, None) for pid in crashed)
     assert {m for _, _, m in by_id.values()} == {"scripted"}
+
+
+def test_a_child_stopped_by_the_cascade_counts_as_its_parents_child_as_on_resume(tmp_path: Path) -> None:
+    """The gate's rejects count toward their parent's children live, exactly as restore() counts them."""
+    worse = [body(f"-d * {k}") for k in range(2, 5)]  # latest due date first: far below the seed on quick
+    evo, archive = make_evolution(tmp_path, Scripted(worse), ["search.iterations=3", "search.cascade_threshold=0"])
+    try:
+        evo.seed_population(SEED)
+        asyncio.run(evo.run())
+        live = {m.id: m.children for isl in evo.pop.islands for m in isl.members.values()}
+    finally:
+        evo.close()
+    rows = archive.programs("r", roles=("candidate",))
+    assert [r.stage for r in rows] == ["quick"] * 3 and all(r.score is None for r in rows)
+    (tmp_path / "resumed").mkdir()
+    again, _ = make_evolution(tmp_path / "resumed", Scripted([]), ["search.iterations=3",
+                                                                  "search.cascade_threshold=0"])
+    again.archive, again.run_id = archive, "r"
+    try:
+        again.restore()
+        restored = {m.id: m.children for isl in again.pop.islands for m in isl.members.values()}
+    finally:
+        again.close()
+    assert live == restored and live[evo.pop.seed_id] == 3
