@@ -43,7 +43,7 @@ def real_run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     proc = subprocess.run([sys.executable, "-m", "evolve.cli", "run", "search.iterations=40",
-                           "search.max_seconds=90", "seed=0", "quiet=true"],
+                           "search.max_seconds=90", "seed=0", "quiet=true", "search.islands=2"],
                           cwd=base, capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     run_dir = next((base / "runs" / "smtt").iterdir())
