@@ -34,6 +34,8 @@ class Island:
     grid: dict[tuple[int, ...], int] = field(default_factory=dict)  # cell -> elite id, cached
     grid_key: tuple[int, int] = (-1, -1)  # (ranges version, change counter) the grid was built for
     changes: int = 0
+    ranked: list[Member] = field(default_factory=list)  # members best first (_rank_key), cached
+    ranked_key: int = -1  # the change counter `ranked` was sorted for
 
 
 @dataclass(frozen=True)
@@ -189,15 +191,18 @@ class Population:
 
     def select_parent(self, rng: random.Random, island: int) -> Member | None:
         """A parent from `island` by the configured strategy (random/sequential are the baselines)."""
-        members = list(self.islands[island % len(self.islands)].members.values())
-        if not members:
+        isl = self.islands[island % len(self.islands)]
+        if not isl.members:
             return None
+        members = list(isl.members.values())
         if self.s.strategy == "random":
             return next((m for m in members if m.id == self.seed_id), members[0])
         if self.s.strategy == "sequential":
             latest = next((m for isl in self.islands for m in isl.members.values() if m.id == self.latest_id), None)
             return latest or members[0]
-        members.sort(key=_rank_key)
+        if isl.ranked_key != isl.changes:  # re-sorted only when the island changed, not per proposal
+            isl.ranked, isl.ranked_key = sorted(members, key=_rank_key), isl.changes
+        members = isl.ranked
         r = rng.random()
         if r < self.s.restart and self.seed_id is not None:
             seed = self.islands[island % len(self.islands)].members.get(self.seed_id) or self.member(self.seed_id)
