@@ -24,11 +24,11 @@ from evaluators.dispatch import make_executor
 from evolve.archive import Archive
 from evolve.archive.store import sqlite_url
 from evolve.config import register
-from evolve.llm.offline import OfflineMutator
+from evolve.llm.factory import make_mutator
 from evolve.loop import Evolution
 from evolve.plugins import load_problem
-from evolve.runner import isolation_from, limits_from
-from evolve.worker import ProblemSpec
+from evolve.runner import executor_kind, isolation_from, limits_from
+from evolve.worker import ProblemSpec, share_problem
 
 STRATEGIES = ("random", "sequential", "evolution")
 
@@ -42,8 +42,10 @@ def run_one(strategy: str, seed: int, budget: int, workers: int, folder: Path) -
     archive = Archive(sqlite_url(folder / f"{strategy}-{seed}.db"))
     archive.create_run("bench", "smtt", {}, seed, str(folder))
     problem = load_problem("smtt")
-    evo = Evolution(cfg=cfg, problem=problem, spec=ProblemSpec("smtt"), archive=archive, run_id="bench",
-                    mutator=OfflineMutator(), executor_factory=lambda: make_executor("local", workers),
+    spec = ProblemSpec("smtt")
+    share_problem(spec, problem)  # the local evaluator's worker threads score with this process's problem
+    evo = Evolution(cfg=cfg, problem=problem, spec=spec, archive=archive, run_id="bench",
+                    mutator=make_mutator(cfg), executor_factory=lambda: make_executor(executor_kind("local"), workers),
                     workers=workers, limits=limits_from(cfg), isolation=isolation_from(cfg), seed=seed)
     try:
         evo.seed_population(problem.initial_program)
