@@ -71,19 +71,22 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--budgets", type=int, nargs="+", default=[300, 1000, 3000])
     ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--first-seed", type=int, default=0, help="seeds first-seed … first-seed+seeds-1 (to split a "
+                    "long bench over processes)")
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args(argv)
     register()
     top = max(args.budgets)
     results: dict[str, list[list[tuple[int, float]]]] = {s: [] for s in STRATEGIES}
     with tempfile.TemporaryDirectory(prefix="evolve-bench-search-") as tmp:
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             for strategy in STRATEGIES:
                 t0 = time.monotonic()
                 curve = run_one(strategy, seed, top, args.workers, Path(tmp))
                 results[strategy].append(curve)
-                print(f"  {strategy:10s} seed {seed}: best {best_at(curve, top):8.3f} "
-                      f"({time.monotonic() - t0:.0f} s)", file=sys.stderr, flush=True)
+                print(f"  {strategy:10s} seed {seed}: best " + " ".join(
+                    f"@{b} {best_at(curve, b):8.3f}" for b in sorted(args.budgets)) +
+                      f" ({time.monotonic() - t0:.0f} s)", file=sys.stderr, flush=True)
     print(f"\nmedian best train score (= -gap %) over {args.seeds} seeds, SMTT, offline mutator\n")
     header = f"{'budget':>8} " + " ".join(f"{s:>12}" for s in STRATEGIES) + "   evolution beats both"
     print(header)
