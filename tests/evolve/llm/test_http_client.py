@@ -54,7 +54,7 @@ def test_a_server_error_past_the_retries_names_the_status() -> None:
 
 def test_a_client_error_is_not_retried() -> None:
     with ScriptedLLMServer([Reply(status=400, error="bad request"), Reply.text("never")], models=["m"]) as server:
-        with pytest.raises(CallFailed, match="HTTP 400.*bad request"):
+        with pytest.raises(CallFailed, match=r"HTTP 400.*bad request"):
             _complete(server, max_retries=3)
         assert server.remaining == 1
 
