@@ -154,8 +154,6 @@ def main(argv: list[str] | None = None) -> int:
                     help="ignore the executors' queue_ahead: exactly --workers (+ --extra-in-flight) in flight")
     ap.add_argument("--backends", nargs="+", default=["loky", "dask"], choices=["loky", "dask", "ray", "local"])
     args = ap.parse_args(argv)
-    from evolve.runner import executor_kind  # here, not at the top: Dask's workers import this module
-
     problem = load_problem("smtt")
     calls = sum(len(problem.instances(s)) for s in SPLITS) * max(1, problem.harness.repeats)
     iters = calibrate(args.work_ms, calls)
@@ -172,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for name in args.backends:
             t0 = time.perf_counter()
-            executors[name] = make_executor(executor_kind(name), args.workers)
+            executors[name] = make_executor(name, args.workers)
             ahead = 0 if args.no_queue_ahead else int(getattr(executors[name], "queue_ahead", 0))
             in_flight[name] = args.workers + ahead + args.extra_in_flight
             throughput(executors[name], batch(2 * args.workers), in_flight[name], args.workers)  # warm up

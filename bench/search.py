@@ -27,7 +27,7 @@ from evolve.config import register
 from evolve.llm.factory import make_mutator
 from evolve.loop import Evolution
 from evolve.plugins import load_problem
-from evolve.runner import executor_kind, isolation_from, limits_from
+from evolve.runner import isolation_from, limits_from
 from evolve.worker import ProblemSpec, share_problem
 
 STRATEGIES = ("random", "sequential", "evolution")
@@ -45,7 +45,7 @@ def run_one(strategy: str, seed: int, budget: int, workers: int, folder: Path) -
     spec = ProblemSpec("smtt")
     share_problem(spec, problem)  # the local evaluator's worker threads score with this process's problem
     evo = Evolution(cfg=cfg, problem=problem, spec=spec, archive=archive, run_id="bench",
-                    mutator=make_mutator(cfg), executor_factory=lambda: make_executor(executor_kind("local"), workers),
+                    mutator=make_mutator(cfg), executor_factory=lambda: make_executor("local", workers),
                     workers=workers, limits=limits_from(cfg), isolation=isolation_from(cfg), seed=seed)
     try:
         evo.seed_population(problem.initial_program)

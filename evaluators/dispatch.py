@@ -1,4 +1,4 @@
-"""Dispatch of evaluation tasks to workers: joblib's loky processes locally, Dask or Ray on a cluster.
+"""Dispatch of evaluation tasks to workers: threads (or loky processes) locally, Dask or Ray on a cluster.
 
 Every backend is exposed as a `concurrent.futures.Executor`, so the loop submits and awaits futures the
 same way whatever runs them. Per-candidate limits are enforced inside the task (by the sandbox, on the
@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 MAX_SLOTS = 4096
+#: evaluator names whose workers are threads of this process
+LOCAL_KINDS = frozenset({"local", "inline"})
 #: how often Ray re-runs a task whose worker process died (Dask: `distributed.scheduler.allowed-failures`)
 RAY_TASK_RETRIES = 3
 #: seconds to wait for a cluster's scheduler or head node when connecting
@@ -64,15 +66,19 @@ def claim_slot(start: int = 0) -> int:
 
 
 def make_executor(kind: str, workers: int, address: str | None = None) -> cf.Executor:
-    """An executor for `kind`: local (loky processes), inline (threads in this process), dask or ray.
+    """An executor for `kind`, an `evaluator.name`: local (threads of this process; `inline` is the same),
+    loky (joblib's loky worker processes), dask or ray.
 
-    For dask and ray, `address` names a running cluster (tcp://scheduler:8786, ray://head:10001);
+    Local workers are threads: every candidate already runs in a sandboxed process of its own, so a
+    second process per worker would only add a pickling hop, a copy of the problem and ~70 MB; the
+    problem's scorer then runs in this process. loky keeps one worker process each, for problems whose
+    trusted scoring is heavy Python. For dask and ray, `address` names a running cluster (tcp://scheduler:8786, ray://head:10001);
     without one a cluster of `workers` single-threaded worker processes is started on this machine and
     closed again by `shutdown()`.
     """
-    if kind == "inline":
+    if kind in LOCAL_KINDS:
         return cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="evolve-eval")
-    if kind == "local":
+    if kind == "loky":
         from joblib.externals.loky import get_reusable_executor
 
         return LokyExecutor(get_reusable_executor(max_workers=workers, timeout=300, reuse=False,

@@ -14,7 +14,7 @@ from typing import Any
 from omegaconf import OmegaConf
 from rich.console import Console
 
-from evaluators.dispatch import EvaluatorLost, EvaluatorUnavailable, make_executor
+from evaluators.dispatch import LOCAL_KINDS, EvaluatorLost, EvaluatorUnavailable, make_executor
 from evaluators.sandbox import Isolation, Limits
 from evolve.archive import Archive
 from evolve.archive.store import DB_NAME, sqlite_url
@@ -46,21 +46,10 @@ def isolation_from(cfg: Any) -> Isolation:
                      userns=e.userns, audit=e.audit)
 
 
-def executor_kind(name: str) -> str:
-    """The dispatch executor for `evaluator.name`.
-
-    `local` runs its workers as threads of this process: every candidate already runs in a sandboxed
-    process of its own, so a second process per worker would only add a pickling hop, a copy of the
-    problem and ~70 MB; the problem's scorer then runs here, under this process's lock. `loky` keeps one
-    worker process each (joblib's loky), for problems whose trusted scoring is heavy Python.
-    """
-    return {"local": "inline", "loky": "local"}.get(name, name)
-
-
 def _warm_local_workers(kind: str, workers: int, cfg: Any, spec: ProblemSpec, problem: Problem) -> list[Any]:
     """For the local evaluator: its executor, with every worker's zygote already starting (numpy loads in
     those processes while this one opens the archive and checks the model), as a one-item list."""
-    if kind != "inline":
+    if kind not in LOCAL_KINDS:
         return []
     share_problem(spec, problem)
     executor = make_executor(kind, workers)
@@ -104,7 +93,7 @@ def run(cfg: Any, run_dir: Path, console: Console | None = None) -> dict[str, An
     resolved = OmegaConf.to_container(cfg, resolve=True)
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     workers = worker_count(cfg)
-    kind = executor_kind(cfg.evaluator.name)
+    kind = str(cfg.evaluator.name)
     early = _warm_local_workers(kind, workers, cfg, spec, problem)
     archive = _open_archive(cfg, run_dir)
     if cfg.resume:

@@ -167,8 +167,8 @@ def test_an_unreachable_scheduler_is_evaluator_lost(monkeypatch: pytest.MonkeyPa
 
 
 @pytest.mark.slow
-def test_a_killed_local_worker_breaks_the_pool_and_shutdown_takes_cancel_futures() -> None:
-    ex = make_executor("local", 1)
+def test_a_killed_loky_worker_breaks_the_pool_and_shutdown_takes_cancel_futures() -> None:
+    ex = make_executor("loky", 1)
     try:
         pid = ex.submit(os.getpid).result(timeout=60)
         running = ex.submit(time.sleep, 30)
