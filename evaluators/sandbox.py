@@ -278,8 +278,11 @@ class Sandbox:
     def start(self) -> None:
         """Start the zygote now (it imports numpy) instead of at the first job; a no-op when it runs."""
         with self._lock:
-            if self._proc is None or self._proc.poll() is not None:
-                self._start()
+            self._ensure_started()
+
+    def _ensure_started(self) -> None:
+        if self._proc is None or self._proc.poll() is not None:
+            self._start()
 
     def run(self, job: Job) -> SandboxResult:
         """Run `job` in a fresh child; always returns a classified result."""
@@ -303,8 +306,7 @@ class Sandbox:
         with self._lock:
             for attempt in range(2):
                 try:
-                    if self._proc is None or self._proc.poll() is not None:
-                        self._start()
+                    self._ensure_started()
                     return self._run(jobs, proceed)
                 except _CallerError as exc:  # the caller's `proceed` failed: its error, not the sandbox's
                     raise exc.error from None
@@ -390,43 +392,30 @@ class Sandbox:
             if "error" in reply:
                 raise OSError(str(reply["error"]))
             pid = int(reply["pid"])
-            isolation: dict[str, Any] | None = None
-            stopped = False
+            isolation: dict[str, Any] | None = None  # reported once, at the start of the first stage
             for stage, job in enumerate(jobs):
                 collected = _collect(results, pid, len(job.inputs), job.limits, start)
                 wall = time.monotonic() - start
-                last = stage + 1 == len(jobs)
-                if not last and collected.events and collected.events[-1]["event"] == "stage_end" \
-                        and not collected.timed_out and not collected.wire_error:
-                    res = _classify(collected, {}, job, wall, "", "")
-                    if isolation is None:
-                        isolation = res.isolation
-                    done.append(dataclasses.replace(res, isolation=isolation))
-                    if res.status == "ok" and (proceed is None or _ask(proceed, stage, done[-1])):
-                        start = time.monotonic()
-                        try:
-                            results.send(b"G")
-                        except OSError:
-                            pass  # it died: the next stage finds no results and reads the exit status
-                        continue
+                if stage + 1 == len(jobs) or not collected.events or collected.events[-1]["event"] != "stage_end" \
+                        or collected.timed_out or collected.wire_error:
+                    break  # the last stage, or the process ended early: classified below with its exit
+                res = _classify(collected, {}, job, wall, "", "")  # the child waits for the verdict
+                isolation = res.isolation if isolation is None else isolation
+                res = dataclasses.replace(res, isolation=isolation)
+                if res.status != "ok" or (proceed is not None and not _ask(proceed, stage, res)):
                     _kill(pid)  # stopped by the cascade gate (or the stage failed): not run any further
-                    status, pid, stopped = self._final_status(pid), None, True
                     break
-                status = self._final_status(pid)
-                pid = None
-                res = _classify(collected, status, job, wall, _tail_fd(out_fd, job.limits.capture_bytes),
-                                _tail_fd(err_fd, job.limits.capture_bytes))
-                if isolation is not None:
-                    res = dataclasses.replace(res, isolation=isolation)
                 done.append(res)
-                break
-            if stopped:  # the captured output and the process's usage go with the last stage run
-                lim = jobs[len(done) - 1].limits
-                maxrss = status.get("maxrss_kb")
-                done[-1] = dataclasses.replace(done[-1], stdout=_tail_fd(out_fd, lim.capture_bytes),
-                                               stderr=_tail_fd(err_fd, lim.capture_bytes),
-                                               cpu_s=_number(status.get("cpu_s")),
-                                               maxrss_kb=maxrss if isinstance(maxrss, int) else None)
+                start = time.monotonic()
+                try:
+                    results.send(b"G")
+                except OSError:
+                    pass  # it died: the next stage finds no results and reads the exit status
+            # the stage the run ended in, with the process's exit, usage and captured output
+            status, pid = self._final_status(pid), None
+            res = _classify(collected, status, job, wall, _tail_fd(out_fd, job.limits.capture_bytes),
+                            _tail_fd(err_fd, job.limits.capture_bytes))
+            done.append(res if isolation is None else dataclasses.replace(res, isolation=isolation))
         finally:
             if pid is not None:  # an exception in `proceed` (the caller's scorer): the child goes
                 _kill(pid)
