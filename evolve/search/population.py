@@ -66,7 +66,7 @@ class SearchSettings:
                    child_bonus=search.child_bonus, num_inspirations=search.num_inspirations,
                    feature_dims=tuple(search.feature_dims), feature_bins=search.feature_bins,
                    migration_interval=search.migration_interval, migration_rate=search.migration_rate,
-                   restart=float(getattr(search, "restart", cls.restart)))
+                   restart=float(search.restart))
 
 
 class Population:
@@ -194,27 +194,25 @@ class Population:
         isl = self.islands[island % len(self.islands)]
         if not isl.members:
             return None
-        members = list(isl.members.values())
+        first = next(iter(isl.members.values()))
         if self.s.strategy == "random":
-            return next((m for m in members if m.id == self.seed_id), members[0])
+            return isl.members.get(self.seed_id, first) if self.seed_id is not None else first
         if self.s.strategy == "sequential":
-            latest = next((m for isl in self.islands for m in isl.members.values() if m.id == self.latest_id), None)
-            return latest or members[0]
+            return self.member(self.latest_id) or first
         if isl.ranked_key != isl.changes:  # re-sorted only when the island changed, not per proposal
-            isl.ranked, isl.ranked_key = sorted(members, key=_rank_key), isl.changes
+            isl.ranked, isl.ranked_key = sorted(isl.members.values(), key=_rank_key), isl.changes
         members = isl.ranked
         r = rng.random()
         if r < self.s.restart and self.seed_id is not None:
-            seed = self.islands[island % len(self.islands)].members.get(self.seed_id) or self.member(self.seed_id)
+            seed = isl.members.get(self.seed_id) or self.member(self.seed_id)
             if seed is not None:
                 return seed
         r -= self.s.restart
         if 0 <= r < self.s.elitism:
             return members[0]
         if 0 <= r < self.s.elitism + self.s.exploration:
-            elites = sorted(self.cell_elites(self.islands[island % len(self.islands)]).values())
-            pid = rng.choice(elites)
-            return self.islands[island % len(self.islands)].members[pid]
+            elites = sorted(self.cell_elites(isl).values())
+            return isl.members[rng.choice(elites)]
         return members[pick_index(self.s, [m.score for m in members], [m.children for m in members], rng)]
 
     def inspirations(self, rng: random.Random, island: int, exclude: int) -> list[Member]:
