@@ -101,6 +101,17 @@ def where(spec: ModelSpec) -> str:
     return f"{spec.model}" + (f" via {spec.api_base}" if spec.api_base else "")
 
 
+def _protocol_key(spec: ModelSpec) -> str | None:
+    """The key an OpenAI-protocol request carries: the configured one, or a placeholder for a server of
+    our own (api_base) that wants none."""
+    return spec.api_key() or (PLACEHOLDER_KEY if spec.api_base else None)
+
+
+def _token_limit_field(spec: ModelSpec) -> str:
+    """OpenAI's own API takes max_completion_tokens; OpenAI-compatible servers still expect max_tokens."""
+    return "max_tokens" if spec.api_base else "max_completion_tokens"
+
+
 def _completion(resp: Any) -> Completion:
     choices = getattr(resp, "choices", None) or []
     if not choices:
@@ -126,14 +137,14 @@ class OpenAIClient:
             import openai
 
             _quiet_http_logs()
-            key = self.spec.api_key() or (PLACEHOLDER_KEY if self.spec.api_base else None)
+            key = _protocol_key(self.spec)
             self._clients[loop] = openai.AsyncOpenAI(base_url=self.spec.api_base, api_key=key,
                                                      timeout=self.settings.timeout_s,
                                                      max_retries=self.settings.max_retries)
         return self._clients[loop]
 
     async def complete(self, messages: list[dict[str, str]]) -> Completion:
-        limit = "max_tokens" if self.spec.api_base else "max_completion_tokens"
+        limit = _token_limit_field(self.spec)
         try:
             resp = await self._client().chat.completions.create(
                 model=self.spec.model, messages=messages, temperature=self.settings.temperature,
@@ -178,7 +189,7 @@ class HTTPClient:
         if session is None or session.closed:
             import aiohttp
 
-            key = self.spec.api_key() or (PLACEHOLDER_KEY if self.spec.api_base else None)
+            key = _protocol_key(self.spec)
             headers = {"Authorization": f"Bearer {key}"} if key else {}
             session = self._sessions[loop] = aiohttp.ClientSession(
                 headers=headers, timeout=aiohttp.ClientTimeout(total=self.settings.timeout_s))
@@ -187,7 +198,7 @@ class HTTPClient:
     async def complete(self, messages: list[dict[str, str]]) -> Completion:
         import aiohttp
 
-        limit = "max_tokens" if self.spec.api_base else "max_completion_tokens"
+        limit = _token_limit_field(self.spec)
         body = {"model": self.spec.model, "messages": messages, "temperature": self.settings.temperature,
                 limit: self.settings.max_tokens}
         at = where(self.spec)
