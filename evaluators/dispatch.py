@@ -9,13 +9,20 @@ unreachable) the futures fail with `EvaluatorLost`, so the loop can stop and the
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures as cf
+import contextvars
 import fcntl
+import itertools
 import logging
 import os
 import tempfile
 import threading
+import time
+import uuid
 import weakref
+from collections import deque
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +34,7 @@ RAY_TASK_RETRIES = 3
 #: seconds to wait for a cluster's scheduler or head node when connecting
 CONNECT_TIMEOUT_S = 30
 
+log = logging.getLogger(__name__)
 _slot_lock = threading.Lock()
 _held: list[Any] = []  # open lock files of the slots this process holds (released at exit)
 
@@ -199,6 +207,9 @@ LOCAL_CLUSTER_CONFIG: dict[str, Any] = {
     "distributed.admin.system-monitor.interval": "2s",  # dashboard's CPU/memory/network series (500 ms)
     "distributed.worker.memory.monitor-interval": "500ms",  # nanny's memory limit check (100 ms)
     "distributed.scheduler.active-memory-manager.start": False,  # replicas: none, results are fetched once
+    "distributed.scheduler.work-stealing": False,
+    "distributed.admin.system-monitor.disk": False,
+    "distributed.admin.system-monitor.gil.enabled": False,
 }
 
 
@@ -220,7 +231,7 @@ def _dask_executor(workers: int, address: str | None) -> DaskExecutor:
         return DaskExecutor(client, None, queue_ahead=workers)
     with dask.config.set(LOCAL_CLUSTER_CONFIG):  # read by the scheduler and the nannies when they start
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                               scheduler_port=0, silence_logs=logging.WARNING)
+                               scheduler_port=0, silence_logs=logging.WARNING, memory_limit=0)
         client = Client(cluster)
     client.register_plugin(_sigint_plugin(), name="evolve-ignore-sigint")  # also applied to restarted workers
     return DaskExecutor(client, cluster, queue_ahead=workers)
@@ -239,26 +250,115 @@ def _sigint_plugin() -> Any:
     return IgnoreSigint()
 
 
-class DaskExecutor(_ClusterExecutor):
-    """Submits to a distributed Client; its futures are plain `concurrent.futures.Future`s.
+class WorkerLost(RuntimeError):
+    """An evaluation lost its Dask worker more often than `distributed.scheduler.allowed-failures` allows."""
 
-    Each task is a `client.submit(pure=False)`, and its result is fetched by a coroutine on the client's
-    event loop, which settles the plain future as soon as it arrives. A lost scheduler connection fails
-    every future in flight (and every later submit) with `EvaluatorLost`. A worker that dies is the
-    scheduler's business: it re-runs the task elsewhere, up to `distributed.scheduler.allowed-failures`
-    times, then the future fails with `KilledWorker`.
 
-    A result travels worker → scheduler → client, and the next task client → scheduler → worker: tens of
-    milliseconds on a busy machine, during which a worker with nothing queued sits idle. `queue_ahead`
-    says how many evaluations the submitter should keep in flight beyond one per worker (one more per
-    worker), so that each worker already holds its next task (the scheduler hands a single-threaded
-    worker up to two) when it finishes one.
+@dataclass(eq=False)
+class _Call:
+    """One evaluation on its way through the Dask executor (owned by the client's event loop)."""
+
+    id: int
+    fn: Any
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    out: cf.Future[Any] | None = None
+    lost: list[str] = field(default_factory=list)  # addresses of the workers that died under it
+    task: asyncio.Task[None] | None = None  # its call on an actor, while one runs
+    settled: bool = False
+
+
+@dataclass(eq=False)
+class _Actor:
+    """The executor's record of the `_Dispatcher` actor on one worker."""
+
+    address: str
+    key: str
+    nthreads: int
+    future: Any  # the actor's Dask future: holding it keeps the actor alive
+    calls: set[_Call] = field(default_factory=set)
+
+    @property
+    def room(self) -> int:
+        """Calls this actor still takes: one running and one queued per worker thread."""
+        return 2 * self.nthreads - len(self.calls)
+
+
+class _Dispatcher:
+    """A Dask actor, one per worker: runs the executor's calls in the worker's own task threads.
+
+    Its methods are coroutines, so the worker runs them on its event loop rather than in its single actor
+    thread; `run` hands the function to the worker's default executor (its `nthreads` task threads, the
+    ones an ordinary task would run in), where a call beyond `nthreads` waits its turn.
     """
 
+    def __init__(self) -> None:
+        self._calls: dict[int, cf.Future[Any]] = {}
+
+    async def run(self, call_id: int, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        from distributed import get_worker
+
+        ctx = contextvars.copy_context()  # get_worker() works inside `fn`, as in a task
+        fut = get_worker().executors["default"].submit(ctx.run, fn, *args, **kwargs)
+        self._calls[call_id] = fut
+        try:
+            return await asyncio.wrap_future(fut)
+        except asyncio.CancelledError:
+            if fut.cancelled():  # by `cancel`: an answer, not the end of this coroutine
+                raise RuntimeError("cancelled before it started") from None
+            raise
+        finally:
+            self._calls.pop(call_id, None)
+
+    async def cancel(self, call_ids: list[int]) -> int:
+        """Drop these calls if they have not started yet; how many were dropped."""
+        return sum(1 for i in call_ids if (f := self._calls.get(i)) is not None and f.cancel())
+
+
+class DaskExecutor(_ClusterExecutor):
+    """Runs each evaluation as a call on a `_Dispatcher` actor, one per Dask worker; its futures are plain
+    `concurrent.futures.Future`s.
+
+    A call goes from the client straight to the worker and its answer straight back: the scheduler only
+    places the actors and tells who the workers are. Each call goes to the actor with the fewest calls in
+    flight, at most two per worker thread (one running, one waiting in the worker's queue, so a worker
+    that finishes an evaluation starts the next at once); the rest wait here until an actor has room.
+    `queue_ahead` says how many evaluations the submitter should keep in flight beyond one per worker.
+
+    A call whose worker dies (its connection breaks, or the scheduler no longer lists the worker) is sent
+    to another actor, up to `distributed.scheduler.allowed-failures` times; then its future fails with
+    `WorkerLost`, naming the workers. Workers that join (a nanny's restart, a growing cluster) get an
+    actor when the worker list is next read (every `REFRESH_S` while there is work). A lost scheduler
+    connection fails every call in flight and every later submit with `EvaluatorLost`.
+    """
+
+    #: seconds between readings of the scheduler's worker list while calls are in flight or waiting
+    REFRESH_S = 2.0
+    #: seconds between checks of the scheduler connection
+    WATCH_S = 0.5
+    #: seconds an actor may take to start on a new worker before the next refresh tries again
+    ACTOR_START_S = 30.0
+
     def __init__(self, client: Any, cluster: Any | None, queue_ahead: int = 0) -> None:
+        import dask
+
         super().__init__()
         self.client, self.cluster = client, cluster
         self.queue_ahead = queue_ahead
+        self.allowed_failures = int(dask.config.get("distributed.scheduler.allowed-failures", 3))
+        self._ids = itertools.count()
+        # the rest belongs to the client's event loop
+        self._actors: dict[str, _Actor] = {}
+        self._starting: set[str] = set()
+        self._waiting: deque[_Call] = deque()
+        self._refreshed = 0.0
+        self._refreshing: asyncio.Task[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self.client.sync(self._setup)
+
+    async def _setup(self) -> None:
+        await self._refresh(wait=True)
+        self._watcher = asyncio.ensure_future(self._watch_cluster())
 
     def slots(self) -> int:
         """Worker threads on the cluster now (what `evaluator.workers` should be for a full cluster)."""
@@ -269,35 +369,180 @@ class DaskExecutor(_ClusterExecutor):
             raise EvaluatorLost(f"the Dask scheduler is unreachable (client {self.client.status})")
 
     def _start(self, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        return self.client.submit(fn, *args, pure=False, **kwargs)
+        return _Call(next(self._ids), fn, args, kwargs)
 
     def _watch(self, handle: Any, out: cf.Future[Any]) -> None:
-        self.client.loop.add_callback(self._collect, handle, out)
+        handle.out = out
+        self.client.loop.add_callback(self._enqueue, handle)
 
-    async def _collect(self, fut: Any, out: cf.Future[Any]) -> None:
-        """On the client's event loop: wait for the task, fetch its result, settle `out`."""
+    # -- on the client's event loop --------------------------------------------------------------------
+    def _enqueue(self, call: _Call) -> None:
+        if self._closing:
+            return
+        self._waiting.append(call)
+        self._pump()
+
+    def _pump(self) -> None:
+        """Send waiting calls to the actors with room, the least busy first."""
+        while self._waiting and not self._closing:
+            actor = max(self._actors.values(), key=lambda a: a.room / a.nthreads, default=None)
+            if actor is None or actor.room <= 0:
+                if not self._actors:
+                    self._refresh_soon()
+                return
+            call = self._waiting.popleft()
+            if call.settled or (call.out is not None and call.out.done()):
+                continue
+            actor.calls.add(call)
+            call.task = asyncio.ensure_future(self._call(actor, call))
+
+    async def _call(self, actor: _Actor, call: _Call) -> None:
+        from distributed.protocol import to_serialize
+
         try:
-            result = await self.client.gather(fut, asynchronous=True)
-        except Exception as exc:  # the task's own error, or the task was cancelled
-            if fut.status != "cancelled":
-                self._finish(out, error=exc)
-            elif self._closing:
-                self._finish(out, cancelled=True)
-            elif self.client.status != "running":  # the client cancels everything when the scheduler goes
-                self._finish(out, error=EvaluatorLost("lost the connection to the Dask scheduler"))
-            else:
-                self._finish(out, error=RuntimeError("the evaluation was cancelled on the Dask cluster"))
+            reply = await self.client.rpc(actor.address).actor_execute(
+                actor=actor.key, function="run", kwargs={},
+                args=[to_serialize(call.id), to_serialize(call.fn), to_serialize(call.args),
+                      to_serialize(call.kwargs)])
+        except (asyncio.CancelledError, OSError, KeyError) as exc:  # the worker is gone, or lost its actor
+            actor.calls.discard(call)
+            call.task = None
+            if call.settled or self._closing:
+                return
+            if not isinstance(exc, asyncio.CancelledError):
+                self._lose(actor)
+            self._retry(call, actor.address)
+            return
+        except Exception as exc:  # e.g. a result this process cannot unpickle
+            actor.calls.discard(call)
+            self._settle(call, error=exc)
         else:
-            self._finish(out, result)
+            actor.calls.discard(call)
+            if reply.get("status") == "OK":
+                self._settle(call, result=reply["result"])
+            else:
+                self._settle(call, error=reply["exception"])
+        call.task = None
+        self._pump()
 
+    def _settle(self, call: _Call, result: Any = None, error: BaseException | None = None) -> None:
+        if call.settled:
+            return
+        call.settled = True
+        assert call.out is not None
+        self._finish(call.out, result, error, cancelled=self._closing)
+
+    def _retry(self, call: _Call, address: str) -> None:
+        call.lost.append(address)
+        if len(call.lost) > self.allowed_failures:
+            self._settle(call, error=WorkerLost(
+                f"the evaluation lost its Dask worker {len(call.lost)} times ({', '.join(call.lost)}); "
+                f"distributed.scheduler.allowed-failures is {self.allowed_failures}"))
+        else:
+            log.warning("Dask worker %s was lost; sending its evaluation elsewhere", address)
+            self._waiting.appendleft(call)
+        self._refresh_soon()
+        self._pump()
+
+    def _lose(self, actor: _Actor) -> None:
+        """Forget a dead worker's actor; its other calls go elsewhere."""
+        if self._actors.get(actor.address) is not actor:
+            return
+        del self._actors[actor.address]
+        actor.future.release()
+        for call in list(actor.calls):
+            if call.task is not None:
+                call.task.cancel()  # -> `_call` sends it elsewhere
+
+    def _refresh_soon(self) -> None:
+        if self._refreshing is None and not self._closing:
+            self._refreshing = asyncio.ensure_future(self._refresh())
+
+    async def _refresh(self, wait: bool = False) -> None:
+        """Read the scheduler's worker list: drop the actors of workers that left, start actors on new ones."""
+        try:
+            nthreads = await self.client.scheduler.ncores()
+        except Exception:  # the scheduler is unreachable: the watcher reports that
+            return
+        finally:
+            self._refreshed = time.monotonic()
+            self._refreshing = None
+        for address, actor in list(self._actors.items()):
+            if address not in nthreads:
+                self._lose(actor)
+        new = [(a, n) for a, n in nthreads.items() if a not in self._actors and a not in self._starting]
+        starts = [asyncio.ensure_future(self._start_actor(a, n)) for a, n in new]
+        if wait and starts:
+            await asyncio.wait(starts)
+        self._pump()
+
+    async def _start_actor(self, address: str, nthreads: int) -> None:
+        self._starting.add(address)
+        fut = self.client.submit(_Dispatcher, actor=True, workers=[address], allow_other_workers=False,
+                                 key=f"evolve-dispatcher-{uuid.uuid4().hex}")
+        try:
+            await asyncio.wait_for(fut._state.wait(), self.ACTOR_START_S)
+            ok = fut.status == "finished"
+        except TimeoutError:
+            ok = False
+        finally:
+            self._starting.discard(address)
+        if ok and not self._closing and address not in self._actors:
+            self._actors[address] = _Actor(address, fut.key, max(1, int(nthreads)), fut)
+            self._pump()
+        else:
+            fut.release()
+
+    async def _watch_cluster(self) -> None:
+        """While the executor lives: fail everything with EvaluatorLost once the scheduler is gone, and
+        re-read the worker list every REFRESH_S while there is work."""
+        while not self._closing:
+            await asyncio.sleep(self.WATCH_S)
+            if self.client.status != "running":
+                self._fail_all(EvaluatorLost("lost the connection to the Dask scheduler"))
+            elif (self._waiting or any(a.calls for a in self._actors.values())) \
+                    and time.monotonic() - self._refreshed >= self.REFRESH_S:
+                self._refresh_soon()
+
+    def _fail_all(self, error: BaseException) -> None:
+        calls = [*self._waiting, *(c for a in self._actors.values() for c in a.calls)]
+        self._waiting.clear()
+        for call in calls:
+            self._settle(call, error=error)
+            if call.task is not None:
+                call.task.cancel()
+
+    async def _stop(self, calls: list[_Call]) -> None:
+        """Drop the calls not yet started on their workers, and stop watching."""
+        if self._watcher is not None:
+            self._watcher.cancel()
+        self._waiting.clear()
+        by_actor: dict[str, list[int]] = {}
+        for actor in self._actors.values():
+            ids = [c.id for c in actor.calls if c in calls]
+            if ids:
+                by_actor[actor.key] = ids
+        if self.client.status == "running":
+            await asyncio.gather(*(
+                asyncio.wait_for(self.client.rpc(a.address).actor_execute(actor=a.key, function="cancel",
+                                                                         args=[by_actor[a.key]], kwargs={}), 5)
+                for a in self._actors.values() if a.key in by_actor), return_exceptions=True)
+        for call in calls:
+            call.settled = True
+            if call.task is not None:
+                call.task.cancel()
+
+    # -------------------------------------------------------------------------------------------------
     def _close(self, handles: list[Any]) -> None:
         lost = self.client.status != "running"
         if lost:  # closing interrupts the client's reconnect loop, which logs that as an error
             for name in ("distributed.client", "distributed.utils", "distributed.core"):
                 logging.getLogger(name).setLevel(logging.CRITICAL)
         try:
-            if not lost and handles:
-                self.client.cancel(handles)  # what is still queued or running
+            self.client.sync(self._stop, handles)
+        except Exception:
+            pass
+        try:
             self.client.close(timeout=10)
         except Exception:  # a lost scheduler: nothing to tell it
             pass

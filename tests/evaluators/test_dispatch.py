@@ -1,11 +1,14 @@
 """Dispatch executors: the bookkeeping the cluster executors share, and Dask's LocalCluster settings and
-queue-ahead (the Dask and Ray end-to-end runs are in tests/e2e/test_scale.py)."""
+queue-ahead, its calls on one actor per worker (the Dask and Ray end-to-end runs are in tests/e2e/test_scale.py)."""
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import os
+import signal
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -141,3 +144,101 @@ def test_dask_tasks_queued_ahead_run_exactly_once_and_shutdown_cancels_the_queue
     assert all(f.cancelled() for f in slow)
     time.sleep(0.5)
     assert len(log.read_text().split()) == 2  # the queued tasks never started
+
+
+# -- Dask: calls on one dispatcher actor per worker ------------------------------------------------------
+def _pid_after(path: str, i: int, seconds: float) -> tuple[int, int]:
+    with open(path, "a") as fh:
+        fh.write(f"{os.getpid()} {i}\n")
+    time.sleep(seconds)
+    return i, os.getpid()
+
+
+def _starts(log: Path) -> list[tuple[int, int]]:
+    return [(int(p), int(i)) for p, i in (line.split() for line in log.read_text().splitlines())]
+
+
+def _wait_until(pred: Any, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not pred():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_dask_calls_go_to_the_least_busy_worker_actor(tmp_path: Path) -> None:
+    pytest.importorskip("distributed", reason="the dask extra is not installed")
+    ex = make_executor("dask", 2)
+    try:
+        log = str(tmp_path / "starts.log")
+        futs = [ex.submit(_pid_after, log, i, 0.5) for i in range(4)]
+        pids = [f.result(timeout=60)[1] for f in futs]
+        assert sorted(Counter(pids).values()) == [2, 2]  # two per worker: one running, one queued behind it
+        assert set(pids) == set(ex.client.run(os.getpid).values())  # type: ignore[attr-defined]
+    finally:
+        ex.shutdown()
+
+
+@pytest.mark.slow
+def test_a_killed_dask_workers_evaluation_runs_again_elsewhere_and_settles_once(tmp_path: Path) -> None:
+    pytest.importorskip("distributed", reason="the dask extra is not installed")
+    log = tmp_path / "starts.log"
+    ex = make_executor("dask", 2)
+    try:
+        futs = [ex.submit(_pid_after, str(log), i, 3) for i in range(2)]  # one on each worker
+        settled: list[Any] = []
+        for f in futs:
+            f.add_done_callback(settled.append)
+        _wait_until(lambda: log.is_file() and len(_starts(log)) == 2)
+        victim, index = _starts(log)[0]
+        os.kill(victim, signal.SIGKILL)
+        results = [f.result(timeout=120) for f in futs]
+        assert [i for i, _ in results] == [0, 1]
+        assert results[index][1] != victim  # finished on another worker
+        assert sorted(i for _, i in _starts(log)) == sorted([0, 1, index])  # the victim's evaluation ran twice
+        time.sleep(0.5)
+        assert len(settled) == 2 and not ex._pending  # type: ignore[attr-defined]
+    finally:
+        ex.shutdown()
+
+
+@pytest.mark.slow
+def test_a_dask_worker_that_joins_later_gets_evaluations(tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
+    from evaluators.dispatch import DaskExecutor
+
+    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None)
+    ex = DaskExecutor(distributed.Client(cluster), cluster, queue_ahead=1)
+    try:
+        first = ex.submit(_pid_after, str(tmp_path / "a.log"), 0, 0).result(timeout=60)[1]
+        cluster.scale(2)
+        ex.client.wait_for_workers(2, timeout=60)
+        futs = [ex.submit(_pid_after, str(tmp_path / "b.log"), i, 1.5) for i in range(4)]
+        pids = {f.result(timeout=60)[1] for f in futs}
+        assert first in pids and len(pids) == 2  # calls waiting here went to the new worker's actor
+    finally:
+        ex.shutdown()
+
+
+def _die() -> None:
+    os._exit(1)
+
+
+@pytest.mark.slow
+def test_an_evaluation_that_keeps_losing_its_dask_worker_fails_after_the_allowed_failures() -> None:
+    pytest.importorskip("distributed", reason="the dask extra is not installed")
+    import dask
+
+    from evaluators.dispatch import WorkerLost
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+        ex = make_executor("dask", 2)
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(WorkerLost, match=r"lost its Dask worker 2 times \(tcp://[^,]+, tcp://") as info:
+            ex.submit(_die).result(timeout=120)
+        assert isinstance(info.value, RuntimeError)  # what the loop retries as a failed worker
+        assert time.monotonic() - t0 < 60
+        assert ex.submit(pow, 2, 5).result(timeout=60) == 32  # the nannies' new workers take over
+    finally:
+        ex.shutdown()
