@@ -155,7 +155,25 @@ def rewrite_overrides(args: list[str]) -> list[str]:
 
 def _hydra(fn: Any, prog: str, args: list[str]) -> None:
     sys.argv = [prog, *args]
-    fn()
+    if any(a.lstrip("+~").startswith("hydra.mode=") for a in args):
+        fn()  # the mode comes from the composed config: let Hydra compose it to find out
+        return
+    # Before a run, Hydra composes the whole config once only to read `hydra.mode`, which none of our
+    # configs set: the mode is then `--multirun` or not. Answering that directly saves one full
+    # composition (about 0.3 s of every start). A `hydra.mode=` override takes the path above.
+    from hydra._internal.hydra import Hydra
+
+    original = Hydra.get_mode
+    Hydra.get_mode = _mode_from_flags  # type: ignore[method-assign]
+    try:
+        fn()
+    finally:
+        Hydra.get_mode = original  # type: ignore[method-assign]
+
+
+def _mode_from_flags(self: Any, config_name: str | None, overrides: list[str]) -> None:
+    """Hydra's `get_mode` when no config sets `hydra.mode`: None, i.e. run unless --multirun."""
+    return None
 
 
 def main(argv: list[str] | None = None) -> None:

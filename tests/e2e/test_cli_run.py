@@ -46,6 +46,17 @@ def test_evolve_run_writes_config_archive_and_summary(cli, tmp_path: Path) -> No
     assert sorted(p.eval_index for p in counted) == list(range(1, 41))
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("sweep", [["-m"], ["hydra.mode=MULTIRUN"]], ids=["flag", "override"])
+def test_multirun_sweeps_an_override_into_one_run_each(cli, tmp_path: Path, sweep: list[str]) -> None:
+    proc = cli(["run", *sweep, "search.iterations=3,5", "evaluator.workers=1", "search.holdout_top_k=1",
+                f"hydra.sweep.dir={tmp_path / 'sweep'}"], timeout=240)
+    assert proc.returncode == 0, proc.stderr
+    runs = {int(d.name): Archive.for_run_dir(d).get_run() for d in (tmp_path / "sweep").iterdir() if d.is_dir()}
+    assert sorted(runs) == [0, 1]
+    assert [runs[i].evaluations for i in (0, 1)] == [3, 5]
+
+
 def test_evaluator_loky_runs_the_workers_as_processes(cli, tmp_path: Path) -> None:
     proc = cli(["run", "evaluator=loky", "search.iterations=12", "search.max_seconds=90", "evaluator.workers=2",
                 "search.holdout_top_k=1"], timeout=240)
