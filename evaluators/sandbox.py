@@ -211,6 +211,8 @@ class Sandbox:
         self._sock: socket.socket | None = None
         self._inputs: OrderedDict[str, int] = OrderedDict()
         self._lock = threading.Lock()
+        #: a finished candidate whose exit is collected before the next job: (pid, its working folder)
+        self._exiting: tuple[int, Path] | None = None
         self._tmp_root = Path(tempfile.mkdtemp(prefix="evolve-sbx-"))
         self._tmp_root.chmod(0o711)
         self._root_dir = self._tmp_root / "root"  # mount point of the candidate's empty root
@@ -256,6 +258,8 @@ class Sandbox:
 
     def close(self) -> None:
         """Stop the zygote and remove the temporary folders."""
+        with self._lock:
+            self._reap_exiting()
         self.close_zygote()
         for fd in self._inputs.values():
             _close(fd)
@@ -284,18 +288,24 @@ class Sandbox:
         if self._proc is None or self._proc.poll() is not None:
             self._start()
 
-    def run(self, job: Job) -> SandboxResult:
+    def run(self, job: Job, wait_exit: bool = True) -> SandboxResult:
         """Run `job` in a fresh child; always returns a classified result."""
-        return self.run_stages([job])[0]
+        return self.run_stages([job], wait_exit=wait_exit)[0]
 
-    def run_stages(self, jobs: Sequence[Job],
-                   proceed: Callable[[int, SandboxResult], bool] | None = None) -> list[SandboxResult]:
+    def run_stages(self, jobs: Sequence[Job], proceed: Callable[[int, SandboxResult], bool] | None = None,
+                   wait_exit: bool = True) -> list[SandboxResult]:
         """Run one candidate on several stages (a cascade) in one fresh child, one result per stage run.
 
         The jobs share the program (code, entry, driver, repeats, warm-up) and differ in inputs and limits.
         After each stage but the last, `proceed(stage, result)` decides (in this process, with the child
         waiting) whether the next stage runs; a stage that is not ok ends the run. One process per
         candidate instead of one per stage halves the sandbox's cost (fork, namespaces, exit).
+
+        With `wait_exit=False`, a child that reported every result of its last stage (and flushed its
+        output) is not waited for: the results return while it exits, its exit is collected before the
+        next job (a child that lingers is killed then, as it would be now), and the last result carries
+        no exit status or kernel usage (`exit` is "not awaited", `cpu_s` and `maxrss_kb` None). Its
+        working folder is removed once it is gone. A run that ended any other way is classified by its exit.
         """
         if not 1 <= len(jobs) <= MAX_STAGES:
             raise ValueError(f"a sandbox run has 1 to {MAX_STAGES} stages, got {len(jobs)}")
@@ -306,8 +316,9 @@ class Sandbox:
         with self._lock:
             for attempt in range(2):
                 try:
+                    self._reap_exiting()
                     self._ensure_started()
-                    return self._run(jobs, proceed)
+                    return self._run(jobs, proceed, wait_exit)
                 except _CallerError as exc:  # the caller's `proceed` failed: its error, not the sandbox's
                     raise exc.error from None
                 except (OSError, EOFError, wire.WireError, ValueError) as exc:
@@ -320,6 +331,9 @@ class Sandbox:
             raise AssertionError("unreachable")
 
     def close_zygote(self) -> None:
+        if self._exiting is not None:  # that child dies with the zygote (PR_SET_PDEATHSIG)
+            shutil.rmtree(self._exiting[1], ignore_errors=True)
+            self._exiting = None
         if self._sock is not None:
             self._sock.close()
             self._sock = None
@@ -367,7 +381,22 @@ class Sandbox:
             "isolation": dataclasses.asdict(self.isolation),
         }
 
-    def _run(self, jobs: Sequence[Job], proceed: Callable[[int, SandboxResult], bool] | None) -> list[SandboxResult]:
+    def _reap_exiting(self) -> None:
+        """Collect the exit of the candidate that returned its results without being waited for."""
+        if self._exiting is None:
+            return
+        pid, workdir = self._exiting
+        self._exiting = None
+        try:
+            if self._sock is not None:
+                self._final_status(pid)
+        except (OSError, EOFError, wire.WireError):
+            self.close_zygote()  # its children die with it
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    def _run(self, jobs: Sequence[Job], proceed: Callable[[int, SandboxResult], bool] | None,
+             wait_exit: bool) -> list[SandboxResult]:
         assert self._sock is not None
         workdir = Path(tempfile.mkdtemp(prefix="job-", dir=self._tmp_root))
         if self.uid is not None:
@@ -412,9 +441,16 @@ class Sandbox:
                 except OSError:
                     pass  # it died: the next stage finds no results and reads the exit status
             # the stage the run ended in, with the process's exit, usage and captured output
-            status, pid = self._final_status(pid), None
+            complete = len(done) + 1 == len(jobs) and not collected.timed_out and not collected.wire_error \
+                and bool(collected.events) and collected.events[-1]["event"] == "done"
+            if not wait_exit and complete:  # the child flushed its output before "done"
+                status, self._exiting, pid = {}, (pid, workdir), None
+            else:
+                status, pid = self._final_status(pid), None
             res = _classify(collected, status, job, wall, _tail_fd(out_fd, job.limits.capture_bytes),
                             _tail_fd(err_fd, job.limits.capture_bytes))
+            if self._exiting is not None:
+                res = dataclasses.replace(res, exit="not awaited")
             done.append(res if isolation is None else dataclasses.replace(res, isolation=isolation))
         finally:
             if pid is not None:  # an exception in `proceed` (the caller's scorer): the child goes
@@ -427,7 +463,8 @@ class Sandbox:
                 _close(fd)
             if results is not None:
                 results.close()
-            shutil.rmtree(workdir, ignore_errors=True)
+            if self._exiting is None:
+                shutil.rmtree(workdir, ignore_errors=True)
         return done
 
     def _final_status(self, pid: int) -> dict[str, Any]:

@@ -157,7 +157,8 @@ def evaluate(problem: Problem, sandbox: Sandbox, code: str, splits: Sequence[str
         stage = scored(index, res)
         return stage.status == "ok" and (proceed is None or proceed(stage))
 
-    results = sandbox.run_stages([_job(problem, code, split, limits) for split in splits], gate)
+    # not waiting for the candidate's exit: it overlaps with the scoring here and the next job's dispatch
+    results = sandbox.run_stages([_job(problem, code, split, limits) for split in splits], gate, wait_exit=False)
     for index, res in enumerate(results):
         scored(index, res)
     isolation: dict[str, Any] = next((s.isolation for s in stages if s.isolation), {})

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from evaluators.sandbox import MAX_STAGES, Job, Limits, Sandbox, SandboxResult
+from evaluators.sandbox import GRACE_S, MAX_STAGES, Job, Limits, Sandbox, SandboxResult
 
 #: counts calls in a module global: a stage that sees the previous stage's count ran in the same process
 COUNTER = "calls = 0\ndef f(x):\n    global calls\n    calls += 1\n    return [x, calls]\n"
@@ -94,3 +96,35 @@ def test_start_brings_the_zygote_up_before_any_job() -> None:
         sb.start()  # already running: the same zygote
         assert sb._proc is proc
         assert sb.run(_job(COUNTER, ((1,),), "z-1")).status == "ok" and sb._proc is proc
+
+
+def test_without_waiting_for_the_exit_the_results_and_output_are_complete() -> None:
+    code = "def f(x):\n    print('line ' * 2000)\n    print('end', x)\n    return x\n"
+    with Sandbox() as sb:
+        results = sb.run_stages([_job(code, ((1,),), "x-q"), _job(code, ((2,),), "x-t")], wait_exit=False)
+        assert [r.status for r in results] == ["ok", "ok"]
+        assert results[-1].stdout.endswith("line \nend 2\n")  # the last bytes it wrote, before "done"
+        assert results[-1].exit == "not awaited" and results[-1].cpu_s is None
+        waited = sb.run_stages([_job(code, ((3,),), "x-q")])  # collects the exit first, then runs
+        assert waited[0].status == "ok" and waited[0].exit == "exited with code 0"
+        assert not list(sb._tmp_root.glob("job-*"))  # both working folders are gone
+
+
+def test_a_failed_run_is_always_classified_by_its_exit() -> None:
+    code = "import os\ndef f(x):\n    if x == 2:\n        os.abort()\n    return x\n"
+    with Sandbox() as sb:
+        res = sb.run(_job(code, ((1,), (2,)), "a-q"), wait_exit=False)
+        assert res.status == "crash" and res.exit.startswith("killed by SIG"), res.exit
+
+
+def test_a_child_that_lingers_after_its_results_is_killed_before_the_next_job() -> None:
+    # os._exit patched: after "done" the harness's own exit sleeps instead
+    code = "import os, time\nos._exit = lambda code: time.sleep(120)\ndef f(x):\n    return x\n"
+    with Sandbox() as sb:
+        t0 = time.monotonic()
+        res = sb.run(_job(code, ((1,),), "l-q"), wait_exit=False)
+        assert res.status == "ok" and time.monotonic() - t0 < GRACE_S
+        nxt = sb.run(_job(COUNTER, ((5,),), "l-t"))
+        assert nxt.status == "ok" and nxt.runs[0].output == [5, 1]
+        assert time.monotonic() - t0 < GRACE_S + 10
+        assert not list(sb._tmp_root.glob("job-*"))
