@@ -2,8 +2,8 @@
 
 Every backend is exposed as a `concurrent.futures.Executor`, so the loop submits and awaits futures the
 same way whatever runs them. Per-candidate limits are enforced inside the task (by the sandbox, on the
-worker); the executor only moves work. A task that loses its worker is re-run by the engine itself
-(Dask reschedules it, Ray retries it); when the cluster as a whole is gone (scheduler or head node
+worker); the executor only moves work. A task that loses its worker is run again elsewhere (the Dask
+executor sends it to another worker, Ray retries it); when the cluster as a whole is gone (scheduler or head node
 unreachable) the futures fail with `EvaluatorLost`, so the loop can stop and the run be resumed later.
 """
 
