@@ -6,6 +6,7 @@ archive on resume by replaying `add` in evaluation order, so it holds no state t
 
 from __future__ import annotations
 
+import heapq
 import math
 import random
 from collections.abc import Sequence
@@ -36,6 +37,14 @@ class Island:
     changes: int = 0
     ranked: list[Member] = field(default_factory=list)  # members best first (_rank_key), cached
     ranked_key: int = -1  # the change counter `ranked` was sorted for
+    #: (score, -id, id) of every member, lowest first: eviction candidates; entries of members that left
+    #: (or came back with another score) are stale and skipped when they surface
+    low: list[tuple[float, int, int]] = field(default_factory=list)
+
+    def put(self, m: Member) -> None:
+        self.members[m.id] = m
+        heapq.heappush(self.low, (m.score, -m.id, m.id))
+        self.changes += 1
 
 
 @dataclass(frozen=True)
@@ -108,8 +117,11 @@ class Population:
             self.seed_id = pid
         for isl_idx in targets:
             isl = self.islands[isl_idx]
-            isl.members[pid] = Member(pid, score, dict(features), isl_idx, generation, quick=quick)
-            isl.changes += 1
+            fresh = pid not in isl.members
+            member = Member(pid, score, dict(features), isl_idx, generation, quick=quick)
+            isl.put(member)
+            if fresh:
+                self._grid_admit(isl, member)
         if parent_id is not None:
             for isl in self.islands:
                 if parent_id in isl.members:
@@ -139,17 +151,31 @@ class Population:
                 isl.members[parent_id].children += 1
 
     def _trim(self, isl: Island) -> None:
-        """Evict the worst programs that are neither a cell's elite nor the seed (O(size) per eviction)."""
-        while len(isl.members) > self.s.island_size:
-            elites = set(self.cell_elites(isl).values())
-            if self.seed_id is not None:
-                elites.add(self.seed_id)
-            worst = min((m for m in isl.members.values() if m.id not in elites),
-                        key=lambda m: (m.score, -m.id), default=None)
-            if worst is None:
-                return
-            del isl.members[worst.id]
+        """Evict the worst programs (lowest score, then newest) that are neither a cell's elite nor the seed.
+
+        The island's heap yields them in that order, so an eviction costs O(log size) plus the elites
+        passed over, instead of a scan of the island; this is also what `restore` replays per program.
+        """
+        if len(isl.members) <= self.s.island_size:
+            return
+        elites = set(self.cell_elites(isl).values())  # evicting a non-elite leaves the grid as it is
+        if self.seed_id is not None:
+            elites.add(self.seed_id)
+        passed: list[tuple[float, int, int]] = []
+        while len(isl.members) > self.s.island_size and isl.low:
+            entry = heapq.heappop(isl.low)
+            m = isl.members.get(entry[2])
+            if m is None or m.score != entry[0]:
+                continue  # it left the island, or came back with another score (a newer entry holds it)
+            if m.id in elites:
+                passed.append(entry)
+                continue
+            del isl.members[m.id]
             isl.changes += 1
+            if isl.grid_key == (self.ranges_version, isl.changes - 1):
+                isl.grid_key = (self.ranges_version, isl.changes)
+        for entry in passed:
+            heapq.heappush(isl.low, entry)
 
     # -- MAP-Elites ------------------------------------------------------------------------------------
     def cell(self, features: dict[str, float]) -> tuple[int, ...]:
@@ -171,6 +197,17 @@ class Population:
         if m.cell_version != self.ranges_version:
             m.cell, m.cell_version = self.cell(m.features), self.ranges_version
         return m.cell
+
+    def _grid_admit(self, isl: Island, m: Member) -> None:
+        """Keep a valid grid valid after `m` joined the island: only m's own cell can change (a change of
+        the feature ranges moves every cell, and the next `cell_elites` rebuilds the grid)."""
+        if isl.grid_key != (self.ranges_version, isl.changes - 1):
+            return
+        c = self.member_cell(m)
+        best = isl.members.get(isl.grid[c]) if c in isl.grid else None
+        if best is None or m.score > best.score or (m.score == best.score and m.id < best.id):
+            isl.grid[c] = m.id
+        isl.grid_key = (self.ranges_version, isl.changes)
 
     def cell_elites(self, isl: Island) -> dict[tuple[int, ...], int]:
         """cell -> id of the best member in it (cached until the island or the feature ranges change)."""
@@ -244,9 +281,7 @@ class Population:
                     moves.append((m.id, i, dest))
         for pid, src, dest in moves:
             m = self.islands[src].members[pid]
-            self.islands[dest].members[pid] = Member(m.id, m.score, dict(m.features), dest, m.generation,
-                                                     quick=m.quick)
-            self.islands[dest].changes += 1
+            self.islands[dest].put(Member(m.id, m.score, dict(m.features), dest, m.generation, quick=m.quick))
         for isl in self.islands:
             self._trim(isl)
         return moves
