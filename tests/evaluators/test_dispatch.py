@@ -4,6 +4,7 @@ queue-ahead, its calls on one actor per worker (the Dask and Ray end-to-end runs
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import os
 import signal
 import threading
@@ -241,4 +242,35 @@ def test_an_evaluation_that_keeps_losing_its_dask_worker_fails_after_the_allowed
         assert time.monotonic() - t0 < 60
         assert ex.submit(pow, 2, 5).result(timeout=60) == 32  # the nannies' new workers take over
     finally:
+        ex.shutdown()
+
+
+async def _forget_worker(dask_scheduler: Any, address: str) -> None:
+    await dask_scheduler.remove_worker(address, stimulus_id="test-forget", close=False)
+
+
+@pytest.mark.slow
+def test_an_evaluation_on_a_worker_the_scheduler_dropped_runs_elsewhere_though_its_connection_hangs(
+        tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
+    from evaluators.dispatch import DaskExecutor
+
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    ex = DaskExecutor(distributed.Client(cluster), cluster, queue_ahead=2)
+    log = tmp_path / "starts.log"
+    stopped = None
+    try:
+        addresses = {pid: a for a, pid in ex.client.run(os.getpid).items()}
+        futs = [ex.submit(_pid_after, str(log), i, 2) for i in range(2)]
+        _wait_until(lambda: log.is_file() and len(_starts(log)) == 2)
+        stopped = _starts(log)[0][0]
+        os.kill(stopped, signal.SIGSTOP)  # a frozen machine: its connection neither answers nor breaks
+        address = addresses[stopped]
+        ex.client.run_on_scheduler(_forget_worker, address=address)  # as after distributed.scheduler.worker-ttl
+        # re-sent within a worker-list reading (2 s), long before the nanny gives up on the frozen process
+        assert all(f.result(timeout=12)[1] != stopped for f in futs)
+    finally:
+        if stopped is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(stopped, signal.SIGCONT)
         ex.shutdown()
