@@ -430,7 +430,7 @@ class DaskExecutor(_ClusterExecutor):
             return
         call.settled = True
         assert call.out is not None
-        self._finish(call.out, result, error, cancelled=self._closing)
+        self._finish(call.out, result, error)
 
     def _retry(self, call: _Call, address: str) -> None:
         call.lost.append(address)
@@ -518,8 +518,9 @@ class DaskExecutor(_ClusterExecutor):
             self._watcher.cancel()
         self._waiting.clear()
         by_actor: dict[str, list[int]] = {}
+        wanted = set(calls)
         for actor in self._actors.values():
-            ids = [c.id for c in actor.calls if c in calls]
+            ids = [c.id for c in actor.calls if c in wanted]
             if ids:
                 by_actor[actor.key] = ids
         if self.client.status == "running":
