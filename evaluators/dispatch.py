@@ -346,6 +346,9 @@ class DaskExecutor(_ClusterExecutor):
         self.client, self.cluster = client, cluster
         self.queue_ahead = queue_ahead
         self.allowed_failures = int(dask.config.get("distributed.scheduler.allowed-failures", 3))
+        #: calls go to the workers directly unless `distributed.client.direct-to-workers` is False (a loop
+        #: machine that reaches only the scheduler): then the scheduler relays them
+        self.direct = client.direct_to_workers is not False
         self._ids = itertools.count()
         # the rest belongs to the client's event loop
         self._actors: dict[str, _Actor] = {}
@@ -400,7 +403,7 @@ class DaskExecutor(_ClusterExecutor):
         from distributed.protocol import to_serialize
 
         try:
-            reply = await self.client.rpc(actor.address).actor_execute(
+            reply = await self._rpc(actor.address).actor_execute(
                 actor=actor.key, function="run", kwargs={},
                 args=[to_serialize(call.id), to_serialize(call.fn), to_serialize(call.args),
                       to_serialize(call.kwargs)])
@@ -424,6 +427,13 @@ class DaskExecutor(_ClusterExecutor):
                 self._settle(call, error=reply["exception"])
         call.task = None
         self._pump()
+
+    def _rpc(self, address: str) -> Any:
+        if self.direct:
+            return self.client.rpc(address)
+        from distributed.actor import ProxyRPC
+
+        return ProxyRPC(self.client.scheduler, address)
 
     def _settle(self, call: _Call, result: Any = None, error: BaseException | None = None) -> None:
         if call.settled:
@@ -525,8 +535,8 @@ class DaskExecutor(_ClusterExecutor):
                 by_actor[actor.key] = ids
         if self.client.status == "running":
             await asyncio.gather(*(
-                asyncio.wait_for(self.client.rpc(a.address).actor_execute(actor=a.key, function="cancel",
-                                                                         args=[by_actor[a.key]], kwargs={}), 5)
+                asyncio.wait_for(self._rpc(a.address).actor_execute(actor=a.key, function="cancel",
+                                                                    args=[by_actor[a.key]], kwargs={}), 5)
                 for a in self._actors.values() if a.key in by_actor), return_exceptions=True)
         for call in calls:
             call.settled = True

@@ -274,3 +274,23 @@ def test_an_evaluation_on_a_worker_the_scheduler_dropped_runs_elsewhere_though_i
             with contextlib.suppress(ProcessLookupError):
                 os.kill(stopped, signal.SIGCONT)
         ex.shutdown()
+
+
+@pytest.mark.slow
+def test_dask_calls_go_through_the_scheduler_when_direct_to_workers_is_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("distributed", reason="the dask extra is not installed")
+    import dask
+
+    with dask.config.set({"distributed.client.direct-to-workers": False}):
+        ex = make_executor("dask", 2)
+    try:
+        def no_direct(address: str) -> Any:
+            raise AssertionError(f"connected to the worker {address} directly")
+
+        monkeypatch.setattr(ex.client, "rpc", no_direct)  # type: ignore[attr-defined]
+        assert ex.submit(pow, 2, 6).result(timeout=60) == 64
+        with pytest.raises(ValueError, match="boom"):
+            ex.submit(int, "boom").result(timeout=60)
+    finally:
+        monkeypatch.undo()  # the client closes its connection pool
+        ex.shutdown()
