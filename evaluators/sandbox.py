@@ -257,9 +257,7 @@ class Sandbox:
         self.zygote_isolation = dict(ready.get("isolation") or {})
 
     def close(self) -> None:
-        """Stop the zygote and remove the temporary folders."""
-        with self._lock:
-            self._reap_exiting()
+        """Stop the zygote and remove the temporary folders (a child not waited for dies with the zygote)."""
         self.close_zygote()
         for fd in self._inputs.values():
             _close(fd)
