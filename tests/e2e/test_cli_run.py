@@ -73,6 +73,7 @@ def test_the_local_evaluator_starts_no_worker_processes(tmp_path: Path) -> None:
                              f"hydra.run.dir={run_dir}"], cwd=tmp_path, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     seen: set[str] = set()
+    own = None  # the run's command line: a child that still shows it is a fork that has not exec'd yet
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None:
@@ -84,9 +85,12 @@ def test_the_local_evaluator_starts_no_worker_processes(tmp_path: Path) -> None:
                     pass
             for child in children:
                 try:
-                    seen.add(Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+                    own = own or Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+                    cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
                 except OSError:
-                    pass
+                    continue
+                if cmdline != own:
+                    seen.add(cmdline.replace(b"\0", b" ").decode())
             if any("--zygote" in c for c in seen):
                 break
             time.sleep(0.05)
