@@ -153,7 +153,6 @@ def run(cfg: Any, run_dir: Path, console: Console | None = None) -> dict[str, An
         raise
     finally:
         evo.close()
-        asyncio.run(mutator.aclose())
     summary = build_summary(archive, run_id, str(run_dir))
     write_summary(summary, run_dir)
     print_final(summary, summary_metrics(problem), console)
@@ -192,6 +191,7 @@ async def _run_with_signals(evo: Evolution) -> str:
                 loop.remove_signal_handler(sig)
             except (NotImplementedError, RuntimeError):
                 pass
+        await evo.mutator.aclose()  # its HTTP sessions belong to this loop: closed here or never
 
 
 def _find_resumable(archive: Archive, run_dir: Path, problem: str, resume: str = "") -> Any:

@@ -102,6 +102,7 @@ def test_openai_protocol_run_records_every_outcome_with_tokens_and_cost(cli: Any
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["cost_usd"] == pytest.approx(sum(c.cost_usd for c in calls), abs=1e-6)
     assert "LLM: 10 calls" in proc.stdout
+    assert "Unclosed" not in proc.stdout + proc.stderr  # every HTTP session was closed in its own loop
 
 
 @pytest.mark.slow
