@@ -15,8 +15,8 @@ One run of this script:
    a page shared by forked processes once per process, and summed PSS (proportional set size: a shared
    page split among its sharers), which counts every page once and is the fair measure for trees that
    fork (both frameworks do); with --offline, also evolve's figures with
-   the offline mutator (no LLM); with --flat N, evolve's per-iteration time over an N-iteration run in
-   deciles, which must stay flat as the archive grows.
+   the offline mutator (no LLM); with --flat N, evolve's per-iteration time over an N-iteration run
+   against the scripted server in deciles, which must stay flat as the archive grows.
 """
 
 from __future__ import annotations
@@ -129,8 +129,9 @@ def measure(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float) -> d
             "output": out}
 
 
-def run_evolve(url: str, iterations: int, workers: int, tmp: Path, offline: bool = False) -> dict[str, float]:
-    run_dir = tmp / ("evolve-offline" if offline else "evolve")
+def run_evolve(url: str, iterations: int, workers: int, tmp: Path, offline: bool = False,
+               name: str | None = None) -> dict[str, float]:
+    run_dir = tmp / (name or ("evolve-offline" if offline else "evolve"))
     llm = (["llm=offline"] if offline else
            ["llm=openai_compatible", f"llm.api_base={url}", "llm.model=bench", "llm.full_prob=1",
             "llm.diff_prob=0", "llm.crossover_prob=0", f"llm.max_concurrency={max(4, 2 * workers)}"])
@@ -207,19 +208,23 @@ def report(name: str, r: dict[str, float]) -> str:
 
 
 def flat(url: str, iterations: int, workers: int, tmp: Path) -> None:
-    """Per-iteration wall time by decile of a long offline run (flat = no slowdown as the archive grows)."""
-    run = run_evolve(url, iterations, workers, tmp, offline=True)
+    """Per-iteration wall time by decile of a long run against the scripted server (flat = no slowdown as
+    the archive grows). The server's programs all have the same size, so only the archive grows; with the
+    offline mutator the programs themselves grow over a long run (bloat), and every step with them."""
+    run = run_evolve(url, iterations, workers, tmp, name="evolve-flat")
     from evolve.archive import Archive
 
-    archive = Archive.for_run_dir(tmp / "evolve-offline")
-    rows = sorted((p.eval_index, p.created_at) for p in archive.programs(archive.get_run().id, roles=("candidate",),
-                                                                          with_code=False) if p.eval_index)
+    archive = Archive.for_run_dir(tmp / "evolve-flat")
+    rows = sorted((p.eval_index, p.created_at, len(p.code)) for p in archive.programs(
+        archive.get_run().id, roles=("candidate",)) if p.eval_index)
     step = max(1, len(rows) // 10)
-    print(f"\nflatness: {run['iterations']:.0f} offline iterations, ms per iteration by decile")
+    print(f"\nflatness: {run['iterations']:.0f} iterations (scripted server), ms per iteration by decile")
     prev = rows[0][1]
     for i in range(step, len(rows) + 1, step):
         t = rows[i - 1][1]
-        print(f"  evaluations {i - step + 1:>6}-{i:<6} {1000 * (t - prev).total_seconds() / step:8.2f} ms")
+        size = sum(r[2] for r in rows[i - step:i]) / step
+        print(f"  evaluations {i - step + 1:>6}-{i:<6} {1000 * (t - prev).total_seconds() / step:8.2f} ms"
+              f"   (programs of {size:.0f} characters)")
         prev = t
 
 
@@ -229,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--skip-openevolve", action="store_true")
     ap.add_argument("--offline", action="store_true", help="also run evolve with llm=offline")
-    ap.add_argument("--flat", type=int, default=0, help="also run N offline iterations to check flatness")
+    ap.add_argument("--flat", type=int, default=0, help="also run N iterations to check flatness")
     args = ap.parse_args(argv)
     server = start_server()
     results: dict[str, dict[str, float]] = {}
