@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures as cf
+import itertools
 import logging
 import random
 import time
@@ -99,6 +100,9 @@ class Evolution:
         #: only writer of programs, so this answers the dedup question without a query per proposal)
         self._hashes: dict[str, int] = {}
         self._views_max = 2 * self.search.islands * self.search.island_size + 64
+        #: the task statement and metric notes, read once: run-wide, as the cached system prompt assumes
+        #: (the description property reads a file)
+        self._task_text: tuple[str, str, dict[str, str]] | None = None
         self.offline = getattr(mutator, "name", "") == "offline"
         self.deadline = (time.monotonic() + self.search.max_seconds) if self.search.max_seconds else None
         # plain copies of the settings read on every turn (OmegaConf attribute access is slow)
@@ -314,14 +318,24 @@ class Evolution:
 
     def _remember(self, view: ProgramView) -> None:
         self._views[view.id] = view
-        while len(self._views) > self._views_max:
-            self._views.popitem(last=False)
+        if len(self._views) > self._views_max:
+            # least recently used first, but a program still in the population stays: it can be chosen
+            # again, and loading it back from the archive costs a query and its stages
+            gone = list(itertools.islice((pid for pid in self._views if self.pop.member(pid) is None),
+                                         len(self._views) - self._views_max))
+            for pid in gone:
+                del self._views[pid]
+            while len(self._views) > self._views_max:
+                self._views.popitem(last=False)
 
     def _request(self, parent_id: int | None, insp: tuple[int, ...]) -> ProposalRequest:
         assert parent_id is not None
+        if self._task_text is None:
+            self._task_text = (self.problem.description, self.problem.entry, self.problem.describe_metrics())
+        description, entry, notes = self._task_text
         return ProposalRequest(parent=self._view(parent_id), inspirations=tuple(self._view(i) for i in insp),
-                               failures=tuple(self.failures), description=self.problem.description,
-                               entry=self.problem.entry, metric_notes=self.problem.describe_metrics())
+                               failures=tuple(self.failures), description=description, entry=entry,
+                               metric_notes=notes)
 
     def _on_proposal(self, task: asyncio.Task[Proposal]) -> None:
         parent, island, gen, insp, rng = self.proposals.pop(task)

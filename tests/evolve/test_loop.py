@@ -15,7 +15,7 @@ from evolve.archive import Archive
 from evolve.archive.store import sqlite_url
 from evolve.config import register
 from evolve.edit.blocks import replace_blocks
-from evolve.llm.base import Proposal, ProposalRequest
+from evolve.llm.base import ProgramView, Proposal, ProposalRequest
 from evolve.loop import Evolution
 from evolve.plugins import load_problem
 from evolve.runner import isolation_from, limits_from
@@ -214,3 +214,34 @@ def test_a_child_stopped_by_the_cascade_counts_as_its_parents_child_as_on_resume
     finally:
         again.close()
     assert live == restored and live[evo.pop.seed_id] == 3
+
+
+def test_the_view_cache_drops_programs_that_left_the_population_first(tmp_path: Path) -> None:
+    evo, _ = make_evolution(tmp_path, Scripted([None]), [])
+    try:
+        evo._views_max = 3
+        evo.pop.add(1, -5.0, {}, 0, 0, None)  # a member, and the least recently used view below
+        for pid in (1, 2, 3, 4, 5):
+            evo._remember(ProgramView(pid, "code", -1.0))
+        assert list(evo._views) == [1, 4, 5]  # 2 and 3 went first: they are in no island
+        for pid in (6, 7, 8):
+            evo.pop.add(pid, -1.0, {}, 0, 0, None)
+            evo._remember(ProgramView(pid, "code", -1.0))
+        assert list(evo._views) == [6, 7, 8]  # all members now: the least recently used go as before
+    finally:
+        evo.close()
+
+
+def test_the_task_statement_is_read_once_per_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    evo, _ = make_evolution(tmp_path, Scripted([None]), [])
+    reads: list[int] = []
+    cls = type(evo.problem)
+    original = cls.description
+    monkeypatch.setattr(cls, "description", property(lambda self: reads.append(1) or original.fget(self)))
+    try:
+        seed = evo.seed_population(SEED)
+        first, second = evo._request(seed.id, ()), evo._request(seed.id, ())
+        assert first.description == second.description and "tardiness" in first.description.lower()
+        assert len(reads) == 1
+    finally:
+        evo.close()
