@@ -403,6 +403,7 @@ class Sandbox:
         results: socket.socket | None = None
         done: list[SandboxResult] = []
         pid: int | None = None
+        exiting = False  # the child's exit is left to the next job (wait_exit=False, every result in)
         try:
             inputs_fds = [self._inputs_fd(job) for job in jobs]
             job_fd = _sealed_memfd("job", wire.encode(self._payload(jobs, workdir)))
@@ -441,13 +442,14 @@ class Sandbox:
             # the stage the run ended in, with the process's exit, usage and captured output
             complete = len(done) + 1 == len(jobs) and not collected.timed_out and not collected.wire_error \
                 and bool(collected.events) and collected.events[-1]["event"] == "done"
-            if not wait_exit and complete:  # the child flushed its output before "done"
+            exiting = not wait_exit and complete  # then the child flushed its output before "done"
+            if exiting:
                 status, self._exiting, pid = {}, (pid, workdir), None
             else:
                 status, pid = self._final_status(pid), None
             res = _classify(collected, status, job, wall, _tail_fd(out_fd, job.limits.capture_bytes),
                             _tail_fd(err_fd, job.limits.capture_bytes))
-            if self._exiting is not None:
+            if exiting:
                 res = dataclasses.replace(res, exit="not awaited")
             done.append(res if isolation is None else dataclasses.replace(res, isolation=isolation))
         finally:
@@ -461,7 +463,7 @@ class Sandbox:
                 _close(fd)
             if results is not None:
                 results.close()
-            if self._exiting is None:
+            if not exiting:
                 shutil.rmtree(workdir, ignore_errors=True)
         return done
 
