@@ -417,15 +417,13 @@ class DaskExecutor(_ClusterExecutor):
             self._retry(call, actor.address)
             return
         except Exception as exc:  # e.g. a result this process cannot unpickle
-            actor.calls.discard(call)
-            self._settle(call, error=exc)
-        else:
-            actor.calls.discard(call)
-            if reply.get("status") == "OK":
-                self._settle(call, result=reply["result"])
-            else:
-                self._settle(call, error=reply["exception"])
+            reply = {"status": "error", "exception": exc}
+        actor.calls.discard(call)
         call.task = None
+        if reply.get("status") == "OK":
+            self._settle(call, result=reply["result"])
+        else:
+            self._settle(call, error=reply["exception"])
         self._pump()
 
     def _rpc(self, address: str) -> Any:
@@ -527,17 +525,13 @@ class DaskExecutor(_ClusterExecutor):
         if self._watcher is not None:
             self._watcher.cancel()
         self._waiting.clear()
-        by_actor: dict[str, list[int]] = {}
         wanted = set(calls)
-        for actor in self._actors.values():
-            ids = [c.id for c in actor.calls if c in wanted]
-            if ids:
-                by_actor[actor.key] = ids
+        queued = [(a, ids) for a in self._actors.values() if (ids := [c.id for c in a.calls if c in wanted])]
         if self.client.status == "running":
             await asyncio.gather(*(
                 asyncio.wait_for(self._rpc(a.address).actor_execute(actor=a.key, function="cancel",
-                                                                    args=[by_actor[a.key]], kwargs={}), 5)
-                for a in self._actors.values() if a.key in by_actor), return_exceptions=True)
+                                                                    args=[ids], kwargs={}), 5)
+                for a, ids in queued), return_exceptions=True)
         for call in calls:
             call.settled = True
             if call.task is not None:
