@@ -47,6 +47,11 @@ class Island:
         self.changes += 1
 
 
+def _beats(m: Member, other: Member) -> bool:
+    """Whether `m` is the better elite of a cell: the higher score, then the older program."""
+    return m.score > other.score or (m.score == other.score and m.id < other.id)
+
+
 @dataclass(frozen=True)
 class SearchSettings:
     """The subset of SearchConfig the population needs (plain values)."""
@@ -172,7 +177,7 @@ class Population:
                 continue
             del isl.members[m.id]
             isl.changes += 1
-            if isl.grid_key == (self.ranges_version, isl.changes - 1):
+            if self._grid_was_current(isl):
                 isl.grid_key = (self.ranges_version, isl.changes)
         for entry in passed:
             heapq.heappush(isl.low, entry)
@@ -201,13 +206,18 @@ class Population:
     def _grid_admit(self, isl: Island, m: Member) -> None:
         """Keep a valid grid valid after `m` joined the island: only m's own cell can change (a change of
         the feature ranges moves every cell, and the next `cell_elites` rebuilds the grid)."""
-        if isl.grid_key != (self.ranges_version, isl.changes - 1):
+        if not self._grid_was_current(isl):
             return
         c = self.member_cell(m)
         best = isl.members.get(isl.grid[c]) if c in isl.grid else None
-        if best is None or m.score > best.score or (m.score == best.score and m.id < best.id):
+        if best is None or _beats(m, best):
             isl.grid[c] = m.id
         isl.grid_key = (self.ranges_version, isl.changes)
+
+    def _grid_was_current(self, isl: Island) -> bool:
+        """Whether the grid was up to date just before the island's latest change (so that change alone
+        can be applied to it)."""
+        return isl.grid_key == (self.ranges_version, isl.changes - 1)
 
     def cell_elites(self, isl: Island) -> dict[tuple[int, ...], int]:
         """cell -> id of the best member in it (cached until the island or the feature ranges change)."""
@@ -217,7 +227,7 @@ class Population:
             for m in isl.members.values():
                 c = self.member_cell(m)
                 best = grid.get(c)
-                if best is None or m.score > best.score or (m.score == best.score and m.id < best.id):
+                if best is None or _beats(m, best):
                     grid[c] = m
             isl.grid, isl.grid_key = {c: m.id for c, m in grid.items()}, key
         return isl.grid
