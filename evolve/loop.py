@@ -100,9 +100,9 @@ class Evolution:
         #: only writer of programs, so this answers the dedup question without a query per proposal)
         self._hashes: dict[str, int] = {}
         self._views_max = 2 * self.search.islands * self.search.island_size + 64
-        #: the task statement and metric notes, read once: run-wide, as the cached system prompt assumes
-        #: (the description property reads a file)
-        self._task_text: tuple[str, str, dict[str, str]] | None = None
+        #: the task statement, entry and metric notes, read once: run-wide, as the cached system prompt
+        #: assumes (the description property reads a file)
+        self._task_text = (problem.description, problem.entry, problem.describe_metrics())
         self.offline = getattr(mutator, "name", "") == "offline"
         self.deadline = (time.monotonic() + self.search.max_seconds) if self.search.max_seconds else None
         # plain copies of the settings read on every turn (OmegaConf attribute access is slow)
@@ -330,8 +330,6 @@ class Evolution:
 
     def _request(self, parent_id: int | None, insp: tuple[int, ...]) -> ProposalRequest:
         assert parent_id is not None
-        if self._task_text is None:
-            self._task_text = (self.problem.description, self.problem.entry, self.problem.describe_metrics())
         description, entry, notes = self._task_text
         return ProposalRequest(parent=self._view(parent_id), inspirations=tuple(self._view(i) for i in insp),
                                failures=tuple(self.failures), description=description, entry=entry,

@@ -233,11 +233,11 @@ def test_the_view_cache_drops_programs_that_left_the_population_first(tmp_path: 
 
 
 def test_the_task_statement_is_read_once_per_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    evo, _ = make_evolution(tmp_path, Scripted([None]), [])
     reads: list[int] = []
-    cls = type(evo.problem)
+    cls = type(load_problem("smtt"))
     original = cls.description
     monkeypatch.setattr(cls, "description", property(lambda self: reads.append(1) or original.fget(self)))
+    evo, _ = make_evolution(tmp_path, Scripted([None]), [])
     try:
         seed = evo.seed_population(SEED)
         first, second = evo._request(seed.id, ()), evo._request(seed.id, ())
