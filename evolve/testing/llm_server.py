@@ -216,17 +216,16 @@ def _make_handler(server: ScriptedLLMServer) -> type[BaseHTTPRequestHandler]:
                             headers)
 
         def _authorised(self) -> bool:
-            if server.api_key is None:
-                return True
-            if self.headers.get("Authorization", "") == f"Bearer {server.api_key}":
-                return True
+            return server.api_key is None or self.headers.get("Authorization", "") == f"Bearer {server.api_key}"
+
+        def _refuse_key(self) -> None:
             self._error(401, "Incorrect API key provided.", "invalid_request_error", code="invalid_api_key")
-            return False
 
         def do_GET(self) -> None:
             request = RecordedRequest(self.path, "GET", _headers(self), None, at=time.time())
             server._record(request)
             if not self._authorised():
+                self._refuse_key()
                 return
             names = server.models or ["scripted-model"]
             if self.path.rstrip("/").endswith("/models") and server.list_models:
@@ -251,7 +250,8 @@ def _make_handler(server: ScriptedLLMServer) -> type[BaseHTTPRequestHandler]:
                 self._error(404, f"no route {self.path}", code="not_found")
                 return
             if not self._authorised():
-                server._record(request)
+                server._record(request)  # before the answer: the client's next request may come at once
+                self._refuse_key()
                 return
             if body is None or not isinstance(body.get("messages"), list):
                 server._record(request)
