@@ -195,7 +195,10 @@ def _estimate_tokens(text: str) -> int:
 
 def _make_handler(server: ScriptedLLMServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.0"  # one request per connection: a cut body is unambiguous
+        # Keep-alive, as real servers do: every answer carries its Content-Length, and a cut body closes
+        # its connection, so the client sees the cut.
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body are two writes: no wait for the first one's ACK
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet
             return None

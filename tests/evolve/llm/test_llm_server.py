@@ -74,6 +74,26 @@ def test_a_truncated_body_is_cut_short_of_its_content_length() -> None:
         post(server)
 
 
+def test_a_connection_is_kept_alive_across_requests_and_closed_after_a_cut_body() -> None:
+    with ScriptedLLMServer(["one", "two", Reply.truncated("x" * 200)]) as server:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+        try:
+            replies, socks = [], []
+            for _ in range(2):
+                conn.request("POST", "/v1/chat/completions", body, {"Content-Type": "application/json"})
+                resp = conn.getresponse()
+                replies.append(json.loads(resp.read())["choices"][0]["message"]["content"])
+                socks.append(conn.sock)
+            assert replies == ["one", "two"] and socks[0] is socks[1] is not None  # one connection, two answers
+            conn.request("POST", "/v1/chat/completions", body, {"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            with pytest.raises(http.client.IncompleteRead):
+                resp.read()
+        finally:
+            conn.close()
+
+
 def test_a_slow_reply_waits_before_answering() -> None:
     with ScriptedLLMServer([Reply.slow("late", delay_s=0.4)]) as server:
         start = time.monotonic()
