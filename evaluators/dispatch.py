@@ -85,12 +85,12 @@ def make_executor(kind: str, workers: int, address: str | None = None) -> cf.Exe
     closed again by `shutdown()`.
     """
     if kind in LOCAL_KINDS:
-        return cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="evolve-eval")
+        return LocalExecutor(workers)
     if kind == "loky":
         from joblib.externals.loky import get_reusable_executor
 
         return LokyExecutor(get_reusable_executor(max_workers=workers, timeout=300, reuse=False,
-                                                  initializer=_ignore_sigint))
+                                                  initializer=_ignore_sigint), queue_ahead=workers)
     if kind == "dask":
         return _dask_executor(workers, address)
     if kind == "ray":
@@ -105,11 +105,26 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-class LokyExecutor(cf.Executor):
-    """loky's process pool with the standard `shutdown(wait, cancel_futures=…)` (loky has no such keyword)."""
+class LocalExecutor(cf.ThreadPoolExecutor):
+    """One evaluation thread per worker, each with its own warm sandbox.
 
-    def __init__(self, inner: Any) -> None:
+    `queue_ahead`: the submitter keeps one more evaluation per thread queued here, so a thread that
+    finishes takes its next candidate at once instead of idling while the loop stores the result and
+    dispatches the next one (that round trip is a few milliseconds, as long as a trivial evaluation).
+    """
+
+    def __init__(self, workers: int) -> None:
+        super().__init__(max_workers=workers, thread_name_prefix="evolve-eval")
+        self.queue_ahead = workers
+
+
+class LokyExecutor(cf.Executor):
+    """loky's process pool with the standard `shutdown(wait, cancel_futures=…)` (loky has no such keyword).
+    Like the local executor, it keeps one evaluation per worker queued ahead."""
+
+    def __init__(self, inner: Any, queue_ahead: int = 0) -> None:
         self.inner = inner
+        self.queue_ahead = queue_ahead
         self._futures: weakref.WeakSet[cf.Future[Any]] = weakref.WeakSet()
 
     def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> cf.Future[Any]:

@@ -147,9 +147,33 @@ def test_target_score_stops_the_run(tmp_path: Path) -> None:
     try:
         evo.seed_population(SEED)
         assert asyncio.run(evo.run()) == "target_score"
-        assert evo.progress.evaluations == 1
+        # the first candidate reached the target; what was already queued for the worker is finished,
+        # nothing new is proposed
+        assert 1 <= evo.progress.evaluations <= evo.capacity == 2
+        best = evo.archive.top(evo.run_id, n=1)[0]
+        assert best.eval_index == 1 and "max(d, t + p)" in best.code
     finally:
         evo.close()
+
+
+def test_the_worker_has_its_next_candidate_queued_while_the_loop_handles_a_result(tmp_path: Path) -> None:
+    """The local executor asks for one evaluation queued per worker thread, so the thread does not idle
+    through the loop's turn (store the outcome, admit it, dispatch) between two candidates."""
+    evo, _ = make_evolution(tmp_path, Scripted([body(f"d + {i}") for i in range(1, 12)]), ["search.iterations=10"])
+    in_flight: list[int] = []
+    dispatch = evo._dispatch
+
+    def watched() -> None:
+        dispatch()
+        in_flight.append(len(evo.inflight))
+
+    evo._dispatch = watched  # type: ignore[method-assign]
+    try:
+        evo.seed_population(SEED)
+        assert asyncio.run(evo.run()) == "iterations"
+    finally:
+        evo.close()
+    assert evo.capacity == 2 and max(in_flight) == 2
 
 
 def test_stagnation_stops_the_run(tmp_path: Path) -> None:
