@@ -77,6 +77,8 @@ class Evolution:
                  on_progress: Callable[[Progress], None] | None = None) -> None:
         self.cfg, self.problem, self.spec = cfg, problem, spec
         self.archive, self.run_id, self.mutator = archive, run_id, mutator
+        if hasattr(mutator, "defer_calls"):  # its LLM calls are stored with their program, in our batch
+            mutator.defer_calls = True
         self.executor_factory = executor_factory
         self.executor = executor_factory()
         self.workers, self.limits, self.isolation, self.seed = workers, limits, isolation, seed
@@ -381,6 +383,7 @@ class Evolution:
     def _link_calls(self, proposal: Proposal, pid: int) -> None:
         for call_id in proposal.llm_call_ids:
             self.archive.link_llm_call(call_id, pid)
+        self.archive.add_llm_calls(self.run_id, proposal.llm_calls, program_id=pid)
 
     def _dispatch(self) -> None:
         while self.ready and len(self.inflight) < self.capacity:

@@ -13,7 +13,7 @@ import fcntl
 import hashlib
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,14 @@ _LLM_CALL_ROW: dict[str, Any] = {
     "completion_tokens": 0, "cost_usd": 0.0, "latency_s": 0.0, "error": None,
 }
 _INSERT_LLM_CALL = insert(LLMCallRow).returning(LLMCallRow.id)
+
+
+def _llm_call_values(run_id: str, fields: Mapping[str, Any], now: Any) -> dict[str, Any]:
+    values = {**_LLM_CALL_ROW, **fields, "run_id": run_id, "created_at": fields.get("created_at") or now}
+    bad = set(values) - set(_LLM_CALL_ROW) - {"run_id", "created_at", "model", "status"}
+    if bad or "model" not in values or "status" not in values:
+        raise ValueError(f"an LLM call needs model and status and takes no {sorted(bad)}")
+    return values
 _LINK_LLM_CALL = update(LLMCallRow).where(LLMCallRow.id == bindparam("c")).values(program_id=bindparam("p"))
 _FIND_HASH = select(ProgramRow.id).where(ProgramRow.run_id == bindparam("r"), ProgramRow.code_hash == bindparam("h"),
                                          ProgramRow.status != "duplicate").limit(1)
@@ -405,12 +413,19 @@ class Archive:
 
     # -- llm calls and events ----------------------------------------------------------------------
     def add_llm_call(self, run_id: str, **fields: Any) -> int:
-        values = {**_LLM_CALL_ROW, **fields, "run_id": run_id, "created_at": utcnow()}
-        bad = set(values) - set(_LLM_CALL_ROW) - {"run_id", "created_at", "model", "status"}
-        if bad or "model" not in values or "status" not in values:
-            raise ValueError(f"an LLM call needs model and status and takes no {sorted(bad)}")
+        values = _llm_call_values(run_id, fields, utcnow())
         with self._conn() as conn:
             return int(conn.execute(_INSERT_LLM_CALL, values).scalar_one())
+
+    def add_llm_calls(self, run_id: str, calls: Sequence[Mapping[str, Any]], program_id: int | None = None) -> None:
+        """Insert several calls in one statement (the loop stores a proposal's calls with its program)."""
+        if not calls:
+            return
+        now = utcnow()
+        rows = [_llm_call_values(run_id, {**call, "program_id": program_id}
+                                 if program_id is not None else call, now) for call in calls]
+        with self._conn() as conn:
+            conn.execute(insert(LLMCallRow), rows)
 
     def llm_calls(self, run_id: str) -> list[LLMCallRecord]:
         with self.session() as s:

@@ -68,7 +68,8 @@ class Proposal:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
-    llm_call_ids: tuple[int, ...] = ()
+    llm_call_ids: tuple[int, ...] = ()  # calls the mutator stored itself
+    llm_calls: tuple[dict[str, Any], ...] = ()  # calls for the caller to store with the program
 
 
 class Mutator(Protocol):

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evolve.archive import Archive
+from evolve.archive.models import utcnow
 from evolve.edit.diff import EditError, apply_reply
 from evolve.errors import ArchiveError
 from evolve.llm.base import Proposal, ProposalRequest
@@ -41,12 +42,18 @@ class _Tally:
     completion_tokens: int = 0
     cost_usd: float = 0.0
     call_ids: list[int] = field(default_factory=list)
+    #: rows of calls not stored yet (with `defer_calls`: the caller stores them with the program)
+    calls: list[dict[str, Any]] = field(default_factory=list)
 
 
 class LLMMutator:
     """Proposes children with LLMs; implements the loop's Mutator protocol (plus preflight and observe)."""
 
     name = "llm"
+    #: True: a proposal's calls travel in `Proposal.llm_calls` and the caller stores them (the loop does,
+    #: with the program, in its batched transaction). A proposal that never reaches the caller (cancelled,
+    #: or a bug) still has its calls stored here.
+    defer_calls = False
 
     def __init__(self, specs: list[ModelSpec], *, settings: CallSettings, pricing: Pricing | None = None,
                  selection: str = "weighted", mode_weights: tuple[float, float, float] = (0.6, 0.3, 0.1),
@@ -74,6 +81,9 @@ class LLMMutator:
         tally = _Tally()
         try:
             return await self._propose(request, mode, answer, spec, client, tally)
+        except BaseException:
+            self._store_calls(tally)
+            raise
         finally:
             self.selector.finished(index, tally.cost_usd, tally.prompt_tokens + tally.completion_tokens)
 
@@ -155,17 +165,23 @@ class LLMMutator:
         tally.prompt_tokens += prompt_tokens
         tally.completion_tokens += completion_tokens
         tally.cost_usd += cost
+        row = dict(model=spec.key, kind=kind, prompt=render_transcript(messages), response=response,
+                   prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, cost_usd=cost,
+                   latency_s=round(latency, 4), status=status, error=error, created_at=utcnow())
+        tally.calls.append(row)
+        if not self.defer_calls:
+            self._store_calls(tally)
+
+    def _store_calls(self, tally: _Tally) -> None:
+        """Store the calls not stored yet (their ids go to the proposal)."""
+        rows, tally.calls = tally.calls, []
         if self.archive is None or self.run_id is None:
             return
-        try:
-            call_id = self.archive.add_llm_call(
-                self.run_id, model=spec.key, kind=kind, prompt=render_transcript(messages), response=response,
-                prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, cost_usd=cost,
-                latency_s=round(latency, 4), status=status, error=error)
-        except ArchiveError as exc:  # never lose the proposal over a bookkeeping write
-            log.warning("could not store an llm call: %s", exc)
-            return
-        tally.call_ids.append(call_id)
+        for row in rows:
+            try:
+                tally.call_ids.append(self.archive.add_llm_call(self.run_id, **row))
+            except ArchiveError as exc:  # never lose the proposal over a bookkeeping write
+                log.warning("could not store an llm call: %s", exc)
 
     def state(self) -> dict[str, Any]:
         return {"selector": self.selector.state()}
@@ -185,10 +201,11 @@ class LLMMutator:
         for spec, client in zip(self.specs, self.clients):
             result = await check_model(spec, client)
             if result.probe is not None:  # a probe request spent tokens: account for it like any call
-                probe = result.probe
+                probe, tally = result.probe, _Tally()
                 self._record(spec, "preflight", PROBE, probe.text, probe.prompt_tokens, probe.completion_tokens,
                              self.pricing.cost(spec, probe.prompt_tokens, probe.completion_tokens), 0.0, "ok",
-                             None, _Tally())
+                             None, tally)
+                self._store_calls(tally)  # no proposal carries it
 
     def observe(self, program_id: int, improved: bool, score_delta: float | None = None,
                 model: str | None = None) -> None:
@@ -210,4 +227,4 @@ class LLMMutator:
 
 def _usage(tally: _Tally) -> dict[str, Any]:
     return {"prompt_tokens": tally.prompt_tokens, "completion_tokens": tally.completion_tokens,
-            "cost_usd": tally.cost_usd, "llm_call_ids": tuple(tally.call_ids)}
+            "cost_usd": tally.cost_usd, "llm_call_ids": tuple(tally.call_ids), "llm_calls": tuple(tally.calls)}

@@ -217,9 +217,28 @@ def test_state_round_trips_through_the_mutator(archive: Archive) -> None:
     assert again.state()["selector"]["arms"]["scripted-model"]["calls"] == 1
 
 
-def test_a_cancelled_request_is_stored_as_cancelled(archive: Archive) -> None:
+def test_deferred_calls_travel_with_the_proposal_and_are_stored_with_the_program(archive: Archive) -> None:
+    with ScriptedLLMServer([Reply.text("no code", prompt_tokens=100, completion_tokens=5),
+                            Reply.text(MDD_DIFF, prompt_tokens=150, completion_tokens=40)]) as server:
+        mutator = make_mutator([spec(server)], archive, fix_retries=1)
+        mutator.defer_calls = True
+        proposal = propose(mutator)
+    assert archive.llm_calls("r") == [] and proposal.llm_call_ids == ()
+    assert [(c["kind"], c["status"], c["prompt_tokens"]) for c in proposal.llm_calls] == [
+        ("diff", "parse_error", 100), ("fix", "ok", 150)]
+    pid = archive.add_program("r", "job-1", code="x", code_hash="h", status="pending")
+    with archive.batch():
+        archive.add_llm_calls("r", proposal.llm_calls, program_id=pid)
+    calls = archive.llm_calls("r")
+    assert [(c.kind, c.status, c.program_id) for c in calls] == [("diff", "parse_error", pid), ("fix", "ok", pid)]
+    assert calls[1].response == MDD_DIFF and calls[0].created_at <= calls[1].created_at
+
+
+@pytest.mark.parametrize("defer", [False, True])
+def test_a_cancelled_request_is_stored_as_cancelled(archive: Archive, defer: bool) -> None:
     with ScriptedLLMServer([Reply.slow(MDD_DIFF, delay_s=3)]) as server:
         mutator = make_mutator([spec(server)], archive)
+        mutator.defer_calls = defer  # deferred or not: a proposal that never reaches the loop keeps its calls
 
         async def cancel() -> None:
             task = asyncio.ensure_future(mutator.propose(smtt_request(), random.Random(0)))
