@@ -138,6 +138,7 @@ def run_evolve(url: str, iterations: int, workers: int, tmp: Path, offline: bool
     cmd = [sys.executable, "-m", "evolve.cli", "run", f"problem.path={PROBLEM}", *llm,
            f"search.iterations={iterations}", "search.max_seconds=null", f"evaluator.workers={workers}",
            "search.holdout_top_k=1", "quiet=true", f"hydra.run.dir={run_dir}"]
+    compile_sources()
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     res = measure(cmd, tmp, env, timeout=3600)
     from evolve.archive import Archive
@@ -148,6 +149,14 @@ def run_evolve(url: str, iterations: int, workers: int, tmp: Path, offline: bool
     res["sandboxed"] = 1.0
     res["statuses"] = archive.status_counts(run.id)  # type: ignore[assignment]
     return res
+
+
+def compile_sources() -> None:
+    """Compile our sources to bytecode (their __pycache__ folders, ignored by git), as `pip install` does
+    for OpenEvolve's: with PYTHONDONTWRITEBYTECODE set, as on some machines, an editable checkout would
+    otherwise compile every module again in every run (about 0.2 s of each start)."""
+    dirs = [str(REPO / d) for d in ("evolve", "evaluators", "problems")] + [str(PROBLEM)]
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "-j", "0", *dirs], check=True)
 
 
 def install_openevolve(tmp: Path) -> Path:
