@@ -56,11 +56,14 @@ def _fail(exc: BaseException) -> None:
 
 @hydra.main(config_path="conf", config_name="config", version_base="1.3")
 def _run_main(cfg: DictConfig) -> None:
+    from evolve.worker import start_local_workers
+
+    started = start_local_workers(cfg)  # the sandbox zygotes boot while the imports below run
     from evolve.runner import run
 
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
-        summary = run(cfg, run_dir, console)
+        summary = run(cfg, run_dir, console, started)
     except EvolveError as exc:
         _fail(exc)
     except KeyboardInterrupt:

@@ -6,7 +6,6 @@ import asyncio
 import datetime as dt
 import logging
 import signal
-import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -14,8 +13,8 @@ from typing import Any
 from omegaconf import OmegaConf
 from rich.console import Console
 
-from evaluators.dispatch import LOCAL_KINDS, EvaluatorLost, EvaluatorUnavailable, make_executor
-from evaluators.sandbox import Isolation, Limits
+from evaluators.dispatch import EvaluatorLost, EvaluatorUnavailable, make_executor
+from evaluators.sandbox import Limits
 from evolve.archive import Archive
 from evolve.archive.store import DB_NAME, sqlite_url
 from evolve.config import validate, worker_count
@@ -28,7 +27,7 @@ from evolve.problem import Problem
 from evolve.progress import ProgressLine
 from evolve.summary import build_summary, print_final, write_summary
 from evolve.testing.contract import fast_check
-from evolve.worker import ProblemSpec, share_problem, warm_up
+from evolve.worker import ProblemSpec, isolation_from, share_problem, start_local_workers
 
 log = logging.getLogger(__name__)
 
@@ -40,34 +39,6 @@ def limits_from(cfg: Any) -> Limits:
                   max_output_mb=e.max_output_mb, disk_mb=e.disk_mb)
 
 
-def isolation_from(cfg: Any) -> Isolation:
-    e = cfg.evaluator
-    return Isolation(netns=e.netns, drop_uid=e.drop_uid, filesystem=e.filesystem, pidns=e.pidns, ipc=e.ipc,
-                     userns=e.userns, audit=e.audit)
-
-
-def _warm_local_workers(kind: str, workers: int, cfg: Any, spec: ProblemSpec, problem: Problem) -> list[Any]:
-    """For the local evaluator: its executor, with every worker's zygote already starting (numpy loads in
-    those processes while this one opens the archive and checks the model), as a one-item list."""
-    if kind not in LOCAL_KINDS:
-        return []
-    share_problem(spec, problem)
-    executor = make_executor(kind, workers)
-    isolation, disk_mb = isolation_from(cfg), int(cfg.evaluator.disk_mb)
-    barrier = threading.Barrier(workers, timeout=30)
-
-    def warm() -> None:
-        try:
-            barrier.wait()  # one task per worker thread: none returns before all have started
-        except threading.BrokenBarrierError:
-            pass
-        warm_up(isolation, disk_mb)
-
-    for _ in range(workers):
-        executor.submit(warm)
-    return [executor]
-
-
 def summary_metrics(problem: Problem) -> tuple[str, ...]:
     return tuple(getattr(problem, "summary_metrics", ()) or ("score",))
 
@@ -77,9 +48,21 @@ def _open_archive(cfg: Any, run_dir: Path) -> Archive:
     return Archive(url)
 
 
-def run(cfg: Any, run_dir: Path, console: Console | None = None) -> dict[str, Any]:
-    """Run (or resume) evolution as configured; returns the summary."""
+def run(cfg: Any, run_dir: Path, console: Console | None = None, started: Any | None = None) -> dict[str, Any]:
+    """Run (or resume) evolution as configured; returns the summary.
+
+    `started`: the local evaluator's executor from `start_local_workers(cfg)`, its zygotes already
+    starting (the CLI starts them before importing this module); started here otherwise.
+    """
     console = console or Console()
+    try:
+        return _run(cfg, run_dir, console, started)
+    finally:
+        if started is not None:
+            started.shutdown(wait=False)  # a no-op once the loop took it over and shut it down itself
+
+
+def _run(cfg: Any, run_dir: Path, console: Console, started: Any | None) -> dict[str, Any]:
     validate(cfg)
     problem = load_problem(cfg.problem.name, cfg.problem.path, OmegaConf.to_container(cfg.problem.options))
     broken = fast_check(problem)
@@ -94,7 +77,10 @@ def run(cfg: Any, run_dir: Path, console: Console | None = None) -> dict[str, An
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     workers = worker_count(cfg)
     kind = str(cfg.evaluator.name)
-    early = _warm_local_workers(kind, workers, cfg, spec, problem)
+    if started is None:
+        started = start_local_workers(cfg)
+    early = [started] if started is not None else []
+    share_problem(spec, problem)  # local worker threads use the problem loaded here
     archive = _open_archive(cfg, run_dir)
     if cfg.resume:
         run_rec = _find_resumable(archive, run_dir, problem.name, str(cfg.resume))

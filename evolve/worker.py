@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from evaluators.dispatch import claim_slot
+from evaluators.dispatch import LOCAL_KINDS, claim_slot, make_executor
 from evaluators.sandbox import Isolation, Limits, Sandbox
 from evolve.evaluation import Outcome, StageResult, evaluate
 from evolve.plugins import load_problem
@@ -79,6 +79,45 @@ def _sandbox(isolation: Isolation, disk_mb: int) -> Sandbox:
             sb.close()
         _state.sandbox = Sandbox(slot=claim_slot(), isolation=isolation, disk_mb=disk_mb)
     return _state.sandbox  # type: ignore[return-value]
+
+
+def isolation_from(cfg: Any) -> Isolation:
+    e = cfg.evaluator
+    return Isolation(netns=e.netns, drop_uid=e.drop_uid, filesystem=e.filesystem, pidns=e.pidns, ipc=e.ipc,
+                     userns=e.userns, audit=e.audit)
+
+
+def start_local_workers(cfg: Any) -> Any | None:
+    """For `evaluator=local`: its executor, every worker thread already starting its sandbox zygote, or
+    None for other evaluators or a config `run` will refuse (it says why).
+
+    Called before the run imports its heavy modules (the archive's SQLAlchemy, the LLM clients): a zygote
+    loads numpy in its own process, on another core, and is ready when the seed is evaluated instead of
+    holding it up by about 0.4 s.
+    """
+    from evolve.config import validate, worker_count
+
+    try:
+        validate(cfg)
+        kind, workers = str(cfg.evaluator.name), worker_count(cfg)
+        isolation, disk_mb = isolation_from(cfg), int(cfg.evaluator.disk_mb)
+    except Exception:
+        return None
+    if kind not in LOCAL_KINDS:
+        return None
+    executor = make_executor(kind, workers)
+    barrier = threading.Barrier(workers, timeout=30)
+
+    def warm() -> None:
+        try:
+            barrier.wait()  # one task per worker thread: none returns before all have started
+        except threading.BrokenBarrierError:
+            pass
+        warm_up(isolation, disk_mb)
+
+    for _ in range(workers):
+        executor.submit(warm)
+    return executor
 
 
 def warm_up(isolation: Isolation, disk_mb: int) -> None:

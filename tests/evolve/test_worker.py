@@ -1,0 +1,83 @@
+"""Starting the local evaluator's workers early: each thread's sandbox zygote boots while the run imports."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hydra import compose, initialize_config_module
+
+from evaluators import sandbox as sandbox_mod
+from evolve import worker
+
+
+def config(*overrides: str) -> Any:
+    with initialize_config_module("evolve.conf", version_base="1.3"):
+        return compose("config", overrides=list(overrides))
+
+
+def test_each_local_worker_thread_starts_its_own_zygote() -> None:
+    executor = worker.start_local_workers(config("evaluator.workers=2"))
+    assert executor is not None
+    try:
+        barrier = threading.Barrier(2, timeout=30)
+
+        def probe() -> tuple[int, int | None]:
+            barrier.wait()  # one probe per thread
+            sb = worker._state.sandbox
+            proc = getattr(sb, "_proc", None)
+            return threading.get_ident(), (proc.pid if proc is not None and proc.poll() is None else None)
+
+        (t1, z1), (t2, z2) = (f.result(timeout=60) for f in [executor.submit(probe), executor.submit(probe)])
+        assert t1 != t2 and z1 is not None and z2 is not None and z1 != z2
+        for pid in (z1, z2):  # zygotes of this process, running
+            with open(f"/proc/{pid}/stat") as fh:
+                assert int(fh.read().rsplit(")", 1)[1].split()[1]) == os.getpid()
+    finally:
+        def close() -> None:
+            if worker._state.sandbox is not None:
+                worker._state.sandbox.close()
+                worker._state.sandbox = None
+
+        barrier2 = threading.Barrier(2, timeout=30)
+        for f in [executor.submit(lambda: (barrier2.wait(), close())) for _ in range(2)]:
+            f.result(timeout=30)
+        executor.shutdown(wait=True)
+
+
+@pytest.mark.parametrize("overrides", [("evaluator=loky",), ("evaluator.workers=-1",)])
+def test_no_early_start_for_other_evaluators_or_a_config_the_run_refuses(overrides: tuple[str, ...]) -> None:
+    assert worker.start_local_workers(config(*overrides)) is None
+
+
+def test_starting_the_workers_imports_neither_the_archive_nor_the_llm_clients() -> None:
+    code = ("import sys\nfrom evolve.worker import start_local_workers\n"
+            "print(sorted(m for m in ('sqlalchemy', 'aiohttp', 'litellm', 'openai', 'jinja2') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_a_run_adopts_the_started_workers_and_starts_no_other_zygote(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from evolve.runner import run
+
+    started: list[int] = []
+    original = sandbox_mod.Sandbox.start
+
+    def counting(self: Any) -> Any:
+        if self._proc is None:
+            started.append(threading.get_ident())
+        return original(self)
+
+    monkeypatch.setattr(sandbox_mod.Sandbox, "start", counting)
+    cfg = config("evaluator.workers=2", "search.iterations=6", "search.max_seconds=null", "quiet=true",
+                 "search.holdout_top_k=1")
+    executor = worker.start_local_workers(cfg)
+    summary = run(cfg, tmp_path / "run", None, executor)
+    assert summary["evaluations"] == 6 and summary["stop_reason"] == "iterations"
+    assert len(started) == 2 and len(set(started)) == 2  # one zygote per worker thread, all started early
