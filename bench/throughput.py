@@ -1,7 +1,7 @@
 """Framework throughput: evolve (every candidate sandboxed) against OpenEvolve, same model server, same problem.
 
-    python bench/throughput.py [--iterations 600] [--workers 2] [--skip-openevolve] [--offline]
-                               [--flat 10000]
+    python bench/throughput.py [--iterations 600] [--workers 2] [--rounds 3] [--skip-openevolve]
+                               [--offline] [--flat 10000]
 
 One run of this script:
 1. starts one scripted OpenAI-compatible server on 127.0.0.1 (in this process; its CPU is not charged to
@@ -9,7 +9,9 @@ One run of this script:
    (a new constant each time, so no proposal is a duplicate);
 2. installs OpenEvolve (PyPI `openevolve`, pinned) into a temporary virtual environment;
 3. runs both frameworks for the same number of iterations with the same number of workers on the same
-   problem (bench/tiny_smtt: total tardiness of four 8-job instances; evaluation costs microseconds);
+   problem (bench/tiny_smtt: total tardiness of four 8-job instances; evaluation costs microseconds),
+   --rounds times, interleaved and alternating which goes first: a shared machine's speed drifts by
+   20% within minutes, so each ratio compares the two runs of one round, and the median is reported;
 4. prints wall time, CPU time (the whole process tree), iterations per second and peak memory of the
    process tree, sampled, for each, and the ratios. Memory is shown two ways: summed RSS, which counts
    a page shared by forked processes once per process, and summed PSS (proportional set size: a shared
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -168,8 +171,9 @@ def install_openevolve(tmp: Path) -> Path:
     return venv
 
 
-def run_openevolve(venv: Path, url: str, iterations: int, workers: int, tmp: Path) -> dict[str, float]:
-    work = tmp / "openevolve"
+def run_openevolve(venv: Path, url: str, iterations: int, workers: int, tmp: Path,
+                   name: str = "openevolve") -> dict[str, float]:
+    work = tmp / name
     work.mkdir()
     (work / "initial.py").write_text(PROGRAM.format(c="0.0"))
     (work / "evaluator.py").write_text((PROBLEM / "openevolve_evaluator.py").read_text())
@@ -209,11 +213,24 @@ evaluator:
     return res
 
 
+OURS, OE_NAME = "evolve (llm server)", "openevolve 0.4.1"
+
+
+def its(r: dict[str, float]) -> float:
+    return r["iterations"] / r["wall_s"]
+
+
+def cpu_per_iter(r: dict[str, float]) -> float:
+    return r["cpu_s"] / max(1.0, r["iterations"])
+
+
+def median_run(rs: list[dict[str, float]]) -> dict[str, float]:
+    return sorted(rs, key=lambda r: r["wall_s"])[len(rs) // 2]
+
+
 def report(name: str, r: dict[str, float]) -> str:
-    its = r["iterations"] / r["wall_s"]
-    cpu_ms = 1000 * r["cpu_s"] / max(1.0, r["iterations"])
-    return (f"{name:<22} {r['iterations']:>6.0f} {r['wall_s']:>9.1f} {r['cpu_s']:>8.1f} {its:>8.1f} "
-            f"{cpu_ms:>12.2f} {r['peak_mb']:>8.0f} {r['peak_pss_mb']:>8.0f}   {'yes' if r['sandboxed'] else 'no'}")
+    return (f"{name:<22} {r['iterations']:>6.0f} {r['wall_s']:>9.1f} {r['cpu_s']:>8.1f} {its(r):>8.1f} "
+            f"{1000 * cpu_per_iter(r):>12.2f} {r['peak_mb']:>8.0f} {r['peak_pss_mb']:>8.0f}   {'yes' if r['sandboxed'] else 'no'}")
 
 
 def flat(url: str, iterations: int, workers: int, tmp: Path) -> None:
@@ -244,36 +261,56 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-openevolve", action="store_true")
     ap.add_argument("--offline", action="store_true", help="also run evolve with llm=offline")
     ap.add_argument("--flat", type=int, default=0, help="also run N iterations to check flatness")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="runs of each framework, interleaved (the machine's speed drifts; the ratio is taken "
+                         "within each round and its median reported)")
     args = ap.parse_args(argv)
     server = start_server()
-    results: dict[str, dict[str, float]] = {}
+    runs: dict[str, list[dict[str, float]]] = {}
     try:
         with tempfile.TemporaryDirectory(prefix="evolve-bench-throughput-") as tmp_name:
             tmp = Path(tmp_name)
+            venv = None
             if not args.skip_openevolve:
                 print(f"installing {OPENEVOLVE} into a temporary venv…", file=sys.stderr, flush=True)
                 venv = install_openevolve(tmp)
-                print("running OpenEvolve…", file=sys.stderr, flush=True)
-                results["openevolve 0.4.1"] = run_openevolve(venv, server.url, args.iterations, args.workers, tmp)
-            print("running evolve…", file=sys.stderr, flush=True)
-            results["evolve (llm server)"] = run_evolve(server.url, args.iterations, args.workers, tmp)
+            for i in range(max(1, args.rounds)):
+                order = ["evolve", "openevolve"] if i % 2 else ["openevolve", "evolve"]  # no fixed first place
+                for who in order:
+                    if who == "openevolve" and venv is not None:
+                        print(f"round {i + 1}: running OpenEvolve…", file=sys.stderr, flush=True)
+                        runs.setdefault(OE_NAME, []).append(
+                            run_openevolve(venv, server.url, args.iterations, args.workers, tmp, f"openevolve-{i}"))
+                    elif who == "evolve":
+                        print(f"round {i + 1}: running evolve…", file=sys.stderr, flush=True)
+                        runs.setdefault(OURS, []).append(
+                            run_evolve(server.url, args.iterations, args.workers, tmp, name=f"evolve-{i}"))
             if args.offline:
-                results["evolve (llm=offline)"] = run_evolve(server.url, args.iterations, args.workers, tmp,
-                                                             offline=True)
-            print(f"\n{args.iterations} iterations, {args.workers} workers, one local scripted model server\n")
+                runs["evolve (llm=offline)"] = [run_evolve(server.url, args.iterations, args.workers, tmp,
+                                                           offline=True)]
+            print(f"\n{args.iterations} iterations, {args.workers} workers, one local scripted model server, "
+                  f"{max(1, args.rounds)} interleaved round(s); each row is the framework's median round by wall time\n")
             print(f"{'framework':<22} {'iters':>6} {'wall s':>9} {'cpu s':>8} {'iter/s':>8} {'cpu ms/iter':>12} "
                   f"{'RSS MB':>8} {'PSS MB':>8}   sandboxed")
-            for name, r in results.items():
-                print(report(name, r))
-            ours, theirs = results.get("evolve (llm server)"), results.get("openevolve 0.4.1")
+            for name, rs in runs.items():
+                print(report(name, median_run(rs)))
+            ours, theirs = runs.get(OURS), runs.get(OE_NAME)
             if ours and theirs:
-                speed = (ours["iterations"] / ours["wall_s"]) / (theirs["iterations"] / theirs["wall_s"])
-                print(f"\nevolve / OpenEvolve: iterations per second x{speed:.2f} (target >= 2), "
-                      f"CPU per iteration x{(ours['cpu_s'] / ours['iterations']) / (theirs['cpu_s'] / theirs['iterations']):.2f}, "
-                      f"peak memory x{ours['peak_pss_mb'] / theirs['peak_pss_mb']:.2f} by PSS (target <= 1), "
-                      f"x{ours['peak_mb'] / theirs['peak_mb']:.2f} by summed RSS")
-            if ours and "statuses" in ours:
-                print(f"evolve candidate statuses: {ours['statuses']}")
+                speed = [its(a) / its(b) for a, b in zip(ours, theirs)]
+                cpu = [cpu_per_iter(a) / cpu_per_iter(b) for a, b in zip(ours, theirs)]
+                pss = max(r["peak_pss_mb"] for r in ours) / max(r["peak_pss_mb"] for r in theirs)
+                rss = max(r["peak_mb"] for r in ours) / max(r["peak_mb"] for r in theirs)
+                print(f"\nevolve / OpenEvolve, per round: iterations per second "
+                      f"{', '.join(f'x{v:.2f}' for v in speed)}; CPU per iteration {', '.join(f'x{v:.2f}' for v in cpu)}")
+                print(f"evolve / OpenEvolve: iterations per second x{statistics.median(speed):.2f} (median; "
+                      f"target >= 2), CPU per iteration x{statistics.median(cpu):.2f}, peak memory x{pss:.2f} by PSS "
+                      f"(target <= 1), x{rss:.2f} by summed RSS (highest peaks)")
+            if ours:
+                statuses: dict[str, int] = {}
+                for r in ours:
+                    for k, v in r["statuses"].items():  # type: ignore[attr-defined]
+                        statuses[k] = statuses.get(k, 0) + v
+                print(f"evolve candidate statuses, all rounds: {statuses}")
             if args.flat:
                 flat(server.url, args.flat, args.workers, tmp)
     finally:
