@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
+import functools
 import hashlib
 import json
 import logging
@@ -371,12 +372,12 @@ class Sandbox:
         uid = self.uid
         job = jobs[0]
         # the process-wide limits: the CPU budget of every stage together, the rest as the first stage's
-        limits = {**dataclasses.asdict(job.limits), "cpu_s": sum(j.limits.cpu_s for j in jobs)}
+        limits = {**_fields(job.limits), "cpu_s": sum(j.limits.cpu_s for j in jobs)}
         return {
             "code": job.code, "entry": job.entry, "driver": job.driver, "repeats": job.repeats,
             "warmup": job.warmup, "workdir": str(workdir), "root_dir": str(self._root_dir),
             "limits": limits, "uid": uid, "gid": uid, "stages": len(jobs),
-            "isolation": dataclasses.asdict(self.isolation),
+            "isolation": _fields(self.isolation),
         }
 
     def _reap_exiting(self) -> None:
@@ -518,6 +519,13 @@ def _close(fd: int) -> None:
             os.close(fd)
         except OSError:
             pass
+
+
+@functools.lru_cache(maxsize=64)
+def _fields(settings: Limits | Isolation) -> dict[str, Any]:
+    """The fields of frozen, flat settings as a dict (not to be changed: it is shared between calls).
+    dataclasses.asdict deep-copies on every call, about 0.1 ms per job for the two settings."""
+    return {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)}
 
 
 def _sealed_memfd(name: str, data: bytes) -> int:
