@@ -46,6 +46,8 @@ FORBIDDEN_MARK = guard.FORBIDDEN_MARK
 FD_RESULTS, FD_JOB, FD_INPUTS = 3, 4, 5  # the inputs of stage s are descriptor FD_INPUTS + s
 #: a job's descriptors: result socket, job, stdout, stderr, then the inputs of 1..MAX_STAGES stages
 MAX_STAGES = 4
+#: exit code when the job came without a host folder and the empty root could not be built (sandbox.py)
+NEEDS_WORKDIR = 76
 MESSAGE_BYTES = 1 << 16
 #: what the candidate's process keeps instead of freeing (freeing writes to copy-on-write pages)
 _RETIRED: list[Any] = []
@@ -401,6 +403,9 @@ def _spare(sock: socket.socket, c: Any, base: dict[str, Any], config: dict[str, 
         _arrange([devnull, out_fd, err_fd, result_w, job_fd, *inputs_fds])
         job = _decode_fd(FD_JOB, mapped=False)
         os.close(FD_JOB)
+        if not rooted and not job.get("workdir"):  # sent without a host folder: nothing runs, it asks again
+            code = NEEDS_WORKDIR
+            return
         job["uid_tasks"] = uid_tasks
         if rooted and int(job["limits"]["disk_mb"]) != int(config["disk_mb"]):
             jail.resize_tmp(c, int(job["limits"]["disk_mb"]))

@@ -213,7 +213,11 @@ class Sandbox:
         self._inputs: OrderedDict[str, int] = OrderedDict()
         self._lock = threading.Lock()
         #: a finished candidate whose exit is collected before the next job: (pid, its working folder)
-        self._exiting: tuple[int, Path] | None = None
+        self._exiting: tuple[int, Path | None] | None = None
+        #: whether the last candidate ran in its own empty root (its /tmp a private tmpfs): the next one
+        #: then gets no working folder on the host (making and removing one took 2-3 ms of every
+        #: evaluation under load); one that cannot build its root after all asks for a folder
+        self._rooted = False
         self._tmp_root = Path(tempfile.mkdtemp(prefix="evolve-sbx-"))
         self._tmp_root.chmod(0o711)
         self._root_dir = self._tmp_root / "root"  # mount point of the candidate's empty root
@@ -320,6 +324,8 @@ class Sandbox:
                     return self._run(jobs, proceed, wait_exit)
                 except _CallerError as exc:  # the caller's `proceed` failed: its error, not the sandbox's
                     raise exc.error from None
+                except _NeedsWorkdir:  # its process could not build the empty root: again, with a folder
+                    continue
                 except (OSError, EOFError, wire.WireError, ValueError) as exc:
                     detail = _tail_file(self._tmp_root / "zygote.log", 2000).strip().splitlines()[-1:]
                     log.warning("sandbox zygote failed (%s); restarting it", exc)
@@ -331,7 +337,7 @@ class Sandbox:
 
     def close_zygote(self) -> None:
         if self._exiting is not None:  # that child dies with the zygote (PR_SET_PDEATHSIG)
-            shutil.rmtree(self._exiting[1], ignore_errors=True)
+            _remove(self._exiting[1])
             self._exiting = None
         if self._sock is not None:
             self._sock.close()
@@ -368,14 +374,15 @@ class Sandbox:
             self._inputs.move_to_end(key)
         return fd
 
-    def _payload(self, jobs: Sequence[Job], workdir: Path) -> dict[str, Any]:
+    def _payload(self, jobs: Sequence[Job], workdir: Path | None) -> dict[str, Any]:
         uid = self.uid
         job = jobs[0]
         # the process-wide limits: the CPU budget of every stage together, the rest as the first stage's
         limits = {**_fields(job.limits), "cpu_s": sum(j.limits.cpu_s for j in jobs)}
         return {
             "code": job.code, "entry": job.entry, "driver": job.driver, "repeats": job.repeats,
-            "warmup": job.warmup, "workdir": str(workdir), "root_dir": str(self._root_dir),
+            "warmup": job.warmup, "workdir": None if workdir is None else str(workdir),
+            "root_dir": str(self._root_dir),
             "limits": limits, "uid": uid, "gid": uid, "stages": len(jobs),
             "isolation": _fields(self.isolation),
         }
@@ -392,14 +399,16 @@ class Sandbox:
         except (OSError, EOFError, wire.WireError):
             self.close_zygote()  # its children die with it
         finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+            _remove(workdir)
 
     def _run(self, jobs: Sequence[Job], proceed: Callable[[int, SandboxResult], bool] | None,
              wait_exit: bool) -> list[SandboxResult]:
         assert self._sock is not None
-        workdir = Path(tempfile.mkdtemp(prefix="job-", dir=self._tmp_root))
-        if self.uid is not None:
-            os.chown(workdir, self.uid, self.uid)
+        workdir = None
+        if not self._rooted:
+            workdir = Path(tempfile.mkdtemp(prefix="job-", dir=self._tmp_root))
+            if self.uid is not None:
+                os.chown(workdir, self.uid, self.uid)
         fds: list[int] = []
         results: socket.socket | None = None
         done: list[SandboxResult] = []
@@ -424,6 +433,10 @@ class Sandbox:
             isolation: dict[str, Any] | None = None  # reported once, at the start of the first stage
             for stage, job in enumerate(jobs):
                 collected = _collect(results, pid, len(job.inputs), job.limits, start)
+                if stage == 0 and collected.events:  # the first frame comes before any candidate code
+                    iso = collected.events[0].get("isolation")
+                    self._rooted = isinstance(iso, dict) and str(iso.get("filesystem", "")).startswith(
+                        "minimal-root")
                 wall = time.monotonic() - start
                 if stage + 1 == len(jobs) or not collected.events or collected.events[-1]["event"] != "stage_end" \
                         or collected.timed_out or collected.wire_error:
@@ -448,6 +461,11 @@ class Sandbox:
                 status, self._exiting, pid = {}, (pid, workdir), None
             else:
                 status, pid = self._final_status(pid), None
+                code = status.get("wait_status")
+                if workdir is None and not collected.events and isinstance(code, int) \
+                        and os.WIFEXITED(code) and os.WEXITSTATUS(code) == NEEDS_WORKDIR:
+                    self._rooted = False
+                    raise _NeedsWorkdir()
             res = _classify(collected, status, job, wall, _tail_fd(out_fd, job.limits.capture_bytes),
                             _tail_fd(err_fd, job.limits.capture_bytes))
             if exiting:
@@ -465,7 +483,7 @@ class Sandbox:
             if results is not None:
                 results.close()
             if not exiting:
-                shutil.rmtree(workdir, ignore_errors=True)
+                _remove(workdir)
         return done
 
     def _final_status(self, pid: int) -> dict[str, Any]:
@@ -489,6 +507,19 @@ RECV_BYTES = 1 << 18
 ZYGOTE_START_S = 60.0
 #: seconds a child may take to exit after its last result before it is killed
 GRACE_S = 2.0
+
+
+#: exit code of a candidate's process that could not build its empty root and was given no host folder
+NEEDS_WORKDIR = 76
+
+
+class _NeedsWorkdir(Exception):
+    """The job goes again with a working folder on the host (the child ran nothing)."""
+
+
+def _remove(workdir: Path | None) -> None:
+    if workdir is not None:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 class _CallerError(Exception):

@@ -129,3 +129,36 @@ def test_a_child_that_lingers_after_its_results_is_killed_before_the_next_job() 
         assert nxt.status == "ok" and nxt.runs[0].output == [5, 1]
         assert time.monotonic() - t0 < GRACE_S + 10
         assert not list(sb._tmp_root.glob("job-*"))
+
+
+def test_candidates_in_their_own_root_get_no_working_folder_on_the_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    import evaluators.sandbox as sandbox_mod
+
+    made: list[str] = []
+    mkdtemp = sandbox_mod.tempfile.mkdtemp
+
+    def counting(*args: object, **kw: object) -> str:
+        made.append(str(kw.get("prefix")))
+        return mkdtemp(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sandbox_mod.tempfile, "mkdtemp", counting)
+    with Sandbox() as sb:
+        first = sb.run(_job(COUNTER, ((1,),), "w-1"))
+        if not first.isolation.get("filesystem", "").startswith("minimal-root"):
+            pytest.skip("no empty root for candidates on this machine: they work in a host folder")
+        for i in range(3):
+            res = sb.run(_job("import os\ndef f(x):\n    return [x, os.getcwd()]\n", ((i,),), f"w-{i + 2}"))
+            assert res.status == "ok" and res.runs[0].output == [i, "/tmp"]
+        assert made.count("job-") == 1  # the first job's, before the sandbox knew
+        assert not list(sb._tmp_root.glob("job-*"))
+
+
+def test_a_candidate_whose_root_cannot_be_built_is_run_again_with_a_host_folder() -> None:
+    from evaluators.sandbox import Isolation
+
+    with Sandbox(isolation=Isolation(filesystem=False)) as sb:  # its children never build a root
+        sb._rooted = True  # as if the last candidate had had one
+        res = sb.run(_job(COUNTER, ((7,),), "h-1"))
+        assert res.status == "ok" and res.runs[0].output == [7, 1]  # ran once, in a host folder
+        assert res.isolation["filesystem"].startswith("host") and sb._rooted is False
+        assert not list(sb._tmp_root.glob("job-*"))
