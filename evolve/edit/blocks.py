@@ -7,6 +7,7 @@ outside (imports, the entry function's frame) stays byte-identical.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import re
 import textwrap
@@ -34,6 +35,12 @@ class Block:
 
 def find_blocks(code: str) -> list[Block]:
     """The evolvable regions, in order; raises BlockError for missing or unbalanced markers."""
+    return list(_blocks(code))
+
+
+@functools.lru_cache(maxsize=256)
+def _blocks(code: str) -> tuple[Block, ...]:
+    """find_blocks, remembered: a proposal looks at the same parent and child a dozen times."""
     lines = code.splitlines(keepends=True)
     blocks: list[Block] = []
     open_at: int | None = None
@@ -54,7 +61,7 @@ def find_blocks(code: str) -> list[Block]:
         raise BlockError(f"line {open_at}: {START} is never closed by {END}")
     if not blocks:
         raise BlockError(f"no '# {START}' / '# {END}' markers: mark the code evolution may change")
-    return blocks
+    return tuple(blocks)
 
 
 def replace_blocks(code: str, new_texts: Sequence[str]) -> str:
@@ -75,6 +82,7 @@ def replace_blocks(code: str, new_texts: Sequence[str]) -> str:
     return "".join(out)
 
 
+@functools.lru_cache(maxsize=256)
 def outside_blocks(code: str) -> str:
     """Everything outside the blocks (what an edit must leave unchanged)."""
     blocks = find_blocks(code)

@@ -71,7 +71,8 @@ class PromptBuilder:
         loaders.append(jinja2.FileSystemLoader(str(shipped)))
         self.env = jinja2.Environment(loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined,
                                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False,
-                                      autoescape=False)
+                                      autoescape=False,
+                                      auto_reload=False)  # read once per run, not stat()ed per proposal
         self.env.filters.update(num=_num, trim_error=trim_error, evolve_blocks=_evolve_blocks)
         #: rendered templates that read only run-wide context (the system prompt), by the values they read
         self._rendered: dict[tuple[str, str], str] = {}

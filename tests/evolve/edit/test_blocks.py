@@ -23,6 +23,16 @@ def test_find_blocks_returns_the_lines_between_markers() -> None:
     assert block.text.rstrip().endswith("return z * 2")
 
 
+def test_find_blocks_gives_each_caller_its_own_list() -> None:
+    first = find_blocks(PROGRAM)
+    first.clear()  # a caller changing its list does not change what the next caller gets
+    assert [b.text for b in find_blocks(PROGRAM)] == [b.text for b in find_blocks(PROGRAM[:])] != []
+    with pytest.raises(BlockError):
+        find_blocks("x = 1\n")
+    with pytest.raises(BlockError):  # errors are raised every time, not remembered as a result
+        find_blocks("x = 1\n")
+
+
 def test_replace_blocks_keeps_everything_outside_byte_identical() -> None:
     new = replace_blocks(PROGRAM, ["def f(x, y):\n    return x - y\n"])
     assert outside_blocks(new) == outside_blocks(PROGRAM)

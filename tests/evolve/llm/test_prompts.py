@@ -106,6 +106,20 @@ def test_a_template_in_prompts_dir_overrides_only_that_template(tmp_path: Path) 
     assert SEED.strip() in user(builder.messages(request(), "full"))  # still the shipped template
 
 
+def test_templates_are_read_once_per_run_not_checked_on_disk_per_proposal(tmp_path: Path) -> None:
+    import os
+
+    template = tmp_path / "diff.j2"
+    template.write_text("First version for {{ entry }}.\n")
+    builder = PromptBuilder(tmp_path)
+    assert user(builder.messages(request(), "diff")) == "First version for schedule.\n"
+    template.write_text("Edited while the run goes on.\n")
+    later = template.stat().st_mtime + 60
+    os.utime(template, (later, later))  # unmistakably newer
+    assert user(builder.messages(request(), "diff")) == "First version for schedule.\n"
+    assert user(PromptBuilder(tmp_path).messages(request(), "diff")) == "Edited while the run goes on.\n"
+
+
 def test_a_missing_prompts_dir_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"prompts\.dir=.*no such folder"):
         PromptBuilder(tmp_path / "nope")
