@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import hashlib
+import sqlite3
 import tempfile
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -176,6 +177,8 @@ class Archive:
                 kwargs["connect_args"] = {"application_name": "evolve", "connect_timeout": 30}
             self.engine = create_engine(url, **kwargs)
             self._insert_program = _insert_program(self.engine.dialect.name)
+            self._direct = _DirectSQLite(self.engine.dialect) if self.engine.dialect.driver == "pysqlite" \
+                else None
             if url.startswith("sqlite"):
                 event.listen(self.engine, "connect", _sqlite_pragmas)
             if not create and not inspect(self.engine).has_table("runs"):
@@ -239,6 +242,17 @@ class Archive:
             with self.engine.begin() as conn:
                 yield conn
         except OperationalError as exc:
+            raise ArchiveError(f"archive {_safe_url(self.url)}: {str(exc).splitlines()[0]}") from exc
+
+    def _run_direct(self, conn: Connection, stmt: _Direct, values: Mapping[str, Any] | Sequence[Mapping[str, Any]]) \
+            -> sqlite3.Cursor:
+        """Run a direct statement (one row of values, or a list of rows) in `conn`'s transaction."""
+        driver = conn.connection.driver_connection
+        try:
+            if isinstance(values, Mapping):
+                return driver.execute(stmt.sql, stmt.args(values))  # type: ignore[union-attr,no-any-return]
+            return driver.executemany(stmt.sql, [stmt.args(v) for v in values])  # type: ignore[union-attr,no-any-return]
+        except sqlite3.OperationalError as exc:  # locked, disk full, read-only…: as the SQLAlchemy path says it
             raise ArchiveError(f"archive {_safe_url(self.url)}: {str(exc).splitlines()[0]}") from exc
 
     @contextlib.contextmanager
@@ -313,7 +327,11 @@ class Archive:
         if bad:
             raise ValueError(f"unknown program fields {sorted(bad)}")
         with self._conn() as conn:
-            if self._insert_program is not None:  # one statement, and a writer that loses a race waits
+            if self._direct is not None:
+                row = self._run_direct(conn, self._direct.program, values).fetchone()
+                if row is not None:
+                    return int(row[0])
+            elif self._insert_program is not None:  # one statement, and a writer that loses a race waits
                 new = conn.execute(self._insert_program, values).scalar()
                 if new is not None:
                     return int(new)
@@ -337,21 +355,32 @@ class Archive:
                 run_id = conn.execute(_RUN_OF, {"p": program_id}).scalar()
                 if run_id is None:
                     raise ArchiveError(f"no program {program_id}")
-            changed = conn.execute(_COMPLETE_PROGRAM, {
-                "p": program_id, "status": status, "score": score, "metrics": metrics, "error": error,
-                "features": features or {}, "cell": cell, "eval_index": eval_index,
-                "stage": stages[-1].split if stages else None,
-                "eval_seconds": float(sum(st.seconds for st in stages)), "evaluated_at": now}).rowcount
-            if changed == 0:
-                raise ArchiveError(f"no program {program_id}")
-            if stages:
-                conn.execute(insert(EvaluationRow), [
-                    {"program_id": program_id, "split": st.split, "status": st.status, "metrics": st.metrics,
+            done = {"p": program_id, "status": status, "score": score, "metrics": metrics, "error": error,
+                    "features": features or {}, "cell": cell, "eval_index": eval_index,
+                    "stage": stages[-1].split if stages else None,
+                    "eval_seconds": float(sum(st.seconds for st in stages)), "evaluated_at": now}
+            rows = [{"program_id": program_id, "split": st.split, "status": st.status, "metrics": st.metrics,
                      "error": st.error, "failed_instance": st.failed_instance, "seconds": st.seconds,
                      "stdout": st.stdout or None, "stderr": st.stderr or None, "created_at": now}
-                    for st in stages])
+                    for st in stages]
+            count = {"r": run_id, "evaluations": run_evaluations, "heartbeat_at": now}
+            direct = self._direct
+            if direct is not None:
+                changed = self._run_direct(conn, direct.complete, done).rowcount
+            else:
+                changed = conn.execute(_COMPLETE_PROGRAM, done).rowcount
+            if changed == 0:
+                raise ArchiveError(f"no program {program_id}")
+            if rows:
+                if direct is not None:
+                    self._run_direct(conn, direct.stage, rows)
+                else:
+                    conn.execute(insert(EvaluationRow), rows)
             if run_evaluations is not None:
-                conn.execute(_COUNT_RUN, {"r": run_id, "evaluations": run_evaluations, "heartbeat_at": now})
+                if direct is not None:
+                    self._run_direct(conn, direct.count, count)
+                else:
+                    conn.execute(_COUNT_RUN, count)
 
     def set_holdout(self, program_id: int, metrics: dict[str, Any], stage: Any | None = None) -> None:
         with self.session() as s:
@@ -425,7 +454,10 @@ class Archive:
         rows = [_llm_call_values(run_id, {**call, "program_id": program_id}
                                  if program_id is not None else call, now) for call in calls]
         with self._conn() as conn:
-            conn.execute(insert(LLMCallRow), rows)
+            if self._direct is not None:
+                self._run_direct(conn, self._direct.call, rows)
+            else:
+                conn.execute(insert(LLMCallRow), rows)
 
     def llm_calls(self, run_id: str) -> list[LLMCallRecord]:
         with self.session() as s:
@@ -448,6 +480,45 @@ class Archive:
                 q = q.where(EventRow.kind == kind)
             return [{"kind": e.kind, "message": e.message, "data": e.data, "created_at": e.created_at}
                     for e in s.scalars(q.order_by(EventRow.id))]
+
+
+class _Direct:
+    """A hot-path statement compiled once for SQLite and run on the driver's own connection.
+
+    SQLAlchemy's execution layer costs about 55 us a statement, half of a program row's insert, on
+    the loop thread that every proposal and outcome goes through. Here the statement is compiled by
+    SQLAlchemy, and each parameter goes through the bind processor SQLAlchemy itself would apply (JSON,
+    DateTime, Float), so the rows are byte for byte what the ORM path writes. It runs on the connection
+    of the open transaction, so it commits or rolls back with the rest of the batch.
+    """
+
+    def __init__(self, stmt: Any, dialect: Any, keys: Sequence[str] | None = None) -> None:
+        compiled = stmt.compile(dialect=dialect, column_keys=list(keys) if keys is not None else None)
+        self.sql = compiled.string
+        names = list(compiled.positiontup or ())
+        missing = set(names) - set(keys or names)
+        if missing:  # a column SQLAlchemy would fill with a default: not a statement for this path
+            raise ValueError(f"direct statement needs values for {sorted(missing)}")
+        self.params = [(n, compiled.binds[n].type.dialect_impl(dialect).bind_processor(dialect)) for n in names]
+
+    def args(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
+        return tuple(values[n] if proc is None else proc(values[n]) for n, proc in self.params)
+
+
+class _DirectSQLite:
+    """The statements the loop runs for every candidate, for a SQLite archive."""
+
+    def __init__(self, dialect: Any) -> None:
+        program_keys = [*_PROGRAM_ROW, "run_id", "job_id", "created_at"]
+        self.program = _Direct(_insert_program("sqlite"), dialect, program_keys)
+        self.complete = _Direct(_COMPLETE_PROGRAM, dialect)
+        self.stage = _Direct(insert(EvaluationRow), dialect, list(_STAGE_KEYS))
+        self.count = _Direct(_COUNT_RUN, dialect)
+        self.call = _Direct(insert(LLMCallRow), dialect, [*_LLM_CALL_ROW, "run_id", "created_at", "model", "status"])
+
+
+_STAGE_KEYS = ("program_id", "split", "status", "metrics", "error", "failed_instance", "seconds", "stdout", "stderr",
+               "created_at")
 
 
 def _insert_program(dialect: str) -> Any:

@@ -78,3 +78,73 @@ def test_reopening_an_archive_keeps_everything(tmp_path: Path, archive: Archive)
     again = Archive.for_run_dir(tmp_path) if archive.url.startswith("sqlite") else Archive(archive.url)
     assert again.get_run().id == "r1" and len(again.programs("r1")) == 1
     again.close()
+
+
+def _hot_path_writes(a: Archive) -> None:
+    """What the loop writes for candidates, values of every kind (JSON, NULL, floats, text, times)."""
+    first = a.add_program("r1", "j1", code="def f():\n    return 'é'\n", code_hash="h1", parent_id=None,
+                          inspiration_ids=[], island=1, generation=2, edit="full", edit_kind="full", model="m",
+                          prompt_tokens=10, completion_tokens=5, cost_usd=0.25)
+    again = a.add_program("r1", "j1", code="other", code_hash="h9")  # the same job: the first id
+    assert again == first
+    second = a.add_program("r1", "j2", code="x = 1\n", code_hash="h2", parent_id=first, inspiration_ids=[first],
+                           status="duplicate", error="same program as #1")
+    a.add_llm_calls("r1", [{"model": "m", "kind": "full", "prompt": "[user]\nhi", "response": "ok",
+                            "prompt_tokens": 10, "completion_tokens": 5, "cost_usd": 0.25, "latency_s": 0.01,
+                            "status": "ok", "error": None},
+                           {"model": "m", "kind": "fix", "prompt": "p", "response": None, "status": "timeout",
+                            "error": "timed out"}], program_id=first)
+    stages = [StageResult("quick", "ok", {"score": -3.0, "nan_free": 1.5}, seconds=0.1, stdout="out"),
+              StageResult("train", "invalid", {}, error="bad\nline", seconds=0.2, failed_instance="i3",
+                          stderr="err")]
+    a.complete_program(first, status="invalid", score=None, metrics={"score": -3.0, "_quick_score": -3.0},
+                       stages=stages, error="instance 3", features={"code_length": 20.0}, cell="1,2",
+                       eval_index=1, run_evaluations=1, run_id="r1")
+    a.complete_program(second, status="ok", score=-1.0, metrics={}, stages=[], error=None, eval_index=None)
+
+
+def test_the_direct_sqlite_writes_store_exactly_what_sqlalchemy_stores(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import datetime as dt
+
+    import evolve.archive.store as store
+
+    monkeypatch.setattr(store, "utcnow", lambda: dt.datetime(2026, 11, 27, 13, 5, 7, 123456))
+    dumps = []
+    for direct in (True, False):
+        a = Archive(sqlite_url(tmp_path / f"direct-{direct}.db"))
+        assert a._direct is not None
+        if not direct:
+            a._direct = None  # SQLAlchemy's own execution
+        a.create_run("r1", "smtt", {"seed": 0}, 0, str(tmp_path))
+        with a.batch():
+            _hot_path_writes(a)
+        with a.engine.connect() as conn:
+            dumps.append({t: conn.exec_driver_sql(f"SELECT * FROM {t} ORDER BY id").fetchall()
+                          for t in ("programs", "evaluations", "llm_calls")}
+                         | {"runs": conn.exec_driver_sql("SELECT evaluations, heartbeat_at FROM runs").fetchall()})
+        assert a.program(1).stages[1].failed_instance == "i3" and a.llm_calls("r1")[1].program_id == 1
+        a.close()
+    assert dumps[0] == dumps[1]
+    assert len(dumps[0]["programs"]) == 2 and len(dumps[0]["evaluations"]) == 2 and len(dumps[0]["llm_calls"]) == 2
+
+
+def test_a_direct_write_that_sqlite_refuses_is_an_archive_error(tmp_path: Path) -> None:
+    import sqlite3
+
+    a = Archive(sqlite_url(tmp_path / "archive.db"))
+    a.create_run("r1", "smtt", {}, 0, str(tmp_path))
+    pid = a.add_program("r1", "j", code="x", code_hash="h")
+    other = sqlite3.connect(tmp_path / "archive.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another writer holds the database
+    try:
+        with pytest.raises(ArchiveError, match="locked") as caught:
+            with a.batch():
+                a._batch_conn().exec_driver_sql("PRAGMA busy_timeout=0")  # type: ignore[union-attr]
+                a.complete_program(pid, status="ok", score=1.0, metrics={}, stages=[], error=None, run_id="r1")
+        assert isinstance(caught.value.__cause__, sqlite3.OperationalError)  # raised by the direct path
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert a.program(pid).status == "pending"  # nothing of the failed batch was kept
+    a.close()
