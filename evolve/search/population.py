@@ -6,6 +6,7 @@ archive on resume by replaying `add` in evaluation order, so it holds no state t
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 import random
@@ -36,15 +37,44 @@ class Island:
     grid_key: tuple[int, int] = (-1, -1)  # (ranges version, change counter) the grid was built for
     changes: int = 0
     ranked: list[Member] = field(default_factory=list)  # members best first (_rank_key), cached
-    ranked_key: int = -1  # the change counter `ranked` was sorted for
+    ranked_key: int = -1  # the change counter `ranked` was built for
+    #: every member's _rank_key, ascending (best first), kept sorted as members come and go: a
+    #: selection after each admission no longer sorts the island
+    order: list[tuple[float, float, int]] = field(default_factory=list)
     #: (score, -id, id) of every member, lowest first: eviction candidates; entries of members that left
     #: (or came back with another score) are stale and skipped when they surface
     low: list[tuple[float, int, int]] = field(default_factory=list)
 
     def put(self, m: Member) -> None:
+        old = self.members.get(m.id)
+        if old is not None:
+            self._unorder(old)
         self.members[m.id] = m
+        bisect.insort(self.order, _rank_key(m))
         heapq.heappush(self.low, (m.score, -m.id, m.id))
         self.changes += 1
+
+    def remove(self, m: Member) -> None:
+        del self.members[m.id]
+        self._unorder(m)
+        self.changes += 1
+
+    def _unorder(self, m: Member) -> None:
+        key = _rank_key(m)
+        i = bisect.bisect_left(self.order, key)
+        if i < len(self.order) and self.order[i] == key:
+            del self.order[i]
+            return
+        for j, other in enumerate(self.order):  # a key that does not compare (a NaN): found by id
+            if other[2] == m.id:
+                del self.order[j]
+                return
+
+    def ranked_members(self) -> list[Member]:
+        """Members best first by _rank_key (rebuilt from `order` once per change, not sorted)."""
+        if self.ranked_key != self.changes:
+            self.ranked, self.ranked_key = [self.members[k[2]] for k in self.order], self.changes
+        return self.ranked
 
 
 def _beats(m: Member, other: Member) -> bool:
@@ -175,8 +205,7 @@ class Population:
             if m.id in elites:
                 passed.append(entry)
                 continue
-            del isl.members[m.id]
-            isl.changes += 1
+            isl.remove(m)
             if self._grid_was_current(isl):
                 isl.grid_key = (self.ranges_version, isl.changes)
         for entry in passed:
@@ -246,9 +275,7 @@ class Population:
             return isl.members.get(self.seed_id, first) if self.seed_id is not None else first
         if self.s.strategy == "sequential":
             return self.member(self.latest_id) or first
-        if isl.ranked_key != isl.changes:  # re-sorted only when the island changed, not per proposal
-            isl.ranked, isl.ranked_key = sorted(isl.members.values(), key=_rank_key), isl.changes
-        members = isl.ranked
+        members = isl.ranked_members()
         r = rng.random()
         if r < self.s.restart and self.seed_id is not None:
             seed = isl.members.get(self.seed_id) or self.member(self.seed_id)
@@ -268,8 +295,7 @@ class Population:
         if k <= 0:
             return []
         isl = self.islands[island % len(self.islands)]
-        ranked = sorted((m for m in isl.members.values() if m.id != exclude), key=lambda m: (-m.score, m.id))
-        chosen = ranked[: (k + 1) // 2]
+        chosen = _top(isl.ranked_members(), (k + 1) // 2, exclude)
         elite_ids = sorted(set(self.cell_elites(isl).values()) - {exclude} - {m.id for m in chosen})
         rng.shuffle(elite_ids)
         for pid in elite_ids[: k - len(chosen)]:
@@ -301,6 +327,20 @@ class Population:
 
     def load_state(self, state: dict[str, Any]) -> None:
         self._next_island = int(state.get("next_island", 0))
+
+
+def _top(ranked: list[Member], n: int, exclude: int) -> list[Member]:
+    """The best `n` of `ranked` (sorted by _rank_key) but `exclude`, ties by age rather than length:
+    the first `n`, then the rest of the last one's score, re-sorted by (-score, id)."""
+    head: list[Member] = []
+    for m in ranked:
+        if m.id == exclude:
+            continue
+        if len(head) >= n and m.score != head[-1].score:
+            break
+        head.append(m)
+    head.sort(key=lambda m: (-m.score, m.id))
+    return head[:n]
 
 
 def _rank_key(m: Member) -> tuple[float, float, int]:
