@@ -131,7 +131,7 @@ class ArchiveConfig:
 
 @dataclass
 class PromptsConfig:
-    """Jinja2 templates; `dir` points at a folder of the user's own copies."""
+    """Jinja2 templates; `dir` points at a folder of the user's own copies, read when a run starts."""
 
     dir: Optional[str] = None  # noqa: UP045
 
