@@ -54,6 +54,13 @@ _LLM_CALL_ROW: dict[str, Any] = {
     "completion_tokens": 0, "cost_usd": 0.0, "latency_s": 0.0, "error": None,
 }
 _INSERT_LLM_CALL = insert(LLMCallRow).returning(LLMCallRow.id)
+_INSERT_LLM_CALLS = insert(LLMCallRow)
+_INSERT_STAGES = insert(EvaluationRow)
+_STAGE_KEYS = ("program_id", "split", "status", "metrics", "error", "failed_instance", "seconds", "stdout", "stderr",
+               "created_at")
+_LINK_LLM_CALL = update(LLMCallRow).where(LLMCallRow.id == bindparam("c")).values(program_id=bindparam("p"))
+_FIND_HASH = select(ProgramRow.id).where(ProgramRow.run_id == bindparam("r"), ProgramRow.code_hash == bindparam("h"),
+                                         ProgramRow.status != "duplicate").limit(1)
 
 
 def _llm_call_values(run_id: str, fields: Mapping[str, Any], now: Any) -> dict[str, Any]:
@@ -62,9 +69,6 @@ def _llm_call_values(run_id: str, fields: Mapping[str, Any], now: Any) -> dict[s
     if bad or "model" not in values or "status" not in values:
         raise ValueError(f"an LLM call needs model and status and takes no {sorted(bad)}")
     return values
-_LINK_LLM_CALL = update(LLMCallRow).where(LLMCallRow.id == bindparam("c")).values(program_id=bindparam("p"))
-_FIND_HASH = select(ProgramRow.id).where(ProgramRow.run_id == bindparam("r"), ProgramRow.code_hash == bindparam("h"),
-                                         ProgramRow.status != "duplicate").limit(1)
 
 
 def sqlite_url(path: Path | str) -> str:
@@ -177,8 +181,9 @@ class Archive:
                 kwargs["connect_args"] = {"application_name": "evolve", "connect_timeout": 30}
             self.engine = create_engine(url, **kwargs)
             self._insert_program = _insert_program(self.engine.dialect.name)
-            self._direct = _DirectSQLite(self.engine.dialect) if self.engine.dialect.driver == "pysqlite" \
-                else None
+            #: the hot-path statements run on the SQLite driver directly (see _Direct); none elsewhere
+            self._direct = _direct_sqlite(self.engine.dialect, self._insert_program) \
+                if self.engine.dialect.driver == "pysqlite" else {}
             if url.startswith("sqlite"):
                 event.listen(self.engine, "connect", _sqlite_pragmas)
             if not create and not inspect(self.engine).has_table("runs"):
@@ -244,9 +249,18 @@ class Archive:
         except OperationalError as exc:
             raise ArchiveError(f"archive {_safe_url(self.url)}: {str(exc).splitlines()[0]}") from exc
 
+    def _execute(self, conn: Connection, stmt: Any, values: Mapping[str, Any] | Sequence[Mapping[str, Any]]) \
+            -> Any:
+        """Run `stmt` with one row of values, or a list of rows, in `conn`'s transaction: on the SQLite
+        driver directly when it is a hot-path statement there, through SQLAlchemy otherwise. Either
+        result has `rowcount` and `fetchone()`."""
+        direct = self._direct.get(id(stmt))
+        if direct is None:
+            return conn.execute(stmt, values)
+        return self._run_direct(conn, direct, values)
+
     def _run_direct(self, conn: Connection, stmt: _Direct, values: Mapping[str, Any] | Sequence[Mapping[str, Any]]) \
             -> sqlite3.Cursor:
-        """Run a direct statement (one row of values, or a list of rows) in `conn`'s transaction."""
         driver = conn.connection.driver_connection
         try:
             if isinstance(values, Mapping):
@@ -327,14 +341,10 @@ class Archive:
         if bad:
             raise ValueError(f"unknown program fields {sorted(bad)}")
         with self._conn() as conn:
-            if self._direct is not None:
-                row = self._run_direct(conn, self._direct.program, values).fetchone()
+            if self._insert_program is not None:  # one statement, and a writer that loses a race waits
+                row = self._execute(conn, self._insert_program, values).fetchone()
                 if row is not None:
                     return int(row[0])
-            elif self._insert_program is not None:  # one statement, and a writer that loses a race waits
-                new = conn.execute(self._insert_program, values).scalar()
-                if new is not None:
-                    return int(new)
             existing = conn.execute(_FIND_JOB, {"r": run_id, "j": job_id}).scalar()
             if existing is not None:
                 return int(existing)
@@ -363,24 +373,12 @@ class Archive:
                      "error": st.error, "failed_instance": st.failed_instance, "seconds": st.seconds,
                      "stdout": st.stdout or None, "stderr": st.stderr or None, "created_at": now}
                     for st in stages]
-            count = {"r": run_id, "evaluations": run_evaluations, "heartbeat_at": now}
-            direct = self._direct
-            if direct is not None:
-                changed = self._run_direct(conn, direct.complete, done).rowcount
-            else:
-                changed = conn.execute(_COMPLETE_PROGRAM, done).rowcount
-            if changed == 0:
+            if self._execute(conn, _COMPLETE_PROGRAM, done).rowcount == 0:
                 raise ArchiveError(f"no program {program_id}")
             if rows:
-                if direct is not None:
-                    self._run_direct(conn, direct.stage, rows)
-                else:
-                    conn.execute(insert(EvaluationRow), rows)
+                self._execute(conn, _INSERT_STAGES, rows)
             if run_evaluations is not None:
-                if direct is not None:
-                    self._run_direct(conn, direct.count, count)
-                else:
-                    conn.execute(_COUNT_RUN, count)
+                self._execute(conn, _COUNT_RUN, {"r": run_id, "evaluations": run_evaluations, "heartbeat_at": now})
 
     def set_holdout(self, program_id: int, metrics: dict[str, Any], stage: Any | None = None) -> None:
         with self.session() as s:
@@ -454,10 +452,7 @@ class Archive:
         rows = [_llm_call_values(run_id, {**call, "program_id": program_id}
                                  if program_id is not None else call, now) for call in calls]
         with self._conn() as conn:
-            if self._direct is not None:
-                self._run_direct(conn, self._direct.call, rows)
-            else:
-                conn.execute(insert(LLMCallRow), rows)
+            self._execute(conn, _INSERT_LLM_CALLS, rows)
 
     def llm_calls(self, run_id: str) -> list[LLMCallRecord]:
         with self.session() as s:
@@ -505,20 +500,15 @@ class _Direct:
         return tuple(values[n] if proc is None else proc(values[n]) for n, proc in self.params)
 
 
-class _DirectSQLite:
-    """The statements the loop runs for every candidate, for a SQLite archive."""
+def _direct_sqlite(dialect: Any, insert_program: Any) -> dict[int, _Direct]:
+    """The statements the loop runs for every candidate, for a SQLite archive, by id of the statement."""
+    return {id(stmt): _Direct(stmt, dialect, keys) for stmt, keys in (
+        (insert_program, [*_PROGRAM_ROW, "run_id", "job_id", "created_at"]),
+        (_COMPLETE_PROGRAM, None),
+        (_INSERT_STAGES, list(_STAGE_KEYS)),
+        (_COUNT_RUN, None),
+        (_INSERT_LLM_CALLS, [*_LLM_CALL_ROW, "run_id", "created_at", "model", "status"]))}
 
-    def __init__(self, dialect: Any) -> None:
-        program_keys = [*_PROGRAM_ROW, "run_id", "job_id", "created_at"]
-        self.program = _Direct(_insert_program("sqlite"), dialect, program_keys)
-        self.complete = _Direct(_COMPLETE_PROGRAM, dialect)
-        self.stage = _Direct(insert(EvaluationRow), dialect, list(_STAGE_KEYS))
-        self.count = _Direct(_COUNT_RUN, dialect)
-        self.call = _Direct(insert(LLMCallRow), dialect, [*_LLM_CALL_ROW, "run_id", "created_at", "model", "status"])
-
-
-_STAGE_KEYS = ("program_id", "split", "status", "metrics", "error", "failed_instance", "seconds", "stdout", "stderr",
-               "created_at")
 
 
 def _insert_program(dialect: str) -> Any:

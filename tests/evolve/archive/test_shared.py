@@ -88,7 +88,7 @@ def test_a_job_stored_by_another_writer_in_the_meantime_returns_that_id(db_url: 
             worker.join(60)
 
     event.listen(first.engine, "before_cursor_execute", before_insert)
-    if first._direct is not None:  # SQLite's hot path runs on the driver: no SQLAlchemy event fires
+    if first._direct:  # SQLite's hot path runs on the driver: no SQLAlchemy event fires
         run_direct = first._run_direct
 
         def racing(conn: Any, stmt: Any, values: Any) -> Any:

@@ -113,9 +113,9 @@ def test_the_direct_sqlite_writes_store_exactly_what_sqlalchemy_stores(tmp_path:
     dumps = []
     for direct in (True, False):
         a = Archive(sqlite_url(tmp_path / f"direct-{direct}.db"))
-        assert a._direct is not None
+        assert a._direct  # the SQLite hot path is on
         if not direct:
-            a._direct = None  # SQLAlchemy's own execution
+            a._direct = {}  # SQLAlchemy's own execution
         a.create_run("r1", "smtt", {"seed": 0}, 0, str(tmp_path))
         with a.batch():
             _hot_path_writes(a)
