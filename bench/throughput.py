@@ -141,7 +141,6 @@ def run_evolve(url: str, iterations: int, workers: int, tmp: Path, offline: bool
     cmd = [sys.executable, "-m", "evolve.cli", "run", f"problem.path={PROBLEM}", *llm,
            f"search.iterations={iterations}", "search.max_seconds=null", f"evaluator.workers={workers}",
            "search.holdout_top_k=1", "quiet=true", f"hydra.run.dir={run_dir}"]
-    compile_sources()
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     res = measure(cmd, tmp, env, timeout=3600)
     from evolve.archive import Archive
@@ -265,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="runs of each framework, interleaved (the machine's speed drifts; the ratio is taken "
                          "within each round and its median reported)")
     args = ap.parse_args(argv)
+    compile_sources()
     server = start_server()
     runs: dict[str, list[dict[str, float]]] = {}
     try:

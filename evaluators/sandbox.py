@@ -510,6 +510,7 @@ GRACE_S = 2.0
 
 
 #: exit code of a candidate's process that could not build its empty root and was given no host folder
+#: (child.py's NEEDS_WORKDIR: the child runs as a script and cannot import this module)
 NEEDS_WORKDIR = 76
 
 
