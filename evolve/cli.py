@@ -6,11 +6,15 @@ Hydra has no subcommands, so for `run` and `eval` the arguments are rewritten in
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import os
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -188,7 +192,10 @@ def main(argv: list[str] | None = None) -> None:
     cmd, rest = args[0], args[1:]
     try:
         if cmd == "run":
-            _hydra(_run_main, "evolve run", rewrite_overrides(rest))
+            overrides = rewrite_overrides(rest)
+            if argv is None:  # the process's own command: nothing runs after it
+                _exit_after(lambda: _hydra(_run_main, "evolve run", overrides))
+            _hydra(_run_main, "evolve run", overrides)
         elif cmd == "eval":
             _eval_cmd(rest)
         elif cmd in ("archive", "runs", "report"):
@@ -218,6 +225,38 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(2)
     except EvolveError as exc:
         _fail(exc)
+
+
+def _exit_after(work: Callable[[], None]) -> NoReturn:
+    """Run `work`, then end the process without tearing the interpreter down.
+
+    A run ends holding a large heap (Hydra, SQLAlchemy, aiohttp, the run's own objects); freeing it
+    object by object took 0.2-0.3 s at the end of every `evolve run`, about 3% of a 600-iteration run,
+    and nothing is left to free. What a normal exit does that matters still happens, in its order: the
+    other threads are waited for, the exit handlers run (log files, temporary folders), the output is
+    flushed. An exception other than SystemExit propagates, so its traceback prints as usual.
+    """
+    try:
+        work()
+        code: Any = 0
+    except SystemExit as exc:
+        code = exc.code
+    wait_for_threads = getattr(threading, "_shutdown", None)  # what the interpreter calls first at exit
+    if wait_for_threads is not None:
+        wait_for_threads()
+    atexit._run_exitfuncs()
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):
+        print(code, file=sys.stderr)  # as the interpreter does for sys.exit("message")
+        code = 1
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code & 0xFF)
 
 
 def _eval_cmd(rest: list[str]) -> None:

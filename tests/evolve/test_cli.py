@@ -47,3 +47,50 @@ def test_the_mode_lookup_is_restored_after_the_run(monkeypatch: pytest.MonkeyPat
     before = Hydra.get_mode
     _composes(monkeypatch, [f"hydra.run.dir={tmp_path}"])
     assert Hydra.get_mode is before
+
+
+def _exit_after(tmp_path: Path, body: str) -> Any:
+    """Run `cli._exit_after(work)` in a fresh interpreter; `body` defines `work` (and may set up more)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = tmp_path / "script.py"
+    script.write_text("import atexit, sys, threading, time\nfrom pathlib import Path\nfrom evolve import cli\n"
+                      f"OUT = Path({str(tmp_path)!r})\n" + textwrap.dedent(body) + "\ncli._exit_after(work)\n")
+    return subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+
+
+def test_exit_after_keeps_what_a_normal_exit_does(tmp_path: Path) -> None:
+    proc = _exit_after(tmp_path, """
+        def late() -> None:
+            time.sleep(0.3)
+            (OUT / "thread").write_text("done")
+
+        def work() -> None:
+            threading.Thread(target=late).start()  # not a daemon: the process waits for it
+            atexit.register(lambda: (OUT / "atexit").write_text("ran"))
+            print("unflushed", end="")
+            sys.stderr.write("err-unflushed")
+            sys.exit(3)
+    """)
+    assert proc.returncode == 3
+    assert proc.stdout == "unflushed" and proc.stderr == "err-unflushed"
+    assert (tmp_path / "thread").read_text() == "done"
+    assert (tmp_path / "atexit").read_text() == "ran"
+
+
+@pytest.mark.parametrize(("ending", "code", "stderr"), [
+    ("return None", 0, ""), ("sys.exit()", 0, ""), ("sys.exit(130)", 130, ""),
+    ("sys.exit('no such problem')", 1, "no such problem\n"),
+])
+def test_exit_after_turns_the_outcome_into_the_exit_status(tmp_path: Path, ending: str, code: int,
+                                                           stderr: str) -> None:
+    proc = _exit_after(tmp_path, f"def work() -> None:\n    {ending}\n")
+    assert (proc.returncode, proc.stderr) == (code, stderr)
+
+
+def test_exit_after_lets_an_unexpected_error_print_its_traceback(tmp_path: Path) -> None:
+    proc = _exit_after(tmp_path, "def work() -> None:\n    raise RuntimeError('broken plugin')\n")
+    assert proc.returncode == 1
+    assert "Traceback" in proc.stderr and "RuntimeError: broken plugin" in proc.stderr
