@@ -47,7 +47,10 @@ def needs(sb: Sandbox, key: str, value: str) -> None:
 
 # -- time -------------------------------------------------------------------------------------------
 def test_infinite_loop_times_out(sandbox: Sandbox) -> None:
-    res = run(sandbox, "def f(x):\n    while True:\n        pass\n")
+    # FAST's CPU budget equals its split wall clock: a parent thread scheduled a few ms late then lost the
+    # race to RLIMIT_CPU on a loaded machine. The CPU-limit path has its own test below.
+    lim = Limits(**{**FAST.__dict__, "cpu_s": 4 * FAST.split_wall_s})
+    res = run(sandbox, "def f(x):\n    while True:\n        pass\n", limits=lim)
     assert res.status == "timeout"
     assert "wall-clock" in (res.error or "")
     assert_clean(sandbox)
