@@ -210,6 +210,7 @@ class Sandbox:
         self.preload = tuple(preload)
         self._proc: subprocess.Popen[bytes] | None = None
         self._sock: socket.socket | None = None
+        self._ctrl_buf = bytearray()  # bytes read from the zygote beyond the last complete message
         self._inputs: OrderedDict[str, int] = OrderedDict()
         self._lock = threading.Lock()
         #: a finished candidate whose exit is collected before the next job: (pid, its working folder)
@@ -342,6 +343,7 @@ class Sandbox:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
+        self._ctrl_buf.clear()  # what a dead zygote left unread is not the next one's
         if self._proc is not None:
             try:
                 self._proc.kill()
@@ -351,16 +353,34 @@ class Sandbox:
             self._proc = None
 
     def _ctrl_read(self, timeout: float) -> dict[str, Any]:
+        """The zygote's next message; TimeoutError when none is complete within `timeout` seconds."""
         assert self._sock is not None
-        self._sock.settimeout(timeout)
-        try:
-            reply = wire.read_frame(lambda n: _recv_exact(self._sock, n), 1 << 20)  # type: ignore[arg-type]
-        finally:
-            if self._sock is not None:
-                self._sock.settimeout(None)
+        deadline = time.monotonic() + timeout
+        reply = wire.read_frame(lambda n: self._ctrl_take(n, deadline), 1 << 20)
         if not isinstance(reply, dict):
             raise wire.WireError("the zygote sent a malformed reply")
         return reply
+
+    def _ctrl_take(self, n: int, deadline: float) -> bytes:
+        """The next `n` bytes from the zygote.
+
+        The socket stays blocking: a `select` bounds each wait, and one `recv` takes whatever has
+        arrived, usually a whole message, keeping the rest for the next call. Socket timeouts cost two
+        `ioctl`s to set and clear, a `poll` per `recv` and a `recv` for the prefix and another for the
+        body: ten system calls per candidate, each a turn of the GIL, that this saves.
+        """
+        buf = self._ctrl_buf
+        while len(buf) < n:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self._sock], [], [], left)[0]:
+                raise TimeoutError("the zygote did not answer in time")
+            chunk = self._sock.recv(1 << 16)  # type: ignore[union-attr]
+            if not chunk:
+                raise EOFError("zygote closed its control socket")
+            buf += chunk
+        out = bytes(buf[:n])
+        del buf[:n]
+        return out
 
     def _inputs_fd(self, job: Job) -> int:
         key = job.inputs_key
@@ -499,6 +519,8 @@ class Sandbox:
         return self._ctrl_read(timeout=30.0)
 
 
+#: a plain int: `int & socket.MSG_TRUNC` goes through enum.Flag (1.1 µs a message, against 18 ns)
+MSG_TRUNC = int(socket.MSG_TRUNC)
 #: SO_TIMESTAMPNS (Linux): the kernel stamps each message with its arrival time
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 #: bytes asked for per message; more than the child ever puts in one (it sends at most 64 KiB at a time)
@@ -571,17 +593,6 @@ def _sealed_memfd(name: str, data: bytes) -> int:
     return fd
 
 
-def _recv_exact(sock: socket.socket, n: int) -> bytes:
-    chunks, got = [], 0
-    while got < n:
-        chunk = sock.recv(min(n - got, 1 << 20))
-        if not chunk:
-            raise EOFError("zygote closed its control socket")
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
-
-
 @dataclass
 class _Collected:
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -632,7 +643,7 @@ def _collect(sock: socket.socket, pid: int, n_instances: int, lim: Limits, start
             continue
         if not data:
             break
-        if flags & socket.MSG_TRUNC:
+        if flags & MSG_TRUNC:
             out.wire_error = "the child sent an oversized message"
             break
         arrived = _arrival(ancillary)

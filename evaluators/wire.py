@@ -177,8 +177,9 @@ def decode(frame_body: Any, header_len: int, *, writable: bool = True) -> Any:
     read-only mapping): such arrays cannot be made writable.
     """
     body = memoryview(frame_body)
+    text = bytes(body[:header_len])
     try:
-        header = json.loads(bytes(body[:header_len]))
+        header = json.loads(text)
     except (ValueError, RecursionError) as exc:  # bad UTF-8 or JSON, digits over the limit, deep nesting
         raise WireError(f"frame header is not valid JSON: {str(exc)[:200]}") from None
     if not isinstance(header, dict) or set(header) != {"v", "b"} or not isinstance(header["b"], list):
@@ -191,11 +192,25 @@ def decode(frame_body: Any, header_len: int, *, writable: bool = True) -> Any:
         payload = memoryview(bytes(payload))
     if sum(s + _padding(s) for s in sizes) != len(payload):
         raise WireError("buffer sizes do not add up to the payload")
+    if not sizes and _plain(text):
+        return header["v"]  # what the walk would rebuild, as json.loads gave it
     buffers, offset = [], 0
     for size in sizes:
         buffers.append(payload[offset:offset + size])
         offset += size + _padding(size)
     return _decode_value(header["v"], buffers, 0, writable)
+
+
+def _plain(header: bytes) -> bool:
+    """Whether a header's JSON is plain values only, which `_decode_value` would return unchanged.
+
+    A reserved `__` key (tuple, non-finite float, array, or a refused one) shows as `"__`, unless it is
+    spelt with escapes, so a header with a backslash is walked too; and a header with at most MAX_DEPTH
+    brackets besides its own two cannot nest deeper than the walk allows. Most frames are plain (the
+    events of a candidate, the zygote's replies) and skip the walk, about half of their decoding time.
+    """
+    return b'"__' not in header and b"\\" not in header \
+        and header.count(b"[") + header.count(b"{") <= MAX_DEPTH + 2
 
 
 def read_frame(read_exact: Any, max_bytes: int, *, writable: bool = True) -> Any:

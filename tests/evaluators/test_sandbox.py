@@ -173,3 +173,34 @@ def test_libs_dir_is_shared_when_trusted_and_private_when_planted(tmp_path: Path
     os.symlink("/nonexistent", os.path.join(shared, "evil"))  # someone plants a module next to numpy
     private = libs_dir()
     assert private != shared and "evil" not in os.listdir(private)
+
+
+def test_control_messages_are_read_whole_however_they_arrive() -> None:
+    """The zygote's messages can arrive together, or a part at a time across a timeout: each read
+    returns exactly one message and keeps the rest for the next."""
+    import socket
+
+    from evaluators import wire
+
+    sb = Sandbox()
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    sb._sock = ours
+    try:
+        theirs.sendall(wire.encode({"pid": 7}) + wire.encode({"pid": 7, "wait_status": 0}))
+        assert sb._ctrl_read(timeout=5.0) == {"pid": 7}
+        assert sb._ctrl_read(timeout=5.0) == {"pid": 7, "wait_status": 0}
+        with pytest.raises(TimeoutError):
+            sb._ctrl_read(timeout=0.05)
+        frame = wire.encode({"pid": 8, "cpu_s": 0.5})
+        theirs.sendall(frame[:6])  # a part of the length prefix, then nothing more for now
+        with pytest.raises(TimeoutError):
+            sb._ctrl_read(timeout=0.05)
+        theirs.sendall(frame[6:])
+        assert sb._ctrl_read(timeout=5.0) == {"pid": 8, "cpu_s": 0.5}
+        theirs.sendall(frame[:20])
+        theirs.close()
+        with pytest.raises(EOFError):
+            sb._ctrl_read(timeout=5.0)
+    finally:
+        sb.close()
+    assert sb._ctrl_buf == bytearray()  # a restarted zygote does not inherit a dead one's bytes

@@ -160,3 +160,42 @@ def test_read_frame_refuses_frames_over_the_cap() -> None:
     data = struct.pack(">II", 10, 1 << 30)
     with pytest.raises(wire.WireError, match="cap"):
         wire.read_frame(lambda n: data[:n], 1 << 20)
+
+
+def _walked(value: object) -> object:
+    """decode() with the plain-header shortcut turned off: every node through the strict walk."""
+    frame = wire.encode(value)
+    hlen, _ = wire.HEADER.unpack_from(frame)
+    plain = wire._plain
+    wire._plain = lambda header: False  # type: ignore[assignment]
+    try:
+        return wire.decode(frame[wire.HEADER.size:], hlen)
+    finally:
+        wire._plain = plain  # type: ignore[assignment]
+
+
+@pytest.mark.parametrize("value", [
+    None, 3, -2.5, "text", [], {}, [1, [2, [3, "x"]]], {"event": "result", "i": 0, "status": "ok",
+                                                          "output": [3, 1, 2, 0], "times_ms": [0.01]},
+    {"nested": {"deeper": [{"k": True}, None]}}, "line\nbreak", (1, 2), {"t": (1, [2.0, float("inf")])},
+    [[[[[[[[[[1]]]]]]]]]],
+])
+def test_the_plain_header_shortcut_gives_what_the_walk_gives(value: object) -> None:
+    frame = wire.encode(value)
+    hlen, _ = wire.HEADER.unpack_from(frame)
+    fast = wire.decode(frame[wire.HEADER.size:], hlen)
+    assert fast == _walked(value) and type(fast) is type(_walked(value))
+
+
+def test_the_shortcut_never_skips_a_check_of_the_walk() -> None:
+    # a reserved key spelt with escapes, which `"__` does not show
+    with pytest.raises(wire.WireError, match="reserved"):
+        wire.decode(*raw_frame('{"v": {"\\u005f\\u005fclass__": 1}, "b": []}'))
+    assert wire.decode(*raw_frame('{"v": {"\\u005f_tuple__": [1, 2]}, "b": []}')) == (1, 2)
+    # nesting beyond MAX_DEPTH, within what json.loads accepts
+    deep = "[" * (wire.MAX_DEPTH + 2) + "]" * (wire.MAX_DEPTH + 2)
+    with pytest.raises(wire.WireError, match="deeply"):
+        wire.decode(*raw_frame('{"v": ' + deep + ', "b": []}'))
+    # and as deep as the walk allows still decodes, whichever path it takes
+    ok = "[" * wire.MAX_DEPTH + "1" + "]" * wire.MAX_DEPTH
+    assert wire.decode(*raw_frame('{"v": ' + ok + ', "b": []}')) == json.loads(ok)
