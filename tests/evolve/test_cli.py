@@ -94,3 +94,21 @@ def test_exit_after_lets_an_unexpected_error_print_its_traceback(tmp_path: Path)
     proc = _exit_after(tmp_path, "def work() -> None:\n    raise RuntimeError('broken plugin')\n")
     assert proc.returncode == 1
     assert "Traceback" in proc.stderr and "RuntimeError: broken plugin" in proc.stderr
+
+
+def test_exit_after_leaves_the_exit_to_a_profiler(tmp_path: Path) -> None:
+    # `python -m cProfile` writes its results after the program returns: a hard exit would lose them
+    proc = _exit_after(tmp_path, """
+        sys.setprofile(lambda *args: None)
+
+        def work() -> None:
+            sys.exit(4)
+
+        try:
+            cli._exit_after(work)
+        except SystemExit as exc:
+            sys.setprofile(None)
+            print("profiler saw exit", exc.code)
+    """)
+    # ... and the helper's own call after it, with no profiler left, exits hard with the same status
+    assert proc.stdout == "profiler saw exit 4\n" and proc.returncode == 4
