@@ -1,7 +1,7 @@
 """Framework throughput: evolve (every candidate sandboxed) against OpenEvolve, same model server, same problem.
 
     python bench/throughput.py [--iterations 600] [--workers 2] [--rounds 3] [--skip-openevolve]
-                               [--offline] [--flat 10000]
+                               [--offline] [--flat 10000] [--cascade]
 
 One run of this script:
 1. starts one scripted OpenAI-compatible server on 127.0.0.1 (in this process; its CPU is not charged to
@@ -10,6 +10,9 @@ One run of this script:
 2. installs OpenEvolve (PyPI `openevolve`, pinned) into a temporary virtual environment;
 3. runs both frameworks for the same number of iterations with the same number of workers on the same
    problem (bench/tiny_smtt: total tardiness of four 8-job instances; evaluation costs microseconds),
+   each candidate evaluated once on those four instances by both (OpenEvolve's `cascade_evaluation:
+   false`, evolve's `search.cascade=false`; with --cascade evolve keeps its default cascade, a one-instance
+   quick stage before the four, which is work OpenEvolve does not do),
    --rounds times, interleaved and alternating which goes first: a shared machine's speed drifts by
    20% within minutes, so each ratio compares the two runs of one round, and the median is reported;
 4. prints wall time, CPU time (the whole process tree), iterations per second and peak memory of the
@@ -133,14 +136,15 @@ def measure(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float) -> d
 
 
 def run_evolve(url: str, iterations: int, workers: int, tmp: Path, offline: bool = False,
-               name: str | None = None) -> dict[str, float]:
+               name: str | None = None, cascade: bool = False) -> dict[str, float]:
     run_dir = tmp / (name or ("evolve-offline" if offline else "evolve"))
     llm = (["llm=offline"] if offline else
            ["llm=openai_compatible", f"llm.api_base={url}", "llm.model=bench", "llm.full_prob=1",
             "llm.diff_prob=0", "llm.crossover_prob=0", f"llm.max_concurrency={max(4, 2 * workers)}"])
     cmd = [sys.executable, "-m", "evolve.cli", "run", f"problem.path={PROBLEM}", *llm,
            f"search.iterations={iterations}", "search.max_seconds=null", f"evaluator.workers={workers}",
-           "search.holdout_top_k=1", "quiet=true", f"hydra.run.dir={run_dir}"]
+           "search.holdout_top_k=1", f"search.cascade={str(cascade).lower()}", "quiet=true",
+           f"hydra.run.dir={run_dir}"]
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     res = measure(cmd, tmp, env, timeout=3600)
     from evolve.archive import Archive
@@ -260,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-openevolve", action="store_true")
     ap.add_argument("--offline", action="store_true", help="also run evolve with llm=offline")
     ap.add_argument("--flat", type=int, default=0, help="also run N iterations to check flatness")
+    ap.add_argument("--cascade", action="store_true",
+                    help="evolve evaluates each candidate on a quick stage first (its default), unlike OpenEvolve")
     ap.add_argument("--rounds", type=int, default=3,
                     help="runs of each framework, interleaved (the machine's speed drifts; the ratio is taken "
                          "within each round and its median reported)")
@@ -284,12 +290,15 @@ def main(argv: list[str] | None = None) -> int:
                     elif who == "evolve":
                         print(f"round {i + 1}: running evolve…", file=sys.stderr, flush=True)
                         runs.setdefault(OURS, []).append(
-                            run_evolve(server.url, args.iterations, args.workers, tmp, name=f"evolve-{i}"))
+                            run_evolve(server.url, args.iterations, args.workers, tmp, name=f"evolve-{i}",
+                                       cascade=args.cascade))
             if args.offline:
                 runs["evolve (llm=offline)"] = [run_evolve(server.url, args.iterations, args.workers, tmp,
-                                                           offline=True)]
+                                                           offline=True, cascade=args.cascade)]
             print(f"\n{args.iterations} iterations, {args.workers} workers, one local scripted model server, "
-                  f"{max(1, args.rounds)} interleaved round(s); each row is the framework's median round by wall time\n")
+                  f"{max(1, args.rounds)} interleaved round(s); each row is the framework's median round by wall time; "
+                  + ("evolve evaluates each candidate in two stages (its quick-then-train cascade), OpenEvolve in one"
+                     if args.cascade else "each candidate is evaluated once, in one stage, by both") + "\n")
             print(f"{'framework':<22} {'iters':>6} {'wall s':>9} {'cpu s':>8} {'iter/s':>8} {'cpu ms/iter':>12} "
                   f"{'RSS MB':>8} {'PSS MB':>8}   sandboxed")
             for name, rs in runs.items():

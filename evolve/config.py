@@ -91,6 +91,8 @@ class SearchConfig:
     num_inspirations: int = 2
     feature_dims: List[str] = field(default_factory=lambda: ["code_length", "ast_nodes"])  # noqa: UP006
     feature_bins: int = 8
+    #: evaluate each candidate on the quick split first, then train, in one process; false: train only
+    cascade: bool = True
     cascade_threshold: Optional[float] = None  # noqa: UP045
     holdout_top_k: int = 3
     max_duplicate_streak: int = 200
@@ -192,6 +194,8 @@ def validate(cfg: Any) -> None:
     need(s.selection in ("rank", "power_law", "tournament", "uniform"), "search.selection",
          f"unknown selection {s.selection!r}; use rank, power_law, tournament or uniform")
     need(s.feature_bins >= 1, "search.feature_bins", "must be at least 1")
+    need(s.cascade or s.cascade_threshold is None, "search.cascade_threshold",
+         "gates the train split on the quick split's score, so it needs search.cascade=true")
     need(e.name in ("local", "loky", "dask", "ray", "inline"), "evaluator.name",
          f"unknown evaluator {e.name!r}; use local, loky, dask or ray")
     need(e.workers >= 0, "evaluator.workers", "must be 0 (all cores) or a positive number")

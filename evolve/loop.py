@@ -33,6 +33,8 @@ from evolve.worker import EvalTask, ProblemSpec, run_task
 log = logging.getLogger(__name__)
 
 CASCADE = ("quick", "train")
+#: the splits of a candidate's evaluation with search.cascade=false
+TRAIN_ONLY = ("train",)
 #: the stop reason when the evaluation cluster is gone; the run stays resumable
 EVALUATOR_LOST = "evaluator lost"
 
@@ -116,6 +118,8 @@ class Evolution:
             "feature_dims": tuple(self.search.feature_dims), "strategy": str(self.search.name),
             "cascade_threshold": self.search.cascade_threshold, "max_retries": int(cfg.evaluator.max_retries),
             "max_concurrency": int(cfg.llm.max_concurrency)}
+        #: the splits every candidate (and the seed) is evaluated on, in one sandboxed process
+        self.splits = CASCADE if self.search.cascade else TRAIN_ONLY
 
     @property
     def capacity(self) -> int:
@@ -160,7 +164,7 @@ class Evolution:
         pid = self.archive.add_program(self.run_id, job_id, role="seed", name="seed", code=seed_code,
                                        code_hash=code_hash, generation=0, island=0, edit_kind="seed")
         self._hashes.setdefault(code_hash, pid)
-        outcome = self.evaluate_now(seed_code, CASCADE)
+        outcome = self.evaluate_now(seed_code, self.splits)
         features = self._store_outcome(pid, seed_code, outcome, count=False)
         run = self.archive.get_run(self.run_id)
         self.archive.update_run(self.run_id, meta={**run.meta, "isolation": outcome.isolation})
@@ -266,7 +270,7 @@ class Evolution:
                     fut.exception()  # retrieved: asyncio would log it as lost otherwise
                 fut.cancel()
         if self.stop_reason not in ("interrupted", EVALUATOR_LOST) and self.inflight:
-            drain = max(5.0, float(self.limits.split_wall_s) * len(CASCADE) + 10.0)
+            drain = max(5.0, float(self.limits.split_wall_s) * len(self.splits) + 10.0)
             done, _ = await asyncio.wait(set(self.inflight), timeout=drain)
             for fut in done:
                 self._on_outcome(fut)
@@ -394,7 +398,7 @@ class Evolution:
             if threshold is not None and parent is not None and parent.quick is not None:
                 gate = parent.quick - float(threshold)
             try:
-                fut = asyncio.wrap_future(self._submit(self._task(job.code, CASCADE, gate)))
+                fut = asyncio.wrap_future(self._submit(self._task(job.code, self.splits, gate)))
             except EvaluatorLost as exc:  # the job stays pending in the archive for resume
                 self.ready.appendleft(job)
                 self._lost(exc)
@@ -451,7 +455,7 @@ class Evolution:
         parent_score = parent.score if parent is not None else None
         if parent_score is None and job.parent_id is not None:
             parent_score = self._view(job.parent_id).score
-        score = outcome.score if outcome.stages and outcome.stages[-1].split == CASCADE[-1] else None
+        score = outcome.score if outcome.stages and outcome.stages[-1].split == self.splits[-1] else None
         delta = score - parent_score if score is not None and parent_score is not None else None
         observe(job.program_id, improved=delta is not None and delta > 0, score_delta=delta, model=job.model)
 
@@ -468,7 +472,7 @@ class Evolution:
         if quick is not None and "score" in quick.metrics:
             metrics["_quick_score"] = quick.metrics["score"]
         score, error, status = outcome.score, outcome.error, outcome.status
-        if status == "ok" and outcome.stages and outcome.stages[-1].split != CASCADE[-1]:
+        if status == "ok" and outcome.stages and outcome.stages[-1].split != self.splits[-1]:
             score, error = None, "cascade: stopped after the quick split (score below the gate)"
         features = features_of(code, outcome.seconds, metrics, self.limits_cfg["feature_dims"])
         cell = self.pop.cell_label(features) if status == "ok" else None
@@ -483,7 +487,7 @@ class Evolution:
 
     def _admit(self, pid: int, code: str, outcome: Outcome, features: dict[str, float], island: int, generation: int,
                parent_id: int | None, seed: bool = False) -> bool:
-        if outcome.score is None or (outcome.stages and outcome.stages[-1].split != CASCADE[-1]):
+        if outcome.score is None or (outcome.stages and outcome.stages[-1].split != self.splits[-1]):
             if not seed:
                 self.pop.note_child(parent_id)  # restore() counts a child that did not reach train too
             return False

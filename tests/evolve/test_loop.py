@@ -269,3 +269,34 @@ def test_the_task_statement_is_read_once_per_run(tmp_path: Path, monkeypatch: py
         assert len(reads) == 1
     finally:
         evo.close()
+
+
+@pytest.mark.parametrize("cascade", [True, False])
+def test_search_cascade_false_evaluates_on_train_only(tmp_path: Path, cascade: bool) -> None:
+    children = [body(f"d + {k}") for k in range(3)]
+    evo, archive = make_evolution(tmp_path, Scripted(children), ["search.iterations=3",
+                                                                 f"search.cascade={str(cascade).lower()}"])
+    try:
+        seed = evo.seed_population(SEED)
+        reason = asyncio.run(evo.run())
+        quick = [m.quick for isl in evo.pop.islands for m in isl.members.values()]
+    finally:
+        evo.close()
+    assert reason == "iterations"
+    rows = [archive.program(r.id) for r in archive.programs("r")]
+    assert rows[0].id == seed.id and len(rows) == 4
+    for r in rows:
+        assert r.status == "ok" and r.score is not None
+        assert [st.split for st in r.stages] == (["quick", "train"] if cascade else ["train"])
+        assert ("_quick_score" in r.metrics) is cascade
+    assert all((q is not None) is cascade for q in quick)
+
+
+def test_a_cascade_threshold_without_the_cascade_is_a_config_error(tmp_path: Path) -> None:
+    from evolve.config import validate
+    from evolve.errors import ConfigError
+
+    with initialize_config_module("evolve.conf", version_base="1.3"):
+        cfg = compose("config", overrides=["search.cascade=false", "search.cascade_threshold=0"])
+    with pytest.raises(ConfigError, match=r"search\.cascade_threshold: .* search\.cascade=true"):
+        validate(cfg)
