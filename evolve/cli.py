@@ -7,6 +7,7 @@ Hydra has no subcommands, so for `run` and `eval` the arguments are rewritten in
 from __future__ import annotations
 
 import atexit
+import gc
 import json
 import logging
 import os
@@ -60,6 +61,14 @@ def _fail(exc: BaseException) -> None:
 
 @hydra.main(config_path="conf", config_name="config", version_base="1.3")
 def _run_main(cfg: DictConfig) -> None:
+    gc.disable()  # until the loop starts: see evolve.runner._start_up_frozen
+    try:
+        _run_job(cfg)
+    finally:
+        gc.enable()
+
+
+def _run_job(cfg: DictConfig) -> None:
     from evolve.worker import start_local_workers
 
     started = start_local_workers(cfg)  # the sandbox zygotes boot while the imports below run

@@ -112,3 +112,22 @@ def test_exit_after_leaves_the_exit_to_a_profiler(tmp_path: Path) -> None:
     """)
     # ... and the helper's own call after it, with no profiler left, exits hard with the same status
     assert proc.stdout == "profiler saw exit 4\n" and proc.returncode == 4
+
+
+def test_a_run_keeps_the_collector_off_until_its_loop(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Start-up (imports, config, archive, problem) runs without full collections; evolve.runner turns
+    the collector back on, with the start-up objects frozen, when the loop starts (tested there)."""
+    import gc
+
+    seen: list[bool] = []
+    monkeypatch.setattr(cli, "_run_job", lambda cfg: seen.append(gc.isenabled()))
+    cli._hydra(cli._run_main, "evolve run", [f"hydra.run.dir={tmp_path}"])
+    assert seen == [False] and gc.isenabled()
+
+    def fails(cfg: Any) -> None:
+        raise RuntimeError("a broken plugin")
+
+    monkeypatch.setattr(cli, "_run_job", fails)
+    with pytest.raises(SystemExit):  # Hydra reports the error and exits 1
+        cli._hydra(cli._run_main, "evolve run", [f"hydra.run.dir={tmp_path}"])
+    assert gc.isenabled()  # back on whatever happened

@@ -81,3 +81,29 @@ def test_a_run_adopts_the_started_workers_and_starts_no_other_zygote(tmp_path: P
     summary = run(cfg, tmp_path / "run", None, executor)
     assert summary["evaluations"] == 6 and summary["stop_reason"] == "iterations"
     assert len(started) == 2 and len(set(started)) == 2  # one zygote per worker thread, all started early
+
+
+def test_the_loop_runs_with_the_start_up_objects_frozen_and_a_run_leaves_none(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    from evolve import runner
+
+    seen: list[tuple[bool, int]] = []
+    original = runner._run_with_signals
+
+    async def observed(evo: Any) -> str:
+        seen.append((gc.isenabled(), gc.get_freeze_count()))
+        return await original(evo)
+
+    monkeypatch.setattr(runner, "_run_with_signals", observed)
+    cfg = config("evaluator.workers=1", "search.iterations=2", "search.max_seconds=null", "quiet=true",
+                 "search.holdout_top_k=1")
+    gc.disable()  # as the CLI leaves it
+    try:
+        runner.run(cfg, tmp_path / "run", None, worker.start_local_workers(cfg))
+    finally:
+        gc.enable()
+    (enabled, frozen), = seen
+    assert enabled and frozen > 10_000  # the modules, config, archive and problem made at start-up
+    assert gc.get_freeze_count() == 0  # nothing stays frozen for a caller that runs again
