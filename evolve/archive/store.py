@@ -224,7 +224,7 @@ class Archive:
                 self._batch_stack = stack
                 yield
         except OperationalError as exc:
-            raise ArchiveError(f"archive {_safe_url(self.url)}: {str(exc).splitlines()[0]}") from exc
+            raise self._failed(exc) from exc
         finally:
             self._batch, self._batch_stack = None, None
 
@@ -247,7 +247,11 @@ class Archive:
             with self.engine.begin() as conn:
                 yield conn
         except OperationalError as exc:
-            raise ArchiveError(f"archive {_safe_url(self.url)}: {str(exc).splitlines()[0]}") from exc
+            raise self._failed(exc) from exc
+
+    def _failed(self, exc: Exception) -> ArchiveError:
+        """The ArchiveError for a database error: the archive's URL (no password) and the error's first line."""
+        return ArchiveError(f"archive {_safe_url(self.url)}: {str(exc).splitlines()[0]}")
 
     def _execute(self, conn: Connection, stmt: Any, values: Mapping[str, Any] | Sequence[Mapping[str, Any]]) \
             -> Any:
@@ -267,7 +271,7 @@ class Archive:
                 return driver.execute(stmt.sql, stmt.args(values))  # type: ignore[union-attr,no-any-return]
             return driver.executemany(stmt.sql, [stmt.args(v) for v in values])  # type: ignore[union-attr,no-any-return]
         except sqlite3.OperationalError as exc:  # locked, disk full, read-only…: as the SQLAlchemy path says it
-            raise ArchiveError(f"archive {_safe_url(self.url)}: {str(exc).splitlines()[0]}") from exc
+            raise self._failed(exc) from exc
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
@@ -291,7 +295,7 @@ class Archive:
             raise
         except OperationalError as exc:
             sess.rollback()
-            raise ArchiveError(f"archive {_safe_url(self.url)}: {str(exc).splitlines()[0]}") from exc
+            raise self._failed(exc) from exc
         except BaseException:
             sess.rollback()
             raise
@@ -508,7 +512,6 @@ def _direct_sqlite(dialect: Any, insert_program: Any) -> dict[int, _Direct]:
         (_INSERT_STAGES, list(_STAGE_KEYS)),
         (_COUNT_RUN, None),
         (_INSERT_LLM_CALLS, [*_LLM_CALL_ROW, "run_id", "created_at", "model", "status"]))}
-
 
 
 def _insert_program(dialect: str) -> Any:
