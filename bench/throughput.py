@@ -236,11 +236,11 @@ def report(name: str, r: dict[str, float]) -> str:
             f"{1000 * cpu_per_iter(r):>12.2f} {r['peak_mb']:>8.0f} {r['peak_pss_mb']:>8.0f}   {'yes' if r['sandboxed'] else 'no'}")
 
 
-def flat(url: str, iterations: int, workers: int, tmp: Path) -> None:
+def flat(url: str, iterations: int, workers: int, tmp: Path, cascade: bool = False) -> None:
     """Per-iteration wall time by decile of a long run against the scripted server (flat = no slowdown as
     the archive grows). The server's programs all have the same size, so only the archive grows; with the
     offline mutator the programs themselves grow over a long run (bloat), and every step with them."""
-    run = run_evolve(url, iterations, workers, tmp, name="evolve-flat")
+    run = run_evolve(url, iterations, workers, tmp, name="evolve-flat", cascade=cascade)
     from evolve.archive import Archive
 
     archive = Archive.for_run_dir(tmp / "evolve-flat")
@@ -321,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
                         statuses[k] = statuses.get(k, 0) + v
                 print(f"evolve candidate statuses, all rounds: {statuses}")
             if args.flat:
-                flat(server.url, args.flat, args.workers, tmp)
+                flat(server.url, args.flat, args.workers, tmp, args.cascade)
     finally:
         server.stop()
     return 0
