@@ -66,7 +66,7 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
 
 
 def _send(sock: socket.socket, value: Any) -> None:
-    sock.sendall(wire.encode(value))
+    sock.sendall(wire.encode_plain(value))
 
 
 def _read_all(fd: int) -> bytes:

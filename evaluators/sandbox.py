@@ -437,7 +437,7 @@ class Sandbox:
         exiting = False  # the child's exit is left to the next job (wait_exit=False, every result in)
         try:
             inputs_fds = [self._inputs_fd(job) for job in jobs]
-            job_fd = _sealed_memfd("job", wire.encode(self._payload(jobs, workdir)))
+            job_fd = _sealed_memfd("job", wire.encode_plain(self._payload(jobs, workdir)))
             fds.append(job_fd)
             out_fd = os.memfd_create("stdout", os.MFD_CLOEXEC)
             err_fd = os.memfd_create("stderr", os.MFD_CLOEXEC)

@@ -122,6 +122,19 @@ def encode(value: Any, max_bytes: int | None = None) -> bytes:
     return b"".join(bytes(p) for p in pack(*tree(value, max_bytes)))
 
 
+def encode_plain(value: Any) -> bytes:
+    """One frame of a trusted value made of dicts, lists, strings, finite numbers, booleans and None.
+
+    For the harness's own messages (a job, the zygote's replies), which hold nothing else: the value
+    goes to `json.dumps` as it is, without the walk that `encode` makes to keep tuples, non-finite
+    floats and arrays apart and to read untrusted values safely (about a fifth of its time). A tuple
+    would arrive as a list, so a value that may hold one goes through `encode`.
+    """
+    header = json.dumps({"v": value, "b": []}, separators=(",", ":"), allow_nan=False).encode()
+    header += b" " * _padding(HEADER.size + len(header))
+    return HEADER.pack(len(header), 0) + header
+
+
 def _decode_value(node: Any, buffers: list[memoryview], depth: int, writable: bool) -> Any:
     if depth > MAX_DEPTH:
         raise WireError("frame nested too deeply")

@@ -199,3 +199,19 @@ def test_the_shortcut_never_skips_a_check_of_the_walk() -> None:
     # and as deep as the walk allows still decodes, whichever path it takes
     ok = "[" * wire.MAX_DEPTH + "1" + "]" * wire.MAX_DEPTH
     assert wire.decode(*raw_frame('{"v": ' + ok + ', "b": []}')) == json.loads(ok)
+
+
+@pytest.mark.parametrize("value", [
+    None, 3, -2.5, "text", [], {}, [1, [2, [3, "x"]]], {"ready": True, "isolation": {"namespaces": ["net", "pid"]}},
+    {"pid": 12, "wait_status": 0, "cpu_s": 0.0123, "maxrss_kb": 20480}, {"code": "def f(x):\n    return 'é'\n"},
+])
+def test_plain_encoding_gives_the_frame_of_the_walking_encoder(value: object) -> None:
+    """The trusted shortcut (no walk) writes byte for byte what `encode` writes for such values."""
+    assert wire.encode_plain(value) == wire.encode(value)
+
+
+def test_plain_encoding_refuses_what_json_cannot_say_exactly() -> None:
+    with pytest.raises(ValueError):
+        wire.encode_plain({"x": math.nan})
+    with pytest.raises(TypeError):
+        wire.encode_plain({"x": np.arange(3)})
