@@ -1,6 +1,6 @@
 """Framework throughput: evolve (every candidate sandboxed) against OpenEvolve, same model server, same problem.
 
-    python bench/throughput.py [--iterations 600] [--workers 2] [--rounds 3] [--skip-openevolve]
+    python bench/throughput.py [--iterations 600,2000] [--workers 2] [--rounds 3] [--skip-openevolve]
                                [--offline] [--flat 10000] [--cascade]
 
 One run of this script:
@@ -8,9 +8,11 @@ One run of this script:
    either framework) that answers every request at once with a full rewrite of a tiny scheduling program
    (a new constant each time, so no proposal is a duplicate);
 2. installs OpenEvolve (PyPI `openevolve`, pinned) into a temporary virtual environment;
-3. runs both frameworks for the same number of iterations with the same number of workers on the same
-   problem (bench/tiny_smtt: total tardiness of four 8-job instances; evaluation costs microseconds),
-   each candidate evaluated once on those four instances by both (OpenEvolve's `cascade_evaluation:
+3. for each run length in --iterations (600 and 2000 by default: OpenEvolve's time per iteration grows
+   with its archive and ours stays flat, while our fixed start-up weighs more in a short run, so the
+   ratio depends on the length and one length alone would mislead), runs both frameworks for that
+   number of iterations with the same number of workers on the same problem (bench/tiny_smtt: total
+   tardiness of four 8-job instances; evaluation costs microseconds), each candidate evaluated once on those four instances by both (OpenEvolve's `cascade_evaluation:
    false`, evolve's `search.cascade=false`; with --cascade evolve keeps its default cascade, a one-instance
    quick stage before the four, which is work OpenEvolve does not do),
    --rounds times, interleaved and alternating which goes first: a shared machine's speed drifts by
@@ -257,9 +259,63 @@ def flat(url: str, iterations: int, workers: int, tmp: Path, cascade: bool = Fal
         prev = t
 
 
+def _sizes(text: str) -> list[int]:
+    sizes = [int(part) for part in text.split(",") if part.strip()]
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive iteration counts separated by commas, got {text!r}")
+    return sizes
+
+
+def compare(args: argparse.Namespace, url: str, venv: Path | None, tmp: Path, iterations: int) -> None:
+    """Both frameworks at one run length, `args.rounds` interleaved rounds; prints the table and the ratios."""
+    runs: dict[str, list[dict[str, float]]] = {}
+    for i in range(max(1, args.rounds)):
+        order = ["evolve", "openevolve"] if i % 2 else ["openevolve", "evolve"]  # no fixed first place
+        for who in order:
+            if who == "openevolve" and venv is not None:
+                print(f"{iterations} iterations, round {i + 1}: running OpenEvolve…", file=sys.stderr, flush=True)
+                runs.setdefault(OE_NAME, []).append(
+                    run_openevolve(venv, url, iterations, args.workers, tmp, f"openevolve-{iterations}-{i}"))
+            elif who == "evolve":
+                print(f"{iterations} iterations, round {i + 1}: running evolve…", file=sys.stderr, flush=True)
+                runs.setdefault(OURS, []).append(
+                    run_evolve(url, iterations, args.workers, tmp, name=f"evolve-{iterations}-{i}",
+                               cascade=args.cascade))
+    if args.offline:
+        runs["evolve (llm=offline)"] = [run_evolve(url, iterations, args.workers, tmp, offline=True,
+                                                   name=f"evolve-offline-{iterations}", cascade=args.cascade)]
+    print(f"\n{iterations} iterations, {args.workers} workers, one local scripted model server, "
+          f"{max(1, args.rounds)} interleaved round(s); each row is the framework's median round by wall time; "
+          + ("evolve evaluates each candidate in two stages (its quick-then-train cascade), OpenEvolve in one"
+             if args.cascade else "each candidate is evaluated once, in one stage, by both") + "\n")
+    print(f"{'framework':<22} {'iters':>6} {'wall s':>9} {'cpu s':>8} {'iter/s':>8} {'cpu ms/iter':>12} "
+          f"{'RSS MB':>8} {'PSS MB':>8}   sandboxed")
+    for name, rs in runs.items():
+        print(report(name, median_run(rs)))
+    ours, theirs = runs.get(OURS), runs.get(OE_NAME)
+    if ours and theirs:
+        speed = [its(a) / its(b) for a, b in zip(ours, theirs)]
+        cpu = [cpu_per_iter(a) / cpu_per_iter(b) for a, b in zip(ours, theirs)]
+        pss = max(r["peak_pss_mb"] for r in ours) / max(r["peak_pss_mb"] for r in theirs)
+        rss = max(r["peak_mb"] for r in ours) / max(r["peak_mb"] for r in theirs)
+        print(f"\nevolve / OpenEvolve at {iterations} iterations, per round: iterations per second "
+              f"{', '.join(f'x{v:.2f}' for v in speed)}; CPU per iteration {', '.join(f'x{v:.2f}' for v in cpu)}")
+        print(f"evolve / OpenEvolve at {iterations} iterations: iterations per second x{statistics.median(speed):.2f} "
+              f"(median; target >= 2), CPU per iteration x{statistics.median(cpu):.2f}, peak memory x{pss:.2f} by "
+              f"PSS (target <= 1), x{rss:.2f} by summed RSS (highest peaks)")
+    if ours:
+        statuses: dict[str, int] = {}
+        for r in ours:
+            for k, v in r["statuses"].items():  # type: ignore[attr-defined]
+                statuses[k] = statuses.get(k, 0) + v
+        print(f"evolve candidate statuses, all rounds: {statuses}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--iterations", type=int, default=600)
+    ap.add_argument("--iterations", type=_sizes, default=[600, 2000],
+                    help="run lengths to compare, comma-separated (default 600,2000): OpenEvolve's time per "
+                         "iteration grows with its archive, ours does not, so the ratio depends on the length")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--skip-openevolve", action="store_true")
     ap.add_argument("--offline", action="store_true", help="also run evolve with llm=offline")
@@ -272,7 +328,6 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     compile_sources()
     server = start_server()
-    runs: dict[str, list[dict[str, float]]] = {}
     try:
         with tempfile.TemporaryDirectory(prefix="evolve-bench-throughput-") as tmp_name:
             tmp = Path(tmp_name)
@@ -280,46 +335,8 @@ def main(argv: list[str] | None = None) -> int:
             if not args.skip_openevolve:
                 print(f"installing {OPENEVOLVE} into a temporary venv…", file=sys.stderr, flush=True)
                 venv = install_openevolve(tmp)
-            for i in range(max(1, args.rounds)):
-                order = ["evolve", "openevolve"] if i % 2 else ["openevolve", "evolve"]  # no fixed first place
-                for who in order:
-                    if who == "openevolve" and venv is not None:
-                        print(f"round {i + 1}: running OpenEvolve…", file=sys.stderr, flush=True)
-                        runs.setdefault(OE_NAME, []).append(
-                            run_openevolve(venv, server.url, args.iterations, args.workers, tmp, f"openevolve-{i}"))
-                    elif who == "evolve":
-                        print(f"round {i + 1}: running evolve…", file=sys.stderr, flush=True)
-                        runs.setdefault(OURS, []).append(
-                            run_evolve(server.url, args.iterations, args.workers, tmp, name=f"evolve-{i}",
-                                       cascade=args.cascade))
-            if args.offline:
-                runs["evolve (llm=offline)"] = [run_evolve(server.url, args.iterations, args.workers, tmp,
-                                                           offline=True, cascade=args.cascade)]
-            print(f"\n{args.iterations} iterations, {args.workers} workers, one local scripted model server, "
-                  f"{max(1, args.rounds)} interleaved round(s); each row is the framework's median round by wall time; "
-                  + ("evolve evaluates each candidate in two stages (its quick-then-train cascade), OpenEvolve in one"
-                     if args.cascade else "each candidate is evaluated once, in one stage, by both") + "\n")
-            print(f"{'framework':<22} {'iters':>6} {'wall s':>9} {'cpu s':>8} {'iter/s':>8} {'cpu ms/iter':>12} "
-                  f"{'RSS MB':>8} {'PSS MB':>8}   sandboxed")
-            for name, rs in runs.items():
-                print(report(name, median_run(rs)))
-            ours, theirs = runs.get(OURS), runs.get(OE_NAME)
-            if ours and theirs:
-                speed = [its(a) / its(b) for a, b in zip(ours, theirs)]
-                cpu = [cpu_per_iter(a) / cpu_per_iter(b) for a, b in zip(ours, theirs)]
-                pss = max(r["peak_pss_mb"] for r in ours) / max(r["peak_pss_mb"] for r in theirs)
-                rss = max(r["peak_mb"] for r in ours) / max(r["peak_mb"] for r in theirs)
-                print(f"\nevolve / OpenEvolve, per round: iterations per second "
-                      f"{', '.join(f'x{v:.2f}' for v in speed)}; CPU per iteration {', '.join(f'x{v:.2f}' for v in cpu)}")
-                print(f"evolve / OpenEvolve: iterations per second x{statistics.median(speed):.2f} (median; "
-                      f"target >= 2), CPU per iteration x{statistics.median(cpu):.2f}, peak memory x{pss:.2f} by PSS "
-                      f"(target <= 1), x{rss:.2f} by summed RSS (highest peaks)")
-            if ours:
-                statuses: dict[str, int] = {}
-                for r in ours:
-                    for k, v in r["statuses"].items():  # type: ignore[attr-defined]
-                        statuses[k] = statuses.get(k, 0) + v
-                print(f"evolve candidate statuses, all rounds: {statuses}")
+            for n in args.iterations:
+                compare(args, server.url, venv, tmp, n)
             if args.flat:
                 flat(server.url, args.flat, args.workers, tmp, args.cascade)
     finally:
