@@ -12,11 +12,12 @@ One run of this script:
    with its archive and ours stays flat, while our fixed start-up weighs more in a short run, so the
    ratio depends on the length and one length alone would mislead), runs both frameworks for that
    number of iterations with the same number of workers on the same problem (bench/tiny_smtt: total
-   tardiness of four 8-job instances; evaluation costs microseconds), each candidate evaluated once on those four instances by both (OpenEvolve's `cascade_evaluation:
-   false`, evolve's `search.cascade=false`; with --cascade evolve keeps its default cascade, a one-instance
-   quick stage before the four, which is work OpenEvolve does not do),
-   --rounds times, interleaved and alternating which goes first: a shared machine's speed drifts by
-   20% within minutes, so each ratio compares the two runs of one round, and the median is reported;
+   tardiness of four 8-job instances; evaluation costs microseconds), each candidate evaluated once on
+   those four instances by both (OpenEvolve's `cascade_evaluation: false`, evolve's
+   `search.cascade=false`; with --cascade evolve keeps its default cascade, a one-instance quick stage
+   before the four, which is work OpenEvolve does not do), --rounds times, interleaved and alternating
+   which goes first: a shared machine's speed drifts by 20% within minutes, so each ratio compares the
+   two runs of one round, and the median is reported;
 4. prints wall time, CPU time (the whole process tree), iterations per second and peak memory of the
    process tree, sampled, for each, and the ratios. Memory is shown two ways: summed RSS, which counts
    a page shared by forked processes once per process, and summed PSS (proportional set size: a shared
