@@ -6,6 +6,7 @@ or a value of the wrong type is rejected by Hydra before any work starts; `valid
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 
@@ -173,6 +174,13 @@ def register() -> None:
     cs.store(group="evaluator", name="base_evaluator", node=EvaluatorConfig)
 
 
+def check_time_limits(evaluator: Any) -> None:
+    """The evaluator's time limits are positive and finite: the sandbox needs numbers it can enforce."""
+    for key in ("split_wall_s", "instance_wall_s", "cpu_s"):
+        if not 0 < evaluator[key] < math.inf:
+            raise ConfigError(f"evaluator.{key}: must be a positive, finite number of seconds, not {evaluator[key]}")
+
+
 def validate(cfg: Any) -> None:
     """Checks Hydra's typing cannot express; raises ConfigError naming the key and the fix."""
     s, e, llm = cfg.search, cfg.evaluator, cfg.llm
@@ -200,8 +208,7 @@ def validate(cfg: Any) -> None:
          f"unknown evaluator {e.name!r}; use local, loky, dask or ray")
     need(e.workers >= 0, "evaluator.workers", "must be 0 (all cores) or a positive number")
     need(e.memory_mb >= 128, "evaluator.memory_mb", "must be at least 128")
-    need(e.split_wall_s > 0 and e.instance_wall_s > 0 and e.cpu_s > 0, "evaluator.*_s",
-         "time limits must be positive")
+    check_time_limits(e)
     need(llm.provider in ("offline", "litellm", "openai"), "llm.provider",
          f"unknown provider {llm.provider!r}; use offline, litellm or openai")
     need(llm.client in ("aiohttp", "sdk"), "llm.client", f"unknown client {llm.client!r}; use aiohttp or sdk")

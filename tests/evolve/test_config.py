@@ -41,10 +41,24 @@ def test_value_of_wrong_type_is_rejected() -> None:
     ("search.restart=-0.1", "search.restart"),
     ("llm.max_steps=0", "llm.max_steps"),
     ("llm.client=curl", "llm.client"),
+    ("evaluator.cpu_s=0", "evaluator.cpu_s"),
+    ("evaluator.cpu_s=inf", "evaluator.cpu_s"),
+    ("evaluator.split_wall_s=nan", "evaluator.split_wall_s"),
+    ("evaluator.instance_wall_s=-1", "evaluator.instance_wall_s"),
 ])
 def test_bad_values_name_the_key(override: str, key: str) -> None:
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         validate(_compose([override]))
+
+
+def test_the_sandbox_limits_refuse_an_endless_time_limit() -> None:
+    """`evolve eval` builds its limits without `validate`: an infinite limit is a ConfigError there too,
+    not a sandbox failure blamed on the program."""
+    from evolve.runner import limits_from
+
+    assert limits_from(_compose([])).cpu_s == 30.0
+    with pytest.raises(ConfigError, match=r"evaluator\.cpu_s: must be a positive, finite"):
+        limits_from(_compose(["evaluator.cpu_s=inf"]))
 
 
 def test_baseline_search_options_exist() -> None:
