@@ -66,6 +66,18 @@ class Limits:
     capture_bytes: int = 8192       # stdout/stderr bytes kept for the archive
     disk_mb: int = 64               # size of the private /tmp working directory (minimal root only)
 
+    def __post_init__(self) -> None:
+        # A limit the sandbox cannot enforce is refused here, not found out in the child: an infinite time
+        # cannot be encoded for it, and a negative count reaches setrlimit as "unlimited".
+        for name in ("split_wall_s", "instance_wall_s", "cpu_s"):
+            value = getattr(self, name)
+            if not 0 < value < float("inf"):
+                raise ValueError(f"Limits.{name} must be a positive, finite number of seconds, not {value}")
+        for name in ("memory_mb", "fsize_mb", "nofile", "nproc", "max_output_mb", "capture_bytes", "disk_mb"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"Limits.{name} must be 0 or more, not {getattr(self, name)}: a negative limit "
+                                 "would lift it")
+
 
 @dataclass(frozen=True)
 class Isolation:

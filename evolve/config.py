@@ -174,11 +174,25 @@ def register() -> None:
     cs.store(group="evaluator", name="base_evaluator", node=EvaluatorConfig)
 
 
-def check_time_limits(evaluator: Any) -> None:
-    """The evaluator's time limits are positive and finite: the sandbox needs numbers it can enforce."""
+#: the sandbox's whole-number limits: a negative one would reach setrlimit as "unlimited"
+SANDBOX_COUNTS = ("fsize_mb", "nofile", "nproc", "max_output_mb", "disk_mb")
+
+
+def check_limits(evaluator: Any) -> None:
+    """The sandbox limits are numbers it can enforce: time limits positive and finite, counts not negative
+    (an infinite time limit failed inside the sandbox, blamed on the program; a negative count lifted
+    the rlimit it stands for)."""
     for key in ("split_wall_s", "instance_wall_s", "cpu_s"):
         if not 0 < evaluator[key] < math.inf:
             raise ConfigError(f"evaluator.{key}: must be a positive, finite number of seconds, not {evaluator[key]}")
+    for key in SANDBOX_COUNTS:
+        if evaluator[key] < 0:
+            raise ConfigError(f"evaluator.{key}: must be 0 or more, not {evaluator[key]} (a negative limit would "
+                              "lift it)")
+
+
+def _finite_or_none(value: Any) -> bool:
+    return value is None or math.isfinite(value)
 
 
 def validate(cfg: Any) -> None:
@@ -199,6 +213,15 @@ def validate(cfg: Any) -> None:
     need(0.0 <= s.restart <= 1.0, "search.restart", "must lie in [0, 1]")
     need(llm.max_steps >= 1, "llm.max_steps", "must be at least 1")
     need(0.0 <= s.migration_rate <= 1.0, "search.migration_rate", "must lie in [0, 1]")
+    need(0.0 <= s.elitism <= 1.0, "search.elitism", "must lie in [0, 1]")
+    need(s.tournament_size >= 1, "search.tournament_size", "must be at least 1")
+    need(s.num_inspirations >= 0, "search.num_inspirations", "must be 0 or more")
+    need(s.migration_interval >= 1, "search.migration_interval", "must be at least 1")
+    need(s.max_duplicate_streak >= 1, "search.max_duplicate_streak", "must be at least 1")
+    need(0 <= s.power_law_alpha < math.inf, "search.power_law_alpha", "must be a finite number, 0 or more")
+    need(0 <= s.child_bonus < math.inf, "search.child_bonus", "must be a finite number, 0 or more")
+    need(_finite_or_none(s.target_score), "search.target_score", "must be a finite number (or null)")
+    need(_finite_or_none(s.cascade_threshold), "search.cascade_threshold", "must be a finite number (or null)")
     need(s.selection in ("rank", "power_law", "tournament", "uniform"), "search.selection",
          f"unknown selection {s.selection!r}; use rank, power_law, tournament or uniform")
     need(s.feature_bins >= 1, "search.feature_bins", "must be at least 1")
@@ -208,13 +231,22 @@ def validate(cfg: Any) -> None:
          f"unknown evaluator {e.name!r}; use local, loky, dask or ray")
     need(e.workers >= 0, "evaluator.workers", "must be 0 (all cores) or a positive number")
     need(e.memory_mb >= 128, "evaluator.memory_mb", "must be at least 128")
-    check_time_limits(e)
+    need(e.max_retries >= 0, "evaluator.max_retries", "must be 0 or more")
+    check_limits(e)
     need(llm.provider in ("offline", "litellm", "openai"), "llm.provider",
          f"unknown provider {llm.provider!r}; use offline, litellm or openai")
     need(llm.client in ("aiohttp", "sdk"), "llm.client", f"unknown client {llm.client!r}; use aiohttp or sdk")
     need(llm.selection in ("weighted", "bandit"), "llm.selection", "use weighted or bandit")
     need(llm.max_concurrency >= 1, "llm.max_concurrency", "must be at least 1")
-    need(min(llm.diff_prob, llm.full_prob, llm.crossover_prob) >= 0
+    need(0 < llm.timeout_s < math.inf, "llm.timeout_s", "must be a positive, finite number of seconds")
+    need(0 <= llm.temperature < math.inf, "llm.temperature", "must be a finite number, 0 or more")
+    need(llm.max_tokens >= 1, "llm.max_tokens", "must be at least 1")
+    need(llm.max_retries >= 0, "llm.max_retries", "must be 0 or more")
+    need(llm.fix_retries >= 0, "llm.fix_retries", "must be 0 or more")
+    need(0.0 <= llm.crossover_rate <= 1.0, "llm.crossover_rate", "must lie in [0, 1]")
+    for key in ("max_cost_usd", "input_cost_per_mtok", "output_cost_per_mtok"):
+        need(llm[key] is None or 0 <= llm[key] < math.inf, f"llm.{key}", "must be a finite number, 0 or more (or null)")
+    need(all(0 <= p < math.inf for p in (llm.diff_prob, llm.full_prob, llm.crossover_prob))
          and llm.diff_prob + llm.full_prob + llm.crossover_prob > 0, "llm.diff_prob/full_prob/crossover_prob",
          "must be non-negative and not all zero")
 

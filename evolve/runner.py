@@ -20,7 +20,7 @@ from evaluators.dispatch import EvaluatorLost, EvaluatorUnavailable, make_execut
 from evaluators.sandbox import Limits
 from evolve.archive import Archive
 from evolve.archive.store import DB_NAME, sqlite_url
-from evolve.config import check_time_limits, validate, worker_count
+from evolve.config import check_limits, validate, worker_count
 from evolve.errors import ArchiveError, ConfigError, EvolveError, ProblemError
 from evolve.evaluation import evaluate
 from evolve.llm.factory import make_mutator
@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 def limits_from(cfg: Any) -> Limits:
     e = cfg.evaluator
-    check_time_limits(e)  # `evolve eval` comes here without `validate`
+    check_limits(e)  # `evolve eval` comes here without `validate`
     return Limits(split_wall_s=e.split_wall_s, instance_wall_s=e.instance_wall_s, cpu_s=e.cpu_s,
                   memory_mb=e.memory_mb, fsize_mb=e.fsize_mb, nofile=e.nofile, nproc=e.nproc,
                   max_output_mb=e.max_output_mb, disk_mb=e.disk_mb)

@@ -204,3 +204,15 @@ def test_control_messages_are_read_whole_however_they_arrive() -> None:
     finally:
         sb.close()
     assert sb._ctrl_buf == bytearray()  # a restarted zygote does not inherit a dead one's bytes
+
+
+@pytest.mark.parametrize("field, value", [
+    ("cpu_s", math.inf), ("split_wall_s", 0.0), ("instance_wall_s", math.nan), ("fsize_mb", -1), ("nofile", -1),
+    ("nproc", -1), ("memory_mb", -1), ("max_output_mb", -1), ("disk_mb", -1), ("capture_bytes", -1),
+])
+def test_limits_the_sandbox_cannot_enforce_are_refused_when_made(field: str, value: float) -> None:
+    """A negative count would reach setrlimit as "unlimited" (the candidate then ran with no file-size,
+    file or process limit); an infinite time cannot be sent to the child. Both fail here, by name."""
+    with pytest.raises(ValueError, match=f"Limits.{field} must be"):
+        Limits(**{field: value})  # type: ignore[arg-type]
+    assert Limits(**{field: 0 if field in ("fsize_mb", "nofile", "nproc", "max_output_mb", "disk_mb") else 1})

@@ -45,10 +45,39 @@ def test_value_of_wrong_type_is_rejected() -> None:
     ("evaluator.cpu_s=inf", "evaluator.cpu_s"),
     ("evaluator.split_wall_s=nan", "evaluator.split_wall_s"),
     ("evaluator.instance_wall_s=-1", "evaluator.instance_wall_s"),
+    ("evaluator.fsize_mb=-1", "evaluator.fsize_mb"),
+    ("evaluator.nofile=-1", "evaluator.nofile"),
+    ("evaluator.nproc=-1", "evaluator.nproc"),
+    ("evaluator.max_output_mb=-1", "evaluator.max_output_mb"),
+    ("evaluator.disk_mb=-1", "evaluator.disk_mb"),
+    ("evaluator.max_retries=-1", "evaluator.max_retries"),
+    ("search.tournament_size=0", "search.tournament_size"),
+    ("search.migration_interval=0", "search.migration_interval"),
+    ("search.max_duplicate_streak=0", "search.max_duplicate_streak"),
+    ("search.elitism=2", "search.elitism"),
+    ("search.num_inspirations=-1", "search.num_inspirations"),
+    ("search.power_law_alpha=nan", "search.power_law_alpha"),
+    ("search.child_bonus=inf", "search.child_bonus"),
+    ("search.target_score=nan", "search.target_score"),
+    ("llm.timeout_s=0", "llm.timeout_s"),
+    ("llm.temperature=nan", "llm.temperature"),
+    ("llm.max_tokens=0", "llm.max_tokens"),
+    ("llm.max_retries=-1", "llm.max_retries"),
+    ("llm.fix_retries=-1", "llm.fix_retries"),
+    ("llm.crossover_rate=2", "llm.crossover_rate"),
+    ("llm.max_cost_usd=nan", "llm.max_cost_usd"),
+    ("llm.input_cost_per_mtok=-1", "llm.input_cost_per_mtok"),
+    ("llm.full_prob=nan", "llm.diff_prob/full_prob/crossover_prob"),
 ])
 def test_bad_values_name_the_key(override: str, key: str) -> None:
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         validate(_compose([override]))
+
+
+@pytest.mark.parametrize("override", ["search.max_seconds=null", "search.target_score=null", "llm.max_cost_usd=0",
+                                      "evaluator.nofile=0", "search.num_inspirations=0"])
+def test_edge_values_that_mean_something_are_accepted(override: str) -> None:
+    validate(_compose([override]))
 
 
 def test_the_sandbox_limits_refuse_an_endless_time_limit() -> None:
