@@ -172,11 +172,26 @@ def check_attributes(problem: Problem) -> list[Finding]:
     if Path(problem.package_dir) == Path() or not Path(problem.package_dir).is_dir():
         out.append(Finding(ATTRIBUTES, file, f"`package_dir` {problem.package_dir} is not a folder",
                            "set `package_dir = Path(__file__).resolve().parent`"))
+    out += _harness_findings(problem.harness, file)
     extra = sorted(m for m in getattr(problem, "allowed_imports", ()) if m.split(".")[0] not in SANDBOX_MODULES)
     if extra:
         out.append(Finding(ALLOWED_IMPORTS, file, f"`allowed_imports` lists {', '.join(extra)}, which the "
                            "sandbox cannot import",
                            f"list only modules the sandbox preloads ({', '.join(sorted(SANDBOX_MODULES))})"))
+    return out
+
+
+def _harness_findings(h: Any, file: str) -> list[Finding]:
+    """The harness's budgets are numbers the sandbox can enforce, and its call counts make sense."""
+    out = []
+    for key in ("timeout_s", "split_timeout_s"):
+        value = getattr(h, key, None)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+            out.append(Finding(ATTRIBUTES, file, f"`harness.{key}` is {value!r}, not a positive, finite number "
+                               "of seconds", f"set `Harness({key}=…)` to the wall-clock budget in seconds"))
+    if not (isinstance(h.repeats, int) and h.repeats >= 1 and isinstance(h.warmup, int) and h.warmup >= 0):
+        out.append(Finding(ATTRIBUTES, file, f"`harness.repeats` is {h.repeats!r} and `harness.warmup` "
+                           f"{h.warmup!r}", "use repeats of 1 or more and warmup of 0 or more"))
     return out
 
 

@@ -361,3 +361,15 @@ def test_validator_crash_is_blamed_on_the_line_that_raised(plugin: Plugin) -> No
     lines = plugin.path("validate.py").read_text().splitlines()
     culprit = next(i for i, line in enumerate(lines, 1) if "np.asarray(output" in line)
     assert f.file == f"{plugin.path('validate.py')}:{culprit}"
+
+
+def test_a_harness_budget_the_sandbox_cannot_enforce_is_reported(plugin: Plugin) -> None:
+    """An endless timeout would otherwise fail inside the evaluation, reported as a crash of the seed."""
+    plugin.edit("problem.py", "harness = Harness(timeout_s=2.0, split_timeout_s=20.0)",
+                "harness = Harness(timeout_s=float('inf'), split_timeout_s=20.0, repeats=0)")
+    problem, _ = plugin.load()
+    findings = c.check_attributes(problem)
+    assert [f.check for f in findings] == [c.ATTRIBUTES, c.ATTRIBUTES]
+    assert "`harness.timeout_s` is inf" in findings[0].message and findings[0].file.endswith("problem.py")
+    assert "`harness.repeats` is 0" in findings[1].message
+    assert any("harness.timeout_s" in line for line in c.fast_check(problem))
