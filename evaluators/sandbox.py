@@ -67,16 +67,25 @@ class Limits:
     disk_mb: int = 64               # size of the private /tmp working directory (minimal root only)
 
     def __post_init__(self) -> None:
-        # A limit the sandbox cannot enforce is refused here, not found out in the child: an infinite time
-        # cannot be encoded for it, and a negative count reaches setrlimit as "unlimited".
-        for name in ("split_wall_s", "instance_wall_s", "cpu_s"):
-            value = getattr(self, name)
-            if not 0 < value < float("inf"):
-                raise ValueError(f"Limits.{name} must be a positive, finite number of seconds, not {value}")
-        for name in ("memory_mb", "fsize_mb", "nofile", "nproc", "max_output_mb", "capture_bytes", "disk_mb"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"Limits.{name} must be 0 or more, not {getattr(self, name)}: a negative limit "
-                                 "would lift it")
+        for f in dataclasses.fields(self):
+            problem = limit_error(f.name, getattr(self, f.name))
+            if problem is not None:
+                raise ValueError(f"Limits.{f.name} {problem}")
+
+
+#: the Limits fields that are times in seconds; the others are counts (MB, files, processes, bytes)
+TIME_LIMITS = ("split_wall_s", "instance_wall_s", "cpu_s")
+
+
+def limit_error(name: str, value: float) -> str | None:
+    """What is wrong with `value` for the Limits field `name`, or None when the sandbox can enforce it.
+
+    An infinite time cannot be sent to the child, and a negative count would reach setrlimit as
+    "unlimited". `Limits` refuses both when it is made; the run's configuration check names the key.
+    """
+    if name in TIME_LIMITS:
+        return None if 0 < value < float("inf") else f"must be a positive, finite number of seconds, not {value}"
+    return None if value >= 0 else f"must be 0 or more, not {value} (a negative limit would lift it)"
 
 
 @dataclass(frozen=True)

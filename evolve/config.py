@@ -6,6 +6,7 @@ or a value of the wrong type is rejected by Hydra before any work starts; `valid
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from dataclasses import dataclass, field
@@ -174,21 +175,16 @@ def register() -> None:
     cs.store(group="evaluator", name="base_evaluator", node=EvaluatorConfig)
 
 
-#: the sandbox's whole-number limits: a negative one would reach setrlimit as "unlimited"
-SANDBOX_COUNTS = ("fsize_mb", "nofile", "nproc", "max_output_mb", "disk_mb")
-
-
 def check_limits(evaluator: Any) -> None:
-    """The sandbox limits are numbers it can enforce: time limits positive and finite, counts not negative
-    (an infinite time limit failed inside the sandbox, blamed on the program; a negative count lifted
-    the rlimit it stands for)."""
-    for key in ("split_wall_s", "instance_wall_s", "cpu_s"):
-        if not 0 < evaluator[key] < math.inf:
-            raise ConfigError(f"evaluator.{key}: must be a positive, finite number of seconds, not {evaluator[key]}")
-    for key in SANDBOX_COUNTS:
-        if evaluator[key] < 0:
-            raise ConfigError(f"evaluator.{key}: must be 0 or more, not {evaluator[key]} (a negative limit would "
-                              "lift it)")
+    """The sandbox limits the configuration sets are numbers the sandbox can enforce (its own rule, with
+    the key named): an infinite time limit failed inside the sandbox, blamed on the program, and a
+    negative count lifted the rlimit it stands for."""
+    from evaluators.sandbox import Limits, limit_error
+
+    for f in dataclasses.fields(Limits):
+        problem = limit_error(f.name, evaluator[f.name]) if f.name in evaluator else None
+        if problem is not None:
+            raise ConfigError(f"evaluator.{f.name}: {problem}")
 
 
 def _finite_or_none(value: Any) -> bool:
