@@ -16,6 +16,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from hydra import compose, initialize_config_module
@@ -33,12 +34,13 @@ from evolve.worker import ProblemSpec, share_problem
 STRATEGIES = ("random", "sequential", "evolution")
 
 
-def run_one(strategy: str, seed: int, budget: int, workers: int, folder: Path) -> list[tuple[int, float]]:
-    """(eval_index, best score so far) for one run."""
+def run_one(strategy: str, seed: int, budget: int, workers: int, folder: Path,
+            overrides: Sequence[str] = ()) -> list[tuple[int, float]]:
+    """(eval_index, best score so far) for one run; `overrides` are Hydra overrides for every run."""
     with initialize_config_module("evolve.conf", version_base="1.3"):
         cfg = compose("config", overrides=[f"search={strategy}", f"search.iterations={budget}",
                                            "search.max_seconds=null", f"evaluator.workers={workers}",
-                                           f"seed={seed}"])
+                                           f"seed={seed}", *overrides])
     archive = Archive(sqlite_url(folder / f"{strategy}-{seed}.db"))
     archive.create_run("bench", "smtt", {}, seed, str(folder))
     problem = load_problem("smtt")
@@ -74,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--first-seed", type=int, default=0, help="seeds first-seed … first-seed+seeds-1 (to split a "
                     "long bench over processes)")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("overrides", nargs="*", help="Hydra overrides for every run, e.g. llm.max_nodes=null")
     args = ap.parse_args(argv)
     register()
     top = max(args.budgets)
@@ -82,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             for strategy in STRATEGIES:
                 t0 = time.monotonic()
-                curve = run_one(strategy, seed, top, args.workers, Path(tmp))
+                curve = run_one(strategy, seed, top, args.workers, Path(tmp), args.overrides)
                 results[strategy].append(curve)
                 print(f"  {strategy:10s} seed {seed}: best " + " ".join(
                     f"@{b} {best_at(curve, b):8.3f}" for b in sorted(args.budgets)) +

@@ -68,6 +68,7 @@ class LLMConfig:
     # offline mutator
     crossover_rate: float = 0.15
     max_steps: int = 3  # offline mutator: up to this many operator applications per child
+    max_nodes: Optional[int] = None  # noqa: UP045  (offline mutator: no change grows a block past this)
 
 
 @dataclass
@@ -208,6 +209,7 @@ def validate(cfg: Any) -> None:
     need(0.0 <= s.exploration <= 1.0, "search.exploration", "must lie in [0, 1]")
     need(0.0 <= s.restart <= 1.0, "search.restart", "must lie in [0, 1]")
     need(llm.max_steps >= 1, "llm.max_steps", "must be at least 1")
+    need(llm.max_nodes is None or llm.max_nodes >= 1, "llm.max_nodes", "must be at least 1 (or null)")
     need(0.0 <= s.migration_rate <= 1.0, "search.migration_rate", "must lie in [0, 1]")
     need(0.0 <= s.elitism <= 1.0, "search.elitism", "must lie in [0, 1]")
     need(s.tournament_size >= 1, "search.tournament_size", "must be at least 1")

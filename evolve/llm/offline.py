@@ -59,11 +59,13 @@ class OfflineMutator:
     name = "offline"
 
     def __init__(self, crossover_rate: float = 0.15, max_tries: int = 20, max_steps: int = 3,
-                 step_prob: float = 0.5) -> None:
+                 step_prob: float = 0.5, max_nodes: int | None = None) -> None:
         self.crossover_rate = crossover_rate
         self.max_tries = max_tries
         self.max_steps = max(1, int(max_steps))
         self.step_prob = step_prob
+        #: a mutation may not grow an EVOLVE-BLOCK past this many AST nodes (None: no limit)
+        self.max_nodes = max_nodes
 
     async def propose(self, request: ProposalRequest, rng: random.Random) -> Proposal:
         return self.mutate(request.parent_code, [i.code for i in request.inspirations], rng)
@@ -116,8 +118,12 @@ class OfflineMutator:
                 return Proposal(code=None, edit="", edit_kind=op, model=self.name, status="parse_error",
                                 error=f"EVOLVE-BLOCK {bi} is not valid Python on its own: {exc}")
             donor_trees = _donor_trees(donors) if op == "crossover" else []
+            before = _size(tree) if self.max_nodes is not None else 0
             desc = _apply(op, tree, donor_trees, rng)
             if desc is None:
+                continue
+            if self.max_nodes is not None and _size(tree) > max(self.max_nodes, before):
+                last_error = f"every change grew the block past llm.max_nodes={self.max_nodes} AST nodes"
                 continue
             ast.fix_missing_locations(tree)
             new_text = textwrap.indent(ast.unparse(tree) + "\n", indent)
@@ -143,6 +149,10 @@ class OfflineMutator:
 
     async def aclose(self) -> None:
         return None
+
+
+def _size(tree: ast.AST) -> int:
+    return sum(1 for _ in ast.walk(tree))
 
 
 def _indent_of(text: str) -> str:

@@ -40,6 +40,7 @@ def test_value_of_wrong_type_is_rejected() -> None:
     ("evaluator.name=cloud", "evaluator.name"),
     ("search.restart=-0.1", "search.restart"),
     ("llm.max_steps=0", "llm.max_steps"),
+    ("llm.max_nodes=0", "llm.max_nodes"),
     ("llm.client=curl", "llm.client"),
     ("evaluator.cpu_s=0", "evaluator.cpu_s"),
     ("evaluator.cpu_s=inf", "evaluator.cpu_s"),

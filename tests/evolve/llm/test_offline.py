@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import ast
 import random
+import textwrap
 
 import pytest
 
@@ -90,3 +91,33 @@ def test_several_steps_apply_several_operators_and_stay_seeded() -> None:
     assert "+" not in "".join(one.mutate(SEED, [DONOR], random.Random(i)).edit_kind for i in range(30))
     assert [many.mutate(SEED, [DONOR], random.Random(3)).code for _ in range(3)] == \
            [many.mutate(SEED, [DONOR], random.Random(3)).code] * 3
+
+
+def _block_size(code: str) -> int:
+    from evolve.edit.blocks import find_blocks
+
+    return sum(sum(1 for _ in ast.walk(ast.parse(textwrap.dedent(b.text)))) for b in find_blocks(code))
+
+
+def test_max_nodes_stops_blocks_growing_past_it_but_not_smaller_changes() -> None:
+    limit = _block_size(SEED) + 4
+    capped, free = OfflineMutator(max_nodes=limit, max_steps=1), OfflineMutator(max_steps=1)
+    code, grown = SEED, 0
+    for i in range(200):  # a chain of children, as in a long run: each the parent of the next
+        child = capped.mutate(code, [DONOR], random.Random(i))
+        if child.code is None:
+            assert "llm.max_nodes" in (child.error or "")
+            continue
+        assert _block_size(child.code) <= max(limit, _block_size(code))
+        code = child.code
+        grown += _block_size(free.mutate(SEED, [DONOR], random.Random(i)).code or SEED) > limit
+    assert grown > 20  # without the limit, many of the same children would be larger
+    assert code != SEED
+
+
+def test_a_block_already_past_max_nodes_may_change_without_growing() -> None:
+    m = OfflineMutator(max_nodes=3, max_steps=1)
+    children = [m.mutate(SEED, [DONOR], random.Random(i)) for i in range(40)]
+    changed = [c.code for c in children if c.code is not None]
+    assert changed, [c.error for c in children]
+    assert all(_block_size(c) <= _block_size(SEED) for c in changed)
