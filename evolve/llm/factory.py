@@ -29,9 +29,8 @@ def make_mutator(cfg: Any, archive: Archive | None = None, run_id: str | None = 
     """`llm.provider=offline` gives the AST mutator; litellm/openai give the LLM mutator."""
     provider = cfg.llm.provider
     if provider == "offline":
-        max_nodes = cfg.llm.get("max_nodes")
         return OfflineMutator(crossover_rate=float(cfg.llm.crossover_rate), max_steps=int(cfg.llm.max_steps),
-                              max_nodes=None if max_nodes is None else int(max_nodes))
+                              max_nodes=cfg.llm.max_nodes)
     if provider not in ("litellm", "openai"):
         raise ConfigError(f"llm.provider={provider}: use offline, litellm or openai")
     from evolve.llm.cost import Pricing

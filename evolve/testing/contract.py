@@ -24,7 +24,7 @@ from typing import Any, cast
 import numpy as np
 
 from evaluators import wire
-from evaluators.sandbox import DEFAULT_PRELOAD, Limits, Sandbox, SandboxResult
+from evaluators.sandbox import DEFAULT_PRELOAD, Limits, Sandbox, SandboxResult, limit_error
 from evolve.edit.blocks import BlockError, find_blocks
 from evolve.errors import ProblemError
 from evolve.evaluation import StageResult, evaluate, run_split
@@ -184,9 +184,10 @@ def check_attributes(problem: Problem) -> list[Finding]:
 def _harness_findings(h: Any, file: str) -> list[Finding]:
     """The harness's budgets are numbers the sandbox can enforce, and its call counts make sense."""
     out = []
-    for key in ("timeout_s", "split_timeout_s"):
+    # the sandbox limit each budget raises (evolve.evaluation), checked by the sandbox's own rule
+    for key, limit in (("timeout_s", "instance_wall_s"), ("split_timeout_s", "split_wall_s")):
         value = getattr(h, key, None)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or limit_error(limit, value) is not None:
             out.append(Finding(ATTRIBUTES, file, f"`harness.{key}` is {value!r}, not a positive, finite number "
                                "of seconds", f"set `Harness({key}=…)` to the wall-clock budget in seconds"))
     if not (isinstance(h.repeats, int) and h.repeats >= 1 and isinstance(h.warmup, int) and h.warmup >= 0):

@@ -6,8 +6,8 @@ import textwrap
 
 import pytest
 
-from evolve.edit.blocks import outside_blocks
-from evolve.llm.offline import OPERATORS, OfflineMutator, _apply
+from evolve.edit.blocks import find_blocks, outside_blocks
+from evolve.llm.offline import OPERATORS, OfflineMutator, _apply, _size
 
 SEED = """import math
 
@@ -94,9 +94,7 @@ def test_several_steps_apply_several_operators_and_stay_seeded() -> None:
 
 
 def _block_size(code: str) -> int:
-    from evolve.edit.blocks import find_blocks
-
-    return sum(sum(1 for _ in ast.walk(ast.parse(textwrap.dedent(b.text)))) for b in find_blocks(code))
+    return sum(_size(ast.parse(textwrap.dedent(b.text))) for b in find_blocks(code))
 
 
 def test_max_nodes_stops_blocks_growing_past_it_but_not_smaller_changes() -> None:
