@@ -22,7 +22,9 @@ One run of this script:
    process tree, sampled, for each, and the ratios. Memory is shown two ways: summed RSS, which counts
    a page shared by forked processes once per process, and summed PSS (proportional set size: a shared
    page split among its sharers), which counts every page once and is the fair measure for trees that
-   fork (both frameworks do); with --offline, also evolve's figures with
+   fork (both frameworks do); evolve's time line, from its archive: how long until its first candidate
+   (the fixed start-up, which weighs most in a short run), the time per candidate after that, and the
+   tail to the end; with --offline, also evolve's figures with
    the offline mutator (no LLM); with --flat N, evolve's per-iteration time over an N-iteration run
    against the scripted server in deciles, which must stay flat as the archive grows.
 """
@@ -30,6 +32,7 @@ One run of this script:
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import resource
 import statistics
@@ -39,6 +42,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -110,6 +114,7 @@ def _pss_kb(pid: int) -> int:
 def measure(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float) -> dict[str, float]:
     """Run `cmd`; wall time, CPU of the whole tree, peak summed RSS and PSS."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started_at = time.time()  # the wall clock, to place the archive's timestamps
     start = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     peak = peak_pss = 0
@@ -135,7 +140,7 @@ def measure(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float) -> d
         raise RuntimeError(f"{' '.join(cmd[:4])}… exited {proc.returncode}:\n{out[-3000:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return {"wall_s": wall, "cpu_s": cpu, "peak_mb": peak / 1024, "peak_pss_mb": peak_pss / 1024,  # type: ignore[dict-item]
-            "output": out}
+            "output": out, "started_at": started_at}
 
 
 def run_evolve(url: str, iterations: int, workers: int, tmp: Path, offline: bool = False,
@@ -157,7 +162,21 @@ def run_evolve(url: str, iterations: int, workers: int, tmp: Path, offline: bool
     res["iterations"] = run.evaluations
     res["sandboxed"] = 1.0
     res["statuses"] = archive.status_counts(run.id)  # type: ignore[assignment]
+    res.update(timeline(archive, run.id, res["started_at"], res["wall_s"]))
     return res
+
+
+def timeline(archive: Any, run_id: str, started_at: float, wall_s: float) -> dict[str, float]:
+    """Where a run's wall time went, from the archive's timestamps of its candidates (stored when a
+    proposal is accepted, before it is evaluated): the time until the first (the fixed start-up: imports,
+    config, archive, sandboxes, the seed's evaluation, the first proposal), the time per candidate after
+    that, and the time from the last one to the process's end (its evaluation, the holdout, the exit)."""
+    stamps = sorted(p.created_at.replace(tzinfo=dt.UTC).timestamp() - started_at
+                    for p in archive.programs(run_id, roles=("candidate",)))
+    if len(stamps) < 2:
+        return {}
+    return {"first_s": stamps[0], "per_candidate_ms": 1000 * (stamps[-1] - stamps[0]) / (len(stamps) - 1),
+            "tail_s": wall_s - stamps[-1]}
 
 
 def compile_sources() -> None:
@@ -305,6 +324,10 @@ def compare(args: argparse.Namespace, url: str, venv: Path | None, tmp: Path, it
               f"(median; target >= 2), CPU per iteration x{statistics.median(cpu):.2f}, peak memory x{pss:.2f} by "
               f"PSS (target <= 1), x{rss:.2f} by summed RSS (highest peaks)")
     if ours:
+        mid = median_run(ours)
+        if "per_candidate_ms" in mid:
+            print(f"evolve's time line (its median round): first candidate {mid['first_s']:.2f} s after the start, "
+                  f"then one every {mid['per_candidate_ms']:.2f} ms, the end {mid['tail_s']:.2f} s after the last")
         statuses: dict[str, int] = {}
         for r in ours:
             for k, v in r["statuses"].items():  # type: ignore[attr-defined]
