@@ -42,6 +42,8 @@ SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "loongarch64": 41
 #: device nodes a candidate may open inside the minimal root
 DEVICES = ("null", "zero", "full", "random", "urandom")
 _CAP_VERSION_3 = 0x20080522
+#: the C library's functions the jail calls
+LIBC_FUNCTIONS = ("unshare", "setns", "mount", "umount2", "syscall", "prctl", "capset")
 
 
 class JailError(OSError):
@@ -49,7 +51,15 @@ class JailError(OSError):
 
 
 def libc() -> Any:
-    """The C library with errno tracking (needed for unshare, mount, prctl)."""
+    """The C library with errno tracking (needed for unshare, mount, prctl).
+
+    The interpreter is linked against it, so the symbols the process already has are tried first:
+    `ctypes.util.find_library` runs `ldconfig -p` in a subprocess, which cost the zygote a fork of a
+    process holding numpy and an exec at every start (see docs/sandbox.md, "Cost").
+    """
+    own = ctypes.CDLL(None, use_errno=True)
+    if all(hasattr(own, name) for name in LIBC_FUNCTIONS):
+        return own
     return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
 
@@ -61,7 +71,7 @@ def _check(rc: int, what: str) -> None:
 
 def bind_functions(c: Any) -> None:
     """Resolve every libc symbol now: after the audit hook is installed a lookup would be refused."""
-    for name in ("unshare", "setns", "mount", "umount2", "syscall", "prctl", "capset"):
+    for name in LIBC_FUNCTIONS:
         getattr(c, name)
 
 

@@ -216,3 +216,18 @@ def test_limits_the_sandbox_cannot_enforce_are_refused_when_made(field: str, val
     with pytest.raises(ValueError, match=f"Limits.{field} must be"):
         Limits(**{field: value})  # type: ignore[arg-type]
     assert Limits(**{field: 0 if field in ("fsize_mb", "nofile", "nproc", "max_output_mb", "disk_mb") else 1})
+
+
+def test_the_c_library_is_found_without_running_ldconfig(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`find_library` forks `ldconfig -p`; the zygote (a process holding numpy) must not pay that at start."""
+    import ctypes.util
+
+    from evaluators import jail
+
+    def refuse(_name: str) -> str:
+        raise AssertionError("find_library runs ldconfig in a subprocess")
+
+    monkeypatch.setattr(ctypes.util, "find_library", refuse)
+    c = jail.libc()
+    jail.bind_functions(c)
+    assert c.prctl(jail.PR_SET_DUMPABLE, 1, 0, 0, 0) == 0  # a real call through the symbol found
