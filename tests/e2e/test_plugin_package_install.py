@@ -1,7 +1,8 @@
 """The packaged example plugin, installed with pip into a temporary venv, is found by its entry point and
 runs under `evolve run problem=partition`.
 
-The venv sees this interpreter's packages (evolve, numpy, setuptools…) through --system-site-packages;
+The venv sees this interpreter's packages (evolve, numpy, setuptools…) through a `.pth` file (venvs.py), so
+it works whether the tests run in a venv or not;
 the example is installed with --no-deps --no-build-isolation, so no network is needed. Building a wheel
 needs setuptools >= 70.1 (or the `wheel` package) in this interpreter.
 """
@@ -16,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from venvs import child_venv
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "plugin-package"
 
@@ -35,9 +37,7 @@ def venv_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("plugin-venv")
     source = root / "plugin-package"
     shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(root / "venv")],
-                   check=True, timeout=120)
-    python = root / "venv" / "bin" / "python"
+    python = child_venv(root / "venv", with_pip=False)
     install = subprocess.run([str(python), "-m", "pip", "install", "--no-deps", "--no-build-isolation",
                               "--no-index", str(source)], capture_output=True, text=True, timeout=300)
     assert install.returncode == 0, install.stdout + install.stderr
