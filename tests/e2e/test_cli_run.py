@@ -138,6 +138,31 @@ def test_eval_reports_an_invalid_program_with_its_reason(cli, tmp_path: Path) ->
     assert result["status"] == "invalid" and "not a permutation" in result["error"]
 
 
+def test_eval_of_a_file_with_a_syntax_error_names_that_file(cli, tmp_path: Path) -> None:
+    bad = tmp_path / "my_heuristic.py"
+    bad.write_text("def schedule(p, d:\n    return list(range(len(p)))\n")
+    proc = cli(["eval", str(bad), "--json"])
+    result = json.loads(proc.stdout)
+    assert proc.returncode == 1 and result["status"] == "parse_error"
+    assert f'File "{bad}", line 1' in result["error"] and "SyntaxError" in result["error"]
+    assert "candidate.py" not in result["error"]
+
+
+def test_eval_of_a_crashing_file_points_its_traceback_at_that_file(cli, tmp_path: Path) -> None:
+    bad = tmp_path / "my_heuristic.py"
+    bad.write_text("def schedule(p, d):\n    return 1 / 0\n")
+    proc = cli(["eval", str(bad), "split=quick", "--json"])
+    error = json.loads(proc.stdout)["error"]
+    assert proc.returncode == 1
+    assert f'File "{bad}", line 2, in schedule' in error and "candidate.py" not in error
+
+
+def test_run_with_a_missing_problem_folder_says_it_does_not_exist(cli, tmp_path: Path) -> None:
+    proc = cli(["run", f"problem.path={tmp_path / 'nope'}"])
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"the folder {tmp_path / 'nope'} does not exist" in proc.stderr and "__init__" not in proc.stderr
+
+
 def test_eval_of_a_missing_file_is_a_clear_error(cli) -> None:
     proc = cli(["eval", "nope.py"])
     assert proc.returncode == 2 and "no such program file" in proc.stderr

@@ -132,10 +132,10 @@ def test_top_with_one_failure_status_lists_only_those(built: Built) -> None:
 
 
 def test_diff_between_two_named_programs(built: Built) -> None:
-    code, out = call("archive", "diff", built.run_dir, built.best, built.seed)
+    code, out = call("archive", "diff", built.run_dir, built.seed, built.best)
     assert code == 0
     assert "-    return d" in out and "+    return d + 2 * p" in out
-    assert f"#{built.best} against #{built.seed}" in out
+    assert f"#{built.seed} → #{built.best}" in out
 
 
 def test_diff_of_identical_code_says_so(built: Built) -> None:
