@@ -45,7 +45,8 @@ commands:
   llm check [OVERRIDES…]        preflight an LLM configuration (key, endpoint, model)
   doctor                        which sandbox isolation mechanisms work on this machine
   bench PROBLEM [ARGS…]         a problem's benchmark table (e.g. evolve bench smtt)
-  db upgrade [URL]              migrate an archive database to the newest schema
+  db upgrade [URL…]             migrate archive databases to the newest schema (default: the runs under runs/)
+  db current [URL…]             print each archive database's schema revision; exit 1 when one is behind
   help                          this text
 
 `evolve run --help` lists the config groups and keys.
