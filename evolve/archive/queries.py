@@ -285,6 +285,18 @@ def lineage_tree(archive: Archive, run_id: str, leaves: Sequence[int], max_nodes
     return nodes
 
 
+def holdouts(archive: Archive, run_id: str, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """The hold-out metrics of the given programs that have been scored on hold-out."""
+    wanted = sorted(set(ids))
+    out: dict[int, dict[str, Any]] = {}
+    with archive.session() as s:
+        for chunk in _chunks(wanted, 500):
+            rows = s.execute(select(ProgramRow.id, ProgramRow.holdout).where(
+                ProgramRow.run_id == run_id, ProgramRow.id.in_(chunk), ProgramRow.holdout.is_not(None)))
+            out.update({int(i): dict(h) for i, h in rows if h})
+    return out
+
+
 def llm_calls_for(archive: Archive, program_id: int) -> list[LLMCallRecord]:
     """The LLM calls whose reply became this program."""
     with archive.session() as s:
