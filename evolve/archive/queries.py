@@ -315,9 +315,9 @@ class BehaviourGroup:
 
 def behaviour_key(p: ProgramRecord) -> str | None:
     """What two programs share when they behave the same in effect: every metric of the split they are
-    ranked on (the score and, e.g., the total tardiness of each split's instances summed). Two programs
-    whose code differs only where it does not change a decision have equal keys. None for a program
-    without metrics (a failure), which is never grouped."""
+    ranked on (the score and the rest, e.g. SMTT's total tardiness and share of optimal schedules). Code
+    that differs only where it changes no decision gives equal keys. None for a program without metrics
+    (a failure), which is never grouped."""
     if p.status != "ok" or not p.metrics:
         return None
     return json.dumps(p.metrics, sort_keys=True, default=str)
