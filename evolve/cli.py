@@ -149,6 +149,12 @@ def rewrite_overrides(args: list[str]) -> list[str]:
         if a.startswith("problem=") and a.split("=", 1)[1] not in _known_problem_configs():
             out.append(f"problem.name={a.split('=', 1)[1]}")
             continue
+        folder = a.split("=", 1)[1] if a.startswith("problem.path=") else ""
+        if folder and folder != "null" and folder[0] not in "'\"" and " " not in folder:
+            # stored absolute: the run's config then names the folder from any directory (resume, the
+            # export hint, workers whose working directory differs)
+            out.append(f"problem.path={Path(folder).expanduser().resolve()}")
+            continue
         out.append(a)
         if a.startswith("resume="):
             target = a.split("=", 1)[1]
