@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import time
 from pathlib import Path
 
@@ -163,7 +164,10 @@ def test_at_laptop_and_desktop_widths_nothing_is_cut_or_covered(laptop: Browser,
                                                                 tmp_path_factory: pytest.TempPathFactory) -> None:
     _at_width(laptop, width)
     layout = laptop.evaluate(LAYOUT)
-    shots = tmp_path_factory.mktemp(f"screens-{width}")
+    # EVOLVE_SCREENSHOTS=DIR keeps the screenshots for a person to look at; else they go to a temp dir
+    keep = os.environ.get("EVOLVE_SCREENSHOTS")
+    shots = Path(keep) if keep else tmp_path_factory.mktemp(f"screens-{width}")
+    shots.mkdir(parents=True, exist_ok=True)
     laptop.screenshot(shots / f"report-{width}-top.png", full_page=False)
     laptop.screenshot(shots / f"report-{width}.png")  # the whole page, for a person to look at
     assert layout["pageWidth"] <= layout["viewport"], layout
