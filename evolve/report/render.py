@@ -191,8 +191,7 @@ def _top_columns(d: ReportData) -> list[str]:
     −score): the table needs its width for the edit."""
     def restates(c: str) -> bool:
         pairs = [(p.metrics.get(c), p.score) for p in d.top]
-        return bool(pairs) and all(isinstance(v, (int, float)) and s is not None and abs(abs(v) - abs(s)) < 1e-9
-                                   * max(1.0, abs(s)) and (v == s or v == -s) for v, s in pairs)
+        return bool(pairs) and all(isinstance(v, (int, float)) and s is not None and v in (s, -s) for v, s in pairs)
     return [c for c in d.metric_cols if not restates(c)]
 
 
