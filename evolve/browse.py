@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -64,13 +65,18 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
     top.add_argument("-n", type=int, default=20, help="how many (default 20)")
     top.add_argument("--island", type=int, default=None, help="only this island")
     top.add_argument("--status", default="ok", choices=STATUS_CHOICES, help="ok (default), all, or one status")
+    top.add_argument("--every", action="store_true",
+                     help="one row per program; by default programs with the same metrics (the same behaviour "
+                          "in effect) share the row of the best of them, counted in the 'alike' column")
     show = sub.add_parser("show", help="one program: code, metrics, stages, error, LLM prompt and reply")
     run_args(show)
     show.add_argument("id", type=int, metavar="ID")
-    diff = sub.add_parser("diff", help="a program against its parent, or against another program")
+    diff = sub.add_parser("diff", help="what changed: from A's parent to A, or from A to B",
+                          description="`diff RUN A` shows the changes from A's parent to A; `diff RUN A B` the "
+                                      "changes from A (the base, lines marked -) to B (lines marked +).")
     run_args(diff)
-    diff.add_argument("id", type=int, metavar="ID")
-    diff.add_argument("id2", type=int, metavar="ID2", nargs="?", help="compare with this program instead")
+    diff.add_argument("id", type=int, metavar="A", help="the program (compared with its parent); with B, the base")
+    diff.add_argument("id2", type=int, metavar="B", nargs="?", help="the program compared with the base A (A -> B)")
     lineage = sub.add_parser("lineage", help="the ancestors of a program back to the seed")
     run_args(lineage)
     lineage.add_argument("id", type=int, metavar="ID")
@@ -146,7 +152,12 @@ def _top(archive: Archive, run: RunRecord, args: argparse.Namespace, out: Consol
         raise EvolveError("evolve archive top: -n must be at least 1")
     status = None if args.status == "all" else args.status
     roles = ("seed", "candidate")
-    progs = archive.top(run.id, n=args.n, island=args.island, status=status, roles=roles)
+    if args.every:
+        groups = [q.BehaviourGroup(p) for p in archive.top(run.id, n=args.n, island=args.island, status=status,
+                                                           roles=roles)]
+    else:
+        groups = q.top_behaviours(archive, run.id, args.n, island=args.island, status=status, roles=roles)
+    progs = [g.program for g in groups]
     where = f" on island {args.island}" if args.island is not None else ""
     if not progs:
         counts = archive.status_counts(run.id)
@@ -158,18 +169,23 @@ def _top(archive: Archive, run: RunRecord, args: argparse.Namespace, out: Consol
     cols = metric_columns([p.metrics for p in progs], prefer, context=[seed.metrics] if seed else [])
     # (header, justify, drop order: higher goes first when the terminal is narrow)
     spec: list[tuple[str, JustifyMethod, int]] = [("#", "right", 3), ("id", "right", 0), ("score", "right", 0)]
+    folded = sum(len(g.alike) for g in groups)
+    if folded:
+        spec.append(("alike", "right", 1))
     spec += [(c, "right", 6 - k) for k, c in enumerate(cols)]
     spec += [("holdout", "right", 2), ("island", "right", 5), ("cell", "left", 7), ("gen", "right", 8),
              ("parent", "right", 4)]
     if status != "ok":
         spec.append(("status", "left", 1))
     rows: list[list[str | Text]] = []
-    for rank, p in enumerate(progs, 1):
+    for rank, (p, group) in enumerate(zip(progs, groups), 1):
         hold = (p.holdout or {}).get("score") if p.holdout else None
-        row: list[str | Text] = [str(rank), str(p.id), num(p.score), *(num(p.metrics.get(c)) for c in cols),
-                                 num(hold) if hold is not None else "—", str(p.island), p.cell or "—",
-                                 str(p.generation),
-                                 f"#{p.parent_id}" if p.parent_id else ("seed" if p.role == "seed" else "—")]
+        row: list[str | Text] = [str(rank), str(p.id), num(p.score)]
+        if folded:
+            row.append(f"+{len(group.alike)}" if group.alike else "")
+        row += [*(num(p.metrics.get(c)) for c in cols), num(hold) if hold is not None else "—", str(p.island),
+                p.cell or "—", str(p.generation),
+                f"#{p.parent_id}" if p.parent_id else ("seed" if p.role == "seed" else "—")]
         if status != "ok":
             row.append(Text(p.status, style=STATUS_STYLE.get(p.status, "red")))
         rows.append(row)
@@ -185,6 +201,10 @@ def _top(archive: Archive, run: RunRecord, args: argparse.Namespace, out: Consol
         edit = p.edit_kind or "seed" if p.role == "seed" else (edit_summary(p.edit, p.edit_kind, 60) or "—")
         table.add_row(*(row[k] for k in keep), edit)
     out.print(table)
+    if folded:
+        out.print(f"alike: {folded} more program(s) with the same metrics as the row's program (the same "
+                  "behaviour in effect) are counted there, not listed; --every lists each program",
+                  style="dim", highlight=False)
     out.print(f"{run.evaluations} evaluations · run {run.status}"
               f"{' (' + run.stop_reason + ')' if run.stop_reason else ''} · "
               f"`evolve archive show {_run_arg(args.run, run)} ID` shows one", style="dim", highlight=False)
@@ -195,13 +215,18 @@ def _fit(headers: Sequence[str], drop_order: Sequence[int], rows: Sequence[Seque
          width: int) -> list[int]:
     """Indices of the columns to show in `width` characters: columns with the highest drop order go first
     when the terminal is too narrow for all of them (a squeezed table is unreadable)."""
-    need = [3 + max([len(h), *(min(40, len(str(r[k]))) for r in rows)]) for k, h in enumerate(headers)]
+    need = _widths(headers, rows)
     keep = list(range(len(headers)))
     for k in sorted(keep, key=lambda k: -drop_order[k]):
         if sum(need[i] for i in keep) <= width or drop_order[k] == 0:
             break
         keep.remove(k)
     return keep
+
+
+def _widths(headers: Sequence[str], rows: Sequence[Sequence[str | Text]]) -> list[int]:
+    """The characters each column takes in a table: its widest cell (up to 40), padding and border."""
+    return [3 + max([len(h), *(min(40, len(str(r[k]))) for r in rows)]) for k, h in enumerate(headers)]
 
 
 def _run_arg(target: str, run: RunRecord) -> str:
@@ -279,47 +304,46 @@ def _edit_label(kind: str | None, edit: str | None) -> str:
     return f"{kind}: {text}"
 
 
-def _stage_table(p: ProgramRecord) -> Table:
+def _stage_table(p: ProgramRecord) -> Group:
+    """One column per split and one row per metric: the splits are few and the metrics many, so the table
+    keeps its width (and every metric's full name) in an 80-column terminal. Failure notes follow it."""
     rows: list[tuple[str, str, dict[str, Any], float | None, str | None, str | None]] = [
         (st.split, st.status, st.metrics, st.seconds, st.failed_instance, st.error) for st in p.stages]
     if p.holdout and not any(r[0] == "holdout" for r in rows):
         status = str(p.holdout.get("status", "ok"))
         rows.append(("holdout", status, p.holdout, None, None, p.holdout.get("error")))
-    cols = metric_columns([r[2] for r in rows], limit=5)
+    cols = metric_columns([r[2] for r in rows], limit=8)
     table = Table(title="evaluation stages", title_justify="left", header_style="bold")
-    table.add_column("split", no_wrap=True)
-    table.add_column("status", no_wrap=True)
-    table.add_column("score", justify="right", no_wrap=True)
+    table.add_column("split", style="dim", no_wrap=True)
+    for split, *_ in rows:
+        table.add_column(split, justify="right", no_wrap=True)
+    table.add_row("status", *(Text(r[1], style=STATUS_STYLE.get(r[1], "red")) for r in rows))
+    table.add_row("score", *(num(r[2].get("score")) for r in rows), style="bold")
     for c in cols:
-        table.add_column(c, justify="right", no_wrap=True)
-    table.add_column("seconds", justify="right", no_wrap=True)
-    table.add_column("note", overflow="fold", min_width=12)
-    for split, status, metrics, secs, failed, error in rows:
-        note = ""
-        if status != "ok":
-            note = (f"{failed}: " if failed else "") + last_line(error, 120)
-        table.add_row(split, Text(status, style=STATUS_STYLE.get(status, "red")), num(metrics.get("score")),
-                      *(num(metrics.get(c)) for c in cols), "—" if secs is None else f"{secs:.2f}", note)
-    return table
+        table.add_row(c, *(num(r[2].get(c)) for r in rows))
+    table.add_row("seconds", *("—" if r[3] is None else f"{r[3]:.2f}" for r in rows))
+    notes = [Text(f"{split}: " + (f"{failed}: " if failed else "") + last_line(error, 300), style="red")
+             for split, status, _, _, failed, error in rows if status != "ok"]
+    return Group(table, *notes)
 
 
 def _diff(archive: Archive, run: RunRecord, args: argparse.Namespace, out: Console) -> int:
-    new = _program(archive, run, args.id)
     if args.id2 is not None:
-        old = _program(archive, run, args.id2)
-    elif new.parent_id is not None:
-        old = archive.program(new.parent_id, run.id)
+        old, new = _program(archive, run, args.id), _program(archive, run, args.id2)
     else:
-        raise EvolveError(f"program #{new.id} has no parent (it is the {new.role}); name a second program: "
-                          f"evolve archive diff RUN {new.id} ID2")
+        new = _program(archive, run, args.id)
+        if new.parent_id is None:
+            raise EvolveError(f"program #{new.id} has no parent (it is the {new.role}); name two programs: "
+                              f"evolve archive diff RUN A B (from A to B)")
+        old = archive.program(new.parent_id, run.id)
     text = code_diff(old.code, new.code, f"#{old.id} (score {num(old.score)})", f"#{new.id} (score {num(new.score)})")
     delta = (new.score - old.score) if new.score is not None and old.score is not None else None
-    relation = "its parent " if args.id2 is None else ""
+    relation = "parent " if args.id2 is None else ""
     if not text:
-        out.print(f"#{new.id} and {relation}#{old.id} have the same code (score {signed(delta)})")
+        out.print(f"{relation}#{old.id} and #{new.id} have the same code (score {signed(delta)})")
         return 0
     added, removed = diff_stats(text)
-    out.print(Text.assemble((f"#{new.id}", "bold"), f" against {relation}", (f"#{old.id}", "bold"),
+    out.print(Text.assemble(relation, (f"#{old.id}", "bold"), " → ", (f"#{new.id}", "bold"),
                             f": +{added} −{removed} lines, score {num(old.score)} → {num(new.score)} "
                             f"({signed(delta)})" + (f" · edit {new.edit_kind}" if new.edit_kind and
                                                      args.id2 is None else "")))
@@ -330,22 +354,32 @@ def _diff(archive: Archive, run: RunRecord, args: argparse.Namespace, out: Conso
 def _lineage(archive: Archive, run: RunRecord, args: argparse.Namespace, out: Console) -> int:
     _program(archive, run, args.id)  # a clear error for an unknown id
     chain = q.lineage(archive, run.id, args.id)
-    table = Table(title=f"lineage of #{args.id}: {len(chain) - 1} step(s) from "
-                        f"{'the seed' if chain and chain[0].role == 'seed' else '#' + str(chain[0].id)}",
-                  title_justify="left", header_style="bold")
-    for name, just in (("step", "right"), ("id", "right"), ("gen", "right"), ("eval", "right"),
-                       ("island", "right"), ("score", "right"), ("Δ parent", "right"), ("status", "left"),
-                       ("edit", "left")):
-        table.add_column(name, justify=just, no_wrap=name != "edit")  # type: ignore[arg-type]
+    # (header, justify, drop order: higher goes first when the terminal is narrow)
+    spec: list[tuple[str, JustifyMethod, int]] = [
+        ("step", "right", 4), ("id", "right", 0), ("gen", "right", 3), ("eval", "right", 2), ("island", "right", 5),
+        ("score", "right", 0), ("Δ parent", "right", 0), ("status", "left", 1)]
+    rows: list[list[str | Text]] = []
     prev: float | None = None
     for step, b in enumerate(chain):
         delta = (b.score - prev) if b.score is not None and prev is not None else None
         style = "green" if delta is not None and delta > 0 else "red" if delta is not None and delta < 0 else ""
-        table.add_row(str(step), f"#{b.id}", str(b.generation), str(b.eval_index or "—"), str(b.island),
-                      num(b.score), Text(signed(delta), style=style),
-                      Text(b.status, style=STATUS_STYLE.get(b.status, "red")),
-                      b.role if b.role != "candidate" else (edit_summary(b.edit, b.edit_kind, 70) or "—"))
+        rows.append([str(step), f"#{b.id}", str(b.generation), str(b.eval_index or "—"), str(b.island),
+                     num(b.score), Text(signed(delta), style=style),
+                     Text(b.status, style=STATUS_STYLE.get(b.status, "red"))])
         prev = b.score if b.score is not None else prev
+    headers = [h for h, _, _ in spec]
+    keep = _fit(headers, [d for _, _, d in spec], rows, out.width - 34)  # edit: 30+ columns
+    edit_width = max(20, out.width - sum(_widths(headers, rows)[k] for k in keep) - 4)
+    table = Table(title=f"lineage of #{args.id}: {len(chain) - 1} step(s) from "
+                        f"{'the seed' if chain and chain[0].role == 'seed' else '#' + str(chain[0].id)}",
+                  title_justify="left", header_style="bold")
+    for k in keep:
+        table.add_column(spec[k][0], justify=spec[k][1], no_wrap=True)
+    # one line per step: `evolve archive show RUN ID` prints an edit in full
+    table.add_column("edit", no_wrap=True, overflow="ellipsis", max_width=edit_width)
+    for b, row in zip(chain, rows):
+        table.add_row(*(row[k] for k in keep),
+                      b.role if b.role != "candidate" else (edit_summary(b.edit, b.edit_kind, 200) or "—"))
     out.print(table)
     return 0
 
@@ -368,8 +402,14 @@ def _export(archive: Archive, run: RunRecord, args: argparse.Namespace, out: Con
     except OSError as exc:
         raise EvolveError(f"cannot write {args.output}: {exc.strerror}") from exc
     out.print(f"wrote {path} (program #{p.id}, {p.status}, score {num(p.score)}); score it with "
-              f"`evolve eval {path} problem={run.problem}`", highlight=False)
+              f"`evolve eval {shlex.quote(str(path))} {_problem_arg(run)}`", highlight=False, soft_wrap=True)
     return 0
+
+
+def _problem_arg(run: RunRecord) -> str:
+    """How to name the run's problem to `evolve eval`: its folder for a plugin given as problem.path."""
+    folder = (run.config.get("problem") or {}).get("path")
+    return f"problem.path={shlex.quote(str(folder))}" if folder else f"problem={run.problem}"
 
 
 # -- runs -------------------------------------------------------------------------------------------------

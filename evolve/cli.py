@@ -45,7 +45,8 @@ commands:
   llm check [OVERRIDES…]        preflight an LLM configuration (key, endpoint, model)
   doctor                        which sandbox isolation mechanisms work on this machine
   bench PROBLEM [ARGS…]         a problem's benchmark table (e.g. evolve bench smtt)
-  db upgrade [URL]              migrate an archive database to the newest schema
+  db upgrade [URL…]             migrate archive databases to the newest schema (default: the runs under runs/)
+  db current [URL…]             print each archive database's schema revision; exit 1 when one is behind
   help                          this text
 
 `evolve run --help` lists the config groups and keys.
@@ -147,6 +148,12 @@ def rewrite_overrides(args: list[str]) -> list[str]:
     for a in args:
         if a.startswith("problem=") and a.split("=", 1)[1] not in _known_problem_configs():
             out.append(f"problem.name={a.split('=', 1)[1]}")
+            continue
+        folder = a.split("=", 1)[1] if a.startswith("problem.path=") else ""
+        if folder and folder != "null" and folder[0] not in "'\"" and " " not in folder:
+            # stored absolute: the run's config then names the folder from any directory (resume, the
+            # export hint, workers whose working directory differs)
+            out.append(f"problem.path={Path(folder).expanduser().resolve()}")
             continue
         out.append(a)
         if a.startswith("resume="):

@@ -98,6 +98,9 @@ class SearchConfig:
     cascade: bool = True
     cascade_threshold: Optional[float] = None  # noqa: UP045
     holdout_top_k: int = 3
+    #: at the end, also score up to this many of the run's successive best programs on hold-out (the
+    #: report's hold-out over time); 0: only the top k and the seed
+    holdout_history: int = 8
     max_duplicate_streak: int = 200
 
 
@@ -223,6 +226,7 @@ def validate(cfg: Any) -> None:
     need(s.selection in ("rank", "power_law", "tournament", "uniform"), "search.selection",
          f"unknown selection {s.selection!r}; use rank, power_law, tournament or uniform")
     need(s.feature_bins >= 1, "search.feature_bins", "must be at least 1")
+    need(s.holdout_history >= 0, "search.holdout_history", "must be 0 or more")
     need(s.cascade or s.cascade_threshold is None, "search.cascade_threshold",
          "gates the train split on the quick split's score, so it needs search.cascade=true")
     need(e.name in ("local", "loky", "dask", "ray", "inline"), "evaluator.name",

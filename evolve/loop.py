@@ -22,6 +22,7 @@ from typing import Any
 
 from evaluators.dispatch import EvaluatorLost
 from evolve.archive import Archive, ProgramRecord
+from evolve.archive import queries as q
 from evolve.edit.blocks import normalised_hash
 from evolve.errors import EvolveError
 from evolve.evaluation import Outcome, StageResult
@@ -516,6 +517,9 @@ class Evolution:
         holdout_for = {p.id: p for p in tops}
         if seed is not None:
             holdout_for[seed.id] = seed
+        for pid in self._best_history(int(self.search.holdout_history)):
+            if pid not in holdout_for:
+                holdout_for[pid] = self.archive.program(pid, self.run_id)
         futures = {pid: self._submit(self._task(p.code, ("holdout",))) for pid, p in holdout_for.items()}
         baseline_ids: dict[str, int] = {}
         for name, code in sorted(self.problem.baselines().items()):
@@ -541,6 +545,17 @@ class Evolution:
                 self.archive.set_holdout(baseline_ids[name], dict(hold.metrics) if hold.status == "ok" else
                                          {"status": hold.status, "error": hold.error}, hold)
         return {"baselines": baseline_ids, "top": [p.id for p in tops]}
+
+    def _best_history(self, k: int) -> list[int]:
+        """Up to `k` of the programs that were each the run's best when evaluated, spread evenly over the
+        run and always with the last one: scored on hold-out, they show whether the gains carry over."""
+        steps = q.best_so_far(q.evaluation_points(self.archive, self.run_id))
+        if k <= 0 or not steps:
+            return []
+        if len(steps) <= k:
+            return [s.program_id for s in steps]
+        picks = {round(i * (len(steps) - 1) / max(k - 1, 1)) for i in range(k)} if k > 1 else {len(steps) - 1}
+        return [steps[i].program_id for i in sorted(picks)]
 
     def close(self) -> None:
         try:

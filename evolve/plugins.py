@@ -56,6 +56,12 @@ def _factory_from_module(module: Any, where: str) -> Callable[..., Problem]:
 
 def _load_path(path: str) -> Callable[..., Problem]:
     folder = Path(path).expanduser().resolve()
+    if not folder.exists():
+        raise ProblemError(f"problem.path={path}: the folder {folder} does not exist; give the folder of a "
+                           "problem plugin (`evolve new-problem NAME` writes one)")
+    if not folder.is_dir():
+        raise ProblemError(f"problem.path={path}: {folder} is a file, not a folder; give the plugin's folder "
+                           "(the one holding __init__.py)")
     init = folder / "__init__.py"
     if not init.is_file():
         raise ProblemError(f"problem.path={path}: no __init__.py in {folder}; a problem folder is a Python "

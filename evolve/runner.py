@@ -8,6 +8,7 @@ import datetime as dt
 import gc
 import logging
 import signal
+import traceback
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -239,11 +240,19 @@ def eval_file(cfg: Any) -> dict[str, Any]:
         raise ConfigError(f"split={cfg.split}: use quick, train or holdout")
     problem = load_problem(cfg.problem.name, cfg.problem.path, OmegaConf.to_container(cfg.problem.options))
     code = path.read_text(encoding="utf-8")
+    result = {"split": cfg.split, "problem": problem.name, "file": str(path), "failed_instance": None}
+    try:
+        # compiling runs none of the program; it finds a syntax error with the user's own file name in it
+        compile(code, str(path), "exec")
+    except (SyntaxError, ValueError) as exc:
+        return {**result, "status": "parse_error", "metrics": {},
+                "error": "".join(traceback.format_exception_only(exc)).rstrip()}
     with Sandbox(slot=claim_slot(), isolation=isolation_from(cfg), disk_mb=cfg.evaluator.disk_mb) as sandbox:
         out = evaluate(problem, sandbox, code, (cfg.split,), limits_from(cfg))
     stage = out.stages[-1] if out.stages else None
-    return {"status": out.status, "metrics": dict(stage.metrics) if stage else {}, "error": out.error,
-            "split": cfg.split, "problem": problem.name, "file": str(path),
+    # the sandbox runs the code under the name candidate.py: a traceback should point at the user's file
+    error = out.error.replace('File "candidate.py"', f'File "{path}"') if out.error else out.error
+    return {**result, "status": out.status, "metrics": dict(stage.metrics) if stage else {}, "error": error,
             "failed_instance": stage.failed_instance if stage else None}
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 from evolve.archive import Archive, ProgramRecord
@@ -68,14 +69,17 @@ def _fmt(v: Any) -> str:
     return f"{v:,.0f}" if av >= 1000 else f"{v:.3g}" if av < 0.01 and v != 0 else f"{v:,.2f}"
 
 
-def final_table(summary: dict[str, Any], metrics: tuple[str, ...]) -> Table:
-    """Seed, best and baselines, each with `metrics` on train and hold-out."""
-    table = Table(title=f"{summary['problem']}: {summary['evaluations']} evaluations, "
-                        f"stopped by {summary.get('stop_reason')}")
+def final_table(summary: dict[str, Any], metrics: tuple[str, ...],
+                splits: tuple[str, ...] = ("train", "holdout")) -> Table:
+    """Seed, best and baselines, each with `metrics` on each of `splits` (one split: plain metric headers)."""
+    title = f"{summary['problem']}: {summary['evaluations']} evaluations, stopped by {summary.get('stop_reason')}"
+    if len(splits) == 1:
+        title = title + "\ntrain" if splits[0] == "train" else "hold-out" if splits[0] == "holdout" else splits[0]
+    table = Table(title=title)
     table.add_column("program", no_wrap=True)
-    for split in ("train", "holdout"):
+    for split in splits:
         for m in metrics:
-            table.add_column(f"{split} {m}", justify="right")
+            table.add_column(m if len(splits) == 1 else f"{split} {m}", justify="right", no_wrap=True)
     rows: list[tuple[str, dict[str, Any]]] = [("seed", summary.get("seed", {}))]
     best = summary.get("best", {})
     rows.append((f"best (#{best.get('id')})", best))
@@ -83,7 +87,7 @@ def final_table(summary: dict[str, Any], metrics: tuple[str, ...]) -> Table:
         rows.append((f"baseline {name}", data))
     for label, data in rows:
         cells = [label]
-        for split in ("train", "holdout"):
+        for split in splits:
             for m in metrics:
                 cells.append(_fmt((data.get(split) or {}).get(m)))
         table.add_row(*cells)
@@ -94,7 +98,13 @@ def print_final(summary: dict[str, Any], metrics: tuple[str, ...], console: Cons
     console = console or Console()
     if not console.is_terminal and console.width < 200:  # logs and pipes: never squeeze the table
         console = Console(width=200, file=console.file)
-    console.print(final_table(summary, metrics))
+    table = final_table(summary, metrics)
+    natural = Measurement.get(console, console.options.update_width(10_000), table).maximum
+    if natural <= console.width:
+        console.print(table)
+    else:  # a narrow terminal: one table per split, rather than every number cut short
+        for split in ("train", "holdout"):
+            console.print(final_table(summary, metrics, (split,)))
     counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.get("statuses", {}).items()))
     if counts:
         console.print(f"candidates: {counts}")

@@ -8,6 +8,7 @@ blobs unless they are asked for code.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import re
 from collections import Counter, defaultdict
@@ -284,11 +285,79 @@ def lineage_tree(archive: Archive, run_id: str, leaves: Sequence[int], max_nodes
     return nodes
 
 
+def holdouts(archive: Archive, run_id: str, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """The hold-out metrics of the given programs that have been scored on hold-out."""
+    wanted = sorted(set(ids))
+    out: dict[int, dict[str, Any]] = {}
+    with archive.session() as s:
+        for chunk in _chunks(wanted, 500):
+            rows = s.execute(select(ProgramRow.id, ProgramRow.holdout).where(
+                ProgramRow.run_id == run_id, ProgramRow.id.in_(chunk), ProgramRow.holdout.is_not(None)))
+            out.update({int(i): dict(h) for i, h in rows if h})
+    return out
+
+
 def llm_calls_for(archive: Archive, program_id: int) -> list[LLMCallRecord]:
     """The LLM calls whose reply became this program."""
     with archive.session() as s:
         rows = s.scalars(select(LLMCallRow).where(LLMCallRow.program_id == program_id).order_by(LLMCallRow.id))
         return [LLMCallRecord(**{c: getattr(r, c) for c in LLMCallRecord.__dataclass_fields__}) for r in rows]
+
+
+# -- programs of equal behaviour -------------------------------------------------------------------
+@dataclass(frozen=True)
+class BehaviourGroup:
+    """A ranked program and the lower-ranked programs that behave the same (`alike`, best first)."""
+
+    program: ProgramRecord
+    alike: tuple[int, ...] = ()
+
+
+def behaviour_key(p: ProgramRecord) -> str | None:
+    """What two programs share when they behave the same in effect: every metric of the split they are
+    ranked on (the score and the rest, e.g. SMTT's total tardiness and share of optimal schedules). Code
+    that differs only where it changes no decision gives equal keys. None for a program without metrics
+    (a failure), which is never grouped."""
+    if p.status != "ok" or not p.metrics:
+        return None
+    return json.dumps(p.metrics, sort_keys=True, default=str)
+
+
+def group_by_behaviour(programs: Sequence[ProgramRecord]) -> list[BehaviourGroup]:
+    """Ranked programs folded into groups of equal behaviour, in the order of each group's first program."""
+    firsts: dict[str, int] = {}
+    groups: list[tuple[ProgramRecord, list[int]]] = []
+    for p in programs:
+        key = behaviour_key(p)
+        if key is not None and key in firsts:
+            groups[firsts[key]][1].append(p.id)
+            continue
+        if key is not None:
+            firsts[key] = len(groups)
+        groups.append((p, []))
+    return [BehaviourGroup(p, tuple(ids)) for p, ids in groups]
+
+
+def top_behaviours(archive: Archive, run_id: str, n: int, *, island: int | None = None,
+                   status: str | None = "ok", roles: Sequence[str] = ("seed", "candidate")) -> list[BehaviourGroup]:
+    """The `n` best distinct behaviours of a run, each with every program that shares it.
+
+    Programs of equal behaviour have equal scores, so once a program scores below the n-th group every
+    member of the first n groups has been read; the query widens until then (or the run runs out).
+    """
+    limit = max(4 * n, 50)
+    while True:
+        programs = archive.top(run_id, n=limit, island=island, status=status, roles=roles)
+        groups = group_by_behaviour(programs)
+        exhausted = len(programs) < limit
+        if exhausted or (len(groups) >= n and _below(programs[-1], groups[n - 1].program)):
+            return groups[:n]
+        limit *= 4
+
+
+def _below(p: ProgramRecord, than: ProgramRecord) -> bool:
+    """Whether ranking has passed `than`'s score (unscored programs come last and are never grouped)."""
+    return p.score is None or (than.score is not None and p.score < than.score)
 
 
 # -- evaluations over time -----------------------------------------------------------------------------

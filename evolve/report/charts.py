@@ -16,6 +16,7 @@ INK = "#1f2937"
 MUTED = "#6b7280"
 GRID = "#e5e7eb"
 ACCENT = "#4f46e5"
+HOLDOUT = "#e11d48"
 ISLAND_COLORS = ("#2563eb", "#d97706", "#059669", "#db2777", "#7c3aed", "#0891b2", "#65a30d", "#dc2626")
 BASELINE_COLORS = ("#9ca3af", "#a16207", "#0f766e", "#9d174d", "#6d28d9")
 STATUS_COLORS = {"crash": "#dc2626", "invalid": "#f97316", "timeout": "#eab308", "memory": "#a855f7",
@@ -92,6 +93,15 @@ def score_figure(d: ReportData) -> dict[str, Any] | None:
         traces.append({"type": "scatter", "mode": "lines", "name": "reference limit (train)", "x": [0, x_end],
                        "y": [limit, limit], "hoverinfo": "name+y",
                        "line": {"color": "#16a34a", "width": 1.5, "dash": "dot"}})
+    if d.holdout_steps:
+        hx = [e for e, _, _ in d.holdout_steps] + [x_end]
+        hy = [h for _, _, h in d.holdout_steps] + [d.holdout_steps[-1][2]]
+        ys += hy
+        traces.append({"type": "scatter", "mode": "lines+markers", "name": "best so far, on hold-out",
+                       "x": hx, "y": hy, "customdata": [pid for _, pid, _ in d.holdout_steps] + [None],
+                       "line": {"shape": "hv", "color": HOLDOUT, "width": 2, "dash": "dashdot"},
+                       "marker": {"size": [7] * len(d.holdout_steps) + [0], "color": HOLDOUT},
+                       "hovertemplate": "best so far, on hold-out: #%{customdata} · %{y:.4g}<extra></extra>"})
     if seed_score is not None:
         traces.append({"type": "scatter", "mode": "markers", "name": "seed", "x": [0], "y": [seed_score],
                        "marker": {"symbol": "diamond", "size": 11, "color": "#ffffff",
@@ -132,6 +142,26 @@ def _y_range(values: list[float], anchors: list[float]) -> list[float] | None:
     return [lo - pad, hi + pad]
 
 
+def robust_range(values: list[float]) -> tuple[float, float]:
+    """The span of `values` without their outliers: Tukey's fences (1.5 interquartile ranges beyond the
+    quartiles), clipped to the values' own range."""
+    vals = sorted(v for v in values if _finite(v))
+    if not vals:
+        return 0.0, 1.0
+    if len(vals) < 4:
+        return vals[0], vals[-1]
+    q1, q3 = _quantile(vals, 0.25), _quantile(vals, 0.75)
+    fence = 1.5 * (q3 - q1)
+    lo, hi = max(vals[0], q1 - fence), min(vals[-1], q3 + fence)
+    return (lo, hi) if hi > lo else (vals[0], vals[-1])
+
+
+def _quantile(vals: list[float], q: float) -> float:
+    pos = q * (len(vals) - 1)
+    k = int(pos)
+    return vals[k] + (vals[min(k + 1, len(vals) - 1)] - vals[k]) * (pos - k)
+
+
 def lineage_figure(d: ReportData) -> dict[str, Any] | None:
     """The lineage tree of the best programs: x = when evaluated, y = score; the best's line is emphasised."""
     nodes = d.lineage
@@ -143,9 +173,27 @@ def lineage_figure(d: ReportData) -> dict[str, Any] | None:
         b = nodes[pid]
         return 0 if b.role == "seed" else int(b.eval_index or 0)
 
-    def y_of(pid: int) -> float | None:
+    # The y axis spans the best line's steps after the seed, without their outliers: the seed's first jump
+    # (often most of the whole gain) would otherwise flatten every later step into one line. Nodes below
+    # the axis are drawn on its floor as down-pointing triangles; their hover gives their score.
+    finite = [b.score for b in nodes.values() if _finite(b.score)]
+    steps = [nodes[i].score for i in d.best_path if i in nodes and nodes[i].role != "seed" and _finite(nodes[i].score)]
+    lo = robust_range(steps)[0] if steps else min(finite, default=0.0)
+    hi = max(finite, default=1.0)
+    if finite and hi > lo and min(finite) < lo:
+        pad = 0.08 * (hi - lo)
+        floor = lo - pad  # nodes below the bulk (the seed's first big jump, a bad branch) are drawn here
+        y_range: list[float] | None = [floor - pad, hi + pad]
+    else:
+        floor, y_range = -math.inf, None
+
+    def true_y(pid: int) -> float | None:
         s = nodes[pid].score
         return s if _finite(s) else None
+
+    def y_of(pid: int) -> float | None:
+        s = true_y(pid)
+        return None if s is None else max(s, floor)
 
     ex: list[Any] = []
     ey: list[Any] = []
@@ -162,8 +210,11 @@ def lineage_figure(d: ReportData) -> dict[str, Any] | None:
     hover = [_node_hover(nodes[i]) for i in ids]
     sizes = [17 if i == best_id else 12 if i in on_path else 8 for i in ids]
     symbols = ["star" if i == best_id else "diamond" if nodes[i].role == "seed" else "circle" for i in ids]
+    below = {i for i in ids if (true_y(i) or 0.0) < floor}
+    symbols = ["triangle-down" if i in below and sym != "star" else sym for sym, i in zip(symbols, ids)]
     lines = [{"color": INK if i in on_path else "#ffffff", "width": 1.5 if i in on_path else 1} for i in ids]
     scores = [y_of(i) for i in ids]
+    hover = [h + ("<br>(below the axis: drawn at its floor)" if i in below else "") for h, i in zip(hover, ids)]
     traces = [
         {"type": "scatter", "mode": "lines", "name": "other lineages", "x": ex, "y": ey, "hoverinfo": "skip",
          "line": {"color": "#cbd5e1", "width": 1.2}, "showlegend": bool(ex)},
@@ -181,7 +232,7 @@ def lineage_figure(d: ReportData) -> dict[str, Any] | None:
     ]
     return {"data": traces, "layout": _layout(
         xaxis={"title": {"text": "evaluation (seed at 0)"}},
-        yaxis={"title": {"text": "score (train)"}}, height=440,
+        yaxis={"title": {"text": "score (train)"}, **({"range": y_range} if y_range else {})}, height=440,
         margin={"l": 64, "r": 16, "t": 36, "b": 48}, legend={"orientation": "h", "y": -0.2})}
 
 
@@ -214,12 +265,12 @@ def grid_figure(d: ReportData) -> dict[str, Any] | None:
         z[j][i], ids[j][i], counts[j][i] = c.best_score, c.best_id, c.count
     text = [[str(n) if n else "" for n in row] for row in counts]
     scores = [c.best_score for c in merged.values()]
-    seed = d.seed.score if d.seed is not None and d.seed.status == "ok" and _finite(d.seed.score) else None
-    # cells worse than the seed all get the darkest colour, so one terrible cell cannot wash out the rest
-    zmin = max(min(scores), seed) if seed is not None and seed < max(scores) else min(scores)
+    # the colour scale spans the bulk of the cells: a few far better or far worse cells take its end colours
+    # (their scores are in the hover) instead of pressing every other cell into one colour
+    zmin, zmax = robust_range(scores)
     trace = {"type": "heatmap", "z": z, "x": list(range(nx)), "y": list(range(ny)), "customdata": ids,
              "text": text, "texttemplate": "%{text}", "textfont": {"size": 10},
-             "zmin": zmin, "zmax": max(scores), "colorscale": "Viridis", "xgap": 2, "ygap": 2,
+             "zmin": zmin, "zmax": zmax, "colorscale": "Viridis", "xgap": 2, "ygap": 2,
              "hoverongaps": False,
              "colorbar": {"title": {"text": "best score"}, "thickness": 12},
              "hovertemplate": (f"{dims[0]} bin %{{x}}, {dims[1]} bin %{{y}}<br>%{{text}} valid programs"

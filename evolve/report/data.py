@@ -75,6 +75,7 @@ class ReportData:
     seed: ProgramCard | None
     best_vs_seed: str
     top: tuple[ProgramCard, ...]
+    alike: dict[int, tuple[int, ...]]  # a top program -> the lower-ranked programs with the same metrics
     programs: dict[int, ProgramCard]  # everything the inspector can show
     lineage: dict[int, q.ProgramBrief]
     best_path: tuple[int, ...]
@@ -89,6 +90,10 @@ class ReportData:
     metric_notes: dict[str, str]
     empty_reason: str | None
     notes: tuple[str, ...] = field(default=())
+    #: the baselines that score better than the best program, per split (label, score), best first
+    ahead: dict[str, tuple[tuple[str, float], ...]] = field(default_factory=dict)
+    #: the run's successive best programs that were also scored on hold-out: (evaluation, id, hold-out score)
+    holdout_steps: tuple[tuple[int, int, float], ...] = ()
 
     @property
     def islands(self) -> int:
@@ -101,7 +106,8 @@ def collect(archive: Archive, run: RunRecord, top_n: int = 20,
     now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     rid = run.id
     totals = q.run_totals(archive, rid)
-    top = archive.top(rid, n=top_n)
+    groups = q.top_behaviours(archive, rid, top_n)
+    top = [g.program for g in groups]
     seed_pid = q.seed_id(archive, rid)
     baselines = archive.programs(rid, roles=("baseline",))
     leaves = [p.id for p in top[:LINEAGE_LEAVES]]
@@ -125,12 +131,18 @@ def collect(archive: Archive, run: RunRecord, top_n: int = 20,
     metric_cols = tuple(metric_columns(rows, prefer, limit=3))
     search = run.config.get("search") or {}
     points = tuple(q.evaluation_points(archive, rid))
+    start = q.BestStep(0, seed.score, seed.id) if seed is not None and _float(seed.score) is not None else None
+    steps = q.best_so_far(points, start)
+    held = q.holdouts(archive, rid, [s.program_id for s in steps])
+    holdout_steps = tuple((s.eval_index, s.program_id, float(held[s.program_id]["score"])) for s in steps
+                          if _float((held.get(s.program_id) or {}).get("score")) is not None)
     return ReportData(
         run=run, generated_at=now, duration=q.run_duration(run, now), totals=totals, metric_cols=metric_cols,
         comparison=tuple(comparison), best=best, seed=seed,
         best_vs_seed=code_diff(seed.code, best.code, f"seed #{seed.id}", f"best #{best.id}")
         if best is not None and seed is not None and best.id != seed.id else "",
-        top=tuple(cards[p.id] for p in top if p.id in cards), programs=cards, lineage=lineage,
+        top=tuple(cards[p.id] for p in top if p.id in cards), alike={g.program.id: g.alike for g in groups},
+        programs=cards, lineage=lineage,
         best_path=best_path, points=points, cells=cells,
         feature_dims=tuple(search.get("feature_dims") or ("feature 1", "feature 2")),
         feature_bins=int(search.get("feature_bins") or 0) or _bins_from(cells),
@@ -138,7 +150,8 @@ def collect(archive: Archive, run: RunRecord, top_n: int = 20,
         models=tuple(q.model_stats(archive, rid)),
         reference={s: _float(v) for s, v in (run.meta.get("reference_score") or {}).items()},
         metric_notes=dict(run.meta.get("metric_notes") or {}),
-        empty_reason=_empty_reason(run, totals, seed, top), notes=tuple(_notes(run, totals, now)))
+        empty_reason=_empty_reason(run, totals, seed, top), notes=tuple(_notes(run, totals, now)),
+        ahead=_ahead(comparison), holdout_steps=holdout_steps)
 
 
 def _card(r: ProgramRecord, recs: dict[int, ProgramRecord]) -> ProgramCard:
@@ -167,6 +180,23 @@ def _comparison(best: ProgramCard | None, seed: ProgramCard | None, baselines: l
     if limit:
         rows.append(ComparisonRow("reference limit", "limit", None, limit))
     return rows
+
+
+def _ahead(comparison: list[ComparisonRow]) -> dict[str, tuple[tuple[str, float], ...]]:
+    """Per split, the baselines whose score beats the best program's, best first (nothing when none does)."""
+    best = next((r for r in comparison if r.kind == "best"), None)
+    out: dict[str, tuple[tuple[str, float], ...]] = {}
+    if best is None:
+        return out
+    for split in SPLITS:
+        mine = _float((best.splits.get(split) or {}).get("score"))
+        if mine is None:
+            continue
+        better = [(r.label.removeprefix("baseline "), float(s)) for r in comparison if r.kind == "baseline"
+                  for s in [_float((r.splits.get(split) or {}).get("score"))] if s is not None and s > mine]
+        if better:
+            out[split] = tuple(sorted(better, key=lambda b: -b[1]))
+    return out
 
 
 def _splits(train: dict[str, Any], holdout: dict[str, Any] | None) -> dict[str, dict[str, Any]]:

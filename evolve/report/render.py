@@ -28,8 +28,13 @@ def _env(autoescape: bool) -> Environment:
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters.update(num=fmt.num, signed=fmt.signed, money=fmt.money, duration=fmt.duration,
                        local_time=fmt.local_time, first_line=fmt.first_line, last_line=fmt.last_line,
-                       md_cell=_md_cell, pct=_pct, edit_summary=fmt.edit_summary)
+                       md_cell=_md_cell, pct=_pct, edit_summary=fmt.edit_summary, add_hash=lambda v: f"#{v}", breakable=_breakable)
     return env
+
+
+def _breakable(name: str) -> Markup:
+    """A metric name that may wrap after its underscores (a narrow table wraps its headers, not its data)."""
+    return Markup("_<wbr>").join(html.escape(part) for part in str(name).split("_"))
 
 
 def plotly_js() -> str:
@@ -176,7 +181,34 @@ def _context(d: ReportData) -> dict[str, Any]:
         "rate": (run.evaluations / secs) if secs > 0 else None, "failing": failing,
         "valid_share": (d.totals.valid / d.totals.evaluated) if d.totals.evaluated else None,
         "status_colors": STATUS_COLORS, "version": evolve_version, "splits": SPLITS,
+        "alike_total": sum(len(v) for v in d.alike.values()),
+        "behind": _behind(d), "top_cols": _top_columns(d),
     }
+
+
+def _top_columns(d: ReportData) -> list[str]:
+    """The metric columns of the ranked table, less those that only restate the score (SMTT's gap_pct is
+    −score): the table needs its width for the edit."""
+    def restates(c: str) -> bool:
+        pairs = [(p.metrics.get(c), p.score) for p in d.top]
+        return bool(pairs) and all(isinstance(v, (int, float)) and s is not None and v in (s, -s) for v, s in pairs)
+    return [c for c in d.metric_cols if not restates(c)]
+
+
+def _behind(d: ReportData) -> tuple[str, str] | None:
+    """(headline, details) when some baselines score better than the best program, else None."""
+    if not d.ahead or d.best is None:
+        return None
+    best = next(r for r in d.comparison if r.kind == "best")
+    total = sum(1 for r in d.comparison if r.kind == "baseline")
+    head = f"The best program is behind {max(len(v) for v in d.ahead.values())} of the {total} baselines."
+    parts = []
+    for split, better in d.ahead.items():
+        names = ", ".join(f"{name} ({fmt.num(score)})" for name, score in better)
+        parts.append(f"On {'train' if split == 'train' else 'hold-out'}, #{d.best.id} scores "
+                     f"{fmt.num(best.splits[split].get('score'))} and {len(better)} baseline(s) score higher: {names}.")
+    parts.append("Evolution has not caught up with them yet: a longer run, a stronger model or a better seed may.")
+    return head, " ".join(parts)
 
 
 def render_html(d: ReportData) -> str:

@@ -46,6 +46,25 @@ def test_evolve_run_writes_config_archive_and_summary(cli, tmp_path: Path) -> No
     assert sorted(p.eval_index for p in counted) == list(range(1, 41))
 
 
+def test_a_run_scores_its_successive_best_programs_on_hold_out(cli, tmp_path: Path) -> None:
+    from evolve.archive import queries as q
+
+    proc = cli(["run", "search.iterations=60", "search.max_seconds=90", "evaluator.workers=2", "seed=3",
+                "search.holdout_top_k=1", "search.holdout_history=4"], timeout=240)
+    assert proc.returncode == 0, proc.stderr
+    archive = Archive.for_run_dir(_run_dir(tmp_path))
+    try:
+        run = archive.get_run()
+        steps = [s.program_id for s in q.best_so_far(q.evaluation_points(archive, run.id))]
+        held = {p.id for p in archive.programs(run.id, roles=("seed", "candidate"), with_code=False) if p.holdout}
+    finally:
+        archive.close()
+    assert len(steps) >= 2, "the run improved on its seed at least twice"
+    scored = [pid for pid in steps if pid in held]
+    assert steps[-1] in scored and len(scored) == min(4, len(steps))
+    assert steps[0] in scored  # spread over the run: its first improvement too
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("sweep", [["-m"], ["hydra.mode=MULTIRUN"]], ids=["flag", "override"])
 def test_multirun_sweeps_an_override_into_one_run_each(cli, tmp_path: Path, sweep: list[str]) -> None:
@@ -136,6 +155,31 @@ def test_eval_reports_an_invalid_program_with_its_reason(cli, tmp_path: Path) ->
     assert proc.returncode == 1
     result = json.loads(proc.stdout)
     assert result["status"] == "invalid" and "not a permutation" in result["error"]
+
+
+def test_eval_of_a_file_with_a_syntax_error_names_that_file(cli, tmp_path: Path) -> None:
+    bad = tmp_path / "my_heuristic.py"
+    bad.write_text("def schedule(p, d:\n    return list(range(len(p)))\n")
+    proc = cli(["eval", str(bad), "--json"])
+    result = json.loads(proc.stdout)
+    assert proc.returncode == 1 and result["status"] == "parse_error"
+    assert f'File "{bad}", line 1' in result["error"] and "SyntaxError" in result["error"]
+    assert "candidate.py" not in result["error"]
+
+
+def test_eval_of_a_crashing_file_points_its_traceback_at_that_file(cli, tmp_path: Path) -> None:
+    bad = tmp_path / "my_heuristic.py"
+    bad.write_text("def schedule(p, d):\n    return 1 / 0\n")
+    proc = cli(["eval", str(bad), "split=quick", "--json"])
+    error = json.loads(proc.stdout)["error"]
+    assert proc.returncode == 1
+    assert f'File "{bad}", line 2, in schedule' in error and "candidate.py" not in error
+
+
+def test_run_with_a_missing_problem_folder_says_it_does_not_exist(cli, tmp_path: Path) -> None:
+    proc = cli(["run", f"problem.path={tmp_path / 'nope'}"])
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"the folder {tmp_path / 'nope'} does not exist" in proc.stderr and "__init__" not in proc.stderr
 
 
 def test_eval_of_a_missing_file_is_a_clear_error(cli) -> None:

@@ -131,3 +131,11 @@ def test_a_run_keeps_the_collector_off_until_its_loop(monkeypatch: pytest.Monkey
     with pytest.raises(SystemExit):  # Hydra reports the error and exits 1
         cli._hydra(cli._run_main, "evolve run", [f"hydra.run.dir={tmp_path}"])
     assert gc.isenabled()  # back on whatever happened
+
+
+def test_a_relative_problem_folder_is_stored_absolute(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    out = cli.rewrite_overrides(["problem.path=mine/bin_packing", "search.iterations=5"])
+    assert f"problem.path={tmp_path / 'mine' / 'bin_packing'}" in out
+    assert "problem.name=bin_packing" in out and "search.iterations=5" in out
+    assert "problem.path='my plugins/x'" in cli.rewrite_overrides(["problem.path='my plugins/x'"])  # quoted: as given

@@ -11,6 +11,7 @@ from rich.console import Console
 
 from evolve import browse
 from evolve.archive import Archive
+from evolve.archive import queries as q
 from evolve.archive.store import sqlite_url
 
 
@@ -29,7 +30,7 @@ def _real(run_dir: Path) -> tuple[Archive, str]:
 @pytest.mark.slow
 def test_top_lists_the_real_runs_valid_programs_best_first(real_run: Path) -> None:
     a, rid = _real(real_run)
-    expected = [p.id for p in a.top(rid, n=5)]
+    expected = [g.program.id for g in q.top_behaviours(a, rid, 5)]  # one row per behaviour, best first
     a.close()
     code, out = call("archive", "top", real_run, "-n", 5)
     assert code == 0
@@ -43,7 +44,7 @@ def test_top_on_one_island_lists_only_that_island(real_run: Path) -> None:
     a, rid = _real(real_run)
     expected = [p.id for p in a.top(rid, n=50, island=1)]
     a.close()
-    code, out = call("archive", "top", real_run, "--island", 1, "-n", 50)
+    code, out = call("archive", "top", real_run, "--island", 1, "-n", 50, "--every")
     assert code == 0
     ids = [int(line.split("│")[2]) for line in out.splitlines() if line.startswith("│")]
     assert ids == expected and ids
@@ -132,10 +133,10 @@ def test_top_with_one_failure_status_lists_only_those(built: Built) -> None:
 
 
 def test_diff_between_two_named_programs(built: Built) -> None:
-    code, out = call("archive", "diff", built.run_dir, built.best, built.seed)
+    code, out = call("archive", "diff", built.run_dir, built.seed, built.best)
     assert code == 0
     assert "-    return d" in out and "+    return d + 2 * p" in out
-    assert f"#{built.best} against #{built.seed}" in out
+    assert f"#{built.seed} → #{built.best}" in out
 
 
 def test_diff_of_identical_code_says_so(built: Built) -> None:

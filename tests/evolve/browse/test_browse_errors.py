@@ -129,7 +129,7 @@ def test_diff_of_the_seed_without_a_second_id_says_what_to_do(capsys: pytest.Cap
                                                                built: Built) -> None:
     code, _, err = call(capsys, "archive", "diff", built.run_dir, built.seed)
     line = one_error_line(err)
-    assert code != 0 and "has no parent" in line and "ID2" in line
+    assert code != 0 and "has no parent" in line and "evolve archive diff RUN A B" in line
 
 
 def test_exporting_a_program_without_code_is_a_clear_error(capsys: pytest.CaptureFixture[str], built: Built,

@@ -48,3 +48,34 @@ def test_existing_folder_is_never_overwritten(tmp_path: Path) -> None:
 def test_fresh_skeleton_passes_every_contract_check(tmp_path: Path) -> None:
     folder = write_skeleton("fresh_toy", tmp_path)
     assert check_problem("fresh_toy", str(folder)) == []
+
+
+def test_skeleton_options_keep_the_types_their_fields_declare(tmp_path: Path) -> None:
+    from evolve.plugins import load_problem
+
+    folder = write_skeleton("typed_toy", tmp_path)
+    problem = load_problem("typed_toy", str(folder), {"capacity_ratio": 0.25, "train_n": 30})
+    assert problem.options.capacity_ratio == 0.25 and problem.options.train_n == 30  # type: ignore[attr-defined]
+    weights, _, capacity = problem.instances("train")[0].args
+    assert capacity == int(int(weights.sum()) * 0.25)
+
+
+def test_an_option_a_user_adds_to_the_skeleton_keeps_its_type(tmp_path: Path) -> None:
+    folder = write_skeleton("grown_toy", tmp_path)
+    source = folder / "problem.py"
+    source.write_text(source.read_text().replace(
+        "    holdout_seed: int = 3\n", '    holdout_seed: int = 3\n    tightness: float = 0.5\n    label: str = "a"\n'
+                                      "    exact: bool = False\n"))
+    from evolve.plugins import load_problem
+
+    options = load_problem("grown_toy", str(folder), {"tightness": 0.3, "label": "b", "exact": True}).options  # type: ignore[attr-defined]
+    assert (options.tightness, options.label, options.exact) == (0.3, "b", True)
+
+
+@pytest.mark.parametrize(("key", "value"), [("train_n", 2.5), ("train_n", "many"), ("capacity_ratio", "half")])
+def test_a_skeleton_option_of_the_wrong_type_names_the_option(tmp_path: Path, key: str, value: object) -> None:
+    from evolve.plugins import load_problem
+
+    folder = write_skeleton("strict_toy", tmp_path)
+    with pytest.raises(ProblemError, match=f"option {key}="):
+        load_problem("strict_toy", str(folder), {key: value})
