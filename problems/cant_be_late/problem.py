@@ -141,7 +141,7 @@ class CantBeLate(Problem):
 
     # --- data ---------------------------------------------------------------------------------------
     def _ticks(self, gap: float) -> int:
-        return int(math.ceil((max(self.options.deadlines_hours) + TRACE_SLACK_HOURS) * 3600.0 / gap))
+        return math.ceil((max(self.options.deadlines_hours) + TRACE_SLACK_HOURS) * 3600.0 / gap)
 
     def _split_tick(self, rng: np.random.Generator, gap: float, deadline_h: float) -> int:
         return int(rng.integers(1, max(2, int(deadline_h * 3600.0 / gap))))
@@ -233,7 +233,7 @@ class CantBeLate(Problem):
             try:
                 ep = replay(decisions, trace, job.gap, job.duration_h * 3600.0, job.deadline_h * 3600.0,
                             job.overhead_h * 3600.0)
-            except Exception as exc:  # noqa: BLE001 - a replay failure is the candidate's invalid output
+            except Exception as exc:
                 raise InvalidOutput(f"the decisions do not replay: {str(exc)[:200]}") from None
             metrics["cost"] += ep.cost
             metrics["episodes"] += 1.0

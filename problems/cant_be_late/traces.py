@@ -74,7 +74,7 @@ def generate(env: str, ticks: int, gap_seconds: float, rng: np.random.Generator)
         if first:
             length *= rng.random()
             first = False
-        n = max(1, int(round(length)))
+        n = max(1, round(length))
         parts.append(np.full(n, state, dtype=np.uint8))
         total += n
         state = 1 - state
@@ -112,7 +112,7 @@ def read(path: Path) -> tuple[float, np.ndarray]:
         raise ProblemError(f"{path}: metadata.gap_seconds must be a positive number, got {gap!r:.40}")
     if not isinstance(data, list) or not data:
         raise ProblemError(f"{path}: data must be a non-empty list of 0/1 (1 = spot unavailable)")
-    bad = next((v for v in data if v not in (0, 1) or isinstance(v, float) and not v.is_integer()), None)
+    bad = next((v for v in data if v not in (0, 1) or (isinstance(v, float) and not v.is_integer())), None)
     if bad is not None:
         raise ProblemError(f"{path}: data holds {bad!r:.40}; every entry must be 0 (spot available) or 1")
     return float(gap), np.asarray(data, dtype=np.uint8)
