@@ -45,6 +45,7 @@ commands:
   llm check [OVERRIDES…]        preflight an LLM configuration (key, endpoint, model)
   doctor                        which sandbox isolation mechanisms work on this machine
   bench PROBLEM [ARGS…]         a problem's benchmark table (e.g. evolve bench smtt)
+  bench adrs [ARGS…]            the ADRS problems (cant_be_late, cloudcast, prism) against their baselines
   db upgrade [URL]              migrate an archive database to the newest schema
   help                          this text
 
@@ -126,6 +127,8 @@ def _bench(rest: list[str]) -> int:
 
     if not rest or rest[0].startswith("-"):
         raise EvolveError("usage: evolve bench PROBLEM [ARGS…] (e.g. evolve bench smtt --help)")
+    if rest[0] == "adrs":  # the ADRS problems together, not one plugin
+        return int(importlib.import_module("problems.adrs_bench").main(rest[1:]) or 0)
     ref = next((r for r in discover() if r.name == rest[0]), None)
     if ref is None:
         raise EvolveError(f"unknown problem {rest[0]!r}; `evolve problems` lists them")

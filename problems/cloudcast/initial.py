@@ -10,7 +10,7 @@ import math
 
 
 # EVOLVE-BLOCK-START
-HOP_PENALTY = 0.2  # $/GB added to every hop: above any single link's price, so every destination is reached directly
+HOP_PENALTY = 0.15  # $/GB added to every hop: above any single link's price, so every destination is reached directly
 THROUGHPUT_WEIGHT = 0.0  # $/GB-equivalent per 1/Gbps, to prefer fast links
 
 

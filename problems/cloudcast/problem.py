@@ -83,7 +83,9 @@ class Cloudcast(Problem):
     name = "cloudcast"
     entry = "broadcast"
     package_dir = HERE
-    harness = Harness(timeout_s=10.0, split_timeout_s=120.0)
+    #: a configuration is a graph of about 30 regions: milliseconds for any sensible search, while a
+    #: mutated search that loops (negative weights) would otherwise hold a worker for long
+    harness = Harness(timeout_s=2.0, split_timeout_s=30.0)
     summary_metrics = ("score", "total_cost", "transfer_time_s", "cost_vs_direct_pct")
     allowed_imports = CANDIDATE_IMPORTS
 
