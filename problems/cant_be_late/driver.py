@@ -29,6 +29,9 @@ CODES = {"none": NONE, "spot": SPOT, "on_demand": ON_DEMAND}
 ON_DEMAND_PRICE = 3.06
 SPOT_PRICE = 0.9731
 PRICES = (0.0, SPOT_PRICE, ON_DEMAND_PRICE)
+#: one character per decision: index = region * 3 + type (so a single region uses "0", "1", "2")
+CODE_CHARS = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+MAX_REGIONS = len(CODE_CHARS) // 3
 
 
 class TraceEnded(Exception):
@@ -40,15 +43,18 @@ class Observation:
     a fresh copy of its own numbers into it every tick and never reads anything back."""
 
     __slots__ = ("cluster", "deadline_seconds", "elapsed_seconds", "gap_seconds", "has_spot", "last_cluster",
-                 "remaining_restart_overhead_seconds", "restart_overhead_seconds", "task_duration_seconds",
-                 "tick", "work_done_seconds")
+                 "num_regions", "region", "remaining_restart_overhead_seconds", "restart_overhead_seconds",
+                 "task_duration_seconds", "tick", "work_done_seconds")
 
 
 class Episode:
-    """One job on one trace. `step(request)` applies a raw decision at the current tick."""
+    """One job on one trace (a row per region). `step(request, region)` applies a raw decision."""
 
     def __init__(self, trace: Any, gap: float, duration: float, deadline: float, overhead: float) -> None:
-        self.trace, self.gap, self.duration = trace, float(gap), float(duration)
+        self.trace = np.atleast_2d(trace)
+        self.regions, self.length = self.trace.shape
+        self.region = 0
+        self.gap, self.duration = float(gap), float(duration)
         self.deadline, self.overhead = float(deadline), float(overhead)
         self.tick = 0
         self.cluster = NONE  # what runs now (after a preemption is noticed)
@@ -63,9 +69,9 @@ class Episode:
 
     def observe(self) -> None:
         """Start of a tick: bill the previous tick, notice a preemption, realise the previous tick's work."""
-        if self.tick >= len(self.trace):
-            raise TraceEnded(f"the job was not done after the trace's {len(self.trace)} ticks")
-        self.has_spot = not self.trace[self.tick]
+        if self.tick >= self.length:
+            raise TraceEnded(f"the job was not done after the trace's {self.length} ticks")
+        self.has_spot = not self.trace[self.region, self.tick]
         last = self.cluster
         self.last = last
         if self.tick > 0:
@@ -94,18 +100,25 @@ class Episode:
         obs.has_spot = self.has_spot
         obs.last_cluster = NAMES[self.last]
         obs.cluster = NAMES[self.cluster]
+        obs.region = self.region
+        obs.num_regions = self.regions
 
-    def step(self, request: int) -> None:
+    def step(self, request: int, region: int | None = None) -> None:
         """Apply a raw decision: the leaderboard's overrides, the restart overhead, then the next tick."""
+        moved = region is not None and region != self.region
+        if moved:
+            self.region = region
+        has_spot = not self.trace[self.region, self.tick] if moved else self.has_spot
         remaining_task = self.duration - self.done
         if remaining_task > 1e-3:
             remaining_time = math.floor((self.deadline - self.tick * self.gap) / self.gap) * self.gap
             needed = math.ceil((remaining_task + self.overhead) / self.gap) * self.gap
             if needed >= remaining_time:
-                request = SPOT if self.last == SPOT and self.remaining_overhead < 1e-3 else ON_DEMAND
-        if request == SPOT and not self.has_spot:
+                keep_spot = self.last == SPOT and self.remaining_overhead < 1e-3 and not moved
+                request = SPOT if keep_spot else ON_DEMAND
+        if request == SPOT and not has_spot:
             request = NONE
-        current = NONE if self.last == SPOT and not self.has_spot else self.last
+        current = NONE if moved or (self.last == SPOT and not self.has_spot) else self.last
         if current != request and request != NONE:
             self.remaining_overhead = self.overhead
         self.cluster = request
@@ -116,7 +129,10 @@ class Episode:
 
 def run_episode(policy: Any, trace: Any, gap: float, duration: float, deadline: float,
                 overhead: float) -> tuple[str, str | None]:
-    """Run `policy(obs, memory)` to the end of the job; return (decisions as a string of 0/1/2, error)."""
+    """Run `policy(obs, memory)` to the end of the job; return (one CODE_CHARS character per tick, error).
+
+    A decision is "spot", "on_demand" or "none", or with several regions also a (decision, region) pair.
+    """
     random.seed(0)  # a policy that draws random numbers decides the same way on both twins of an instance
     np.random.seed(0)
     ep = Episode(trace, gap, duration, deadline, overhead)
@@ -126,12 +142,22 @@ def run_episode(policy: Any, trace: Any, gap: float, duration: float, deadline: 
             ep.observe()
             ep.fill(obs)
             pick = policy(obs, memory)
+            region = ep.region
+            if ep.regions > 1 and isinstance(pick, tuple) and len(pick) == 2:
+                pick, region = pick
+                if isinstance(region, bool) or not isinstance(region, (int, np.integer)) \
+                        or not 0 <= region < ep.regions:
+                    return "".join(decisions), (f"tick {ep.tick}: region {region!r:.40} is not an index in "
+                                                f"0..{ep.regions - 1}")
+                region = int(region)
             code = CODES.get(pick) if isinstance(pick, str) else None
             if code is None:
+                allowed = "'spot', 'on_demand' or 'none'" + (" (or a (decision, region) pair)" if ep.regions > 1
+                                                               else "")
                 return "".join(decisions), (f"tick {ep.tick}: the policy returned {type(pick).__name__} "
-                                            f"{pick!r:.40}; return 'spot', 'on_demand' or 'none'")
-            decisions.append("012"[code])
-            ep.step(code)
+                                            f"{pick!r:.40}; return {allowed}")
+            decisions.append(CODE_CHARS[region * 3 + code])
+            ep.step(code, region)
     except TraceEnded as exc:
         return "".join(decisions), str(exc)
     return "".join(decisions), None
@@ -153,13 +179,16 @@ def drive(policy: Any, trace: Any, twin: Any, gap: float, duration: float, deadl
 
 def replay(decisions: str, trace: Any, gap: float, duration: float, deadline: float,
            overhead: float) -> Episode:
-    """The parent's replay of raw decisions (a string of 0/1/2); raises ValueError if they do not fit."""
+    """The parent's replay of raw decisions (CODE_CHARS); raises ValueError if they do not fit."""
     ep = Episode(trace, gap, duration, deadline, overhead)
     for i, ch in enumerate(decisions):
         if ep.finished:
             raise ValueError(f"{len(decisions)} decisions for a job that was done after {i}")
+        code = CODE_CHARS.find(ch)
+        if not 0 <= code < 3 * ep.regions:
+            raise ValueError(f"decision {i} is {ch!r}, not a decision code for {ep.regions} region(s)")
         ep.observe()
-        ep.step(int(ch))
+        ep.step(code % 3, code // 3)
     if not ep.finished:
         raise ValueError(f"{len(decisions)} decisions leave the job unfinished")
     ep.observe()  # the leaderboard's last observation bills the tick after the work was done

