@@ -104,18 +104,22 @@ class Episode:
         obs.num_regions = self.regions
 
     def step(self, request: int, region: int | None = None) -> None:
-        """Apply a raw decision: the leaderboard's overrides, the restart overhead, then the next tick."""
-        moved = region is not None and region != self.region
-        if moved:
-            self.region = region
-        has_spot = not self.trace[self.region, self.tick] if moved else self.has_spot
+        """Apply a raw decision: the leaderboard's overrides, the restart overhead, then the next tick.
+
+        When the strong guarantee takes over it also cancels a move: the job stays where it is.
+        """
         remaining_task = self.duration - self.done
+        critical = False
         if remaining_task > 1e-3:
             remaining_time = math.floor((self.deadline - self.tick * self.gap) / self.gap) * self.gap
             needed = math.ceil((remaining_task + self.overhead) / self.gap) * self.gap
-            if needed >= remaining_time:
-                keep_spot = self.last == SPOT and self.remaining_overhead < 1e-3 and not moved
-                request = SPOT if keep_spot else ON_DEMAND
+            critical = needed >= remaining_time
+        moved = region is not None and region != self.region and not critical
+        if moved:
+            self.region = region
+        has_spot = not self.trace[self.region, self.tick] if moved else self.has_spot
+        if critical:
+            request = SPOT if self.last == SPOT and self.remaining_overhead < 1e-3 else ON_DEMAND
         if request == SPOT and not has_spot:
             request = NONE
         current = NONE if moved or (self.last == SPOT and not self.has_spot) else self.last
@@ -166,14 +170,13 @@ def run_episode(policy: Any, trace: Any, gap: float, duration: float, deadline: 
 def drive(policy: Any, trace: Any, twin: Any, gap: float, duration: float, deadline: float,
           overhead: float) -> dict[str, Any]:
     """The harness driver: the episode on the trace and on its twin (same past, another future)."""
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"trace": "", "twin": "", "error": None}
     for key, t in (("trace", trace), ("twin", twin)):
         decisions, error = run_episode(policy, t, gap, duration, deadline, overhead)
         out[key] = decisions
         if error is not None:
             out["error"] = f"{key}: {error}"
             return out
-    out["error"] = None
     return out
 
 

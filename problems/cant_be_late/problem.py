@@ -19,7 +19,7 @@ import numpy as np
 
 from evolve.problem import Harness, Instance, InvalidOutput, Problem
 from problems.cant_be_late import traces
-from problems.cant_be_late.driver import ON_DEMAND_PRICE, SPOT_PRICE, replay
+from problems.cant_be_late.driver import CODE_CHARS, ON_DEMAND_PRICE, SPOT_PRICE, replay
 
 HERE = Path(__file__).resolve().parent
 CANDIDATE_IMPORTS = ("numpy", "math", "random", "heapq", "bisect", "itertools", "functools", "collections",
@@ -210,9 +210,11 @@ class CantBeLate(Problem):
         if output["error"] is not None:
             raise InvalidOutput(f"the episode was stopped: {str(output['error'])[:300]}")
         a, b = output["trace"], output["twin"]
+        codes = CODE_CHARS[:3 * np.atleast_2d(instance.private["job"].trace).shape[0]]
         for d in (a, b):
-            if not isinstance(d, str) or len(d) > MAX_DECISIONS or d.strip("012"):
-                raise InvalidOutput(f"decisions must be a string of 0/1/2, got {type(d).__name__} {d!r:.40}")
+            if not isinstance(d, str) or len(d) > MAX_DECISIONS or d.strip(codes):
+                raise InvalidOutput(f"decisions must be a string of the characters {codes!r}, got "
+                                    f"{type(d).__name__} {d!r:.40}")
         split = instance.private["job"].split
         n = min(split, len(a), len(b))
         if a[:n] != b[:n] or (min(len(a), len(b)) < split and len(a) != len(b)):
