@@ -7,6 +7,7 @@ replay; what differs is the data (the leaderboard's nine zones and six scenarios
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -109,7 +110,7 @@ class CantBeLateMulti(CantBeLate):
                 split_at = int(rng_split.integers(1, max(2, int(o.deadline_hours * 3600.0 / gap))))
                 twin = np.concatenate([trace[:, :split_at], other[:, split_at:n]], axis=1)
                 out.append((name, i, Job(name, trace, twin, split_at, gap, o.duration_hours, o.deadline_hours,
-                                         o.overhead_hours, source)))
+                                         o.overhead_hours, source, score_twin=not (split == "holdout" and o.traces))))
         return out
 
     def instances(self, split: str) -> Sequence[Instance]:
@@ -120,8 +121,7 @@ class CantBeLateMulti(CantBeLate):
             for name, i, job in self._jobs(split):
                 trace, twin = job.trace.copy(), job.twin.copy()
                 trace.flags.writeable = twin.flags.writeable = False
-                job = Job(name, trace, twin, job.split, job.gap, job.duration_h, job.deadline_h, job.overhead_h,
-                          job.source)
+                job = dataclasses.replace(job, trace=trace, twin=twin)
                 meta = {"scenario": name, "trace": i, "zones": list(next(s[1] for s in regions.SCENARIOS
                                                                          if s[0] == name)),
                         "source": job.source, "availability": [float(1 - r.mean()) for r in trace]}

@@ -10,6 +10,7 @@ import pytest
 
 from evolve.errors import ProblemError
 from problems.cant_be_late import make, traces
+from problems.cant_be_late.driver import drive
 
 
 def test_generated_availability_follows_each_environments_profile() -> None:
@@ -47,6 +48,10 @@ def test_the_holdout_reads_real_trace_files_in_the_leaderboards_layout(tmp_path:
     assert hold[0].meta["source"].endswith("0.json")
     first = json.loads(Path(hold[0].meta["source"]).read_text())["data"]
     assert list(hold[0].args[0]) == first
+    ns: dict[str, object] = {}
+    exec(p.initial_program, ns)
+    metrics = p.score(hold[0], drive(ns["decide"], *hold[0].args))
+    assert metrics["episodes"] == 1.0  # the twin (a splice of two real traces) checks but is not priced
 
 
 def test_a_bad_trace_file_is_a_clear_error(tmp_path: Path) -> None:
