@@ -45,7 +45,7 @@ commands:
   llm check [OVERRIDES…]        preflight an LLM configuration (key, endpoint, model)
   doctor                        which sandbox isolation mechanisms work on this machine
   bench PROBLEM [ARGS…]         a problem's benchmark table (e.g. evolve bench smtt)
-  bench adrs [ARGS…]            the ADRS problems (cant_be_late, cloudcast, prism) against their baselines
+  bench adrs [ARGS…]            the ADRS problems against their baselines, scored as the leaderboard does
   db upgrade [URL]              migrate an archive database to the newest schema
   help                          this text
 

@@ -1,10 +1,11 @@
 """`evolve bench adrs`: the ADRS problems side by side, scored as the leaderboard scores them.
 
-One table per problem (cant_be_late, cloudcast, prism): rows are the seed, every baseline and any program
-given with `--program NAME=PATH` (run on each problem whose entry function it defines); columns are the
-generated train and hold-out splits and, when a path to the leaderboard's own data is given
-(`--traces DIR` for cant_be_late, `--profiles DIR` for cloudcast), the leaderboard's evaluation on it.
-prism's hold-out is the leaderboard's own 50 cases. Every program runs in the real sandbox and is
+One table per problem (cant_be_late, cant_be_late_multi, cloudcast, prism): rows are the seed, every
+baseline and any program given with `--program NAME=PATH` (run on each problem whose entry function it
+defines); columns are the generated train and hold-out splits and, when a path to the leaderboard's own
+data is given (`--traces DIR` for cant_be_late, `--multi-traces DIR` for cant_be_late_multi,
+`--profiles DIR` for cloudcast), the leaderboard's evaluation on it. prism's hold-out is the
+leaderboard's own 50 cases. Every program runs in the real sandbox and is
 scored by the plugin in this process.
 """
 
@@ -24,9 +25,10 @@ from evolve.errors import EvolveError
 from evolve.evaluation import run_split
 from evolve.problem import Problem
 
-PROBLEMS = ("cant_be_late", "cloudcast", "prism")
+PROBLEMS = ("cant_be_late", "cant_be_late_multi", "cloudcast", "prism")
 #: the metric printed beside the score, per problem
-SECOND = {"cant_be_late": "avg_cost", "cloudcast": "total_cost", "prism": "avg_kvpr"}
+SECOND = {"cant_be_late": "avg_cost", "cant_be_late_multi": "avg_cost", "cloudcast": "total_cost",
+          "prism": "avg_kvpr"}
 #: room for the leaderboard's full evaluation (1080 cant_be_late episodes, each run twice)
 LIMITS = Limits(split_wall_s=900.0, instance_wall_s=60.0, cpu_s=900.0)
 
@@ -49,6 +51,8 @@ def _columns(name: str, args: argparse.Namespace) -> list[tuple[str, Problem, st
     cols = [("train", _make(name, {}), "train"), ("hold-out", _make(name, {}), "holdout")]
     if name == "cant_be_late" and args.traces:
         cols.append(("real traces", _make(name, {"traces": args.traces}), "holdout"))
+    if name == "cant_be_late_multi" and args.multi_traces:
+        cols.append(("real traces", _make(name, {"traces": args.multi_traces}), "holdout"))
     if name == "cloudcast" and args.profiles:
         cols.append(("real profiles", _make(name, {"profiles": args.profiles}), "holdout"))
     if name == "prism":
@@ -71,6 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--program", action="append", default=[], metavar="NAME=PATH",
                         help="a program file to add as a row (repeatable)")
     parser.add_argument("--traces", default="", help="folder of the leaderboard's cant_be_late trace files")
+    parser.add_argument("--multi-traces", default="",
+                        help="folder of the leaderboard's aligned multi-region traces (<zone>/<i>.json)")
     parser.add_argument("--profiles", default="", help="folder of the leaderboard's cloudcast profiles and configs")
     args = parser.parse_args(list(argv or []))
     names = [n for n in args.problems.split(",") if n]
