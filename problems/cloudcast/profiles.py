@@ -148,7 +148,13 @@ def read_transfer(path: Path, net: Network, num_vms: int) -> Transfer:
     ingress, egress = dict(DEFAULT_INGRESS), dict(DEFAULT_EGRESS)
     for key, limits in (("ingress_limit", ingress), ("egress_limit", egress)):
         for provider, value in (doc.get(key) or {}).items():
-            limits[str(provider)] = num_vms * float(value)  # a configured limit is per VM
+            try:
+                per_vm = float(value)
+            except (TypeError, ValueError):
+                per_vm = math.nan
+            if not (math.isfinite(per_vm) and per_vm > 0):
+                raise ProblemError(f"{path}: {key}.{provider}={value!r} must be a positive number of Gbps per VM")
+            limits[str(provider)] = num_vms * per_vm  # a configured limit is per VM
     return Transfer(path.stem, src, dsts, vol, parts, num_vms, ingress, egress)
 
 

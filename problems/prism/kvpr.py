@@ -80,11 +80,12 @@ def validate(output: Any, case: Case) -> list[int]:
     n = case.sizes.size
     if len(output) != n:
         raise InvalidOutput(f"return one GPU id per model: {n} expected, got {len(output)}")
-    bad = next((g for g in output if type(g) is not int or not 0 <= g < case.gpu_num), None)
+    bad = next((g for g in output if isinstance(g, bool) or not isinstance(g, (int, np.integer))
+                or not 0 <= g < case.gpu_num), None)
     if bad is not None:
         raise InvalidOutput(f"GPU ids are integers in 0..{case.gpu_num - 1}; got {bad!r:.40}")
     used = np.bincount(np.asarray(output, dtype=np.int64), weights=case.sizes, minlength=case.gpu_num)
     over = int(np.argmax(used))
     if used[over] > GPU_MEM_SIZE:
         raise InvalidOutput(f"GPU {over} holds {int(used[over])} GB of models; each GPU has {GPU_MEM_SIZE} GB")
-    return list(output)
+    return [int(g) for g in output]

@@ -55,6 +55,10 @@ def test_bad_profile_folders_are_clear_errors(tmp_path: Path) -> None:
                                                  "data_vol": 1, "num_partitions": 1}))
     with pytest.raises(ProblemError, match=r"c\.json.*not in the profiles"):
         make({"profiles": str(tmp_path)}).instances("holdout")
+    (tmp_path / "c.json").write_text(json.dumps({"source_node": "aws:a", "dest_nodes": ["aws:b"], "data_vol": 1,
+                                                 "num_partitions": 1, "egress_limit": {"aws": 0}}))
+    with pytest.raises(ProblemError, match=r"egress_limit\.aws=0 must be a positive number"):
+        make({"profiles": str(tmp_path)}).instances("holdout")
 
 
 def test_options_are_checked() -> None:

@@ -53,8 +53,9 @@ def test_malformed_placements_are_invalid(output, message: str) -> None:  # type
         kvpr.validate(output, _case())
 
 
-def test_numpy_integer_arrays_are_accepted() -> None:
+def test_numpy_integers_are_accepted() -> None:
     assert kvpr.validate(np.array([0, 1, 0, 1]), _case()) == [0, 1, 0, 1]
+    assert kvpr.validate([np.int64(0), 1, 0, np.int32(1)], _case()) == [0, 1, 0, 1]
 
 
 def test_baselines_rank_as_expected() -> None:
