@@ -45,6 +45,7 @@ commands:
   llm check [OVERRIDES…]        preflight an LLM configuration (key, endpoint, model)
   doctor                        which sandbox isolation mechanisms work on this machine
   bench PROBLEM [ARGS…]         a problem's benchmark table (e.g. evolve bench smtt)
+  bench adrs [ARGS…]            the ADRS problems against their baselines, scored as the leaderboard does
   db upgrade [URL…]             migrate archive databases to the newest schema (default: the runs under runs/)
   db current [URL…]             print each archive database's schema revision; exit 1 when one is behind
   help                          this text
@@ -127,6 +128,8 @@ def _bench(rest: list[str]) -> int:
 
     if not rest or rest[0].startswith("-"):
         raise EvolveError("usage: evolve bench PROBLEM [ARGS…] (e.g. evolve bench smtt --help)")
+    if rest[0] == "adrs":  # the ADRS problems together, not one plugin
+        return int(importlib.import_module("problems.adrs_bench").main(rest[1:]) or 0)
     ref = next((r for r in discover() if r.name == rest[0]), None)
     if ref is None:
         raise EvolveError(f"unknown problem {rest[0]!r}; `evolve problems` lists them")

@@ -1,0 +1,7 @@
+"""Everything on on-demand (the 0-point anchor, slightly above it)."""
+
+
+def decide(obs, memory):
+    if obs.work_done_seconds >= obs.task_duration_seconds - 1e-9:
+        return "none"
+    return "on_demand"
