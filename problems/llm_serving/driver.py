@@ -1,0 +1,316 @@
+"""Child-side driver of `llm_serving`, and the serving engine that both sides run.
+
+`drive` runs inside the sandbox child, in the same untrusted process as the scheduler, so the parent
+trusts nothing it returns: it builds its own `Engine` from the trace it kept, replays the logged decisions
+one iteration at a time (`Engine.step` rejects every illegal one) and measures every request itself.
+Self-contained (numpy and the standard library only), because the child imports nothing from the disk.
+
+The engine is one GPU serving a model with a paged KV cache (after vLLM): every iteration runs one batch;
+a request in the batch either computes a chunk of its prompt (its prefill) or decodes one token. The time
+of an iteration is linear in what the batch does (the form of Vidur's and Sarathi-Serve's cost models):
+
+    t = fixed + per_token·(tokens) + per_kv_token·(KV tokens read) + per_pair·(prefill attention pairs)
+        + per_swap_token·(KV tokens moved to or from host memory)
+
+A request's KV cache takes ceil(tokens / block_size) blocks of a fixed pool. The scheduler may preempt a
+request that holds blocks, by recompute (its blocks are freed; later it recomputes prompt and output so far)
+or by swap (its blocks move to a smaller host pool; scheduling it again brings them back).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+#: codes of the preemption rows in the decision log (their third column)
+RECOMPUTE, SWAP = -1, -2
+MODES = {"recompute": RECOMPUTE, "swap": SWAP}
+
+
+class Illegal(Exception):
+    """A decision that breaks a rule of the engine."""
+
+
+class Request:
+    """What a scheduler may know of one request (it never holds the output length).
+
+    `cached`: tokens whose KV is in the cache; `target`: tokens to compute before the request emits its
+    next token (the prompt at first; prompt + output so far after a recompute preemption), so
+    `target - cached` is the prefill left (0 when the request is decoding); `generated`: output tokens so
+    far; `blocks`: KV blocks held (on the host while `swapped`).
+    """
+
+    __slots__ = ("arrival_s", "blocks", "cached", "first_token_s", "generated", "last_token_s",
+                 "preemptions", "prompt_len", "rid", "swapped", "target", "ttft_slo_s")
+
+    def __init__(self, rid: int, arrival_s: float, prompt_len: int, ttft_slo_s: float) -> None:
+        self.rid, self.arrival_s, self.prompt_len, self.ttft_slo_s = rid, arrival_s, prompt_len, ttft_slo_s
+        self.cached, self.target, self.generated, self.blocks = 0, prompt_len, 0, 0
+        self.swapped = False
+        self.first_token_s: float | None = None
+        self.last_token_s: float | None = None
+        self.preemptions = 0
+
+    @property
+    def prefill_left(self) -> int:
+        return self.target - self.cached
+
+    @property
+    def decoding(self) -> bool:
+        return self.generated > 0 and self.cached == self.target
+
+    def __repr__(self) -> str:
+        return (f"Request(rid={self.rid}, arrival_s={self.arrival_s:.3f}, prompt_len={self.prompt_len}, "
+                f"cached={self.cached}, target={self.target}, generated={self.generated}, blocks={self.blocks}, "
+                f"swapped={self.swapped})")
+
+
+class View:
+    """The scheduler's view of the server at the start of one iteration (see description.md)."""
+
+    __slots__ = ("block_size", "cost", "free_blocks", "max_batch_size", "max_batch_tokens", "now", "running",
+                 "swap_free_blocks", "swapped", "tbt_slo_s", "total_blocks", "waiting")
+
+    def __init__(self, engine: Engine) -> None:
+        c = engine.cfg
+        self.now = engine.now
+        self.waiting: list[Request] = []
+        self.running: list[Request] = []
+        self.swapped: list[Request] = []
+        for r in engine.live.values():
+            (self.swapped if r.swapped else self.running if r.cached else self.waiting).append(r)
+        self.free_blocks, self.swap_free_blocks = engine.free, engine.swap_free
+        self.total_blocks, self.block_size = c["num_blocks"], c["block_size"]
+        self.max_batch_tokens, self.max_batch_size = c["max_batch_tokens"], c["max_batch_size"]
+        self.tbt_slo_s = c["tbt_slo_s"]
+        self.cost = engine.cost
+
+    def blocks_needed(self, req: Request, tokens: int) -> int:
+        """Blocks `req` must add to run `tokens` more tokens (its swapped-out blocks not counted)."""
+        b = self.block_size
+        return max(0, -(-(req.cached + tokens) // b) - req.blocks)
+
+    def iteration_time(self, batch: dict[int, int]) -> float:
+        """Seconds the batch {rid: tokens} would take (no swaps), by the engine's cost model."""
+        reqs = {r.rid: r for r in (*self.waiting, *self.running, *self.swapped)}
+        c = self.cost
+        t = c["fixed_s"]
+        for rid, n in batch.items():
+            r = reqs[rid]
+            t += c["per_token_s"] * n + c["per_kv_token_s"] * r.cached
+            if r.cached < r.target:
+                t += c["per_pair_s"] * n * (r.cached + n / 2)
+            if r.swapped:
+                t += c["per_swap_token_s"] * r.cached
+        return t
+
+
+class Engine:
+    """The server: requests arrive from a trace, `step` runs one decided iteration or raises Illegal."""
+
+    def __init__(self, arrival_s: Any, prompt_len: Any, output_len: Any, ttft_slo_s: Any,
+                 config: dict[str, Any], record: bool = False) -> None:
+        self.cfg = config
+        self.cost = {k: float(config[k]) for k in ("fixed_s", "per_token_s", "per_kv_token_s", "per_pair_s",
+                                                   "per_swap_token_s")}
+        self._arrival = [float(a) for a in arrival_s]
+        self._out = [int(x) for x in output_len]
+        self.n = len(self._arrival)
+        self.reqs = [Request(i, self._arrival[i], int(prompt_len[i]), float(ttft_slo_s[i])) for i in range(self.n)]
+        self.now = self._arrival[0] if self.n else 0.0
+        self._next = 0
+        self.live: dict[int, Request] = {}
+        self.free, self.swap_free = int(config["num_blocks"]), int(config["swap_blocks"])
+        self.finished = 0
+        self.record = record
+        self.gaps: list[float] = []                 # every time between tokens (record=True)
+        self.bad_gaps = [0] * self.n                # gaps above the TBT SLO, per request
+        self.n_gaps = [0] * self.n
+        self.finish_s = [float("nan")] * self.n
+        self.tokens_out = 0
+
+    def admit(self) -> None:
+        """Requests whose arrival time has come join the waiting queue."""
+        while self._next < self.n and self._arrival[self._next] <= self.now:
+            r = self.reqs[self._next]
+            self.live[r.rid] = r
+            self._next += 1
+
+    def idle(self) -> bool:
+        """Wait for the next arrival; False when none is left."""
+        if self._next >= self.n:
+            return False
+        self.now = max(self.now, self._arrival[self._next])
+        return True
+
+    def step(self, batch: list[tuple[int, int]], preempt: list[tuple[int, int]]) -> None:
+        """Run one iteration: preemptions first, then the batch [(rid, tokens)]; raise Illegal on a bad one."""
+        cfg, c, live = self.cfg, self.cost, self.live
+        bsize = cfg["block_size"]
+        moved = 0
+        gone: set[int] = set()
+        for rid, mode in preempt:
+            r = live.get(rid)
+            if r is None:
+                raise Illegal(f"preempts request {rid}, which is not on the server (not arrived, unknown or done)")
+            if rid in gone:
+                raise Illegal(f"preempts request {rid} twice")
+            gone.add(rid)
+            if r.swapped:
+                raise Illegal(f"preempts request {rid}, which is already swapped out")
+            if r.blocks == 0:
+                raise Illegal(f"preempts request {rid}, which holds no KV cache")
+            if mode == SWAP:
+                if r.blocks > self.swap_free:
+                    raise Illegal(f"swaps out request {rid} ({r.blocks} blocks) with {self.swap_free} host blocks free")
+                self.swap_free -= r.blocks
+                self.free += r.blocks
+                r.swapped = True
+                moved += r.cached
+            elif mode == RECOMPUTE:
+                self.free += r.blocks
+                r.blocks, r.cached, r.target = 0, 0, r.prompt_len + r.generated
+                r.preemptions += 1
+            else:
+                raise Illegal(f"unknown preemption mode {mode} for request {rid}")
+        if not batch:
+            if moved or preempt:
+                self.now += c["per_swap_token_s"] * moved  # a preemption-only iteration
+                return
+            if not self.idle():
+                raise Illegal(f"the batch is empty while {len(live)} request(s) wait and none is left to arrive")
+            return
+        if len(batch) > cfg["max_batch_size"]:
+            raise Illegal(f"the batch has {len(batch)} requests; at most {cfg['max_batch_size']} are allowed")
+        tokens = kv = 0
+        pairs = 0.0
+        seen: set[int] = set()
+        for rid, n in batch:
+            r = live.get(rid)
+            if r is None:
+                raise Illegal(f"schedules request {rid}, which is not on the server (not arrived, unknown or done)")
+            if rid in seen:
+                raise Illegal(f"schedules request {rid} twice")
+            if rid in gone:
+                raise Illegal(f"schedules request {rid} in the iteration that preempts it")
+            seen.add(rid)
+            if n < 1:
+                raise Illegal(f"gives request {rid} {n} tokens; at least 1 is needed")
+            if r.swapped:
+                if r.blocks > self.free:
+                    raise Illegal(f"swaps in request {rid} ({r.blocks} blocks) with {self.free} blocks free")
+                self.free -= r.blocks
+                self.swap_free += r.blocks
+                r.swapped = False
+                moved += r.cached
+            left = r.target - r.cached
+            if left > 0:
+                if n > left:
+                    raise Illegal(f"gives request {rid} {n} prefill tokens; it has {left} left")
+                pairs += n * (r.cached + n / 2)
+            elif n != 1:
+                raise Illegal(f"gives decoding request {rid} {n} tokens; a decode step takes exactly 1")
+            need = -(-(r.cached + n) // bsize) - r.blocks
+            if need > self.free:
+                raise Illegal(f"request {rid} needs {need} more KV blocks, {self.free} are free")
+            if need > 0:
+                self.free -= need
+                r.blocks += need
+            kv += r.cached
+            tokens += n
+        if tokens > cfg["max_batch_tokens"]:
+            raise Illegal(f"the batch has {tokens} tokens; at most {cfg['max_batch_tokens']} are allowed")
+        self.now += (c["fixed_s"] + c["per_token_s"] * tokens + c["per_kv_token_s"] * kv + c["per_pair_s"] * pairs
+                     + c["per_swap_token_s"] * moved)
+        now, slo = self.now, cfg["tbt_slo_s"]
+        for rid, n in batch:
+            r = live[rid]
+            r.cached += n
+            if r.cached < r.target:
+                continue
+            r.target = r.cached
+            r.generated += 1
+            self.tokens_out += 1
+            if r.last_token_s is None:
+                r.first_token_s = now
+            else:
+                gap = now - r.last_token_s
+                self.n_gaps[rid] += 1
+                if gap > slo:
+                    self.bad_gaps[rid] += 1
+                if self.record:
+                    self.gaps.append(gap)
+            r.last_token_s = now
+            if r.generated >= self._out[rid]:
+                self.free += r.blocks
+                r.blocks = 0
+                del live[rid]
+                self.finished += 1
+                self.finish_s[rid] = now
+
+    @property
+    def complete(self) -> bool:
+        return self.finished == self.n
+
+
+def parse_decision(out: Any) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """The scheduler's return value as ([(rid, tokens)], [(rid, mode code)]); raise Illegal if malformed."""
+    preempt_in: Any = {}
+    if isinstance(out, tuple) and len(out) == 2:
+        out, preempt_in = out
+    if not isinstance(out, dict) or not isinstance(preempt_in, dict):
+        raise Illegal("schedule must return {rid: tokens} or ({rid: tokens}, {rid: 'recompute'|'swap'}); got "
+                      f"{type(out).__name__} {out!r:.60}")
+    batch = []
+    for rid, n in out.items():
+        if isinstance(rid, (bool, np.bool_)) or not isinstance(rid, (int, np.integer)) \
+                or isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
+            raise Illegal(f"batch entries must be int request id -> int tokens, got {rid!r:.30}: {n!r:.30}")
+        batch.append((int(rid), int(n)))
+    preempt = []
+    for rid, mode in preempt_in.items():
+        if isinstance(rid, (bool, np.bool_)) or not isinstance(rid, (int, np.integer)) or mode not in MODES:
+            raise Illegal(f"preemptions must be int request id -> 'recompute' or 'swap', got {rid!r:.30}: {mode!r:.30}")
+        preempt.append((int(rid), MODES[mode]))
+    return batch, preempt
+
+
+def drive(schedule: Any, arrival_s: Any, prompt_len: Any, output_len: Any, ttft_slo_s: Any,
+          config: dict[str, Any], budget_ms: float, max_iterations: int) -> dict[str, Any]:
+    """Run the episode with the scheduler; return {"log": int64 rows (iteration, rid, tokens or mode code),
+    "iterations": count, "error": None or why it stopped early}."""
+    clock = time.process_time
+    engine = Engine(arrival_s, prompt_len, output_len, ttft_slo_s, config)
+    rows: list[int] = []
+    it = 0
+    error = None
+    while True:
+        engine.admit()
+        if not engine.live:
+            if not engine.idle():
+                break
+            continue
+        if it >= max_iterations:
+            error = f"the episode needed more than {max_iterations} iterations"
+            break
+        view = View(engine)
+        begin = clock()
+        out = schedule(view)
+        used_ms = (clock() - begin) * 1000.0
+        if used_ms > budget_ms:
+            error = f"iteration {it}: schedule used {used_ms:.1f} ms of CPU time; the budget is {budget_ms:g} ms"
+            break
+        try:
+            batch, preempt = parse_decision(out)
+            engine.step(batch, preempt)
+        except Illegal as exc:
+            error = f"iteration {it} (t = {engine.now:.3f} s): {exc}"
+            break
+        for rid, mode in preempt:
+            rows += (it, rid, mode)
+        for rid, n in batch:
+            rows += (it, rid, n)
+        it += 1
+    return {"log": np.array(rows, dtype=np.int64).reshape(-1, 3), "iterations": it, "error": error}
