@@ -5,6 +5,11 @@ trusts nothing it returns: it builds its own `Engine` from the trace it kept, re
 one iteration at a time (`Engine.step` rejects every illegal one) and measures every request itself.
 Self-contained (numpy and the standard library only), because the child imports nothing from the disk.
 
+The child holds the whole trace, future arrivals and output lengths included, which a real scheduler cannot
+know. Loaded before the candidate's code, the driver installs an audit hook that refuses every way to reach
+an interpreter frame (`sys._getframe`, `tb_frame`, `gi_frame`, trace and profile hooks, `gc`), and it hands
+the scheduler only snapshots of builtin types, so no reference leads from the scheduler to the engine.
+
 The engine is one GPU serving a model with a paged KV cache (after vLLM): every iteration runs one batch;
 a request in the batch either computes a chunk of its prompt (its prefill) or decodes one token. The time
 of an iteration is linear in what the batch does (the form of Vidur's and Sarathi-Serve's cost models):
@@ -19,10 +24,38 @@ or by swap (its blocks move to a smaller host pool; scheduling it again brings t
 
 from __future__ import annotations
 
+import sys
 import time
+from builtins import all, dict, float, int, isinstance, len, list, max, min, range, repr, set, str, tuple, type
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+
+# The names above are bound here, so a scheduler that patches the builtins module cannot see the values the
+# engine passes to them. The scheduler receives only builtin-typed data (SimpleNamespace, lists, dicts,
+# numbers): no function of this module, whose globals lead to the engine, is reachable from it.
+_clock = time.process_time
+_FRAME_ATTRS = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame"})
+_FRAME_EVENTS = frozenset({"sys._getframe", "sys._current_frames", "sys.settrace", "sys.setprofile",
+                           "gc.get_objects", "gc.get_referrers", "gc.get_referents"})
+PEEK_MARK = "llm_serving: reading the interpreter's frames is not allowed"
+
+
+def _no_frames(event: str, args: Any) -> None:
+    """Audit hook: the child's frames hold the trace (future arrivals, output lengths), so no code reaches
+    a frame once this driver is loaded (before the candidate's code runs)."""
+    if event in _FRAME_EVENTS or (event == "object.__getattr__" and len(args) > 1 and args[1] in _FRAME_ATTRS):
+        raise PermissionError(f"{PEEK_MARK} ({event})")
+
+
+def arm() -> None:
+    """Install the frame wall in this process (the child does it when it loads the driver)."""
+    sys.addaudithook(_no_frames)
+
+
+if __name__ == "evolve_driver":  # executed by the sandbox child, before any candidate code
+    arm()
 
 #: codes of the preemption rows in the decision log (their third column)
 RECOMPUTE, SWAP = -1, -2
@@ -67,44 +100,23 @@ class Request:
                 f"swapped={self.swapped})")
 
 
-class View:
-    """The scheduler's view of the server at the start of one iteration (see description.md)."""
-
-    __slots__ = ("block_size", "cost", "free_blocks", "max_batch_size", "max_batch_tokens", "now", "running",
-                 "swap_free_blocks", "swapped", "tbt_slo_s", "total_blocks", "waiting")
-
-    def __init__(self, engine: Engine) -> None:
-        c = engine.cfg
-        self.now = engine.now
-        self.waiting: list[Request] = []
-        self.running: list[Request] = []
-        self.swapped: list[Request] = []
-        for r in engine.live.values():
-            (self.swapped if r.swapped else self.running if r.cached else self.waiting).append(r)
-        self.free_blocks, self.swap_free_blocks = engine.free, engine.swap_free
-        self.total_blocks, self.block_size = c["num_blocks"], c["block_size"]
-        self.max_batch_tokens, self.max_batch_size = c["max_batch_tokens"], c["max_batch_size"]
-        self.tbt_slo_s = c["tbt_slo_s"]
-        self.cost = engine.cost
-
-    def blocks_needed(self, req: Request, tokens: int) -> int:
-        """Blocks `req` must add to run `tokens` more tokens (its swapped-out blocks not counted)."""
-        b = self.block_size
-        return max(0, -(-(req.cached + tokens) // b) - req.blocks)
-
-    def iteration_time(self, batch: dict[int, int]) -> float:
-        """Seconds the batch {rid: tokens} would take (no swaps), by the engine's cost model."""
-        reqs = {r.rid: r for r in (*self.waiting, *self.running, *self.swapped)}
-        c = self.cost
-        t = c["fixed_s"]
-        for rid, n in batch.items():
-            r = reqs[rid]
-            t += c["per_token_s"] * n + c["per_kv_token_s"] * r.cached
-            if r.cached < r.target:
-                t += c["per_pair_s"] * n * (r.cached + n / 2)
-            if r.swapped:
-                t += c["per_swap_token_s"] * r.cached
-        return t
+def make_view(engine: Engine) -> SimpleNamespace:
+    """The scheduler's view at the start of one iteration: fresh snapshots of builtin types only, so that
+    nothing it holds leads back to the engine (see description.md for the fields)."""
+    c = engine.cfg
+    waiting, running, swapped = [], [], []
+    for r in engine.live.values():
+        snap = SimpleNamespace(
+            rid=r.rid, arrival_s=r.arrival_s, prompt_len=r.prompt_len, ttft_slo_s=r.ttft_slo_s, cached=r.cached,
+            target=r.target, prefill_left=r.target - r.cached, generated=r.generated, blocks=r.blocks,
+            swapped=r.swapped, first_token_s=r.first_token_s, last_token_s=r.last_token_s,
+            preemptions=r.preemptions, decoding=r.generated > 0 and r.cached == r.target)
+        (swapped if r.swapped else running if r.cached else waiting).append(snap)
+    return SimpleNamespace(
+        now=engine.now, waiting=waiting, running=running, swapped=swapped, free_blocks=engine.free,
+        swap_free_blocks=engine.swap_free, total_blocks=c["num_blocks"], block_size=c["block_size"],
+        max_batch_tokens=c["max_batch_tokens"], max_batch_size=c["max_batch_size"], tbt_slo_s=c["tbt_slo_s"],
+        cost=dict(engine.cost))
 
 
 class Engine:
@@ -277,11 +289,26 @@ def parse_decision(out: Any) -> tuple[list[tuple[int, int]], list[tuple[int, int
     return batch, preempt
 
 
+def _describe(exc: BaseException) -> str:
+    """The exception's type, plain message and innermost line, without running any of the candidate's code
+    (its __str__ is never called) and without touching a frame."""
+    name = type(exc).__name__
+    args = exc.args
+    plain = all(type(a) in (str, int, float) for a in args)
+    text = ", ".join(a if type(a) is str else repr(a) for a in args) if plain else ""
+    tb, line = exc.__traceback__, None
+    while tb is not None:
+        line = tb.tb_lineno
+        tb = tb.tb_next
+    where = f" (line {line})" if line is not None else ""
+    return f"{name}: {text[:300]}{where}" if text else f"{name}{where}"
+
+
 def drive(schedule: Any, arrival_s: Any, prompt_len: Any, output_len: Any, ttft_slo_s: Any,
           config: dict[str, Any], budget_ms: float, max_iterations: int) -> dict[str, Any]:
     """Run the episode with the scheduler; return {"log": int64 rows (iteration, rid, tokens or mode code),
     "iterations": count, "error": None or why it stopped early}."""
-    clock = time.process_time
+    clock = _clock
     engine = Engine(arrival_s, prompt_len, output_len, ttft_slo_s, config)
     rows: list[int] = []
     it = 0
@@ -295,9 +322,13 @@ def drive(schedule: Any, arrival_s: Any, prompt_len: Any, output_len: Any, ttft_
         if it >= max_iterations:
             error = f"the episode needed more than {max_iterations} iterations"
             break
-        view = View(engine)
+        view = make_view(engine)
         begin = clock()
-        out = schedule(view)
+        try:
+            out = schedule(view)
+        except Exception as exc:  # reported here: the harness's own report would need the frames
+            error = f"iteration {it}: schedule raised {_describe(exc)}"
+            break
         used_ms = (clock() - begin) * 1000.0
         if used_ms > budget_ms:
             error = f"iteration {it}: schedule used {used_ms:.1f} ms of CPU time; the budget is {budget_ms:g} ms"

@@ -6,6 +6,25 @@ arrival is preempted by recompute."""
 RESERVE = 0.05
 
 
+def blocks_needed(view, r, n):
+    """KV blocks request `r` must add to run `n` more tokens (for a swapped request, on top of its own)."""
+    return max(0, -(-(r.cached + n) // view.block_size) - r.blocks)
+
+
+def iteration_time(view, batch, reqs):
+    """Seconds the batch {rid: tokens} takes by the server's cost model; `reqs` maps rid -> request."""
+    c = view.cost
+    t = c["fixed_s"]
+    for rid, n in batch.items():
+        r = reqs[rid]
+        t += c["per_token_s"] * n + c["per_kv_token_s"] * r.cached
+        if r.cached < r.target:
+            t += c["per_pair_s"] * n * (r.cached + n / 2)
+        if r.swapped:
+            t += c["per_swap_token_s"] * r.cached
+    return t
+
+
 def schedule(view):
     batch, preempt = {}, {}
     free = view.free_blocks
@@ -14,7 +33,7 @@ def schedule(view):
     while i < len(running):
         r = running[i]
         n = r.prefill_left or 1
-        need = view.blocks_needed(r, n)
+        need = blocks_needed(view, r, n)
         if need <= free:
             batch[r.rid] = n
             free -= need
@@ -28,7 +47,7 @@ def schedule(view):
     tokens = sum(batch.values())
     for r in view.waiting:
         n = r.prefill_left
-        need = view.blocks_needed(r, n)
+        need = blocks_needed(view, r, n)
         if tokens + n > view.max_batch_tokens or len(batch) >= view.max_batch_size \
                 or free - need < RESERVE * view.total_blocks:
             break

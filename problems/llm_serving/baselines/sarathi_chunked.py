@@ -10,8 +10,28 @@ STEP = 32
 WATERMARK = 0.01
 
 
+def blocks_needed(view, r, n):
+    """KV blocks request `r` must add to run `n` more tokens (for a swapped request, on top of its own)."""
+    return max(0, -(-(r.cached + n) // view.block_size) - r.blocks)
+
+
+def iteration_time(view, batch, reqs):
+    """Seconds the batch {rid: tokens} takes by the server's cost model; `reqs` maps rid -> request."""
+    c = view.cost
+    t = c["fixed_s"]
+    for rid, n in batch.items():
+        r = reqs[rid]
+        t += c["per_token_s"] * n + c["per_kv_token_s"] * r.cached
+        if r.cached < r.target:
+            t += c["per_pair_s"] * n * (r.cached + n / 2)
+        if r.swapped:
+            t += c["per_swap_token_s"] * r.cached
+    return t
+
+
 def schedule(view):
     batch, preempt = {}, {}
+    reqs = {r.rid: r for r in (*view.waiting, *view.running, *view.swapped)}
     free = view.free_blocks
     running = list(view.running)
     decoding = [r for r in running if r.prefill_left == 0]
@@ -19,7 +39,7 @@ def schedule(view):
     i = 0
     while i < len(decoding):
         r = decoding[i]
-        need = view.blocks_needed(r, 1)
+        need = blocks_needed(view, r, 1)
         if need <= free:
             batch[r.rid] = 1
             free -= need
@@ -35,20 +55,20 @@ def schedule(view):
     for r in prefilling + list(view.waiting):
         if len(batch) >= view.max_batch_size:
             break
-        if r.cached == 0 and view.blocks_needed(r, r.prefill_left) > free - WATERMARK * view.total_blocks:
+        if r.cached == 0 and blocks_needed(view, r, r.prefill_left) > free - WATERMARK * view.total_blocks:
             break
         n = min(r.prefill_left, view.max_batch_tokens - tokens)
-        while n > 0 and (view.blocks_needed(r, n) > free or view.iteration_time({**batch, r.rid: n}) > limit):
+        while n > 0 and (blocks_needed(view, r, n) > free or iteration_time(view, {**batch, r.rid: n}, reqs) > limit):
             n = min(n - STEP, (n - 1) // STEP * STEP) if n > STEP else 0
         if n <= 0:
             if not batch:  # an idle server always makes progress on the oldest prefill
                 n = min(r.prefill_left, STEP)
-                if view.blocks_needed(r, n) > free:
+                if blocks_needed(view, r, n) > free:
                     break
             else:
                 break
         batch[r.rid] = n
         # a new request reserves its whole prompt's blocks, as Sarathi-Serve's (vLLM's) allocator does
-        free -= view.blocks_needed(r, r.prefill_left if r.cached == 0 else n)
+        free -= blocks_needed(view, r, r.prefill_left if r.cached == 0 else n)
         tokens += n
     return batch, preempt

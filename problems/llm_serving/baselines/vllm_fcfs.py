@@ -12,6 +12,25 @@ WATERMARK = 0.01        # share of all KV blocks kept free when starting new req
 MAX_PREFILL_TOKENS = 4096
 
 
+def blocks_needed(view, r, n):
+    """KV blocks request `r` must add to run `n` more tokens (for a swapped request, on top of its own)."""
+    return max(0, -(-(r.cached + n) // view.block_size) - r.blocks)
+
+
+def iteration_time(view, batch, reqs):
+    """Seconds the batch {rid: tokens} takes by the server's cost model; `reqs` maps rid -> request."""
+    c = view.cost
+    t = c["fixed_s"]
+    for rid, n in batch.items():
+        r = reqs[rid]
+        t += c["per_token_s"] * n + c["per_kv_token_s"] * r.cached
+        if r.cached < r.target:
+            t += c["per_pair_s"] * n * (r.cached + n / 2)
+        if r.swapped:
+            t += c["per_swap_token_s"] * r.cached
+    return t
+
+
 def schedule(view):
     """Return ({request id: tokens}, {request id: 'recompute' | 'swap'}) for this iteration."""
     batch, preempt = {}, {}
@@ -20,7 +39,7 @@ def schedule(view):
         tokens = 0
         for r in view.waiting:
             n = r.prefill_left
-            need = view.blocks_needed(r, n)
+            need = blocks_needed(view, r, n)
             if tokens + n > min(view.max_batch_tokens, MAX_PREFILL_TOKENS) \
                     or len(batch) >= view.max_batch_size \
                     or free - need < WATERMARK * view.total_blocks:
@@ -35,7 +54,7 @@ def schedule(view):
     while i < len(running):
         r = running[i]
         n = r.prefill_left or 1
-        need = view.blocks_needed(r, n)
+        need = blocks_needed(view, r, n)
         if need <= free:
             batch[r.rid] = n
             free -= need
@@ -45,7 +64,7 @@ def schedule(view):
         preempt[victim.rid] = "recompute"
         free += victim.blocks
     for r in view.swapped:
-        if r.blocks + view.blocks_needed(r, 1) <= free and len(batch) < view.max_batch_size:
+        if r.blocks + blocks_needed(view, r, 1) <= free and len(batch) < view.max_batch_size:
             batch[r.rid] = r.prefill_left or 1
-            free -= r.blocks + view.blocks_needed(r, 1)
+            free -= r.blocks + blocks_needed(view, r, 1)
     return batch, preempt
