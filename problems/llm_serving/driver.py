@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import sys
 import time
-from builtins import all, dict, float, int, isinstance, len, list, max, min, range, repr, set, str, tuple, type
+from builtins import all, dict, float, int, isinstance, len, list, max, range, repr, set, str, tuple, type  # noqa: UP029
 from types import SimpleNamespace
 from typing import Any
 
