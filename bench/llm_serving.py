@@ -1,5 +1,5 @@
-"""Simulated requests per second of wall time for `llm_serving`: the child's episode (driver + scheduler)
-and the parent's replay, on the train split, for the seed and the Sarathi-Serve baseline.
+"""Simulated requests per second of wall time for `llm_serving` and `llm_serving_cluster`: the child's
+episode (driver + program) and the parent's replay, on the train split, for the seed and one baseline.
 
     python bench/llm_serving.py [--repeats 3]
 
@@ -12,46 +12,55 @@ from __future__ import annotations
 import argparse
 import time
 
-from problems.llm_serving import make
+import problems.llm_serving_cluster.driver as cluster_driver
+import problems.llm_serving_cluster.replay as cluster_replay
+from problems import llm_serving, llm_serving_cluster
 from problems.llm_serving.driver import drive
 from problems.llm_serving.replay import replay
 
 
-def load(code: str):
+def load(code: str, entry: str):
     ns: dict = {}
     exec(compile(code, "program.py", "exec"), ns)
-    return ns["schedule"]
+    return ns[entry]
+
+
+def measure(name: str, problem, program, episode, check, repeats: int) -> None:
+    instances = problem.instances("train")
+    requests = sum(len(i.private["trace"]["arrival_s"]) for i in instances)
+    best_drive = best_replay = float("inf")
+    for _ in range(repeats):
+        t_drive = t_replay = 0.0
+        for inst in instances:
+            t0 = time.perf_counter()
+            out = episode(program, *inst.args)
+            t1 = time.perf_counter()
+            check(out, inst)
+            t2 = time.perf_counter()
+            t_drive += t1 - t0
+            t_replay += t2 - t1
+        best_drive, best_replay = min(best_drive, t_drive), min(best_replay, t_replay)
+    print(f"{name:38s} {requests:9d} {requests / best_drive:14.0f} {requests / best_replay:13.0f} "
+          f"{best_drive + best_replay:8.3f}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
-    problem = make()
-    instances = problem.instances("train")
-    requests = sum(len(i.private["trace"]["arrival_s"]) for i in instances)
-    programs = {"seed": problem.initial_program, "sarathi_chunked": problem.baselines()["sarathi_chunked"]}
-    print(f"train split: {len(instances)} traces, {requests} requests")
-    print(f"{'program':18s} {'episode req/s':>14s} {'replay req/s':>13s} {'iterations':>11s} {'split s':>8s}")
-    for name, code in programs.items():
-        schedule = load(code)
-        best_drive = best_replay = float("inf")
-        iterations = 0
-        for _ in range(args.repeats):
-            t_drive = t_replay = 0.0
-            iterations = 0
-            for inst in instances:
-                t0 = time.perf_counter()
-                out = drive(schedule, *inst.args)
-                t1 = time.perf_counter()
-                replay(out, inst.private["trace"], problem.config, inst.private["max_iterations"])
-                t2 = time.perf_counter()
-                t_drive += t1 - t0
-                t_replay += t2 - t1
-                iterations += out["iterations"]
-            best_drive, best_replay = min(best_drive, t_drive), min(best_replay, t_replay)
-        print(f"{name:18s} {requests / best_drive:14.0f} {requests / best_replay:13.0f} {iterations:11d} "
-              f"{best_drive + best_replay:8.3f}")
+    print(f"{'problem / program (train split)':38s} {'requests':>9s} {'episode req/s':>14s} {'replay req/s':>13s} "
+          f"{'split s':>8s}")
+    single = llm_serving.make()
+    for name, code in {"seed": single.initial_program, "sarathi_chunked": single.baselines()["sarathi_chunked"]}.items():
+        measure(f"llm_serving / {name}", single, load(code, "schedule"), drive,
+                lambda out, inst, p=single: replay(out, inst.private["trace"], p.config,
+                                                   inst.private["max_iterations"]), args.repeats)
+    multi = llm_serving_cluster.make()
+    for name, code in {"seed": multi.initial_program, "llumnix": multi.baselines()["llumnix"]}.items():
+        measure(f"llm_serving_cluster / {name}", multi, load(code, "dispatch"), cluster_driver.drive,
+                lambda out, inst, p=multi: cluster_replay.replay(out, inst.private["trace"], p.config,
+                                                                 p.options.instances, inst.private["max_iterations"]),
+                args.repeats)
 
 
 if __name__ == "__main__":

@@ -277,6 +277,9 @@ def parse_decision(out: Any) -> tuple[list[tuple[int, int]], list[tuple[int, int
                       f"{type(out).__name__} {out!r:.60}")
     batch = []
     for rid, n in out.items():
+        if type(rid) is int and type(n) is int:  # the common case, checked first
+            batch.append((rid, n))
+            continue
         if isinstance(rid, (bool, np.bool_)) or not isinstance(rid, (int, np.integer)) \
                 or isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
             raise Illegal(f"batch entries must be int request id -> int tokens, got {rid!r:.30}: {n!r:.30}")
