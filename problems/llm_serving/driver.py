@@ -2,7 +2,7 @@
 
 `drive` runs inside the sandbox child, in the same untrusted process as the scheduler, so the parent
 trusts nothing it returns: it builds its own `Engine` from the trace it kept, replays the logged decisions
-one iteration at a time (`Engine.step` rejects every illegal one) and measures every request itself.
+one iteration at a time (`step` rejects every illegal one) and measures every request itself.
 Self-contained (numpy and the standard library only), because the child imports nothing from the disk.
 
 The child holds the whole trace, future arrivals and output lengths included, which a real scheduler cannot
@@ -66,41 +66,20 @@ class Illegal(Exception):
     """A decision that breaks a rule of the engine."""
 
 
-class Request:
-    """What a scheduler may know of one request (it never holds the output length).
+def new_request(rid: int, arrival_s: float, prompt_len: int, ttft_slo_s: float) -> SimpleNamespace:
+    """A request as the engine tracks it (it never holds the output length).
 
     `cached`: tokens whose KV is in the cache; `target`: tokens to compute before the request emits its
     next token (the prompt at first; prompt + output so far after a recompute preemption), so
     `target - cached` is the prefill left (0 when the request is decoding); `generated`: output tokens so
     far; `blocks`: KV blocks held (on the host while `swapped`).
     """
-
-    __slots__ = ("arrival_s", "blocks", "cached", "first_token_s", "generated", "last_token_s",
-                 "preemptions", "prompt_len", "rid", "swapped", "target", "ttft_slo_s")
-
-    def __init__(self, rid: int, arrival_s: float, prompt_len: int, ttft_slo_s: float) -> None:
-        self.rid, self.arrival_s, self.prompt_len, self.ttft_slo_s = rid, arrival_s, prompt_len, ttft_slo_s
-        self.cached, self.target, self.generated, self.blocks = 0, prompt_len, 0, 0
-        self.swapped = False
-        self.first_token_s: float | None = None
-        self.last_token_s: float | None = None
-        self.preemptions = 0
-
-    @property
-    def prefill_left(self) -> int:
-        return self.target - self.cached
-
-    @property
-    def decoding(self) -> bool:
-        return self.generated > 0 and self.cached == self.target
-
-    def __repr__(self) -> str:
-        return (f"Request(rid={self.rid}, arrival_s={self.arrival_s:.3f}, prompt_len={self.prompt_len}, "
-                f"cached={self.cached}, target={self.target}, generated={self.generated}, blocks={self.blocks}, "
-                f"swapped={self.swapped})")
+    return SimpleNamespace(rid=rid, arrival_s=arrival_s, prompt_len=prompt_len, ttft_slo_s=ttft_slo_s, cached=0,
+                           target=prompt_len, generated=0, blocks=0, swapped=False, first_token_s=None,
+                           last_token_s=None, preemptions=0)
 
 
-def make_view(engine: Engine) -> SimpleNamespace:
+def make_view(engine: SimpleNamespace) -> SimpleNamespace:
     """The scheduler's view at the start of one iteration: fresh snapshots of builtin types only, so that
     nothing it holds leads back to the engine (see description.md for the fields)."""
     c = engine.cfg
@@ -119,152 +98,152 @@ def make_view(engine: Engine) -> SimpleNamespace:
         cost=dict(engine.cost))
 
 
-class Engine:
-    """The server: requests arrive from a trace, `step` runs one decided iteration or raises Illegal."""
+def new_engine(arrival_s: Any, prompt_len: Any, output_len: Any, ttft_slo_s: Any,
+           config: dict[str, Any], record: bool = False) -> SimpleNamespace:
+    """The server's state: requests arrive from a trace; `step` runs one decided iteration or raises Illegal.
 
-    def __init__(self, arrival_s: Any, prompt_len: Any, output_len: Any, ttft_slo_s: Any,
-                 config: dict[str, Any], record: bool = False) -> None:
-        self.cfg = config
-        self.cost = {k: float(config[k]) for k in ("fixed_s", "per_token_s", "per_kv_token_s", "per_pair_s",
-                                                   "per_swap_token_s")}
-        self._arrival = [float(a) for a in arrival_s]
-        self._out = [int(x) for x in output_len]
-        self.n = len(self._arrival)
-        self.reqs = [Request(i, self._arrival[i], int(prompt_len[i]), float(ttft_slo_s[i])) for i in range(self.n)]
-        self.now = self._arrival[0] if self.n else 0.0
-        self._next = 0
-        self.live: dict[int, Request] = {}
-        self.free, self.swap_free = int(config["num_blocks"]), int(config["swap_blocks"])
-        self.finished = 0
-        self.record = record
-        self.gaps: list[float] = []                 # every time between tokens (record=True)
-        self.bad_gaps = [0] * self.n                # gaps above the TBT SLO, per request
-        self.n_gaps = [0] * self.n
-        self.finish_s = [float("nan")] * self.n
-        self.tokens_out = 0
+    State lives in a SimpleNamespace and the engine's code in plain functions: no class of this module
+    carries code, so nothing found through `object.__subclasses__()` leads here or can be patched to
+    receive the engine.
+    """
+    arrival = [float(a) for a in arrival_s]
+    n = len(arrival)
+    return SimpleNamespace(
+        cfg=config, cost={k: float(config[k]) for k in ("fixed_s", "per_token_s", "per_kv_token_s", "per_pair_s",
+                                                          "per_swap_token_s")},
+        arrival=arrival, out=[int(x) for x in output_len], n=n,
+        reqs=[new_request(i, arrival[i], int(prompt_len[i]), float(ttft_slo_s[i])) for i in range(n)],
+        now=arrival[0] if n else 0.0, next=0, live={}, free=int(config["num_blocks"]),
+        swap_free=int(config["swap_blocks"]), finished=0, record=record,
+        gaps=[],                  # every time between tokens (record=True)
+        bad_gaps=[0] * n,         # gaps above the TBT SLO, per request
+        n_gaps=[0] * n, finish_s=[float("nan")] * n, tokens_out=0)
 
-    def admit(self) -> None:
-        """Requests whose arrival time has come join the waiting queue."""
-        while self._next < self.n and self._arrival[self._next] <= self.now:
-            r = self.reqs[self._next]
-            self.live[r.rid] = r
-            self._next += 1
 
-    def idle(self) -> bool:
-        """Wait for the next arrival; False when none is left."""
-        if self._next >= self.n:
-            return False
-        self.now = max(self.now, self._arrival[self._next])
-        return True
+def admit(e: SimpleNamespace) -> None:
+    """Requests whose arrival time has come join the waiting queue."""
+    while e.next < e.n and e.arrival[e.next] <= e.now:
+        r = e.reqs[e.next]
+        e.live[r.rid] = r
+        e.next += 1
 
-    def step(self, batch: list[tuple[int, int]], preempt: list[tuple[int, int]]) -> None:
-        """Run one iteration: preemptions first, then the batch [(rid, tokens)]; raise Illegal on a bad one."""
-        cfg, c, live = self.cfg, self.cost, self.live
-        bsize = cfg["block_size"]
-        moved = 0
-        gone: set[int] = set()
-        for rid, mode in preempt:
-            r = live.get(rid)
-            if r is None:
-                raise Illegal(f"preempts request {rid}, which is not on the server (not arrived, unknown or done)")
-            if rid in gone:
-                raise Illegal(f"preempts request {rid} twice")
-            gone.add(rid)
-            if r.swapped:
-                raise Illegal(f"preempts request {rid}, which is already swapped out")
-            if r.blocks == 0:
-                raise Illegal(f"preempts request {rid}, which holds no KV cache")
-            if mode == SWAP:
-                if r.blocks > self.swap_free:
-                    raise Illegal(f"swaps out request {rid} ({r.blocks} blocks) with {self.swap_free} host blocks free")
-                self.swap_free -= r.blocks
-                self.free += r.blocks
-                r.swapped = True
-                moved += r.cached
-            elif mode == RECOMPUTE:
-                self.free += r.blocks
-                r.blocks, r.cached, r.target = 0, 0, r.prompt_len + r.generated
-                r.preemptions += 1
-            else:
-                raise Illegal(f"unknown preemption mode {mode} for request {rid}")
-        if not batch:
-            if moved or preempt:
-                self.now += c["per_swap_token_s"] * moved  # a preemption-only iteration
-                return
-            if not self.idle():
-                raise Illegal(f"the batch is empty while {len(live)} request(s) wait and none is left to arrive")
+
+def idle(e: SimpleNamespace) -> bool:
+    """Wait for the next arrival; False when none is left."""
+    if e.next >= e.n:
+        return False
+    e.now = max(e.now, e.arrival[e.next])
+    return True
+
+
+def complete(e: SimpleNamespace) -> bool:
+    return e.finished == e.n
+
+
+def step(e: SimpleNamespace, batch: list[tuple[int, int]], preempt: list[tuple[int, int]]) -> None:
+    """Run one iteration: preemptions first, then the batch [(rid, tokens)]; raise Illegal on a bad one."""
+    cfg, c, live = e.cfg, e.cost, e.live
+    bsize = cfg["block_size"]
+    moved = 0
+    gone: set[int] = set()
+    for rid, mode in preempt:
+        r = live.get(rid)
+        if r is None:
+            raise Illegal(f"preempts request {rid}, which is not on the server (not arrived, unknown or done)")
+        if rid in gone:
+            raise Illegal(f"preempts request {rid} twice")
+        gone.add(rid)
+        if r.swapped:
+            raise Illegal(f"preempts request {rid}, which is already swapped out")
+        if r.blocks == 0:
+            raise Illegal(f"preempts request {rid}, which holds no KV cache")
+        if mode == SWAP:
+            if r.blocks > e.swap_free:
+                raise Illegal(f"swaps out request {rid} ({r.blocks} blocks) with {e.swap_free} host blocks free")
+            e.swap_free -= r.blocks
+            e.free += r.blocks
+            r.swapped = True
+            moved += r.cached
+        elif mode == RECOMPUTE:
+            e.free += r.blocks
+            r.blocks, r.cached, r.target = 0, 0, r.prompt_len + r.generated
+            r.preemptions += 1
+        else:
+            raise Illegal(f"unknown preemption mode {mode} for request {rid}")
+    if not batch:
+        if moved or preempt:
+            e.now += c["per_swap_token_s"] * moved  # a preemption-only iteration
             return
-        if len(batch) > cfg["max_batch_size"]:
-            raise Illegal(f"the batch has {len(batch)} requests; at most {cfg['max_batch_size']} are allowed")
-        tokens = kv = 0
-        pairs = 0.0
-        seen: set[int] = set()
-        for rid, n in batch:
-            r = live.get(rid)
-            if r is None:
-                raise Illegal(f"schedules request {rid}, which is not on the server (not arrived, unknown or done)")
-            if rid in seen:
-                raise Illegal(f"schedules request {rid} twice")
-            if rid in gone:
-                raise Illegal(f"schedules request {rid} in the iteration that preempts it")
-            seen.add(rid)
-            if n < 1:
-                raise Illegal(f"gives request {rid} {n} tokens; at least 1 is needed")
-            if r.swapped:
-                if r.blocks > self.free:
-                    raise Illegal(f"swaps in request {rid} ({r.blocks} blocks) with {self.free} blocks free")
-                self.free -= r.blocks
-                self.swap_free += r.blocks
-                r.swapped = False
-                moved += r.cached
-            left = r.target - r.cached
-            if left > 0:
-                if n > left:
-                    raise Illegal(f"gives request {rid} {n} prefill tokens; it has {left} left")
-                pairs += n * (r.cached + n / 2)
-            elif n != 1:
-                raise Illegal(f"gives decoding request {rid} {n} tokens; a decode step takes exactly 1")
-            need = -(-(r.cached + n) // bsize) - r.blocks
-            if need > self.free:
-                raise Illegal(f"request {rid} needs {need} more KV blocks, {self.free} are free")
-            if need > 0:
-                self.free -= need
-                r.blocks += need
-            kv += r.cached
-            tokens += n
-        if tokens > cfg["max_batch_tokens"]:
-            raise Illegal(f"the batch has {tokens} tokens; at most {cfg['max_batch_tokens']} are allowed")
-        self.now += (c["fixed_s"] + c["per_token_s"] * tokens + c["per_kv_token_s"] * kv + c["per_pair_s"] * pairs
-                     + c["per_swap_token_s"] * moved)
-        now, slo = self.now, cfg["tbt_slo_s"]
-        for rid, n in batch:
-            r = live[rid]
-            r.cached += n
-            if r.cached < r.target:
-                continue
-            r.target = r.cached
-            r.generated += 1
-            self.tokens_out += 1
-            if r.last_token_s is None:
-                r.first_token_s = now
-            else:
-                gap = now - r.last_token_s
-                self.n_gaps[rid] += 1
-                if gap > slo:
-                    self.bad_gaps[rid] += 1
-                if self.record:
-                    self.gaps.append(gap)
-            r.last_token_s = now
-            if r.generated >= self._out[rid]:
-                self.free += r.blocks
-                r.blocks = 0
-                del live[rid]
-                self.finished += 1
-                self.finish_s[rid] = now
-
-    @property
-    def complete(self) -> bool:
-        return self.finished == self.n
+        if not idle(e):
+            raise Illegal(f"the batch is empty while {len(live)} request(s) wait and none is left to arrive")
+        return
+    if len(batch) > cfg["max_batch_size"]:
+        raise Illegal(f"the batch has {len(batch)} requests; at most {cfg['max_batch_size']} are allowed")
+    tokens = kv = 0
+    pairs = 0.0
+    seen: set[int] = set()
+    for rid, n in batch:
+        r = live.get(rid)
+        if r is None:
+            raise Illegal(f"schedules request {rid}, which is not on the server (not arrived, unknown or done)")
+        if rid in seen:
+            raise Illegal(f"schedules request {rid} twice")
+        if rid in gone:
+            raise Illegal(f"schedules request {rid} in the iteration that preempts it")
+        seen.add(rid)
+        if n < 1:
+            raise Illegal(f"gives request {rid} {n} tokens; at least 1 is needed")
+        if r.swapped:
+            if r.blocks > e.free:
+                raise Illegal(f"swaps in request {rid} ({r.blocks} blocks) with {e.free} blocks free")
+            e.free -= r.blocks
+            e.swap_free += r.blocks
+            r.swapped = False
+            moved += r.cached
+        left = r.target - r.cached
+        if left > 0:
+            if n > left:
+                raise Illegal(f"gives request {rid} {n} prefill tokens; it has {left} left")
+            pairs += n * (r.cached + n / 2)
+        elif n != 1:
+            raise Illegal(f"gives decoding request {rid} {n} tokens; a decode step takes exactly 1")
+        need = -(-(r.cached + n) // bsize) - r.blocks
+        if need > e.free:
+            raise Illegal(f"request {rid} needs {need} more KV blocks, {e.free} are free")
+        if need > 0:
+            e.free -= need
+            r.blocks += need
+        kv += r.cached
+        tokens += n
+    if tokens > cfg["max_batch_tokens"]:
+        raise Illegal(f"the batch has {tokens} tokens; at most {cfg['max_batch_tokens']} are allowed")
+    e.now += (c["fixed_s"] + c["per_token_s"] * tokens + c["per_kv_token_s"] * kv + c["per_pair_s"] * pairs
+                 + c["per_swap_token_s"] * moved)
+    now, slo = e.now, cfg["tbt_slo_s"]
+    for rid, n in batch:
+        r = live[rid]
+        r.cached += n
+        if r.cached < r.target:
+            continue
+        r.target = r.cached
+        r.generated += 1
+        e.tokens_out += 1
+        if r.last_token_s is None:
+            r.first_token_s = now
+        else:
+            gap = now - r.last_token_s
+            e.n_gaps[rid] += 1
+            if gap > slo:
+                e.bad_gaps[rid] += 1
+            if e.record:
+                e.gaps.append(gap)
+        r.last_token_s = now
+        if r.generated >= e.out[rid]:
+            e.free += r.blocks
+            r.blocks = 0
+            del live[rid]
+            e.finished += 1
+            e.finish_s[rid] = now
 
 
 def parse_decision(out: Any) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
@@ -312,14 +291,14 @@ def drive(schedule: Any, arrival_s: Any, prompt_len: Any, output_len: Any, ttft_
     """Run the episode with the scheduler; return {"log": int64 rows (iteration, rid, tokens or mode code),
     "iterations": count, "error": None or why it stopped early}."""
     clock = _clock
-    engine = Engine(arrival_s, prompt_len, output_len, ttft_slo_s, config)
+    engine = new_engine(arrival_s, prompt_len, output_len, ttft_slo_s, config)
     rows: list[int] = []
     it = 0
     error = None
     while True:
-        engine.admit()
+        admit(engine)
         if not engine.live:
-            if not engine.idle():
+            if not idle(engine):
                 break
             continue
         if it >= max_iterations:
@@ -338,7 +317,7 @@ def drive(schedule: Any, arrival_s: Any, prompt_len: Any, output_len: Any, ttft_
             break
         try:
             batch, preempt = parse_decision(out)
-            engine.step(batch, preempt)
+            step(engine, batch, preempt)
         except Illegal as exc:
             error = f"iteration {it} (t = {engine.now:.3f} s): {exc}"
             break

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from evolve.problem import InvalidOutput
-from problems.llm_serving.driver import Engine, Illegal
+from problems.llm_serving.driver import Illegal, admit, complete, idle, new_engine, step
 
 
 def _log(output: Any, max_iterations: int) -> tuple[np.ndarray, int]:
@@ -37,18 +37,18 @@ def _log(output: Any, max_iterations: int) -> tuple[np.ndarray, int]:
     return log, iterations
 
 
-def replay(output: Any, trace: dict[str, Any], config: dict[str, Any], max_iterations: int) -> Engine:
+def replay(output: Any, trace: dict[str, Any], config: dict[str, Any], max_iterations: int) -> Any:
     """The engine after replaying the driver's `output` on `trace`, if every decision was legal; else raise."""
     log, iterations = _log(output, max_iterations)
-    engine = Engine(trace["arrival_s"], trace["prompt_len"], trace["output_len"], trace["ttft_slo_s"], config,
+    engine = new_engine(trace["arrival_s"], trace["prompt_len"], trace["output_len"], trace["ttft_slo_s"], config,
                     record=True)
     bounds = np.searchsorted(log[:, 0], np.arange(iterations + 1), side="left").tolist()
     rows = log[:, 1:].tolist()
     it = 0
     while True:
-        engine.admit()
+        admit(engine)
         if not engine.live:
-            if not engine.idle():
+            if not idle(engine):
                 break
             continue
         if it >= iterations:
@@ -60,12 +60,12 @@ def replay(output: Any, trace: dict[str, Any], config: dict[str, Any], max_itera
         if len(preempt) + len(batch) != len(part) or any(v < 0 for _, v in part[len(preempt):]):
             raise InvalidOutput(f"iteration {it}: preemptions must come before the batch in the log")
         try:
-            engine.step(batch, preempt)
+            step(engine, batch, preempt)
         except Illegal as exc:
             raise InvalidOutput(f"iteration {it} (t = {engine.now:.3f} s): {exc}") from None
         it += 1
     if it != iterations:
         raise InvalidOutput(f"the log has {iterations} iterations but the episode ended after {it}")
-    if not engine.complete:
+    if not complete(engine):
         raise InvalidOutput(f"{engine.n - engine.finished} request(s) never finished")
     return engine

@@ -20,7 +20,7 @@ if __name__ != "evolve_driver":  # the parent; in the child the llm_serving driv
 
     import numpy as np
 
-    from problems.llm_serving.driver import RECOMPUTE, Engine, Illegal, _describe, make_view
+    from problems.llm_serving.driver import RECOMPUTE, Illegal, _describe, make_view, new_engine, step
 
 # bound here (in the child, over the builtins module the candidate could patch): see the llm_serving driver
 from builtins import float, int, isinstance, len, list, max, min, sum, tuple  # noqa: UP029
@@ -84,118 +84,113 @@ def local_schedule(engine: Any) -> tuple[list[tuple[int, int]], list[tuple[int, 
     return batch, preempt
 
 
-class Cluster:
-    """N engines sharing one trace; `route` (the dispatcher, or the parent's reader of the log) is asked at
-    every arrival for (instance, [(rid, destination)])."""
+def new_cluster(arrival_s: Any, prompt_len: Any, output_len: Any, ttft_slo_s: Any, config: dict[str, Any],
+                n_instances: int, record: bool = False) -> Any:
+    """N engines sharing one trace and one set of request objects and per-request statistics (a plain
+    namespace, like the engine: no class of the driver carries code a scheduler could patch)."""
+    engines = []
+    for _ in range(n_instances):
+        e = new_engine(arrival_s, prompt_len, output_len, ttft_slo_s, config, record=record)
+        e.next = e.n  # requests reach an instance only through the dispatcher
+        engines.append(e)
+    first = engines[0]
+    for e in engines[1:]:
+        e.reqs, e.bad_gaps, e.n_gaps, e.finish_s = first.reqs, first.bad_gaps, first.n_gaps, first.finish_s
+    return SimpleNamespace(cfg=config, engines=engines, reqs=first.reqs, bad_gaps=first.bad_gaps,
+                           n_gaps=first.n_gaps, finish_s=first.finish_s, arrival=[float(a) for a in arrival_s],
+                           n=first.n, transit=[], migrations=0, location=[-1] * first.n, gaps=[], tokens_out=0)
 
-    def __init__(self, arrival_s: Any, prompt_len: Any, output_len: Any, ttft_slo_s: Any, config: dict[str, Any],
-                 n_instances: int, record: bool = False) -> None:
-        self.cfg = config
-        self.engines = []
-        for _ in range(n_instances):
-            e = Engine(arrival_s, prompt_len, output_len, ttft_slo_s, config, record=record)
-            e._next = e.n  # requests reach an instance only through the dispatcher
-            self.engines.append(e)
-        first = self.engines[0]
-        for e in self.engines[1:]:  # one request object and one set of per-request statistics, wherever it runs
-            e.reqs, e.bad_gaps, e.n_gaps, e.finish_s = first.reqs, first.bad_gaps, first.n_gaps, first.finish_s
-        self.reqs, self.bad_gaps, self.n_gaps, self.finish_s = first.reqs, first.bad_gaps, first.n_gaps, first.finish_s
-        self.arrival = [float(a) for a in arrival_s]
-        self.n = len(self.arrival)
-        self.transit: list[tuple[float, int, int]] = []  # (done at, rid, destination)
-        self.migrations = 0
-        self.location = [-1] * self.n
 
-    @property
-    def gaps(self) -> list[float]:
-        return [g for e in self.engines for g in e.gaps]
+def dispatcher_view(c: Any, now: float) -> Any:
+    insts = []
+    for i, e in enumerate(c.engines):
+        v = make_view(e)
+        v.now = max(now, e.now)
+        v.incoming = [rid for _, rid, dst in c.transit if dst == i]
+        insts.append(v)
+    return SimpleNamespace(now=now, instances=insts, n_instances=len(insts))
 
-    @property
-    def tokens_out(self) -> int:
-        return sum(e.tokens_out for e in self.engines)
 
-    def dispatcher_view(self, now: float) -> Any:
-        insts = []
-        for i, e in enumerate(self.engines):
-            v = make_view(e)
-            v.now = max(now, e.now)
-            v.incoming = [rid for _, rid, dst in self.transit if dst == i]
-            insts.append(v)
-        return SimpleNamespace(now=now, instances=insts, n_instances=len(insts))
+def migrate(c: Any, rid: int, dst: int, now: float) -> None:
+    """Start moving request `rid` to instance `dst`; raise Illegal if it cannot go."""
+    if isinstance(rid, bool) or not isinstance(rid, int) or isinstance(dst, bool) or not isinstance(dst, int):
+        raise Illegal(f"a migration must be (int request id, int instance), got ({rid!r:.30}, {dst!r:.30})")
+    if not 0 <= dst < len(c.engines):
+        raise Illegal(f"migrates request {rid} to instance {dst}; instances are 0..{len(c.engines) - 1}")
+    src = c.location[rid] if 0 <= rid < c.n else -1
+    e = c.engines[src] if src >= 0 else None
+    r = e.live.get(rid) if e is not None else None
+    if r is None:
+        raise Illegal(f"migrates request {rid}, which is on no instance (not arrived, in transit or done)")
+    if src == dst:
+        raise Illegal(f"migrates request {rid} to instance {dst}, where it already is")
+    if r.swapped or r.blocks == 0:
+        raise Illegal(f"migrates request {rid}, which holds no KV cache on its instance")
+    d = c.engines[dst]
+    if r.blocks > d.free:
+        raise Illegal(f"migrates request {rid} ({r.blocks} blocks) to instance {dst} with {d.free} blocks free")
+    e.free += r.blocks
+    d.free -= r.blocks
+    del e.live[rid]
+    c.transit.append((max(now, e.now) + c.cfg["per_migrate_token_s"] * r.cached, rid, dst))
+    c.location[rid] = -1
+    c.migrations += 1
 
-    def _migrate(self, rid: int, dst: int, now: float) -> None:
-        if isinstance(rid, bool) or not isinstance(rid, int) or isinstance(dst, bool) or not isinstance(dst, int):
-            raise Illegal(f"a migration must be (int request id, int instance), got ({rid!r:.30}, {dst!r:.30})")
-        if not 0 <= dst < len(self.engines):
-            raise Illegal(f"migrates request {rid} to instance {dst}; instances are 0..{len(self.engines) - 1}")
-        src = self.location[rid] if 0 <= rid < self.n else -1
-        e = self.engines[src] if src >= 0 else None
-        r = e.live.get(rid) if e is not None else None
-        if r is None:
-            raise Illegal(f"migrates request {rid}, which is on no instance (not arrived, in transit or done)")
-        if src == dst:
-            raise Illegal(f"migrates request {rid} to instance {dst}, where it already is")
-        if r.swapped or r.blocks == 0:
-            raise Illegal(f"migrates request {rid}, which holds no KV cache on its instance")
-        d = self.engines[dst]
-        if r.blocks > d.free:
-            raise Illegal(f"migrates request {rid} ({r.blocks} blocks) to instance {dst} with {d.free} blocks free")
-        e.free += r.blocks
-        d.free -= r.blocks
-        del e.live[rid]
-        start = max(now, e.now)
-        self.transit.append((start + self.cfg["per_migrate_token_s"] * r.cached, rid, dst))
-        self.location[rid] = -1
-        self.migrations += 1
 
-    def run(self, route: Any, max_iterations: int) -> int:
-        """Simulate to the end; returns the number of iterations. Raises Illegal on a bad decision."""
-        k = iterations = 0
-        inf = float("inf")
-        engines = self.engines
-        while True:
-            busy = [e for e in engines if e.live]
-            e_min = min(busy, key=lambda e: e.now) if busy else None
-            t_arr = self.arrival[k] if k < self.n else inf
-            t_mig = min(self.transit)[0] if self.transit else inf
-            t_evt = min(t_arr, t_mig)
-            if e_min is not None and e_min.now < t_evt:
-                if iterations >= max_iterations:
-                    raise Illegal(f"the episode needed more than {max_iterations} iterations")
-                batch, preempt = local_schedule(e_min)
-                if not batch and not preempt:  # nothing it can run: it waits for the next event
-                    e_min.now = t_evt
-                    if t_evt == inf:
-                        raise Illegal(f"{len(e_min.live)} request(s) are stuck with nothing left to happen")
-                else:
-                    e_min.step(batch, preempt)
-                iterations += 1
-                continue
-            if t_evt == inf:
-                break
-            if t_mig <= t_arr:
-                self.transit.sort()
-                done_at, rid, dst = self.transit.pop(0)
-                d = engines[dst]
-                d.now = max(d.now, done_at) if not d.live else d.now
-                d.live[rid] = self.reqs[rid]
-                self.location[rid] = dst
-                continue
-            for e in engines:
-                if not e.live and e.now < t_arr:
-                    e.now = t_arr
-            dst, moves = route(k, self)
-            if isinstance(dst, bool) or not isinstance(dst, int) or not 0 <= dst < len(engines):
-                raise Illegal(f"arrival {k}: instance {dst!r:.30} is not one of 0..{len(engines) - 1}")
-            for rid, to in moves:
-                self._migrate(rid, to, t_arr)
-            engines[dst].live[k] = self.reqs[k]
-            self.location[k] = dst
-            k += 1
-        done = sum(1 for f in self.finish_s if f == f)
-        if done != self.n:
-            raise Illegal(f"{self.n - done} request(s) never finished")
-        return iterations
+def run_cluster(c: Any, route: Any, max_iterations: int) -> int:
+    """Simulate to the end; `route(k, c)` gives (instance, [(rid, destination)]) for arrival k. Returns the
+    number of iterations; raises Illegal on a bad decision."""
+    k = iterations = 0
+    inf = float("inf")
+    engines = c.engines
+    while True:
+        e_min = None
+        for e in engines:
+            if e.live and (e_min is None or e.now < e_min.now):
+                e_min = e
+        t_arr = c.arrival[k] if k < c.n else inf
+        t_mig = min(c.transit)[0] if c.transit else inf
+        t_evt = min(t_arr, t_mig)
+        if e_min is not None and e_min.now < t_evt:
+            if iterations >= max_iterations:
+                raise Illegal(f"the episode needed more than {max_iterations} iterations")
+            batch, preempt = local_schedule(e_min)
+            if not batch and not preempt:  # nothing it can run: it waits for the next event
+                if t_evt == inf:
+                    raise Illegal(f"{len(e_min.live)} request(s) are stuck with nothing left to happen")
+                e_min.now = t_evt
+            else:
+                step(e_min, batch, preempt)
+            iterations += 1
+            continue
+        if t_evt == inf:
+            break
+        if t_mig <= t_arr:
+            c.transit.sort()
+            done_at, rid, dst = c.transit.pop(0)
+            d = engines[dst]
+            if not d.live:
+                d.now = max(d.now, done_at)
+            d.live[rid] = c.reqs[rid]
+            c.location[rid] = dst
+            continue
+        for e in engines:
+            if not e.live and e.now < t_arr:
+                e.now = t_arr
+        dst, moves = route(k, c)
+        if isinstance(dst, bool) or not isinstance(dst, int) or not 0 <= dst < len(engines):
+            raise Illegal(f"arrival {k}: instance {dst!r:.30} is not one of 0..{len(engines) - 1}")
+        for rid, to in moves:
+            migrate(c, rid, to, t_arr)
+        engines[dst].live[k] = c.reqs[k]
+        c.location[k] = dst
+        k += 1
+    done = sum(1 for f in c.finish_s if f == f)
+    if done != c.n:
+        raise Illegal(f"{c.n - done} request(s) never finished")
+    c.gaps = [g for e in engines for g in e.gaps]
+    c.tokens_out = sum(e.tokens_out for e in engines)
+    return iterations
 
 
 def parse_route(out: Any) -> tuple[int, list[tuple[int, int]]]:
@@ -220,13 +215,13 @@ def drive(dispatch: Any, arrival_s: Any, prompt_len: Any, output_len: Any, ttft_
           config: dict[str, Any], n_instances: int, budget_ms: float, max_iterations: int) -> dict[str, Any]:
     """Run the episode with the dispatcher; return {"log": int64 rows (arrival, kind, a, b), "error": …}."""
     clock = time.process_time
-    cluster = Cluster(arrival_s, prompt_len, output_len, ttft_slo_s, config, n_instances)
+    cluster = new_cluster(arrival_s, prompt_len, output_len, ttft_slo_s, config, n_instances)
     rows: list[int] = []
 
     def route(k: int, c: Any) -> tuple[int, list[tuple[int, int]]]:
         r = c.reqs[k]
         arrival = SimpleNamespace(rid=k, arrival_s=r.arrival_s, prompt_len=r.prompt_len, ttft_slo_s=r.ttft_slo_s)
-        view = c.dispatcher_view(r.arrival_s)
+        view = dispatcher_view(c, r.arrival_s)
         begin = clock()
         try:
             out = dispatch(view, arrival)
@@ -243,7 +238,7 @@ def drive(dispatch: Any, arrival_s: Any, prompt_len: Any, output_len: Any, ttft_
 
     error = None
     try:
-        cluster.run(route, max_iterations)
+        run_cluster(cluster, route, max_iterations)
     except Illegal as exc:
         error = str(exc)
     return {"log": np.array(rows, dtype=np.int64).reshape(-1, 4), "error": error}

@@ -9,11 +9,11 @@ import numpy as np
 
 from evolve.problem import InvalidOutput
 from problems.llm_serving.driver import Illegal
-from problems.llm_serving_cluster.driver import MIGRATE, ROUTE, Cluster
+from problems.llm_serving_cluster.driver import MIGRATE, ROUTE, new_cluster, run_cluster
 
 
 def replay(output: Any, trace: dict[str, Any], config: dict[str, Any], n_instances: int,
-           max_iterations: int) -> Cluster:
+           max_iterations: int) -> Any:
     """The cluster after replaying the driver's `output` on `trace`, if every decision was legal; else raise."""
     if not isinstance(output, dict) or set(output) != {"log", "error"}:
         raise InvalidOutput("the driver's output must be {'log': array, 'error': None}; got "
@@ -42,10 +42,10 @@ def replay(output: Any, trace: dict[str, Any], config: dict[str, Any], n_instanc
             pos += 1
         return dst, moves
 
-    cluster = Cluster(trace["arrival_s"], trace["prompt_len"], trace["output_len"], trace["ttft_slo_s"], config,
+    cluster = new_cluster(trace["arrival_s"], trace["prompt_len"], trace["output_len"], trace["ttft_slo_s"], config,
                       n_instances, record=True)
     try:
-        cluster.run(route, max_iterations)
+        run_cluster(cluster, route, max_iterations)
     except Illegal as exc:
         raise InvalidOutput(str(exc)) from None
     if pos != len(rows):

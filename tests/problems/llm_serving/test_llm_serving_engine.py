@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
 from evolve.problem import InvalidOutput
-from problems.llm_serving.driver import RECOMPUTE, SWAP, Engine, Illegal, drive
+from problems.llm_serving.driver import RECOMPUTE, SWAP, Illegal, admit, complete, drive, new_engine, step
 from problems.llm_serving.model import engine_config
 from problems.llm_serving.replay import replay
 
@@ -15,15 +17,15 @@ TRACE = {"arrival_s": [0.0, 0.0, 5.0], "prompt_len": [100, 40, 20], "output_len"
          "ttft_slo_s": [1.0, 1.0, 1.0]}
 
 
-def engine() -> Engine:
-    e = Engine(TRACE["arrival_s"], TRACE["prompt_len"], TRACE["output_len"], TRACE["ttft_slo_s"], CFG)
-    e.admit()
+def engine() -> SimpleNamespace:
+    e = new_engine(TRACE["arrival_s"], TRACE["prompt_len"], TRACE["output_len"], TRACE["ttft_slo_s"], CFG)
+    admit(e)
     return e
 
 
 def test_one_prefill_iteration_costs_what_the_linear_model_says() -> None:
     e = engine()
-    e.step([(0, 100)], [])
+    step(e, [(0, 100)], [])
     c = CFG
     expected = c["fixed_s"] + c["per_token_s"] * 100 + c["per_pair_s"] * 100 * 50
     assert e.now == pytest.approx(expected)
@@ -32,10 +34,10 @@ def test_one_prefill_iteration_costs_what_the_linear_model_says() -> None:
 
 def test_a_request_ends_after_its_output_and_frees_its_blocks() -> None:
     e = engine()
-    e.step([(0, 100), (1, 40)], [])
+    step(e, [(0, 100), (1, 40)], [])
     assert 1 not in e.live and e.free == CFG["num_blocks"] - 7
-    e.step([(0, 1)], [])
-    e.step([(0, 1)], [])
+    step(e, [(0, 1)], [])
+    step(e, [(0, 1)], [])
     assert 0 not in e.live and e.free == CFG["num_blocks"]
 
 
@@ -49,52 +51,52 @@ def test_a_request_ends_after_its_output_and_frees_its_blocks() -> None:
 ])
 def test_illegal_decisions_are_refused(batch, preempt, words) -> None:
     with pytest.raises(Illegal, match=words):
-        engine().step(batch, preempt)
+        step(engine(), batch, preempt)
 
 
 def test_decoding_takes_exactly_one_token_and_preempted_requests_cannot_run() -> None:
     e = engine()
-    e.step([(0, 100)], [])
+    step(e, [(0, 100)], [])
     with pytest.raises(Illegal, match="exactly 1"):
-        e.step([(0, 2)], [])
+        step(e, [(0, 2)], [])
     with pytest.raises(Illegal, match="iteration that preempts it"):
         engine_after = engine()
-        engine_after.step([(0, 100)], [])
-        engine_after.step([(0, 1)], [(0, SWAP)])
+        step(engine_after, [(0, 100)], [])
+        step(engine_after, [(0, 1)], [(0, SWAP)])
 
 
 def test_blocks_and_token_limits_hold() -> None:
     cfg = {**CFG, "num_blocks": 8}
-    e = Engine([0.0, 0.0], [100, 100], [5, 5], [1.0, 1.0], cfg)
-    e.admit()
+    e = new_engine([0.0, 0.0], [100, 100], [5, 5], [1.0, 1.0], cfg)
+    admit(e)
     with pytest.raises(Illegal, match="more KV blocks"):
-        e.step([(0, 100), (1, 100)], [])
+        step(e, [(0, 100), (1, 100)], [])
     small = {**CFG, "max_batch_tokens": 64}
-    e = Engine([0.0], [100], [5], [1.0], small)
-    e.admit()
+    e = new_engine([0.0], [100], [5], [1.0], small)
+    admit(e)
     with pytest.raises(Illegal, match="at most 64"):
-        e.step([(0, 100)], [])
+        step(e, [(0, 100)], [])
 
 
 def test_recompute_makes_the_request_prefill_its_output_again() -> None:
     e = engine()
-    e.step([(0, 100)], [])
-    e.step([(0, 1)], [])
-    e.step([], [(0, RECOMPUTE)])
+    step(e, [(0, 100)], [])
+    step(e, [(0, 1)], [])
+    step(e, [], [(0, RECOMPUTE)])
     r = e.reqs[0]
     assert (r.cached, r.target, r.blocks) == (0, 102, 0)
 
 
 def test_an_empty_batch_waits_for_the_next_arrival_and_is_refused_when_none_is_left() -> None:
     e = engine()
-    e.step([(0, 100), (1, 40)], [])
-    e.step([(0, 1)], [])
-    e.step([(0, 1)], [])
-    e.step([], [])
+    step(e, [(0, 100), (1, 40)], [])
+    step(e, [(0, 1)], [])
+    step(e, [(0, 1)], [])
+    step(e, [], [])
     assert e.now == 5.0
-    e.admit()
+    admit(e)
     with pytest.raises(Illegal, match="none is left to arrive"):
-        e.step([], [])
+        step(e, [], [])
 
 
 def fifo(view):
@@ -113,7 +115,7 @@ def test_the_parent_replays_an_honest_log_to_the_same_end() -> None:
     out = honest_output()
     assert out["error"] is None
     e = replay(out, TRACE, CFG, 1000)
-    assert e.complete and e.n_gaps == [2, 0, 1]
+    assert complete(e) and e.n_gaps == [2, 0, 1]
 
 
 @pytest.mark.parametrize("mutate", [

@@ -14,7 +14,7 @@ PEEKERS = {
     "getframe": '''
 import sys
 def schedule(view):
-    out = sys._getframe(1).f_locals["engine"]._out
+    out = sys._getframe(1).f_locals["engine"].out
     return {r.rid: (r.prefill_left or 1) for r in view.running + view.waiting[:1]}
 ''',
     "traceback": '''
@@ -70,6 +70,31 @@ def schedule(view):
     return {r.rid: (r.prefill_left or 1) for r in view.running + view.waiting[:1]}
 '''
 
+#: looks for the driver's classes among all classes, to patch code the engine runs with itself as argument
+SUBCLASS_PATCHER = '''
+import types
+FOUND = []
+
+def _walk(cls, seen):
+    for sub in type.__subclasses__(cls):
+        if sub not in seen:
+            seen.add(sub)
+            yield sub
+            yield from _walk(sub, seen)
+
+def schedule(view):
+    if not FOUND:
+        for cls in _walk(object, set()):
+            if getattr(cls, "__module__", "") == "evolve_driver":
+                FOUND.append(cls.__name__)
+                for name, value in list(vars(cls).items()):
+                    if isinstance(value, (types.FunctionType, property, classmethod, staticmethod)):
+                        FOUND.append(f"{cls.__name__}.{name}")
+    if any("." in f for f in FOUND):   # code of the driver within reach: answer with a rule break that names it
+        return {10 ** 6 + len(FOUND): 1}
+    return {r.rid: (r.prefill_left or 1) for r in view.running + view.waiting[:1]}
+'''
+
 #: its own view says there is room for everything: the snapshot is not the engine
 TAMPERER = '''
 def schedule(view):
@@ -109,15 +134,17 @@ def test_seed_and_baselines_are_valid_and_sarathi_beats_vllm(problem) -> None:
 
 @pytest.mark.slow
 def test_schedulers_that_reach_for_the_trace_future_or_break_rules_are_refused(problem) -> None:
-    programs = {**{f"peek-{k}": v for k, v in PEEKERS.items()}, "spy": BUILTIN_SPY, "tamper": TAMPERER,
+    programs = {**{f"peek-{k}": v for k, v in PEEKERS.items()}, "spy": BUILTIN_SPY, "subclasses": SUBCLASS_PATCHER, "tamper": TAMPERER,
                 "future": FUTURE, "wrong-type": WRONG_TYPE}
     with Sandbox() as sandbox:
         outcomes = {name: evaluate(problem, sandbox, code, ["quick"], Limits()) for name, code in programs.items()}
     for name, outcome in outcomes.items():
-        assert name == "spy" or outcome.status != "ok", (name, outcome.metrics)
+        assert name in ("spy", "subclasses") or outcome.status != "ok", (name, outcome.metrics)
     for name in PEEKERS:
         if name != "at_load":
             assert "frames is not allowed" in (outcomes[f"peek-{name}"].error or ""), outcomes[f"peek-{name}"].error
     assert outcomes["peek-at_load"].status == "crash"
     assert "not on the server" in (outcomes["future"].error or "")
     assert outcomes["spy"].status == "ok", outcomes["spy"].error  # the engine never called a patched builtin
+    # no class of the driver carries code (the engine is a namespace and plain functions)
+    assert outcomes["subclasses"].status == "ok", outcomes["subclasses"].error
