@@ -27,6 +27,7 @@ from __future__ import annotations
 import sys
 import time
 from builtins import all, dict, float, int, isinstance, len, list, max, range, repr, set, str, tuple, type  # noqa: UP029
+from functools import partial
 from types import SimpleNamespace
 from typing import Any
 
@@ -38,7 +39,9 @@ import numpy as np
 _clock = time.process_time
 _FRAME_ATTRS = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame"})
 _FRAME_EVENTS = frozenset({"sys._getframe", "sys._current_frames", "sys.settrace", "sys.setprofile",
-                           "gc.get_objects", "gc.get_referrers", "gc.get_referents"})
+                           "gc.get_objects", "gc.get_referrers", "gc.get_referents", "llm_serving.signals"})
+#: a Python signal handler receives the interrupted frame without any audit event
+_SIGNAL_CALLS = ("signal", "setitimer", "alarm")
 PEEK_MARK = "llm_serving: reading the interpreter's frames is not allowed"
 
 
@@ -50,8 +53,18 @@ def _no_frames(event: str, args: Any) -> None:
 
 
 def arm() -> None:
-    """Install the frame wall in this process (the child does it when it loads the driver)."""
+    """Install the frame wall in this process (the child does it when it loads the driver).
+
+    Setting a signal handler or a timer goes through a builtin that raises the refused audit event (not a
+    function of this module, whose globals would lead to the engine). A program that rebuilds the `_signal`
+    module from scratch (`_imp.create_builtin`) still gets a handler, and with it a frame: only a
+    parent-side engine or a syscall filter closes that (see description.md).
+    """
     sys.addaudithook(_no_frames)
+    for module in (sys.modules.get("signal"), sys.modules.get("_signal")):
+        for name in _SIGNAL_CALLS:
+            if module is not None and hasattr(module, name):
+                setattr(module, name, partial(sys.audit, "llm_serving.signals"))
 
 
 if __name__ == "evolve_driver":  # executed by the sandbox child, before any candidate code

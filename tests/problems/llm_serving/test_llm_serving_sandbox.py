@@ -41,6 +41,14 @@ def schedule(view):
     sys.settrace(lambda frame, event, arg: SEEN.append(frame.f_back))
     return {r.rid: (r.prefill_left or 1) for r in view.running + view.waiting[:1]}
 ''',
+    "signal": '''
+import signal
+SEEN = []
+def schedule(view):
+    signal.signal(signal.SIGPROF, lambda signum, frame: SEEN.append(frame.f_back))
+    signal.setitimer(signal.ITIMER_PROF, 0.0001, 0.0001)
+    return {r.rid: (r.prefill_left or 1) for r in view.running + view.waiting[:1]}
+''',
     "at_load": '''
 import sys
 HARNESS = sys._getframe(1)   # the harness's frame holds every instance's inputs
