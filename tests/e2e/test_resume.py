@@ -162,3 +162,64 @@ def test_a_resume_cannot_change_the_problem(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "problem.options.train_n" in err and "keeps its problem" in err and "Traceback" not in err
     assert Archive.for_run_dir(run_dir).get_run().status == "finished"
+
+
+# -- one owner per run ------------------------------------------------------------------------------------
+LONG = ["search.iterations=100000", "search.max_seconds=120", "evaluator.workers=1", "search.holdout_top_k=1",
+        "quiet=true"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_second_process_on_a_live_run_is_refused_and_a_killed_owners_run_is_taken_over(
+        tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> None:
+    run_dir = tmp_path / "run"
+    if backend == "sqlite":
+        where = [f"hydra.run.dir={run_dir}"]
+        archive_of = lambda: Archive.for_run_dir(run_dir)  # noqa: E731
+    else:
+        url = request.getfixturevalue("postgres_url")
+        where = [f"archive.url={url}", f"hydra.run.dir={run_dir}"]
+        archive_of = lambda: Archive(url)  # noqa: E731
+    owner = _cli(run_dir, [*LONG, *where])
+    deadline = time.monotonic() + 120
+    while owner.poll() is None and time.monotonic() < deadline:
+        try:
+            if archive_of().get_run().evaluations >= 3:
+                break
+        except Exception:
+            pass
+        time.sleep(0.1)
+    run = archive_of().get_run()
+    again = [f"resume={run_dir}"] if backend == "sqlite" else [f"resume={run.id}", f"archive.url={url}"]
+    takers: list[subprocess.Popen[str]] = []
+    try:
+        second = _cli(tmp_path / "second", again)
+        out, err = second.communicate(timeout=120)
+        assert second.returncode == 2, (out, err)
+        assert len(err.strip().splitlines()) == 1 and "owned by another process" in err and "Traceback" not in err
+        assert f"pid {owner.pid}" in err and "last heartbeat" in err
+        assert owner.poll() is None and archive_of().get_run().status == "running"  # the owner goes on
+
+        os.killpg(owner.pid, signal.SIGKILL)
+        owner.wait()
+        takers += [_cli(tmp_path / "second", again) for _ in range(2)]  # two resumes at once: one wins
+        deadline = time.monotonic() + 120
+        while all(t.poll() is None for t in takers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        (loser,) = [t for t in takers if t.poll() is not None]
+        (winner,) = [t for t in takers if t is not loser]
+        out, err = loser.communicate(timeout=60)
+        assert loser.returncode == 2 and "owned by another process" in err, (out, err)
+        assert f"pid {winner.pid}" in err
+        os.killpg(winner.pid, signal.SIGINT)
+        out, err = winner.communicate(timeout=120)
+        assert winner.returncode == 130, err
+        assert "taking the run over" in out and f"pid {owner.pid}" in out
+        log = (run_dir / "evolve.log").read_text() if backend == "sqlite" else \
+            "".join(p.read_text() for p in (tmp_path / "runs").rglob("evolve.log"))  # this machine's new folder
+        assert "lease taken over" in log
+        assert archive_of().get_run().status == "interrupted"
+    finally:
+        for proc in [owner, *takers]:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
