@@ -97,7 +97,7 @@ def _run(cfg: Any, run_dir: Path, console: Console, started: Any | None, overrid
             archive.close()
             raise
         if taken is not None:
-            log.warning("run %s: lease taken over from %s", run_id, taken.describe())
+            log.info("run %s: lease taken over from %s", run_id, taken.describe())
             console.print(f"[yellow]taking the run over[/] from its previous owner ({taken.describe()})",
                           soft_wrap=True, highlight=False)
         for line in resumed.describe():
@@ -266,10 +266,8 @@ def _mark_stopped(archive: Archive, run_id: str, exc: BaseException) -> None:
         status = "failed"
         reason = str(exc).splitlines()[0] if isinstance(exc, EvolveError) and str(exc) else \
             f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
-        if isinstance(exc, EvolveError):
-            log.error("run %s failed: %s", run_id, exc)
-        else:
-            log.exception("run %s failed", run_id)
+        if not isinstance(exc, EvolveError):  # a bug: its traceback goes to the terminal and to evolve.log
+            logging.getLogger("evolve.exit").exception("run %s failed", run_id)
     try:
         archive.update_run(run_id, status=status, stop_reason=reason[:200], finished_at=_now())
         archive.add_event(run_id, "stop", reason, {"status": status})
@@ -294,6 +292,9 @@ def _discard_unused(run_dir: Path) -> None:
         return
     if entries <= {".hydra", "evolve.log"}:
         shutil.rmtree(run_dir, ignore_errors=True)
+        if run_dir.parent.parent.name == "runs":  # runs/<problem>/<time>: the problem's folder, if now empty
+            with contextlib.suppress(OSError):
+                run_dir.parent.rmdir()
 
 
 def _open_archive(cfg: Any, run_dir: Path) -> Archive:

@@ -157,7 +157,7 @@ class Lease:
                     held = self.holder()
                     self.lost = ("lease lost: another process took the run over"
                                  + (f" ({held.describe()})" if held and held.token else ""))
-                    log.error("%s; stopping without further writes", self.lost)
+                    log.info("%s; stopping without further writes", self.lost)
                     on_lost(self.lost)
                     return
 
