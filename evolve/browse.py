@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from evolve.archive import Archive, ProgramRecord, RunRecord
 from evolve.archive import queries as q
+from evolve.archive.store import damage_advice
 from evolve.errors import ArchiveError, EvolveError
 from evolve.report.text import (
     code_diff,
@@ -115,7 +116,7 @@ def main(cmd: str, argv: Sequence[str], console: Console | None = None) -> int:
         return 2
     except SQLAlchemyError as exc:
         err.print(Text.assemble(("error:", "bold red"), " the archive could not be read: ",
-                                first_line(str(exc), 200)), soft_wrap=True)
+                                first_line(str(exc), 200), damage_advice(exc)), soft_wrap=True)
         return 2
     except BrokenPipeError:  # `evolve archive show … | head`: stop quietly, and keep Python's exit quiet too
         devnull = os.open(os.devnull, os.O_WRONLY)

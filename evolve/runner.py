@@ -145,6 +145,7 @@ def _open_resumed(cfg: Any, run_dir: Path, overrides: Sequence[str]) -> tuple[Ar
     else:
         archive = Archive.for_run_dir(Path(str(cfg.resume)) if Path(str(cfg.resume)).is_dir() else run_dir)
     try:
+        archive.check_integrity()  # a damaged file is refused before anything is written to it
         run_rec = _find_resumable(archive, run_dir, str(cfg.resume))
         resumed = resume_config(cfg, run_rec.config, overrides)
         validate(resumed.cfg)
