@@ -37,6 +37,8 @@ CASCADE = ("quick", "train")
 TRAIN_ONLY = ("train",)
 #: the stop reason when the evaluation cluster is gone; the run stays resumable
 EVALUATOR_LOST = "evaluator lost"
+#: the stop reason when another process took the run's lease over: this one stops writing at once
+LEASE_LOST = "lease lost"
 
 
 @dataclass
@@ -274,6 +276,8 @@ class Evolution:
                 if fut.done() and not fut.cancelled():
                     fut.exception()  # retrieved: asyncio would log it as lost otherwise
                 fut.cancel()
+        if self.stop_reason == LEASE_LOST:  # the run is another process's now: its state is not ours to save
+            return LEASE_LOST
         if self.stop_reason not in ("interrupted", EVALUATOR_LOST) and self.inflight:
             drain = max(5.0, float(self.limits.split_wall_s) * len(self.splits) + 10.0)
             done, _ = await asyncio.wait(set(self.inflight), timeout=drain)

@@ -26,7 +26,7 @@ from evolve.config import check_limits, validate, worker_count
 from evolve.errors import ArchiveError, ConfigError, EvolveError, ProblemError
 from evolve.evaluation import evaluate
 from evolve.llm.factory import make_mutator
-from evolve.loop import EVALUATOR_LOST, Evolution
+from evolve.loop import EVALUATOR_LOST, LEASE_LOST, Evolution
 from evolve.plugins import load_problem
 from evolve.problem import Problem
 from evolve.progress import ProgressLine
@@ -85,7 +85,11 @@ def _run(cfg: Any, run_dir: Path, console: Console, started: Any | None, overrid
         if started is not None:  # its workers were started for the command's defaults, not the run's config
             started.shutdown(wait=False)
             started = None
-        archive, run_rec, resumed = _open_resumed(cfg, run_dir, overrides)
+        try:
+            archive, run_rec, resumed = _open_resumed(cfg, run_dir, overrides)
+        except BaseException:
+            _discard_unused(run_dir)  # `resume=` named a folder that holds no run: Hydra's files go again
+            raise
         cfg = resumed.cfg
         run_id = run_rec.id
         if run_rec.status == "finished" and not resumed.raised:
@@ -128,6 +132,9 @@ def _run(cfg: Any, run_dir: Path, console: Console, started: Any | None, overrid
             archive.add_event(run_id, "config", "; ".join(resumed.describe()),
                               {"changes": [list(c) for c in resumed.changes]})
             (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(config))
+        elif not (run_dir / "config.yaml").exists():  # a run id resumed in a new folder on this machine
+            run_dir.mkdir(parents=True, exist_ok=True)
+            (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(run_rec.config))
         return _run_owned(cfg, run_dir, console, started, archive, run_id, lease, problem)
     except BaseException as exc:
         if lease.lost is None:
@@ -163,7 +170,7 @@ def _nothing_to_do(archive: Archive, run_rec: Any, run_dir: Path, console: Conso
     budgets = ", ".join(BUDGETS)
     message = (f"run {run_rec.id} is finished ({run_rec.stop_reason or 'done'}, {run_rec.evaluations} evaluations): "
                f"nothing to do; to continue it, raise one of its budgets on the command ({budgets}), "
-               f"e.g. search.iterations={run_rec.config.get('search', {}).get('iterations', 0) * 2}")
+               f"e.g. search.iterations={max(2 * run_rec.evaluations, run_rec.evaluations + 1)}")
     log.info(message)
     console.print(message, soft_wrap=True, highlight=False, markup=False)
     return summary
@@ -208,7 +215,7 @@ def _run_owned(cfg: Any, run_dir: Path, console: Console, started: Any | None, a
                         seed=int(cfg.seed))
     except (EvaluatorLost, EvaluatorUnavailable) as exc:  # no cluster at that address, or no extra
         raise EvolveError(f"evaluator={cfg.evaluator.name}: {exc}") from exc
-    lease.keep(lambda reason: evo.stop(reason))
+    lease.keep(lambda reason: evo.stop(LEASE_LOST))
     try:
         if cfg.resume:
             evo.restore()
