@@ -117,11 +117,19 @@ def _run(cfg: Any, run_dir: Path, console: Console, started: Any | None, overrid
             _discard_unused(run_dir)  # no run was made: leave no folder behind
             raise
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-        archive = _open_archive(cfg, run_dir)
+        try:
+            archive = _open_archive(cfg, run_dir)
+        except BaseException:
+            _discard_unused(run_dir)  # no database, no run: no folder either
+            raise
         run_id = f"{dt.datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
-        archive.create_run(run_id, problem.name, OmegaConf.to_container(cfg, resolve=True),  # type: ignore[arg-type]
-                           int(cfg.seed), str(run_dir))
+        try:
+            archive.create_run(run_id, problem.name, OmegaConf.to_container(cfg, resolve=True),  # type: ignore[arg-type]
+                               int(cfg.seed), str(run_dir))
+        except BaseException:
+            archive.close()
+            raise
+        (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
         lease = Lease(archive, run_id)
         lease.acquire()
     try:

@@ -52,7 +52,8 @@ def test_a_run_that_cannot_start_is_marked_failed_with_its_reason(cli, tmp_path:
     (["+search.iteration=5"], "did you mean search.iterations?"),
     (["evaluator.workers=100000"], "evaluator.workers=100000: more than 4 per core"),
     (["evaluator.nofile=1000000000"], "evaluator.nofile=1000000000"),
-], ids=["seed", "unknown-key", "workers", "nofile"])
+    (["archive.url=postgresql+psycopg://u:p@127.0.0.1:1/db"], "cannot open the archive"),
+], ids=["seed", "unknown-key", "workers", "nofile", "no-database"])
 def test_a_bad_value_is_one_line_before_any_work_and_leaves_no_run_folder(cli, tmp_path: Path, args: list[str],
                                                                          says: str) -> None:
     err = _one_line_error(cli(["run", *QUICK, *args], timeout=120))
