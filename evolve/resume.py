@@ -12,11 +12,13 @@ import copy
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from evolve.errors import ConfigError
+from evolve.archive import Archive, RunRecord
+from evolve.errors import ArchiveError, ConfigError
 
 #: top-level keys of the invocation, not of the run: they always come from the command
 INVOCATION_KEYS = ("resume", "quiet", "archive")
@@ -77,6 +79,30 @@ def resume_config(cfg: DictConfig, stored: Mapping[str, Any], overrides: Sequenc
     return Resumed(merged, changes, tuple(dropped), raised)
 
 
+def find_run(archive: Archive, run_dir: Path, resume: str = "") -> RunRecord:
+    """The run to resume: by run id (a database shared by many runs), else the one of this run directory."""
+    listed = archive.list_runs()
+    if resume and not Path(resume).is_dir():
+        runs = [r for r in listed if r.id == resume]
+        if not runs:
+            raise ArchiveError(f"resume={resume}: no run with that id in {archive.url.split('@')[-1]}; "
+                               "`evolve runs` or `evolve archive top URL` show the run ids")
+    else:
+        runs = [r for r in listed if r.run_dir in (None, str(run_dir)) or len(listed) == 1]
+    if not runs:
+        raise ArchiveError(f"resume={run_dir}: no run recorded in {archive.url}")
+    return runs[-1]
+
+
+def updated_config(stored: Mapping[str, Any], now: Mapping[str, Any]) -> dict[str, Any]:
+    """The stored configuration with the values of `now` laid over it; stored keys `now` lacks are kept."""
+    out = dict(stored)
+    for key, value in now.items():
+        old = out.get(key)
+        out[key] = updated_config(old, value) if isinstance(old, Mapping) and isinstance(value, Mapping) else value
+    return out
+
+
 def _named(path: str, named: Sequence[str]) -> bool:
     return any(n == path or path.startswith(n + ".") for n in named)
 
@@ -123,4 +149,4 @@ def _show(value: Any) -> str:
     return "null" if value is None else str(value)
 
 
-__all__ = ["BUDGETS", "Resumed", "named_keys", "resume_config"]
+__all__ = ["BUDGETS", "Resumed", "find_run", "named_keys", "resume_config", "updated_config"]

@@ -10,7 +10,7 @@ import logging
 import shutil
 import signal
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +23,14 @@ from evolve.archive import Archive
 from evolve.archive.lease import Lease
 from evolve.archive.store import DB_NAME, sqlite_url
 from evolve.config import check_limits, validate, worker_count
-from evolve.errors import ArchiveError, ConfigError, EvolveError, ProblemError
+from evolve.errors import ConfigError, EvolveError, ProblemError
 from evolve.evaluation import evaluate
 from evolve.llm.factory import make_mutator
 from evolve.loop import EVALUATOR_LOST, LEASE_LOST, Evolution
 from evolve.plugins import load_problem
 from evolve.problem import Problem
 from evolve.progress import ProgressLine
-from evolve.resume import BUDGETS, Resumed, resume_config
+from evolve.resume import BUDGETS, Resumed, find_run, resume_config, updated_config
 from evolve.summary import build_summary, print_final, write_summary
 from evolve.testing.contract import fast_check
 from evolve.worker import ProblemSpec, isolation_from, share_problem, start_local_workers
@@ -134,7 +134,7 @@ def _run(cfg: Any, run_dir: Path, console: Console, started: Any | None, overrid
         lease.acquire()
     try:
         if cfg.resume and resumed.changes:  # the run goes on with what it now runs with, and says so
-            config = _updated(run_rec.config, OmegaConf.to_container(cfg, resolve=True))  # type: ignore[arg-type]
+            config = updated_config(run_rec.config, OmegaConf.to_container(cfg, resolve=True))  # type: ignore[arg-type]
             config["resume"] = run_rec.config.get("resume")
             archive.update_run(run_id, config=config)
             archive.add_event(run_id, "config", "; ".join(resumed.describe()),
@@ -161,7 +161,7 @@ def _open_resumed(cfg: Any, run_dir: Path, overrides: Sequence[str]) -> tuple[Ar
         archive = Archive.for_run_dir(Path(str(cfg.resume)) if Path(str(cfg.resume)).is_dir() else run_dir)
     try:
         archive.check_integrity()  # a damaged file is refused before anything is written to it
-        run_rec = _find_resumable(archive, run_dir, str(cfg.resume))
+        run_rec = find_run(archive, run_dir, str(cfg.resume))
         resumed = resume_config(cfg, run_rec.config, overrides)
         validate(resumed.cfg)
     except BaseException:
@@ -288,16 +288,7 @@ def _mark_stopped(archive: Archive, run_id: str, exc: BaseException) -> None:
         archive.update_run(run_id, status=status, stop_reason=reason[:200], finished_at=_now())
         archive.add_event(run_id, "stop", reason, {"status": status})
     except Exception as db_exc:  # the archive itself is what failed (disk full, server gone)
-        log.error("could not record the stop of run %s: %s", run_id, db_exc)
-
-
-def _updated(stored: Mapping[str, Any], now: Mapping[str, Any]) -> dict[str, Any]:
-    """The stored configuration with the values of `now` laid over it; stored keys `now` lacks are kept."""
-    out = dict(stored)
-    for key, value in now.items():
-        old = out.get(key)
-        out[key] = _updated(old, value) if isinstance(old, Mapping) and isinstance(value, Mapping) else value
-    return out
+        logging.getLogger("evolve.exit").error("could not record the stop of run %s: %s", run_id, db_exc)
 
 
 def _discard_unused(run_dir: Path) -> None:
@@ -360,21 +351,6 @@ async def _run_with_signals(evo: Evolution) -> str:
             except (NotImplementedError, RuntimeError):
                 pass
         await evo.mutator.aclose()  # its HTTP sessions belong to this loop: closed here or never
-
-
-def _find_resumable(archive: Archive, run_dir: Path, resume: str = "") -> Any:
-    """The run to resume: by run id (a database shared by many runs), else the one of this run directory."""
-    listed = archive.list_runs()
-    if resume and not Path(resume).is_dir():
-        runs = [r for r in listed if r.id == resume]
-        if not runs:
-            raise ArchiveError(f"resume={resume}: no run with that id in {archive.url.split('@')[-1]}; "
-                               "`evolve runs` or `evolve archive top URL` show the run ids")
-    else:
-        runs = [r for r in listed if r.run_dir in (None, str(run_dir)) or len(listed) == 1]
-    if not runs:
-        raise ArchiveError(f"resume={run_dir}: no run recorded in {archive.url}")
-    return runs[-1]
 
 
 def _now() -> dt.datetime:
