@@ -187,6 +187,7 @@ def check_limits(evaluator: Any) -> None:
         problem = limit_error(f.name, evaluator[f.name]) if f.name in evaluator else None
         if problem is not None:
             raise ConfigError(f"evaluator.{f.name}: {problem}")
+    _check_machine(evaluator)
 
 
 #: local workers per core beyond which a configuration is refused: each worker keeps a sandbox zygote and
@@ -196,13 +197,18 @@ WORKERS_PER_CORE = 4
 MACHINE_EVALUATORS = ("local", "inline", "loky")
 
 
+#: memory limits up to this many MB are accepted on any machine, so the defaults hold on small ones
+MEMORY_FLOOR_MB = 4096
+
+
 def machine_limits() -> dict[str, int]:
     """The most the sandbox can give a candidate on this machine: per-candidate limits above these are
-    clamped by the kernel (open files, processes) or can never bind (memory, the tmpfs /tmp)."""
+    clamped by the kernel (open files, processes) or can never bind (memory and the tmpfs /tmp beyond the
+    machine's memory and swap)."""
     import resource
 
-    memory_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1 << 20)
-    out = {"memory_mb": memory_mb, "disk_mb": memory_mb}
+    memory_mb = (os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") >> 20) + _swap_mb()
+    out = {"memory_mb": max(MEMORY_FLOOR_MB, memory_mb), "disk_mb": max(MEMORY_FLOOR_MB, memory_mb)}
     for key, which in (("nofile", resource.RLIMIT_NOFILE), ("nproc", resource.RLIMIT_NPROC)):
         hard = resource.getrlimit(which)[1]
         if hard != resource.RLIM_INFINITY:
@@ -210,16 +216,31 @@ def machine_limits() -> dict[str, int]:
     return out
 
 
-def _check_machine(e: Any) -> None:
+def _swap_mb() -> int:
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("SwapTotal:"):
+                    return int(line.split()[1]) >> 10
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def _check_workers(e: Any) -> None:
     cores = os.cpu_count() or 1
     if e.name in MACHINE_EVALUATORS and e.workers > WORKERS_PER_CORE * cores:
         raise ConfigError(f"evaluator.workers={e.workers}: more than {WORKERS_PER_CORE} per core on this machine "
                           f"({cores} cores, so at most {WORKERS_PER_CORE * cores}); each worker runs a sandbox of "
                           "its own: use fewer, or evaluator=dask|ray to spread them over a cluster")
+
+
+def _check_machine(e: Any) -> None:
     for key, most in machine_limits().items():
         value = e[key]
         if value > most:
-            what = {"memory_mb": "this machine's memory", "disk_mb": "this machine's memory (/tmp is a tmpfs)",
+            what = {"memory_mb": "this machine's memory and swap",
+                    "disk_mb": "this machine's memory and swap (/tmp is a tmpfs)",
                     "nofile": "the open-file limit this process may grant",
                     "nproc": "the process limit this process may grant"}[key]
             unit = " MB" if key.endswith("_mb") else ""
@@ -317,7 +338,7 @@ def validate(cfg: Any) -> None:
     need(e.memory_mb >= 128, "evaluator.memory_mb", "must be at least 128")
     need(e.max_retries >= 0, "evaluator.max_retries", "must be 0 or more")
     check_limits(e)
-    _check_machine(e)
+    _check_workers(e)
     need(llm.provider in ("offline", "litellm", "openai"), "llm.provider",
          f"unknown provider {llm.provider!r}; use offline, litellm or openai")
     need(llm.client in ("aiohttp", "sdk"), "llm.client", f"unknown client {llm.client!r}; use aiohttp or sdk")
