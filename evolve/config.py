@@ -187,7 +187,8 @@ def check_limits(evaluator: Any) -> None:
         problem = limit_error(f.name, evaluator[f.name]) if f.name in evaluator else None
         if problem is not None:
             raise ConfigError(f"evaluator.{f.name}: {problem}")
-    _check_machine(evaluator)
+    if evaluator.get("name", "local") in MACHINE_EVALUATORS:  # a cluster's workers have limits of their own
+        _check_machine(evaluator)
 
 
 #: local workers per core beyond which a configuration is refused: each worker keeps a sandbox zygote and
@@ -263,10 +264,10 @@ def _unknown_keys(node: Any, schema: type, prefix: str) -> None:
             hint = f"; did you mean {near[0]}?" if near else "; `evolve run --help` lists the settings"
             raise ConfigError(f"{path}: no such setting{hint} (a `+` adds keys only inside problem.options)")
         sub = known[key]
-        value = node._get_node(key)
-        if sub is not None and isinstance(value, DictConfig) and not value._is_none():
+        value = node[key]
+        if sub is not None and isinstance(value, DictConfig):
             _unknown_keys(value, sub, path + ".")
-        elif sub is not None and isinstance(value, ListConfig) and not value._is_none():
+        elif sub is not None and isinstance(value, ListConfig):
             for i, item in enumerate(value):
                 if isinstance(item, DictConfig):
                     _unknown_keys(item, sub, f"{path}[{i}].")
