@@ -156,6 +156,7 @@ def rewrite_overrides(args: list[str]) -> list[str]:
             if not Path(target).is_dir() and any(x.startswith("archive.url=") for x in args):
                 continue  # a run id in a shared database: this machine gets a fresh run directory
             out.append(f"hydra.run.dir={target}")  # the run's own settings come from its archive (evolve.resume)
+            out.append("hydra.output_subdir=null")  # .hydra/ keeps the composition that made the run
     if any(a.startswith("problem.path=") for a in args) and not any(
             a.startswith(("problem=", "problem.name=")) for a in args):
         path = next(a for a in args if a.startswith("problem.path=")).split("=", 1)[1]

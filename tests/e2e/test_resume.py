@@ -104,6 +104,7 @@ def test_a_run_killed_three_times_and_resumed_without_overrides_keeps_its_budget
     _wait_for(run_dir, 1, proc)
     original = Archive.for_run_dir(run_dir).get_run().config
     config_yaml = (run_dir / "config.yaml").read_text()
+    hydra_yaml = (run_dir / ".hydra" / "config.yaml").read_text()
     for target in (8, 18, 28):
         _wait_for(run_dir, target, proc)
         assert proc.poll() is None, proc.communicate()
@@ -117,6 +118,7 @@ def test_a_run_killed_three_times_and_resumed_without_overrides_keeps_its_budget
     assert run.status == "finished" and run.stop_reason == "iterations" and run.evaluations == 40
     assert run.config == original
     assert (run_dir / "config.yaml").read_text() == config_yaml
+    assert (run_dir / ".hydra" / "config.yaml").read_text() == hydra_yaml  # Hydra's record of the first command
     indexes = sorted(p.eval_index for p in archive.programs(run.id) if p.eval_index is not None)
     assert indexes == list(range(1, 41))
     assert "except" not in out  # nothing differed from the stored configuration
