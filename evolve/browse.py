@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from evolve.archive import Archive, ProgramRecord, RunRecord
 from evolve.archive import queries as q
+from evolve.archive.store import damage_advice
 from evolve.errors import ArchiveError, EvolveError
 from evolve.report.text import (
     code_diff,
@@ -35,6 +36,7 @@ from evolve.report.text import (
     metric_columns,
     money,
     num,
+    printable,
     signed,
 )
 
@@ -121,7 +123,7 @@ def main(cmd: str, argv: Sequence[str], console: Console | None = None) -> int:
         return 2
     except SQLAlchemyError as exc:
         err.print(Text.assemble(("error:", "bold red"), " the archive could not be read: ",
-                                first_line(str(exc), 200)), soft_wrap=True)
+                                first_line(str(exc), 200), damage_advice(exc)), soft_wrap=True)
         return 2
     except BrokenPipeError:  # `evolve archive show … | head`: stop quietly, and keep Python's exit quiet too
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -190,7 +192,7 @@ def _top(archive: Archive, run: RunRecord, args: argparse.Namespace, out: Consol
             row.append(Text(p.status, style=STATUS_STYLE.get(p.status, "red")))
         rows.append(row)
     keep = _fit([h for h, _, _ in spec], [d for _, _, d in spec], rows, out.width - 36)  # edit: 30+ columns
-    table = Table(title=f"{run.problem} · run {run.id} · top {len(progs)} ({args.status}){where}",
+    table = Table(title=f"{printable(run.problem)} · run {printable(run.id)} · top {len(progs)} ({args.status}){where}",
                   title_justify="left", header_style="bold")
     for k in keep:
         head, just, _ = spec[k]
@@ -198,7 +200,7 @@ def _top(archive: Archive, run: RunRecord, args: argparse.Namespace, out: Consol
                          "dim" if head == "#" else None)
     table.add_column("edit", min_width=12)  # the only column that wraps: the others keep their width
     for p, row in zip(progs, rows):
-        edit = p.edit_kind or "seed" if p.role == "seed" else (edit_summary(p.edit, p.edit_kind, 60) or "—")
+        edit = p.edit_kind or "seed" if p.role == "seed" else (edit_summary(printable(p.edit), p.edit_kind, 60) or "—")
         table.add_row(*(row[k] for k in keep), edit)
     out.print(table)
     if folded:
@@ -206,7 +208,7 @@ def _top(archive: Archive, run: RunRecord, args: argparse.Namespace, out: Consol
                   "behaviour in effect) are counted there, not listed; --every lists each program",
                   style="dim", highlight=False)
     out.print(f"{run.evaluations} evaluations · run {run.status}"
-              f"{' (' + run.stop_reason + ')' if run.stop_reason else ''} · "
+              f"{' (' + printable(run.stop_reason) + ')' if run.stop_reason else ''} · "
               f"`evolve archive show {_run_arg(args.run, run)} ID` shows one", style="dim", highlight=False)
     return 0
 
@@ -240,7 +242,7 @@ def _show(archive: Archive, run: RunRecord, args: argparse.Namespace, out: Conso
     p = _program(archive, run, args.id)
     color = STATUS_STYLE.get(p.status, "red")
     title = Text.assemble((f"program #{p.id}", "bold"), "  ", (p.status, f"bold {color}"),
-                          f"  {p.role}" + (f" {p.name}" if p.name and p.role != "candidate" else ""))
+                          f"  {p.role}" + (f" {printable(p.name)}" if p.name and p.role != "candidate" else ""))
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="dim")
     facts.add_column()
@@ -254,9 +256,9 @@ def _show(archive: Archive, run: RunRecord, args: argparse.Namespace, out: Conso
         facts.add_row("inspirations", " ".join(f"#{i}" for i in p.inspiration_ids))
     facts.add_row("island · cell · gen", f"{p.island} · {p.cell or '—'} · {p.generation}")
     if p.edit_kind or p.edit:
-        facts.add_row("edit", _edit_label(p.edit_kind, p.edit))
+        facts.add_row("edit", printable(_edit_label(p.edit_kind, p.edit)))
     if p.model or p.prompt_tokens or p.completion_tokens:
-        facts.add_row("model", f"{p.model or '—'} · {p.prompt_tokens:,} prompt + {p.completion_tokens:,} "
+        facts.add_row("model", f"{printable(p.model) or '—'} · {p.prompt_tokens:,} prompt + {p.completion_tokens:,} "
                                f"completion tokens · {money(p.cost_usd)}")
     facts.add_row("evaluated", (f"evaluation #{p.eval_index} · " if p.eval_index else "")
                   + f"{p.eval_seconds:.2f} s · created {local_time(p.created_at)}")
@@ -265,27 +267,27 @@ def _show(archive: Archive, run: RunRecord, args: argparse.Namespace, out: Conso
     if p.stages or p.holdout:
         out.print(_stage_table(p))
     if p.error:
-        out.print(Panel(Text(p.error.rstrip()), title="error", title_align="left", border_style="red"))
+        out.print(Panel(Text(printable(p.error.rstrip())), title="error", title_align="left", border_style="red"))
     for st in p.stages:
         for name, text in (("stdout", st.stdout), ("stderr", st.stderr)):
             if text:
-                lines = text.rstrip().splitlines()
+                lines = printable(text.rstrip()).splitlines()
                 shown = "\n".join(lines[-40:]) + ("" if len(lines) <= 40 else f"\n… ({len(lines) - 40} more lines)")
                 out.print(Panel(Text(shown), title=f"{st.split} {name}", title_align="left", border_style="dim"))
     if p.code:
-        out.print(Panel(Syntax(p.code.rstrip("\n"), "python", line_numbers=True, word_wrap=True, theme="ansi_dark"),
+        out.print(Panel(Syntax(printable(p.code.rstrip("\n")), "python", line_numbers=True, word_wrap=True, theme="ansi_dark"),
                         title=f"code of #{p.id}", title_align="left", border_style="blue"))
     else:
         out.print("no code (the proposal could not be turned into a program)", style="dim")
     for call in q.llm_calls_for(archive, p.id):
-        head = Text(f"LLM call #{call.id} · {call.model} · {call.status} · {call.prompt_tokens:,}+"
+        head = Text(f"LLM call #{call.id} · {printable(call.model)} · {call.status} · {call.prompt_tokens:,}+"
                 f"{call.completion_tokens:,} tokens · {money(call.cost_usd)} · {call.latency_s:.1f} s")
         parts: list[Any] = []
         if call.error:
-            parts.append(Text(f"error: {call.error}", style="red"))
-        parts.append(Panel(Text(call.prompt or "(no prompt stored)"), title="prompt", title_align="left",
+            parts.append(Text(f"error: {printable(call.error)}", style="red"))
+        parts.append(Panel(Text(printable(call.prompt) or "(no prompt stored)"), title="prompt", title_align="left",
                            border_style="dim"))
-        parts.append(Panel(Text(call.response or "(no reply stored)"), title="reply", title_align="left",
+        parts.append(Panel(Text(printable(call.response) or "(no reply stored)"), title="reply", title_align="left",
                            border_style="dim"))
         out.print(Panel(Group(*parts), title=head, title_align="left", border_style="magenta"))
     return 0
@@ -322,7 +324,7 @@ def _stage_table(p: ProgramRecord) -> Group:
     for c in cols:
         table.add_row(c, *(num(r[2].get(c)) for r in rows))
     table.add_row("seconds", *("—" if r[3] is None else f"{r[3]:.2f}" for r in rows))
-    notes = [Text(f"{split}: " + (f"{failed}: " if failed else "") + last_line(error, 300), style="red")
+    notes = [Text(f"{split}: " + printable((f"{failed}: " if failed else "") + last_line(error, 300)), style="red")
              for split, status, _, _, failed, error in rows if status != "ok"]
     return Group(table, *notes)
 
@@ -336,7 +338,8 @@ def _diff(archive: Archive, run: RunRecord, args: argparse.Namespace, out: Conso
             raise EvolveError(f"program #{new.id} has no parent (it is the {new.role}); name two programs: "
                               f"evolve archive diff RUN A B (from A to B)")
         old = archive.program(new.parent_id, run.id)
-    text = code_diff(old.code, new.code, f"#{old.id} (score {num(old.score)})", f"#{new.id} (score {num(new.score)})")
+    text = printable(code_diff(old.code, new.code, f"#{old.id} (score {num(old.score)})",
+                               f"#{new.id} (score {num(new.score)})"))
     delta = (new.score - old.score) if new.score is not None and old.score is not None else None
     relation = "parent " if args.id2 is None else ""
     if not text:
@@ -345,7 +348,7 @@ def _diff(archive: Archive, run: RunRecord, args: argparse.Namespace, out: Conso
     added, removed = diff_stats(text)
     out.print(Text.assemble(relation, (f"#{old.id}", "bold"), " → ", (f"#{new.id}", "bold"),
                             f": +{added} −{removed} lines, score {num(old.score)} → {num(new.score)} "
-                            f"({signed(delta)})" + (f" · edit {new.edit_kind}" if new.edit_kind and
+                            f"({signed(delta)})" + (f" · edit {printable(new.edit_kind)}" if new.edit_kind and
                                                      args.id2 is None else "")))
     out.print(Syntax(text, "diff", theme="ansi_dark", word_wrap=True))
     return 0
@@ -379,7 +382,7 @@ def _lineage(archive: Archive, run: RunRecord, args: argparse.Namespace, out: Co
     table.add_column("edit", no_wrap=True, overflow="ellipsis", max_width=edit_width)
     for b, row in zip(chain, rows):
         table.add_row(*(row[k] for k in keep),
-                      b.role if b.role != "candidate" else (edit_summary(b.edit, b.edit_kind, 200) or "—"))
+                      b.role if b.role != "candidate" else (edit_summary(printable(b.edit), b.edit_kind, 200) or "—"))
     out.print(table)
     return 0
 
@@ -427,12 +430,12 @@ def _runs(args: argparse.Namespace, out: Console) -> int:
         shown = _short(item.location)
         r = item.run
         if r is None:
-            rows.append([shown, "—", "—", "—", "—", "—", Text(f"unreadable: {item.error}", style="red")])
+            rows.append([shown, "—", "—", "—", "—", "—", Text(f"unreadable: {printable(item.error)}", style="red")])
             continue
         if "://" in item.location:
             shown = f"{shown} --run-id {r.id}"
-        status = r.status + (f" ({r.stop_reason})" if r.stop_reason and r.stop_reason != r.status else "")
-        rows.append([shown, r.problem, local_time(r.started_at), duration(q.run_duration(r)), f"{r.evaluations:,}",
+        status = r.status + (f" ({printable(r.stop_reason)})" if r.stop_reason and r.stop_reason != r.status else "")
+        rows.append([shown, printable(r.problem), local_time(r.started_at), duration(q.run_duration(r)), f"{r.evaluations:,}",
                      num(r.best_score) if r.best_score is not None else "—",
                      Text(status, style={"finished": "green", "running": "yellow"}.get(r.status, "red"))])
     keep = _fit(headers, (0, 4, 2, 3, 0, 0, 1), rows, out.width - 10)

@@ -73,13 +73,15 @@ def _run_main(cfg: DictConfig) -> None:
 def _run_job(cfg: DictConfig) -> None:
     from evolve.worker import start_local_workers
 
-    started = start_local_workers(cfg)  # the sandbox zygotes boot while the imports below run
+    # the sandbox zygotes boot while the imports below run; a resumed run's own configuration says how many
+    started = None if cfg.resume else start_local_workers(cfg)
     from evolve.runner import run
 
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
         summary = run(cfg, run_dir, console, started)
     except EvolveError as exc:
+        logging.getLogger("evolve.exit").error("error: %s", exc)  # printed once below, kept in evolve.log
         _fail(exc)
     except KeyboardInterrupt:
         sys.exit(130)
@@ -163,15 +165,8 @@ def rewrite_overrides(args: list[str]) -> list[str]:
             target = a.split("=", 1)[1]
             if not Path(target).is_dir() and any(x.startswith("archive.url=") for x in args):
                 continue  # a run id in a shared database: this machine gets a fresh run directory
-            out.append(f"hydra.run.dir={target}")
-            cfg_file = Path(target) / "config.yaml"
-            if cfg_file.is_file() and not any(x.startswith(("problem=", "problem.name=")) for x in args):
-                import yaml
-
-                saved = yaml.safe_load(cfg_file.read_text()) or {}
-                name = (saved.get("problem") or {}).get("name")
-                if name:
-                    out.append(f"problem={name}" if name in _known_problem_configs() else f"problem.name={name}")
+            out.append(f"hydra.run.dir={target}")  # the run's own settings come from its archive (evolve.resume)
+            out.append("hydra.output_subdir=null")  # .hydra/ keeps the composition that made the run
     if any(a.startswith("problem.path=") for a in args) and not any(
             a.startswith(("problem=", "problem.name=")) for a in args):
         path = next(a for a in args if a.startswith("problem.path=")).split("=", 1)[1]

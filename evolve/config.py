@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional  # noqa: UP035
 
 from hydra.core.config_store import ConfigStore
+from omegaconf import OmegaConf
 
 from evolve.errors import ConfigError
 
@@ -189,6 +190,109 @@ def check_limits(evaluator: Any) -> None:
         problem = limit_error(f.name, evaluator[f.name]) if f.name in evaluator else None
         if problem is not None:
             raise ConfigError(f"evaluator.{f.name}: {problem}")
+    if evaluator.get("name", "local") in MACHINE_EVALUATORS:  # a cluster's workers have limits of their own
+        _check_machine(evaluator)
+
+
+#: local workers per core beyond which a configuration is refused: each worker keeps a sandbox zygote and
+#: runs one candidate process at a time, so more than a few per core only queue on the CPU
+WORKERS_PER_CORE = 4
+#: evaluators whose workers are processes or threads of this machine
+MACHINE_EVALUATORS = ("local", "inline", "loky")
+
+
+#: memory limits up to this many MB are accepted on any machine, so the defaults hold on small ones
+MEMORY_FLOOR_MB = 4096
+
+
+def machine_limits() -> dict[str, int]:
+    """The most the sandbox can give a candidate on this machine: per-candidate limits above these are
+    clamped by the kernel (open files, processes) or can never bind (memory and the tmpfs /tmp beyond the
+    machine's memory and swap)."""
+    import resource
+
+    memory_mb = (os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") >> 20) + _swap_mb()
+    out = {"memory_mb": max(MEMORY_FLOOR_MB, memory_mb), "disk_mb": max(MEMORY_FLOOR_MB, memory_mb)}
+    for key, which in (("nofile", resource.RLIMIT_NOFILE), ("nproc", resource.RLIMIT_NPROC)):
+        hard = resource.getrlimit(which)[1]
+        if hard != resource.RLIM_INFINITY:
+            out[key] = hard
+    return out
+
+
+def _swap_mb() -> int:
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("SwapTotal:"):
+                    return int(line.split()[1]) >> 10
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def _check_workers(e: Any) -> None:
+    cores = os.cpu_count() or 1
+    if e.name in MACHINE_EVALUATORS and e.workers > WORKERS_PER_CORE * cores:
+        raise ConfigError(f"evaluator.workers={e.workers}: more than {WORKERS_PER_CORE} per core on this machine "
+                          f"({cores} cores, so at most {WORKERS_PER_CORE * cores}); each worker runs a sandbox of "
+                          "its own: use fewer, or evaluator=dask|ray to spread them over a cluster")
+
+
+def _check_machine(e: Any) -> None:
+    for key, most in machine_limits().items():
+        value = e[key]
+        if value > most:
+            what = {"memory_mb": "this machine's memory and swap",
+                    "disk_mb": "this machine's memory and swap (/tmp is a tmpfs)",
+                    "nofile": "the open-file limit this process may grant",
+                    "nproc": "the process limit this process may grant"}[key]
+            unit = " MB" if key.endswith("_mb") else ""
+            raise ConfigError(f"evaluator.{key}={value}: more than {what} ({most}{unit}); the sandbox cannot enforce "
+                              f"it: use at most {most}")
+
+
+def _unknown_keys(node: Any, schema: type, prefix: str) -> None:
+    """Keys that `+key=…` added to a schema'd section: Hydra accepts them, nothing would read them."""
+    import difflib
+
+    from omegaconf import DictConfig, ListConfig
+
+    known = _sections(schema)
+    for key in node:
+        path = f"{prefix}{key}"
+        if key not in known:
+            near = difflib.get_close_matches(path, [prefix + k for k in known], n=1, cutoff=0.6) or \
+                difflib.get_close_matches(path, _all_keys(Config), n=1, cutoff=0.75)
+            hint = f"; did you mean {near[0]}?" if near else "; `evolve run --help` lists the settings"
+            raise ConfigError(f"{path}: no such setting{hint} (a `+` adds keys only inside problem.options)")
+        sub = known[key]
+        value = node[key]
+        if sub is not None and isinstance(value, DictConfig):
+            _unknown_keys(value, sub, path + ".")
+        elif sub is not None and isinstance(value, ListConfig):
+            for i, item in enumerate(value):
+                if isinstance(item, DictConfig):
+                    _unknown_keys(item, sub, f"{path}[{i}].")
+
+
+def _sections(schema: type) -> dict[str, type | None]:
+    """Each field of a config dataclass, with the dataclass it (or each item of its list) holds, if any."""
+    import typing
+
+    out: dict[str, type | None] = {}
+    for name, ann in typing.get_type_hints(schema).items():
+        out[name] = next((t for t in (ann, *typing.get_args(ann)) if dataclasses.is_dataclass(t)), None)  # type: ignore[misc]
+    return out
+
+
+def _all_keys(schema: type, prefix: str = "") -> list[str]:
+    keys = []
+    for name, sub in _sections(schema).items():
+        keys.append(prefix + name)
+        if sub is not None:
+            keys.extend(_all_keys(sub, f"{prefix}{name}."))
+    return keys
 
 
 def _finite_or_none(value: Any) -> bool:
@@ -202,6 +306,10 @@ def validate(cfg: Any) -> None:
     def need(cond: bool, key: str, msg: str) -> None:
         if not cond:
             raise ConfigError(f"{key}: {msg}")
+
+    root = OmegaConf.get_type(cfg)
+    _unknown_keys(cfg, root if isinstance(root, type) and dataclasses.is_dataclass(root) else Config, "")
+    need(cfg.seed >= 0, "seed", f"must be 0 or more, not {cfg.seed}")
 
     need(s.name in ("evolution", "random", "sequential"), "search.name",
          f"unknown strategy {s.name!r}; use evolution, random or sequential")
@@ -235,6 +343,7 @@ def validate(cfg: Any) -> None:
     need(e.memory_mb >= 128, "evaluator.memory_mb", "must be at least 128")
     need(e.max_retries >= 0, "evaluator.max_retries", "must be 0 or more")
     check_limits(e)
+    _check_workers(e)
     need(llm.provider in ("offline", "litellm", "openai"), "llm.provider",
          f"unknown provider {llm.provider!r}; use offline, litellm or openai")
     need(llm.client in ("aiohttp", "sdk"), "llm.client", f"unknown client {llm.client!r}; use aiohttp or sdk")

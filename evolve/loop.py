@@ -38,6 +38,8 @@ CASCADE = ("quick", "train")
 TRAIN_ONLY = ("train",)
 #: the stop reason when the evaluation cluster is gone; the run stays resumable
 EVALUATOR_LOST = "evaluator lost"
+#: the stop reason when another process took the run's lease over: this one stops writing at once
+LEASE_LOST = "lease lost"
 
 
 @dataclass
@@ -109,6 +111,8 @@ class Evolution:
         #: assumes (the description property reads a file)
         self._task_text = (problem.description, problem.entry, problem.describe_metrics())
         self.offline = getattr(mutator, "name", "") == "offline"
+        #: seconds earlier processes of this run spent (search.max_seconds bounds the run, not each process)
+        self.spent_before = 0.0
         self.deadline = (time.monotonic() + self.search.max_seconds) if self.search.max_seconds else None
         # plain copies of the settings read on every turn (OmegaConf attribute access is slow)
         self.limits_cfg: dict[str, Any] = {
@@ -181,6 +185,9 @@ class Evolution:
         run = self.archive.get_run(self.run_id)
         state = run.search_state or {}
         self.pop.load_state(state.get("population", {}))
+        self.spent_before = float(state.get("elapsed_s", 0.0))
+        if self.deadline is not None:
+            self.deadline -= self.spent_before
         self.mutator.load_state(state.get("mutator", {}))
         done = self.archive.programs(self.run_id, roles=("seed", "candidate"), with_code=False)
         for p in done:
@@ -270,6 +277,8 @@ class Evolution:
                 if fut.done() and not fut.cancelled():
                     fut.exception()  # retrieved: asyncio would log it as lost otherwise
                 fut.cancel()
+        if self.stop_reason == LEASE_LOST:  # the run is another process's now: its state is not ours to save
+            return LEASE_LOST
         if self.stop_reason not in ("interrupted", EVALUATOR_LOST) and self.inflight:
             drain = max(5.0, float(self.limits.split_wall_s) * len(self.splits) + 10.0)
             done, _ = await asyncio.wait(set(self.inflight), timeout=drain)
@@ -505,12 +514,20 @@ class Evolution:
 
     def _save_state(self) -> None:
         self.archive.update_run(self.run_id, rng_state={"seed": self.seed, "proposed": self.proposed},
-                                search_state={"population": self.pop.state(), "mutator": self.mutator.state()},
+                                search_state={"population": self.pop.state(), "mutator": self.mutator.state(),
+                                              "elapsed_s": self.elapsed()},
                                 evaluations=self.progress.evaluations)
+
+    def elapsed(self) -> float:
+        """Seconds this run has spent so far, over every process that ran it."""
+        return self.spent_before + time.monotonic() - self.progress.started
 
     # -- the end -------------------------------------------------------------------------------------
     def finish(self) -> dict[str, Any]:
-        """Score the top programs and the seed on hold-out, and the baselines on train and hold-out."""
+        """Score the top programs and the seed on hold-out, and the baselines on train and hold-out.
+
+        What an earlier end of the same run already scored is not scored again (a resumed run ends again).
+        """
         top_k = max(1, int(self.search.holdout_top_k))
         tops = self.archive.top(self.run_id, n=top_k)
         seed = next(iter(self.archive.programs(self.run_id, roles=("seed",))), None)
@@ -520,14 +537,20 @@ class Evolution:
         for pid in self._best_history(int(self.search.holdout_history)):
             if pid not in holdout_for:
                 holdout_for[pid] = self.archive.program(pid, self.run_id)
-        futures = {pid: self._submit(self._task(p.code, ("holdout",))) for pid, p in holdout_for.items()}
+        futures = {pid: self._submit(self._task(p.code, ("holdout",))) for pid, p in holdout_for.items()
+                   if p.holdout is None}
         baseline_ids: dict[str, int] = {}
+        scored = {p.name: p.id for p in self.archive.programs(self.run_id, roles=("baseline",), with_code=False)
+                  if p.status != "pending"}
         for name, code in sorted(self.problem.baselines().items()):
+            if name in scored:
+                continue
             bid = self.archive.add_program(self.run_id, f"baseline:{name}", role="baseline", name=name, code=code,
                                            code_hash=normalised_hash(code), status="pending")
             baseline_ids[name] = bid
         base_futs = {name: self._submit(self._task(self.archive.program(bid).code, ("train", "holdout")))
                      for name, bid in baseline_ids.items()}
+        baseline_ids.update(scored)
         for pid, fut in futures.items():
             out = _result_or_crash(fut)
             stage = out.stages[-1] if out.stages else StageResult("holdout", out.status, error=out.error)

@@ -7,10 +7,11 @@ import contextlib
 import datetime as dt
 import gc
 import logging
+import shutil
 import signal
 import traceback
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +21,17 @@ from rich.console import Console
 from evaluators.dispatch import EvaluatorLost, EvaluatorUnavailable, make_executor
 from evaluators.sandbox import Limits
 from evolve.archive import Archive
+from evolve.archive.lease import Lease
 from evolve.archive.store import DB_NAME, sqlite_url
 from evolve.config import check_limits, validate, worker_count
-from evolve.errors import ArchiveError, ConfigError, EvolveError, ProblemError
+from evolve.errors import ConfigError, EvolveError, ProblemError
 from evolve.evaluation import evaluate
 from evolve.llm.factory import make_mutator
-from evolve.loop import EVALUATOR_LOST, Evolution
+from evolve.loop import EVALUATOR_LOST, LEASE_LOST, Evolution
 from evolve.plugins import load_problem
 from evolve.problem import Problem
 from evolve.progress import ProgressLine
+from evolve.resume import BUDGETS, Resumed, find_run, resume_config, updated_config
 from evolve.summary import build_summary, print_final, write_summary
 from evolve.testing.contract import fast_check
 from evolve.worker import ProblemSpec, isolation_from, share_problem, start_local_workers
@@ -48,53 +51,160 @@ def summary_metrics(problem: Problem) -> tuple[str, ...]:
     return tuple(getattr(problem, "summary_metrics", ()) or ("score",))
 
 
-def _open_archive(cfg: Any, run_dir: Path) -> Archive:
-    url = cfg.archive.url or sqlite_url(run_dir / DB_NAME)
-    return Archive(url)
-
-
-def run(cfg: Any, run_dir: Path, console: Console | None = None, started: Any | None = None) -> dict[str, Any]:
+def run(cfg: Any, run_dir: Path, console: Console | None = None, started: Any | None = None,
+        overrides: Sequence[str] | None = None) -> dict[str, Any]:
     """Run (or resume) evolution as configured; returns the summary.
 
     `started`: the local evaluator's executor from `start_local_workers(cfg)`, its zygotes already
     starting (the CLI starts them before importing this module); started here otherwise.
+    `overrides`: the command's overrides (default: Hydra's record of them); a resumed run takes its
+    stored configuration and changes only the keys these name.
     """
     console = console or Console()
+    if overrides is None:
+        overrides = _command_overrides()
     try:
-        return _run(cfg, run_dir, console, started)
+        return _run(cfg, run_dir, console, started, overrides)
     finally:
         if started is not None:
             started.shutdown(wait=False)  # a no-op once the loop took it over and shut it down itself
 
 
-def _run(cfg: Any, run_dir: Path, console: Console, started: Any | None) -> dict[str, Any]:
-    validate(cfg)
-    problem = load_problem(cfg.problem.name, cfg.problem.path, OmegaConf.to_container(cfg.problem.options))
-    broken = fast_check(problem)
-    if broken:
-        raise ProblemError(f"problem {problem.name!r} breaks the plugin contract; nothing was run:\n  "
-                           + "\n  ".join(broken)
-                           + f"\n`evolve check-problem {cfg.problem.path or cfg.problem.name}` runs the full checks")
+def _command_overrides() -> list[str]:
+    from hydra.core.hydra_config import HydraConfig
+
+    try:
+        return list(HydraConfig.get().overrides.task)
+    except ValueError:  # not under @hydra.main (a test's compose): nothing was named
+        return []
+
+
+def _run(cfg: Any, run_dir: Path, console: Console, started: Any | None, overrides: Sequence[str]) \
+        -> dict[str, Any]:
+    problem: Problem | None = None
+    if cfg.resume:
+        if started is not None:  # its workers were started for the command's defaults, not the run's config
+            started.shutdown(wait=False)
+            started = None
+        try:
+            archive, run_rec, resumed = _open_resumed(cfg, run_dir, overrides)
+        except BaseException:
+            _discard_unused(run_dir)  # `resume=` named a folder that holds no run: Hydra's files go again
+            raise
+        cfg = resumed.cfg
+        run_id = run_rec.id
+        if run_rec.status == "finished" and not resumed.raised:
+            return _nothing_to_do(archive, run_rec, run_dir, console)
+        lease = Lease(archive, run_id)
+        try:
+            taken = lease.acquire()
+        except BaseException:
+            archive.close()
+            raise
+        if taken is not None:
+            log.info("run %s: lease taken over from %s", run_id, taken.describe())
+            console.print(f"[yellow]taking the run over[/] from its previous owner ({taken.describe()})",
+                          soft_wrap=True, highlight=False)
+        for line in resumed.describe():
+            log.info("resume: %s", line)
+        if resumed.changes or resumed.dropped:
+            console.print("resuming with the stored configuration, except: " + "; ".join(resumed.describe()),
+                          soft_wrap=True, highlight=False, markup=False)
+    else:
+        try:
+            validate(cfg)
+            problem = _load_checked_problem(cfg)
+        except BaseException:
+            _discard_unused(run_dir)  # no run was made: leave no folder behind
+            raise
+        run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            archive = _open_archive(cfg, run_dir)
+        except BaseException:
+            _discard_unused(run_dir)  # no database, no run: no folder either
+            raise
+        run_id = f"{dt.datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+        try:
+            archive.create_run(run_id, problem.name, OmegaConf.to_container(cfg, resolve=True),  # type: ignore[arg-type]
+                               int(cfg.seed), str(run_dir))
+        except BaseException:
+            archive.close()
+            raise
+        (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+        lease = Lease(archive, run_id)
+        lease.acquire()
+    try:
+        if cfg.resume and resumed.changes:  # the run goes on with what it now runs with, and says so
+            config = updated_config(run_rec.config, OmegaConf.to_container(cfg, resolve=True))  # type: ignore[arg-type]
+            config["resume"] = run_rec.config.get("resume")
+            archive.update_run(run_id, config=config)
+            archive.add_event(run_id, "config", "; ".join(resumed.describe()),
+                              {"changes": [list(c) for c in resumed.changes]})
+            (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(config))
+        elif not (run_dir / "config.yaml").exists():  # a run id resumed in a new folder on this machine
+            run_dir.mkdir(parents=True, exist_ok=True)
+            (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(run_rec.config))
+        return _run_owned(cfg, run_dir, console, started, archive, run_id, lease, problem)
+    except BaseException as exc:
+        if lease.lost is None:
+            _mark_stopped(archive, run_id, exc)
+        raise
+    finally:
+        lease.release()
+        archive.close()
+
+
+def _open_resumed(cfg: Any, run_dir: Path, overrides: Sequence[str]) -> tuple[Archive, Any, Resumed]:
+    """The archive and run that `resume=` names, and the configuration to continue it with."""
+    if cfg.archive.url:
+        archive = Archive(cfg.archive.url)
+    else:
+        archive = Archive.for_run_dir(Path(str(cfg.resume)) if Path(str(cfg.resume)).is_dir() else run_dir)
+    try:
+        archive.check_integrity()  # a damaged file is refused before anything is written to it
+        run_rec = find_run(archive, run_dir, str(cfg.resume))
+        resumed = resume_config(cfg, run_rec.config, overrides)
+        validate(resumed.cfg)
+    except BaseException:
+        archive.close()
+        raise
+    return archive, run_rec, resumed
+
+
+def _nothing_to_do(archive: Archive, run_rec: Any, run_dir: Path, console: Console) -> dict[str, Any]:
+    try:
+        summary = build_summary(archive, run_rec.id, str(run_dir))
+    finally:
+        archive.close()
+    budgets = ", ".join(BUDGETS)
+    message = (f"run {run_rec.id} is finished ({run_rec.stop_reason or 'done'}, {run_rec.evaluations} evaluations): "
+               f"nothing to do; to continue it, raise one of its budgets on the command ({budgets}), "
+               f"e.g. search.iterations={max(2 * run_rec.evaluations, run_rec.evaluations + 1)}")
+    log.info(message)
+    console.print(message, soft_wrap=True, highlight=False, markup=False)
+    return summary
+
+
+def _run_owned(cfg: Any, run_dir: Path, console: Console, started: Any | None, archive: Archive, run_id: str,
+               lease: Lease, problem: Problem | None) -> dict[str, Any]:
+    """The run, once this process owns it: start-up, the loop, the end."""
+    if problem is None:  # a resumed run: its own problem, from its stored configuration
+        problem = _load_checked_problem(cfg)
+    if cfg.resume:
+        run_rec = archive.get_run(run_id)
+        archive.update_run(run_id, status="running", stop_reason=None, heartbeat_at=_now(), finished_at=None)
+        console.print(f"resuming run {run_id} ({run_rec.evaluations} evaluations so far)")
     spec = ProblemSpec(cfg.problem.name, cfg.problem.path,
                        dict(OmegaConf.to_container(cfg.problem.options)))  # type: ignore[arg-type]
-    run_dir.mkdir(parents=True, exist_ok=True)
-    resolved = OmegaConf.to_container(cfg, resolve=True)
-    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    log.info("run %s %s in %s: problem=%s llm=%s search=%s evaluator=%s seed=%s", run_id,
+             "resumed" if cfg.resume else "started", run_dir, problem.name, cfg.llm.name, cfg.search.name,
+             cfg.evaluator.name, cfg.seed)
     workers = worker_count(cfg)
     kind = str(cfg.evaluator.name)
     if started is None:
         started = start_local_workers(cfg)
     early = [started] if started is not None else []
     share_problem(spec, problem)  # local worker threads use the problem loaded here
-    archive = _open_archive(cfg, run_dir)
-    if cfg.resume:
-        run_rec = _find_resumable(archive, run_dir, problem.name, str(cfg.resume))
-        run_id = run_rec.id
-        archive.update_run(run_id, status="running", heartbeat_at=_now(), finished_at=None)
-        console.print(f"resuming run {run_id} ({run_rec.evaluations} evaluations so far)")
-    else:
-        run_id = f"{dt.datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
-        archive.create_run(run_id, problem.name, resolved, int(cfg.seed), str(run_dir))  # type: ignore[arg-type]
     mutator = make_mutator(cfg, archive, run_id)
     preflight = getattr(mutator, "preflight", None)
     if preflight is not None:
@@ -113,10 +223,8 @@ def _run(cfg: Any, run_dir: Path, console: Console, started: Any | None) -> dict
                         workers=workers, limits=limits_from(cfg), isolation=isolation_from(cfg),
                         seed=int(cfg.seed))
     except (EvaluatorLost, EvaluatorUnavailable) as exc:  # no cluster at that address, or no extra
-        archive.update_run(run_id, status="interrupted" if cfg.resume else "failed",
-                           stop_reason=f"evaluator: {exc}", finished_at=_now())
         raise EvolveError(f"evaluator={cfg.evaluator.name}: {exc}") from exc
-    interrupted = lost = False
+    lease.keep(lambda reason: evo.stop(LEASE_LOST))
     try:
         if cfg.resume:
             evo.restore()
@@ -127,20 +235,19 @@ def _run(cfg: Any, run_dir: Path, console: Console, started: Any | None) -> dict
         with ProgressLine(cfg.search.iterations, quiet=cfg.quiet) as line, _start_up_frozen():
             evo.on_progress = line
             reason = asyncio.run(_run_with_signals(evo))
+        if lease.lost is not None:  # another process owns the run now: it writes the rest
+            raise EvolveError(f"{lease.lost}; this process stopped after {evo.progress.evaluations} evaluations")
         interrupted, lost = reason == "interrupted", reason == EVALUATOR_LOST
         archive.update_run(run_id, stop_reason=reason, evaluations=evo.progress.evaluations)
         archive.add_event(run_id, "stop", reason, {"evaluations": evo.progress.evaluations})
+        log.info("run %s stopped (%s) after %d evaluations", run_id, reason, evo.progress.evaluations)
         if not lost:  # hold-out and baselines need workers; a resumed run scores them when it ends
             evo.finish()
         status = "interrupted" if interrupted or lost else "finished"
         archive.update_run(run_id, status=status, finished_at=_now())
     except KeyboardInterrupt:
-        archive.update_run(run_id, status="interrupted", stop_reason="interrupted", finished_at=_now())
         console.print(f"[yellow]interrupted[/]: the archive in {run_dir} is consistent; "
                       f"continue with `evolve run resume={run_dir}`", soft_wrap=True)
-        raise
-    except BaseException:
-        archive.update_run(run_id, status="failed", finished_at=_now())
         raise
     finally:
         evo.close()
@@ -155,8 +262,52 @@ def _run(cfg: Any, run_dir: Path, console: Console, started: Any | None) -> dict
         console.print(f"[yellow]{EVALUATOR_LOST}[/] after {summary['evaluations']} evaluations: the cluster "
                       f"is gone, the archive is consistent; when it is back, continue with `evolve run {again}`",
                       soft_wrap=True)
-    archive.close()
     return summary
+
+
+def _load_checked_problem(cfg: Any) -> Problem:
+    problem = load_problem(cfg.problem.name, cfg.problem.path, OmegaConf.to_container(cfg.problem.options))
+    broken = fast_check(problem)
+    if broken:
+        raise ProblemError(f"problem {problem.name!r} breaks the plugin contract; nothing was run:\n  "
+                           + "\n  ".join(broken)
+                           + f"\n`evolve check-problem {cfg.problem.path or cfg.problem.name}` runs the full checks")
+    return problem
+
+
+def _mark_stopped(archive: Archive, run_id: str, exc: BaseException) -> None:
+    """Record why a run stopped abnormally, so that no run stays `running` with nobody running it."""
+    if isinstance(exc, KeyboardInterrupt):
+        status, reason = "interrupted", "interrupted"
+    else:
+        status = "failed"
+        reason = str(exc).splitlines()[0] if isinstance(exc, EvolveError) and str(exc) else \
+            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
+        if not isinstance(exc, EvolveError):  # a bug: its traceback goes to the terminal and to evolve.log
+            logging.getLogger("evolve.exit").exception("run %s failed", run_id)
+    try:
+        archive.update_run(run_id, status=status, stop_reason=reason[:200], finished_at=_now())
+        archive.add_event(run_id, "stop", reason, {"status": status})
+    except Exception as db_exc:  # the archive itself is what failed (disk full, server gone)
+        logging.getLogger("evolve.exit").error("could not record the stop of run %s: %s", run_id, db_exc)
+
+
+def _discard_unused(run_dir: Path) -> None:
+    """Remove a run folder that holds nothing but what Hydra wrote for a start that made no run."""
+    try:
+        entries = {p.name for p in run_dir.iterdir()}
+    except OSError:
+        return
+    if entries <= {".hydra", "evolve.log"}:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        if run_dir.parent.parent.name == "runs":  # runs/<problem>/<time>: the problem's folder, if now empty
+            with contextlib.suppress(OSError):
+                run_dir.parent.rmdir()
+
+
+def _open_archive(cfg: Any, run_dir: Path) -> Archive:
+    url = cfg.archive.url or sqlite_url(run_dir / DB_NAME)
+    return Archive(url)
 
 
 @contextlib.contextmanager
@@ -201,25 +352,6 @@ async def _run_with_signals(evo: Evolution) -> str:
             except (NotImplementedError, RuntimeError):
                 pass
         await evo.mutator.aclose()  # its HTTP sessions belong to this loop: closed here or never
-
-
-def _find_resumable(archive: Archive, run_dir: Path, problem: str, resume: str = "") -> Any:
-    """The run to resume: by run id (a database shared by many runs), else the one of this run directory."""
-    listed = archive.list_runs()
-    if resume and not Path(resume).is_dir():
-        runs = [r for r in listed if r.id == resume]
-        if not runs:
-            raise ArchiveError(f"resume={resume}: no run with that id in {archive.url.split('@')[-1]}; "
-                               "`evolve runs` or `evolve archive top URL` show the run ids")
-    else:
-        runs = [r for r in listed if r.run_dir in (None, str(run_dir)) or len(listed) == 1]
-    if not runs:
-        raise ArchiveError(f"resume={run_dir}: no run recorded in {archive.url}")
-    run = runs[-1]
-    if run.problem != problem:
-        raise ConfigError(f"resume={run_dir}: that run evolves {run.problem!r}, not {problem!r}; "
-                          f"pass problem={run.problem}")
-    return run
 
 
 def _now() -> dt.datetime:

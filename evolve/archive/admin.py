@@ -93,6 +93,7 @@ def main(argv: Sequence[str]) -> int:
         except ArchiveError as exc:
             raise EvolveError(str(exc)) from exc
         try:
+            archive.check_integrity()
             before = schema_revision(archive.engine)
             if args.action == "upgrade":
                 upgrade_schema(archive.engine)
@@ -106,6 +107,8 @@ def main(argv: Sequence[str]) -> int:
                     f"behind {head}: run `evolve db upgrade`"
                 behind += before != head
                 print(f"{shown(url)}: {before or '-'} ({state})")
+        except ArchiveError as exc:
+            raise EvolveError(str(exc)) from exc
         except SQLAlchemyError as exc:
             raise EvolveError(f"evolve db {args.action}: {shown(url)}: {exc.__class__.__name__}: "
                               f"{str(exc).splitlines()[0]}") from exc

@@ -64,7 +64,9 @@ def open_archive(url: str, shown: str | None = None) -> Archive:
                 raise ArchiveError(f"{shown}: no such database file {db}")
             url = readonly_sqlite_url(Path(db))
     try:
-        return Archive(url, create=False, upgrade=False)
+        archive = Archive(url, create=False, upgrade=False)
+        archive.shown = shown
+        return archive
     except ImportError as exc:  # e.g. a postgresql URL without the driver installed
         raise ArchiveError(f"cannot open {shown}: the database driver is missing ({exc.name}); "
                            "install it, e.g. pip install 'evolve[postgres]'") from exc

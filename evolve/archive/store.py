@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import hashlib
+import re
 import sqlite3
 import tempfile
 import threading
@@ -20,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, create_engine, event, func, insert, inspect, select, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DatabaseError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, defer, sessionmaker
 
 from evolve.archive.models import Base, EvaluationRow, EventRow, LLMCallRow, ProgramRow, RunRow, utcnow
@@ -116,7 +117,7 @@ def _schema_lock(engine: Engine) -> Iterator[None]:
 
 
 #: the newest revision in migrations/versions (tests check it against Alembic's own view of the scripts)
-SCHEMA_HEAD = "0001"
+SCHEMA_HEAD = "0002_24"
 
 
 def upgrade_schema(engine: Engine) -> None:
@@ -131,6 +132,7 @@ def upgrade_schema(engine: Engine) -> None:
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK_KEY})")
         tables = set(inspect(conn).get_table_names())
+        check_revision(conn, str(engine.url))
         if "alembic_version" in tables:
             if conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == SCHEMA_HEAD:
                 return
@@ -141,6 +143,38 @@ def upgrade_schema(engine: Engine) -> None:
             conn.exec_driver_sql(f"INSERT INTO alembic_version (version_num) VALUES ('{SCHEMA_HEAD}')")
             return
         _alembic_upgrade(conn)
+
+
+def known_revisions() -> set[str]:
+    """The schema revisions this version of evolve ships (read from the migration scripts, without Alembic)."""
+    found = set()
+    for script in (MIGRATIONS / "versions").glob("*.py"):
+        match = re.search(r'^revision\s*=\s*["\']([^"\']+)["\']', script.read_text(), re.M)
+        if match:
+            found.add(match.group(1))
+    return found
+
+
+def check_revision(conn: Connection, url: str) -> None:
+    """Refuse a database whose schema revision this version of evolve does not know (a newer evolve wrote it,
+    or the stamp is damaged): reading or migrating it would fail half-way."""
+    if not inspect(conn).has_table("alembic_version"):
+        return
+    version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+    if version is None or version == SCHEMA_HEAD or version in known_revisions():
+        return
+    raise ArchiveError(f"archive {_safe_url(url)} is at schema revision {version!r}, which this version of evolve "
+                       f"does not know (it knows up to {SCHEMA_HEAD}): it was written by a newer evolve, or its "
+                       "alembic_version table is damaged; open it with that newer evolve (pip install -U evolve)")
+
+
+def damage_advice(exc: BaseException) -> str:
+    """What to do about a SQLite file that is not a (whole) database; empty for other errors."""
+    text = str(exc)
+    if "malformed" in text or "not a database" in text or "disk image" in text:
+        return ("; the file is damaged (truncated or overwritten): restore it from a backup, or salvage what is "
+                "left with `sqlite3 archive.db .recover | sqlite3 recovered.db`")
+    return ""
 
 
 def _alembic_upgrade(conn: Connection) -> None:
@@ -171,6 +205,8 @@ class Archive:
         self.url = url
         try:
             url = self.url = _driver_url(url)
+            #: how messages name this archive (no password); the browser sets the name the user gave
+            self.shown = _safe_url(url)
             kwargs: dict[str, Any] = {"future": True}
             if url.startswith("sqlite"):
                 kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
@@ -190,11 +226,14 @@ class Archive:
                 raise ArchiveError(f"{_safe_url(url)} holds no evolve archive (no 'runs' table)")
             if upgrade:
                 upgrade_schema(self.engine)
+            else:
+                with self.engine.connect() as conn:
+                    check_revision(conn, url)
         except ArchiveError:
             raise
         except SQLAlchemyError as exc:
             raise ArchiveError(f"cannot open the archive at {_safe_url(url)}: {exc.__class__.__name__}: "
-                               f"{str(exc).splitlines()[0]}") from exc
+                               f"{str(exc).splitlines()[0]}{damage_advice(exc)}") from exc
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._batch: Connection | None = None
         self._batch_stack: contextlib.ExitStack | None = None  # set while a batch block is open
@@ -208,6 +247,20 @@ class Archive:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def check_integrity(self) -> None:
+        """Refuse a damaged SQLite file before writing to it (PRAGMA quick_check reads every page: about a
+        second per few hundred MB); other databases guard their own pages."""
+        if self.engine.dialect.name != "sqlite":
+            return
+        try:
+            with self.engine.connect() as conn:
+                found = [str(r[0]) for r in conn.exec_driver_sql("PRAGMA quick_check(3)")]
+        except DatabaseError as exc:
+            raise self._failed(exc) from exc
+        if found != ["ok"]:
+            raise ArchiveError(f"archive {self.shown}: {found[0]}"
+                               f"{damage_advice(Exception('malformed'))}")
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
@@ -223,7 +276,9 @@ class Archive:
             with contextlib.ExitStack() as stack:
                 self._batch_stack = stack
                 yield
-        except OperationalError as exc:
+        except IntegrityError:
+            raise
+        except DatabaseError as exc:
             raise self._failed(exc) from exc
         finally:
             self._batch, self._batch_stack = None, None
@@ -246,12 +301,14 @@ class Archive:
         try:
             with self.engine.begin() as conn:
                 yield conn
-        except OperationalError as exc:
+        except IntegrityError:
+            raise
+        except DatabaseError as exc:
             raise self._failed(exc) from exc
 
     def _failed(self, exc: Exception) -> ArchiveError:
         """The ArchiveError for a database error: the archive's URL (no password) and the error's first line."""
-        return ArchiveError(f"archive {_safe_url(self.url)}: {str(exc).splitlines()[0]}")
+        return ArchiveError(f"archive {self.shown}: {str(exc).splitlines()[0]}{damage_advice(exc)}")
 
     def _execute(self, conn: Connection, stmt: Any, values: Mapping[str, Any] | Sequence[Mapping[str, Any]]) \
             -> Any:
@@ -270,7 +327,10 @@ class Archive:
             if isinstance(values, Mapping):
                 return driver.execute(stmt.sql, stmt.args(values))  # type: ignore[union-attr,no-any-return]
             return driver.executemany(stmt.sql, [stmt.args(v) for v in values])  # type: ignore[union-attr,no-any-return]
-        except sqlite3.OperationalError as exc:  # locked, disk full, read-only…: as the SQLAlchemy path says it
+        except (sqlite3.OperationalError, sqlite3.DatabaseError) as exc:  # locked, disk full, damaged…: as the
+            # SQLAlchemy path says it (an IntegrityError is no DatabaseError of the driver's here: it is raised)
+            if isinstance(exc, sqlite3.IntegrityError):
+                raise
             raise self._failed(exc) from exc
 
     @contextlib.contextmanager
@@ -293,7 +353,7 @@ class Archive:
         except IntegrityError:
             sess.rollback()
             raise
-        except OperationalError as exc:
+        except DatabaseError as exc:
             sess.rollback()
             raise self._failed(exc) from exc
         except BaseException:

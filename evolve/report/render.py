@@ -25,6 +25,8 @@ CODE_STYLE = "friendly"
 def _env(autoescape: bool) -> Environment:
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined,
                       autoescape=select_autoescape(["html.j2"]) if autoescape else False,
+                      # the Markdown report is read in terminals too: every value it prints is escaped
+                      finalize=None if autoescape else _printable_value,
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters.update(num=fmt.num, signed=fmt.signed, money=fmt.money, duration=fmt.duration,
                        local_time=fmt.local_time, first_line=fmt.first_line, last_line=fmt.last_line,
@@ -117,6 +119,10 @@ def _program_payload(p: ProgramCard) -> dict[str, Any]:
             "edit": fmt.edit_summary(p.edit, p.edit_kind, 160), "editKind": p.edit_kind,
             "model": p.model, "error": fmt.last_line(p.error, 200) if p.error else None,
             "code": str(highlight(p.code)), "diff": str(diff_html(p.diff)), "added": added, "removed": removed}
+
+
+def _printable_value(value: Any) -> Any:
+    return fmt.printable(value) if isinstance(value, str) else value
 
 
 def _md_cell(value: Any) -> str:

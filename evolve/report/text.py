@@ -5,11 +5,29 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 #: metric keys that are bookkeeping, not results
 _HIDDEN_METRICS = ("instances",)
+#: what a terminal would act on instead of showing: C0 controls but tab and newline, DEL, C1 controls (0x9b is
+#: a one-byte CSI on some terminals), and the bidirectional overrides that reorder what is shown
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str | None) -> str:
+    """Stored text made safe to print: control characters shown as escapes (\\x1b, \\r, \\u202e), so text a
+    candidate or a model wrote cannot clear the screen, set the clipboard or overwrite a line; newlines and
+    tabs are kept, and Windows line ends read as newlines."""
+    if not text:
+        return ""
+    return _CONTROL.sub(_escape, text.replace("\r\n", "\n"))
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return {0x0D: "\\r"}.get(code) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
 
 
 def num(value: Any, digits: int = 4) -> str:

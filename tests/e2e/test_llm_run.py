@@ -212,3 +212,18 @@ def test_llm_openai_option_uses_the_cheapest_client_and_sends_the_key(cli, tmp_p
             env={"SCRIPTED_KEY": "sk-sdk"})
     calls = archive.llm_calls(run_rec.id)
     assert calls and all(c.status == "ok" for c in calls if c.kind != "preflight")
+
+
+def test_an_llm_run_resumes_with_its_own_model_not_the_offline_mutator(cli: Any, tmp_path: Path) -> None:
+    with ScriptedLLMServer([], responder=filler, models=["scripted-model"]) as server:
+        _, archive, first = run(cli, tmp_path, ["llm=openai_compatible", f"llm.api_base={server.url}",
+                                                "llm.model=scripted-model", "search.iterations=3"])
+        calls = len(archive.llm_calls(first.id))
+        proc = cli(["run", f"resume={tmp_path / 'run'}", "search.iterations=5"], timeout=240)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    archive = Archive.for_run_dir(tmp_path / "run")
+    run_rec = archive.get_run()
+    assert run_rec.evaluations == 5 and run_rec.config["llm"]["model"] == "scripted-model"
+    later = archive.programs(run_rec.id, roles=("candidate",))[-2:]
+    assert {p.model for p in later} == {"scripted-model"}
+    assert len(archive.llm_calls(run_rec.id)) > calls

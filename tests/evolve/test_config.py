@@ -69,6 +69,11 @@ def test_value_of_wrong_type_is_rejected() -> None:
     ("llm.max_cost_usd=nan", "llm.max_cost_usd"),
     ("llm.input_cost_per_mtok=-1", "llm.input_cost_per_mtok"),
     ("llm.full_prob=nan", "llm.diff_prob/full_prob/crossover_prob"),
+    ("seed=-1", "seed"),
+    ("evaluator.workers=100000", "evaluator.workers"),
+    ("evaluator.nofile=1000000000", "evaluator.nofile"),
+    ("evaluator.memory_mb=1000000000", "evaluator.memory_mb"),
+    ("evaluator.disk_mb=1000000000", "evaluator.disk_mb"),
 ])
 def test_bad_values_name_the_key(override: str, key: str) -> None:
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
@@ -94,3 +99,38 @@ def test_the_sandbox_limits_refuse_an_endless_time_limit() -> None:
 def test_baseline_search_options_exist() -> None:
     assert _compose(["search=random"]).search.name == "random"
     assert _compose(["search=sequential"]).search.islands == 1
+
+
+def test_more_local_workers_than_the_machine_can_run_is_refused_but_a_cluster_may_have_them() -> None:
+    with pytest.raises(ConfigError, match=r"evaluator\.workers=100000: more than 4 per core .* evaluator=dask\|ray"):
+        validate(_compose(["evaluator.workers=100000"]))
+    validate(_compose(["evaluator=dask", "evaluator.workers=100000"]))
+
+
+def test_a_process_limit_above_what_this_process_may_grant_is_refused() -> None:
+    import resource
+
+    hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]
+    if hard == resource.RLIM_INFINITY:
+        pytest.skip("no hard process limit on this machine")
+    with pytest.raises(ConfigError, match=rf"evaluator\.nproc={hard + 1}: .*use at most {hard}"):
+        validate(_compose([f"evaluator.nproc={hard + 1}"]))
+
+
+@pytest.mark.parametrize("override, near", [("+search.iteration=5", "search.iterations"),
+                                            ("+evaluator.worker=2", "evaluator.workers"),
+                                            ("+llm.modle=gpt", "llm.model"),
+                                            ("+seeds=3", "seed")])
+def test_an_added_unknown_key_is_an_error_naming_the_closest_key(override: str, near: str) -> None:
+    key = override[1:].split("=")[0]
+    with pytest.raises(ConfigError, match=rf"^{key}: no such setting; did you mean {near}\?"):
+        validate(_compose([override]))
+
+
+def test_an_added_key_with_nothing_close_says_where_the_settings_are_listed() -> None:
+    with pytest.raises(ConfigError, match=r"^zzz: no such setting; `evolve run --help` lists the settings"):
+        validate(_compose(["+zzz=1"]))
+
+
+def test_problem_options_take_added_keys() -> None:
+    validate(_compose(["+problem.options.train_n=[30]"]))
