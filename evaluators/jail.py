@@ -36,6 +36,8 @@ PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
 #: pivot_root has no glibc wrapper; its syscall number per architecture
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "loongarch64": 41, "ppc64le": 203,
                   "ppc64": 203, "s390x": 217, "i686": 217, "i386": 217, "armv7l": 218, "armv6l": 218}
@@ -230,6 +232,18 @@ def set_limits(lim: dict[str, Any], nproc: bool) -> dict[str, int]:
         except (ValueError, OSError):
             pass
     return done
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def load_filter(c: Any, program: bytes) -> bool:
+    """Install a seccomp-bpf program (raw `struct sock_filter` entries, 8 bytes each) for this process and
+    every thread it starts from now on; it cannot be removed. Needs no_new_privs (or CAP_SYS_ADMIN)."""
+    buf = ctypes.create_string_buffer(program, len(program))
+    prog = _SockFprog(len(program) // 8, ctypes.addressof(buf))
+    return bool(c.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0) == 0)
 
 
 def is_privileged() -> bool:
