@@ -41,7 +41,8 @@ from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)  # -I leaves the script's folder out
-import guard  # noqa: E402  (sibling modules, loaded before any fork)
+import cgroup  # noqa: E402  (sibling modules, loaded before any fork)
+import guard  # noqa: E402
 import jail  # noqa: E402
 import wire  # noqa: E402
 
@@ -401,7 +402,7 @@ def _run_instance(i: int, args: Any, call: Any, send: Any, failure: Any, encode_
 
 #: modules of the harness, and those that start processes without an audit event, that a candidate
 #: cannot import (they stay loaded for what already holds them; the syscall filter is the wall)
-HIDDEN_MODULES = ("__main__", "guard", "jail", "wire", "_posixsubprocess", "subprocess")
+HIDDEN_MODULES = ("__main__", "cgroup", "guard", "jail", "wire", "_posixsubprocess", "subprocess")
 
 
 def _candidate(job: dict[str, Any], achieved: dict[str, Any], c: Any, cwd: str, bpf: bytes | None) -> None:
@@ -613,6 +614,7 @@ def _zygote_namespaces(c: Any, config: dict[str, Any]) -> dict[str, Any]:
     if jail.is_privileged() or achieved["namespaces"]:
         achieved["namespaces"] += jail.unshare(c, wanted)
     achieved["network"] = "netns" if "net" in achieved["namespaces"] else "audit-hook"
+    achieved["cgroup"] = config["cgroups"]["describe"] if config.get("cgroups") else "none"
     if "user" in achieved["namespaces"] and iso["pidns"]:
         _become_pid_init(c)
     return achieved
@@ -642,7 +644,8 @@ class _Spares:
     def __init__(self, c: Any, base: dict[str, Any], config: dict[str, Any], ctrl: socket.socket) -> None:
         self.c, self.base, self.config, self.ctrl = c, base, config, ctrl
         self.pidns = jail.PidNamespaces(c) if config["isolation"]["pidns"] else None
-        self.ready: tuple[int, socket.socket, bool] | None = None
+        self.budgets = cgroup.Budgets(config["cgroups"]) if config.get("cgroups") else None
+        self.ready: tuple[int, socket.socket, bool, int] | None = None
         self.error = ""
 
     def make(self) -> None:
@@ -666,17 +669,32 @@ class _Spares:
         theirs.close()
         if pid < 0:
             ours.close()
-        else:
-            self.ready = (pid, ours, armed)
+            return
+        group = -1
+        if self.budgets is not None:
+            try:
+                group = self.budgets.join(pid)
+            except OSError as exc:  # the process runs without its group: it must not run at all
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                ours.close()
+                self.error = f"cannot put the candidate's process in its cgroup: {exc}"
+                return
+        self.ready = (pid, ours, armed, group)
 
-    def take(self, fds: list[int]) -> tuple[int, bool]:
-        """Hand a job's descriptors to the waiting process; returns its pid and whether it has a PID ns."""
+    def take(self, fds: list[int], memory_mb: int, nproc: int) -> tuple[int, bool, int, int]:
+        """Hand a job's descriptors to the waiting process, its group limited to the job's memory and
+        tasks; returns its pid, whether it has a PID ns, its group (-1: none) and the group's OOM kills."""
         self.make()
         if self.ready is None:
             raise OSError(self.error or "no process to run the candidate in")
-        pid, sock, armed = self.ready
+        pid, sock, armed, group = self.ready
         self.ready = None
+        kills = 0
         try:
+            if self.budgets is not None:
+                self.budgets.limit(group, memory_mb, nproc)
+                kills = self.budgets.oom_kills(group)
             socket.send_fds(sock, [b"J"], fds)
         except OSError as exc:
             os.kill(pid, signal.SIGKILL)
@@ -684,7 +702,7 @@ class _Spares:
             raise OSError(f"the prepared child died before its job: {exc}") from None
         finally:
             sock.close()
-        return pid, armed
+        return pid, armed, group, kills
 
 
 def zygote(ctrl_fd: int, preload: list[str], config: dict[str, Any]) -> None:
@@ -714,15 +732,16 @@ def zygote(ctrl_fd: int, preload: list[str], config: dict[str, Any]) -> None:
     _send(sock, {"ready": True, "isolation": spares.base})
     while True:
         try:
-            msg, fds, _flags, _addr = socket.recv_fds(sock, 16, 8)
+            msg, fds, _flags, _addr = socket.recv_fds(sock, 64, 8)
         except OSError:
             return
-        if msg != b"J" or len(fds) != JOB_FDS:
+        if msg[:1] != b"J" or len(fds) != JOB_FDS:
             for fd in fds:
                 os.close(fd)
             return
+        memory_mb, nproc = (int(v) for v in msg[1:].split(b","))  # the job's, from the trusted parent
         try:
-            pid, armed = spares.take(fds)
+            pid, armed, group, kills = spares.take(fds, memory_mb, nproc)
         except OSError as exc:
             _send(sock, {"error": str(exc)})
             continue
@@ -735,8 +754,9 @@ def zygote(ctrl_fd: int, preload: list[str], config: dict[str, Any]) -> None:
         if not armed:  # without a PID namespace, whatever the candidate started may still run
             _sweep(pid, config.get("uid"))
         _reap()
+        oom = group >= 0 and spares.budgets is not None and spares.budgets.oom_kills(group) > kills
         _send(sock, {"pid": pid, "wait_status": status, "cpu_s": usage.ru_utime + usage.ru_stime,
-                     "maxrss_kb": usage.ru_maxrss})
+                     "maxrss_kb": usage.ru_maxrss, "oom": oom})
 
 
 if __name__ == "__main__":

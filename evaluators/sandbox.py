@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evaluators import wire
+from evaluators import cgroup, syscalls, wire
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +103,7 @@ class Isolation:
     audit: bool = True              # the audit-hook pre-filter that classifies attempts as `forbidden`
     rootless: bool = False          # when root: run the zygote as the sandbox uid, as a non-root user would
     seccomp: bool = True            # the syscall filter (evaluators/syscalls.py), where libseccomp loads
+    cgroup: bool = True             # one memory and task budget per candidate (evaluators/cgroup.py), as root
     socket_families: tuple[int, ...] = ()  # socket address families the filter lets a candidate open
 
 
@@ -247,6 +248,7 @@ class Sandbox:
         self._tmp_root.chmod(0o711)
         self._root_dir = self._tmp_root / "root"  # mount point of the candidate's empty root
         self._root_dir.mkdir(mode=0o700)
+        self._groups: dict[str, Any] | None = None  # the candidates' control groups ({}: unavailable)
         #: namespaces the zygote itself entered (shared by its candidates), known once it has started
         self.zygote_isolation: dict[str, Any] = {}
         self._zygote_uid: int | None = None
@@ -262,6 +264,29 @@ class Sandbox:
         return None
 
     # -- lifecycle ----------------------------------------------------------------------------------
+    def _bpf_hex(self) -> str | None:
+        """The syscall filter for the zygote's candidates, or None (not requested, or not available here:
+        `syscalls.program` says why, and `evolve doctor` reports it)."""
+        if not self.isolation.seccomp:
+            return None
+        bpf, why = syscalls.program(tuple(sorted(self.isolation.socket_families)))
+        if bpf is None:
+            log.warning("sandbox: no syscall filter: %s", why)
+            return None
+        return bpf.hex()
+
+    def _cgroups(self) -> dict[str, Any] | None:
+        """This sandbox's pair of control groups, made at its first start (root only; a rootless zygote
+        could not write to them), or None where they cannot be made (the reason is logged)."""
+        if not self.isolation.cgroup or os.geteuid() != 0 or self._zygote_uid is not None:
+            return None
+        if self._groups is None:
+            self._groups, why = cgroup.create(f"evolve-{os.getpid()}-{self.slot}-{id(self) & 0xffff:x}")
+            if self._groups is None:
+                log.warning("sandbox: no per-candidate cgroup: %s", why)
+                self._groups = {}
+        return self._groups or None
+
     def _start(self) -> None:
         parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         log_path = self._tmp_root / "zygote.log"
@@ -272,7 +297,8 @@ class Sandbox:
                  libs_dir(self.packages), ",".join(self.preload),
                  json.dumps({"uid": uid, "isolation": dataclasses.asdict(self.isolation),
                              "root_dir": str(self._root_dir), "disk_mb": self.disk_mb,
-                             "zygote_uid": self._zygote_uid})],
+                             "zygote_uid": self._zygote_uid, "bpf": self._bpf_hex(),
+                             "cgroups": self._cgroups()})],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
                 pass_fds=[child_sock.fileno()], env=child_env(), cwd=str(self._tmp_root),
                 close_fds=True,
@@ -292,6 +318,13 @@ class Sandbox:
         for fd in self._inputs.values():
             _close(fd)
         self._inputs.clear()
+        if self._groups:
+            for _ in range(50):  # the zygote's children die with it, a moment later
+                cgroup.remove(self._groups)
+                if not any(os.path.isdir(d) for d in self._groups["dirs"]):
+                    break
+                time.sleep(0.01)
+            self._groups = None
         shutil.rmtree(self._tmp_root, ignore_errors=True)
 
     def __enter__(self) -> Sandbox:
@@ -479,7 +512,8 @@ class Sandbox:
             with theirs:
                 results.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
                 start = time.monotonic()
-                socket.send_fds(self._sock, [b"J"], [theirs.fileno(), job_fd, out_fd, err_fd, first_fd])
+                budget = f"J{jobs[0].limits.memory_mb},{jobs[0].limits.nproc}".encode()
+                socket.send_fds(self._sock, [budget], [theirs.fileno(), job_fd, out_fd, err_fd, first_fd])
             reply = self._ctrl_read(timeout=30.0)
             if "error" in reply:
                 raise OSError(str(reply["error"]))

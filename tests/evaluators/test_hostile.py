@@ -225,7 +225,8 @@ def test_native_daemon_child_dies_with_the_candidate(bare: Sandbox) -> None:
 
 def test_daemon_child_is_swept_without_namespaces(fallback: Sandbox) -> None:
     lim = Limits(**{**FAST.__dict__, "nproc": 256})
-    fallback_bare = make_sandbox(filesystem=False, pidns=False, netns=False, ipc=False, audit=False)
+    fallback_bare = make_sandbox(filesystem=False, pidns=False, netns=False, ipc=False, audit=False,
+                                 seccomp=False)
     with fallback_bare:
         res = run(fallback_bare, src("""
             import ctypes, time
@@ -243,7 +244,8 @@ def test_daemon_child_is_swept_without_namespaces(fallback: Sandbox) -> None:
 
 
 def test_native_fork_bomb_is_held_and_swept_without_namespaces() -> None:
-    with make_sandbox(filesystem=False, pidns=False, netns=False, ipc=False, audit=False) as sb:
+    with make_sandbox(filesystem=False, pidns=False, netns=False, ipc=False, audit=False,
+                      seccomp=False) as sb:
         res = run(sb, NATIVE_FORK_BOMB)
         if res.isolation.get("nproc") is None:
             pytest.skip("RLIMIT_NPROC is not enforced here (no dedicated uid)")
