@@ -278,7 +278,7 @@ def _channel(fd: int) -> tuple[Any, Any, Any]:
 
 def _refusal_reporter(send_raw: Any) -> Any:
     """What the audit hook calls on a refusal: one `forbidden` frame to the parent, the first time."""
-    write, encode_string, header = os.write, json.encoder.c_encode_basestring_ascii, wire.HEADER.pack
+    encode_string, header, size = json.encoder.c_encode_basestring_ascii, wire.HEADER.pack, wire.HEADER.size
     pad, done = wire.ALIGN, [False]
     if encode_string is None:  # the C accelerator is part of every CPython build
         raise RuntimeError("json's C string encoder is missing")
@@ -288,7 +288,7 @@ def _refusal_reporter(send_raw: Any) -> Any:
             return
         done[0] = True
         body = ('{"v":{"event":"forbidden","reason":' + encode_string(reason[:2000]) + '},"b":[]}').encode()
-        body += b" " * (-(wire.HEADER.size + len(body)) % pad)
+        body += b" " * (-(size + len(body)) % pad)
         send_raw(header(len(body), 0) + body)
 
     return report

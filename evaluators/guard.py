@@ -77,7 +77,7 @@ def make_verdict(workdir: str) -> Callable[[str, tuple[Any, ...]], str | None]:
                 if done:
                     done.pop()
                 continue
-            here = "/" + "/".join(done + [part])
+            here = "/" + "/".join([*done, part])
             try:
                 target = readlink(here)
             except (os_error, value_error):

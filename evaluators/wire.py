@@ -23,6 +23,8 @@ HEADER = struct.Struct(">II")
 DTYPES = frozenset({"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
                     "float32", "float64"})
 MAX_DEPTH = 64
+#: integers beyond this many bits do not fit the JSON text the decoder accepts (4300 digits)
+MAX_INT_BITS = 14_000
 ALIGN = 64
 _ZEROS = bytes(ALIGN)
 
@@ -61,7 +63,11 @@ def _encode_value(value: Any, buffers: list[Any], depth: int, budget: _Budget) -
         return text
     if issubclass(kind, int) and kind is not bool:
         number = int.__int__(value)
-        budget.spend(8 + number.bit_length() // 3)
+        bits = number.bit_length()
+        if bits > MAX_INT_BITS:
+            raise WireError(f"an integer of {bits} bits cannot cross the sandbox boundary (at most "
+                            f"{MAX_INT_BITS} bits, about 4200 digits); return it as a string or an array")
+        budget.spend(8 + bits // 3)
         return number
     if issubclass(kind, float):
         real = float.__float__(value)
