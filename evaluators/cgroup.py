@@ -134,6 +134,7 @@ class Budgets:
         self.memory, self.pids = list(groups["memory"]), list(groups["pids"])
         self.limits: list[tuple[int, int] | None] = [None, None]
         self.next = 0
+        self.kills = [self._oom_kills(0), self._oom_kills(1)]
 
     def join(self, pid: int) -> int:
         """Put a newly forked process in the free group; returns the group's index."""
@@ -163,7 +164,14 @@ class Budgets:
         _write(os.path.join(self.pids[k], "pids.max"), str(max(1, nproc) + HARNESS_TASKS))
         self.limits[k] = (memory_mb, nproc)
 
-    def oom_kills(self, k: int) -> int:
+    def oom_killed(self, k: int) -> bool:
+        """Whether the kernel killed a process of group k for memory since the last look (asked about a
+        process killed by SIGKILL: every OOM kill is one, so no kill goes unasked)."""
+        count = self._oom_kills(k)
+        killed, self.kills[k] = count > self.kills[k], count
+        return killed
+
+    def _oom_kills(self, k: int) -> int:
         """How many processes of group k the kernel killed for memory, so far."""
         name = "memory.events" if self.version == 2 else "memory.oom_control"
         try:

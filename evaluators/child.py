@@ -51,6 +51,10 @@ FORBIDDEN_MARK = guard.FORBIDDEN_MARK
 FD_RESULTS, FD_JOB, FD_INPUTS = 3, 4, 5  # FD_INPUTS: the first instance's inputs; the others come later
 #: a job's descriptors: result socket, job, stdout, stderr, the first instance's inputs
 JOB_FDS = 5
+#: inputs of at most this many bytes come inside the parent's message, larger ones in a memfd (sandbox.py)
+INLINE_BYTES = 1 << 15
+#: the parent's go for a stage without instances
+NOTHING = object()
 #: exit code when the job came without a host folder and the empty root could not be built (sandbox.py)
 NEEDS_WORKDIR = 76
 MESSAGE_BYTES = 1 << 16
@@ -245,7 +249,8 @@ def _channel(fd: int) -> tuple[Any, Any, Any]:
     write, lock, pack, close = os.write, threading.Lock(), wire.pack, os.close
     chan = socket.socket(fileno=os.dup(fd))
     recvmsg, space = chan.recvmsg, socket.CMSG_SPACE(4)
-    decode = _decode_fd
+    sol_socket, scm_rights = int(socket.SOL_SOCKET), int(socket.SCM_RIGHTS)
+    decode, decode_body, unpack_from, head = _decode_fd, wire.decode, wire.HEADER.unpack_from, wire.HEADER.size
 
     def send(tree: Any, buffers: Any = ()) -> None:
         pieces = pack(tree, list(buffers))
@@ -261,17 +266,24 @@ def _channel(fd: int) -> tuple[Any, Any, Any]:
             write(fd, frame)
 
     def receive() -> Any:
-        msg, ancillary, _flags, _addr = recvmsg(16, space)
+        """The next message of the parent: an instance's inputs (in the message, or in a memfd it
+        carries), NOTHING (a go for a stage without instances), or None (stop)."""
+        msg, ancillary, _flags, _addr = recvmsg(INLINE_BYTES + 16, space)
         fds = [int.from_bytes(data[:4], sys.byteorder) for level, kind, data in ancillary
-               if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS]
-        if msg != b"N" or len(fds) != 1:
+               if level == sol_socket and kind == scm_rights]
+        if msg[:1] != b"N" or len(fds) > 1:
             for extra in fds:
                 close(extra)
             return None
-        try:
-            return decode(fds[0], mapped=True)
-        finally:
-            close(fds[0])
+        if fds:
+            try:
+                return decode(fds[0], mapped=True)
+            finally:
+                close(fds[0])
+        if len(msg) == 1:
+            return NOTHING
+        header_len, _payload_len = unpack_from(msg, 1)
+        return decode_body(msg[1 + head:], header_len, writable=False)
 
     return send, send_raw, receive
 
@@ -343,10 +355,13 @@ def _run_candidate(job: dict[str, Any], first: Any, send: Any, receive: Any, flu
     for stage, count in enumerate(counts):
         if stage:
             send({"event": "stage_end", "stage": stage - 1})
+            first = receive()  # the parent's go, with the stage's first inputs
+            if first is None:
+                return
         for i in range(count):
-            args = first if stage == 0 and i == 0 else receive()
+            args = first if i == 0 else receive()
             first = None
-            if args is None:  # the parent stopped the run
+            if args is None or args is NOTHING:  # the parent stopped the run
                 return
             if not _run_instance(i, args, call, send, failure, encode_tree, shared, pristine, clock,
                                  repeats, warmup, max_out, timed):
@@ -405,7 +420,7 @@ def _run_instance(i: int, args: Any, call: Any, send: Any, failure: Any, encode_
 HIDDEN_MODULES = ("__main__", "cgroup", "guard", "jail", "wire", "_posixsubprocess", "subprocess")
 
 
-def _candidate(job: dict[str, Any], achieved: dict[str, Any], c: Any, cwd: str, bpf: bytes | None) -> None:
+def _candidate(job: dict[str, Any], achieved: dict[str, Any], c: Any, cwd: str, bpf: Any) -> None:
     """Confine this process for good and run the candidate; fds 0-3 stay open."""
     iso, lim = job["isolation"], job["limits"]
     first = _decode_fd(FD_INPUTS, mapped=True)  # the first instance, decoded before any candidate code
@@ -682,19 +697,17 @@ class _Spares:
                 return
         self.ready = (pid, ours, armed, group)
 
-    def take(self, fds: list[int], memory_mb: int, nproc: int) -> tuple[int, bool, int, int]:
+    def take(self, fds: list[int], memory_mb: int, nproc: int) -> tuple[int, bool, int]:
         """Hand a job's descriptors to the waiting process, its group limited to the job's memory and
-        tasks; returns its pid, whether it has a PID ns, its group (-1: none) and the group's OOM kills."""
+        tasks; returns its pid, whether it has a PID ns and its group (-1: none)."""
         self.make()
         if self.ready is None:
             raise OSError(self.error or "no process to run the candidate in")
         pid, sock, armed, group = self.ready
         self.ready = None
-        kills = 0
         try:
             if self.budgets is not None:
                 self.budgets.limit(group, memory_mb, nproc)
-                kills = self.budgets.oom_kills(group)
             socket.send_fds(sock, [b"J"], fds)
         except OSError as exc:
             os.kill(pid, signal.SIGKILL)
@@ -702,7 +715,7 @@ class _Spares:
             raise OSError(f"the prepared child died before its job: {exc}") from None
         finally:
             sock.close()
-        return pid, armed, group, kills
+        return pid, armed, group
 
 
 def zygote(ctrl_fd: int, preload: list[str], config: dict[str, Any]) -> None:
@@ -717,7 +730,7 @@ def zygote(ctrl_fd: int, preload: list[str], config: dict[str, Any]) -> None:
             sys.stderr.write(f"evolve sandbox: cannot preload {name}: {exc}\n")
     c = jail.libc()
     jail.bind_functions(c)
-    config["bpf"] = bytes.fromhex(config["bpf"]) if config.get("bpf") else None
+    config["bpf"] = jail.prepare_filter(bytes.fromhex(config["bpf"])) if config.get("bpf") else None
     if config.get("zygote_uid") is not None and jail.is_privileged():
         jail.drop_uid(int(config["zygote_uid"]), int(config["zygote_uid"]))  # as a non-root user would run
         jail.own_proc_files(c)
@@ -741,7 +754,7 @@ def zygote(ctrl_fd: int, preload: list[str], config: dict[str, Any]) -> None:
             return
         memory_mb, nproc = (int(v) for v in msg[1:].split(b","))  # the job's, from the trusted parent
         try:
-            pid, armed, group, kills = spares.take(fds, memory_mb, nproc)
+            pid, armed, group = spares.take(fds, memory_mb, nproc)
         except OSError as exc:
             _send(sock, {"error": str(exc)})
             continue
@@ -754,7 +767,8 @@ def zygote(ctrl_fd: int, preload: list[str], config: dict[str, Any]) -> None:
         if not armed:  # without a PID namespace, whatever the candidate started may still run
             _sweep(pid, config.get("uid"))
         _reap()
-        oom = group >= 0 and spares.budgets is not None and spares.budgets.oom_kills(group) > kills
+        oom = group >= 0 and spares.budgets is not None and os.WIFSIGNALED(status) \
+            and os.WTERMSIG(status) == signal.SIGKILL and spares.budgets.oom_killed(group)
         _send(sock, {"pid": pid, "wait_status": status, "cpu_s": usage.ru_utime + usage.ru_stime,
                      "maxrss_kb": usage.ru_maxrss, "oom": oom})
 

@@ -236,7 +236,7 @@ class Sandbox:
         self._proc: subprocess.Popen[bytes] | None = None
         self._sock: socket.socket | None = None
         self._ctrl_buf = bytearray()  # bytes read from the zygote beyond the last complete message
-        self._inputs: OrderedDict[tuple[str, int], int] = OrderedDict()
+        self._inputs: OrderedDict[tuple[str, int, bool], bytes | int] = OrderedDict()
         self._lock = threading.Lock()
         #: a finished candidate whose exit is collected before the next job: (pid, its working folder)
         self._exiting: tuple[int, Path | None] | None = None
@@ -315,8 +315,9 @@ class Sandbox:
     def close(self) -> None:
         """Stop the zygote and remove the temporary folders (a child not waited for dies with the zygote)."""
         self.close_zygote()
-        for fd in self._inputs.values():
-            _close(fd)
+        for piece in self._inputs.values():
+            if isinstance(piece, int):
+                _close(piece)
         self._inputs.clear()
         if self._groups:
             for _ in range(50):  # the zygote's children die with it, a moment later
@@ -440,18 +441,22 @@ class Sandbox:
         del buf[:n]
         return out
 
-    def _inputs_fd(self, job: Job, i: int) -> int:
-        """A sealed memfd of instance i's inputs alone: the child gets each instance's only when it is due."""
-        key = (job.inputs_key, i)
-        fd = self._inputs.get(key)
-        if fd is None:
-            fd = _sealed_memfd("inputs", wire.encode(list(job.inputs[i])))
-            self._inputs[key] = fd
+    def _inputs_piece(self, job: Job, i: int, as_fd: bool = False) -> bytes | int:
+        """Instance i's inputs alone, the child gets each instance's only when it is due: the encoded
+        frame when it is small enough to travel in one message, else (or `as_fd`) a sealed memfd."""
+        key = (job.inputs_key, i, as_fd)
+        piece = self._inputs.get(key)
+        if piece is None:
+            frame = wire.encode(list(job.inputs[i]))
+            piece = frame if len(frame) <= INLINE_BYTES and not as_fd else _sealed_memfd("inputs", frame)
+            self._inputs[key] = piece
             while len(self._inputs) > self.INPUTS_CACHE:
-                _close(self._inputs.popitem(last=False)[1])
+                old = self._inputs.popitem(last=False)[1]
+                if isinstance(old, int):
+                    _close(old)
         else:
             self._inputs.move_to_end(key)
-        return fd
+        return piece
 
     def _payload(self, jobs: Sequence[Job], workdir: Path | None) -> dict[str, Any]:
         uid = self.uid
@@ -468,7 +473,7 @@ class Sandbox:
 
     def _feed(self, results: socket.socket, job: Job, i: int) -> None:
         """Hand the child instance i's inputs (only once it has reported every earlier instance)."""
-        _send_next(results, self._inputs_fd(job, i))
+        _send_next(results, self._inputs_piece(job, i))
 
     def _reap_exiting(self) -> None:
         """Collect the exit of the candidate that returned its results without being waited for."""
@@ -499,7 +504,7 @@ class Sandbox:
         exiting = False  # the child's exit is left to the next job (wait_exit=False, every result in)
         try:
             if jobs[0].inputs:
-                first_fd = self._inputs_fd(jobs[0], 0)
+                first_fd = int(self._inputs_piece(jobs[0], 0, as_fd=True))
             else:  # a stage without instances: the child never reads it
                 first_fd = _sealed_memfd("inputs", wire.encode([]))
                 fds.append(first_fd)
@@ -600,6 +605,8 @@ ZYGOTE_START_S = 60.0
 GRACE_S = 2.0
 
 
+#: inputs of at most this many bytes travel inside the message that hands them over (child.py's INLINE_BYTES)
+INLINE_BYTES = 1 << 15
 #: exit code of a candidate's process that could not build its empty root and was given no host folder
 #: (child.py's NEEDS_WORKDIR: the child runs as a script and cannot import this module)
 NEEDS_WORKDIR = 76
@@ -609,13 +616,16 @@ class _NeedsWorkdir(Exception):
     """The job goes again with a working folder on the host (the child ran nothing)."""
 
 
-def _send_next(results: socket.socket, fd: int | None) -> None:
-    """b"N" with the next instance's inputs; a stage without instances gets the mark alone (and ends)."""
+def _send_next(results: socket.socket, piece: bytes | int | None) -> None:
+    """b"N" with the next instance's inputs (in the message, or a memfd); alone, the go of a stage
+    without instances."""
     try:
-        if fd is None:
+        if piece is None:
             results.send(b"N")
+        elif isinstance(piece, bytes):
+            results.send(b"N" + piece)
         else:
-            socket.send_fds(results, [b"N"], [fd])
+            socket.send_fds(results, [b"N"], [piece])
     except OSError:
         pass  # it died: what follows finds no results and reads the exit status
 
