@@ -7,6 +7,7 @@ Its `score` runs in the trusted parent on outputs that crossed the sandbox bound
 from __future__ import annotations
 
 import abc
+import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -71,6 +72,32 @@ class Problem(abc.ABC):
     #: allowed top-level imports for candidates (told to the LLM; enforced as a pre-filter only)
     allowed_imports: tuple[str, ...] = ("math", "numpy", "itertools", "functools", "heapq", "collections",
                                         "random", "bisect")
+
+    #: why this problem's hold-out split cannot come from a run's secret (e.g. a published benchmark whose
+    #: optima are known: a reference to compare with the literature, not a secret); None for a plugin that
+    #: draws its hold-out instances from `holdout_seed` (docs/plugins.md, "A hold-out the candidate cannot know")
+    public_holdout: str | None = None
+
+    # --- the hold-out's secret ----------------------------------------------------------------------
+    def set_holdout_secret(self, secret: str | None) -> None:
+        """Draw the hold-out instances from the run's `secret` from now on (a run makes one and keeps it in
+        its archive row; it is never in a prompt and never crosses the sandbox boundary). Hold-out
+        instances already built are forgotten: splits cached per name in a dict attribute, and the
+        framework's own jobs."""
+        self.__dict__["_holdout_secret"] = secret
+        for value in list(self.__dict__.values()):
+            if isinstance(value, dict):
+                for key in [k for k in value if k == "holdout" or (isinstance(k, tuple) and k[:1] == ("holdout",))]:
+                    del value[key]
+
+    def holdout_seed(self, public: int) -> int:
+        """The seed of the hold-out split: the plugin's public `public` seed mixed with the run's secret
+        (a 32-bit integer), or `public` itself when no secret is set (tests, `evolve eval`)."""
+        secret = self.__dict__.get("_holdout_secret")
+        if not secret:
+            return public
+        digest = hashlib.sha256(f"evolve-holdout:{secret}:{public}".encode()).digest()
+        return int.from_bytes(digest[:4], "big")
 
     # --- what the LLM and the seed population see -------------------------------------------------
     @property

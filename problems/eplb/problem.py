@@ -121,7 +121,7 @@ class Eplb(Problem):
     def traces(self, split: str) -> list[Trace]:
         """The load traces of `split` (deterministic for the options' seed)."""
         seeds = {"quick": self.options.quick_seed, "train": self.options.train_seed,
-                 "holdout": self.options.holdout_seed}
+                 "holdout": self.holdout_seed(self.options.holdout_seed)}
         if split not in seeds:
             raise ValueError(f"unknown split {split!r}; use quick, train or holdout")
         specs = SPLIT_TRACES[split]
