@@ -340,11 +340,17 @@ def _run_candidate(job: dict[str, Any], first: Any, send: Any, receive: Any, flu
         entry = namespace.get(job["entry"])
         if not callable(entry):
             raise NameError(f"the program defines no function named {job['entry']!r}")
-        call = entry
+        call = warm = entry
         if drive is not None:
 
             def call(*args: Any, _entry: Any = entry, _drive: Any = drive) -> Any:
                 return _drive(_entry, *args)
+
+            warm = call
+            if callable(driver_ns.get("decoy")):  # warm-ups then see other inputs than the timed calls
+
+                def warm(*args: Any, _call: Any = call, _decoy: Any = driver_ns["decoy"]) -> Any:
+                    return _call(*_decoy(*args))
         _restore(shared, pristine)
     except BaseException as exc:
         send(failure({"event": "load"}, exc))
@@ -363,7 +369,7 @@ def _run_candidate(job: dict[str, Any], first: Any, send: Any, receive: Any, flu
             first = None
             if args is None or args is NOTHING:  # the parent stopped the run
                 return
-            if not _run_instance(i, args, call, send, failure, encode_tree, shared, pristine, clock,
+            if not _run_instance(i, args, call, warm, send, failure, encode_tree, shared, pristine, clock,
                                  repeats, warmup, max_out, timed):
                 return
             del args
@@ -371,7 +377,7 @@ def _run_candidate(job: dict[str, Any], first: Any, send: Any, receive: Any, flu
     send({"event": "done"})
 
 
-def _run_instance(i: int, args: Any, call: Any, send: Any, failure: Any, encode_tree: Any,
+def _run_instance(i: int, args: Any, call: Any, warm_call: Any, send: Any, failure: Any, encode_tree: Any,
                   shared: dict[str, Any], pristine: dict[str, Any], clock: Any, repeats: int, warmup: int,
                   max_out: int, timed: bool) -> bool:
     """Call the entry function on one instance's inputs and report; False once it fails.
@@ -387,7 +393,7 @@ def _run_instance(i: int, args: Any, call: Any, send: Any, failure: Any, encode_
         warm = []
         for _ in range(warmup):
             t0 = clock()
-            call(*args)
+            warm_call(*args)
             warm.append((clock() - t0) / 1e6)
         raw = []
         out = None

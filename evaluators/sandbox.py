@@ -910,7 +910,7 @@ def _classify(c: _Collected, final: dict[str, Any], job: Job, wall: float, stdou
                                         f"{len(runs)} of {n} results")
         elif len(runs) < n or not finished:
             status, error = _death(wait_status, len(runs), exit_text, cpu_s, job.limits, final)
-        elif job.repeats > 1:
+        elif timed:
             problem = timing_error(runs, c.parent_ms)
             if problem:
                 status, error = "invalid", problem

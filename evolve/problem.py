@@ -45,7 +45,8 @@ class Instance:
 class Harness:
     """How the sandbox child calls the entry function for this problem.
 
-    `repeats` > 1 times the call (median) after `warmup` untimed calls, for problems that score speed.
+    `repeats` > 1 times the call (median) after `warmup` untimed calls, for problems that score speed;
+    so does `warmup` > 0 with one repeat (the one call timed is then the first on the instance's inputs).
     `driver` is the file name (inside the problem package) of a trusted child-side module with a function
     `drive(entry, *args)` that calls the candidate and returns the output; the parent must be able to
     check the driver's output without trusting it (e.g. by replaying the decisions).
@@ -54,6 +55,11 @@ class Harness:
 
     repeats: int = 1
     warmup: int = 0
+
+    @property
+    def timed(self) -> bool:
+        """Whether call times are scored (reported, checked against the parent's clock, aggregated)."""
+        return self.repeats > 1 or self.warmup > 0
     driver: str | None = None
     timeout_s: float = 2.0
     split_timeout_s: float = 20.0

@@ -619,7 +619,7 @@ def check_seed_runs(problem: Problem, sandbox: Sandbox, limits: Limits | None = 
     for split in SPLITS:
         (s1, m1), (s2, m2) = runs[0][split], runs[1][split]
         diff = next((i.id for i, a, b in zip(problem.instances(split), m1, m2) if not _same(a, b)), None)
-        if diff is None and problem.harness.repeats <= 1 and not _same(s1.metrics, s2.metrics):
+        if diff is None and not problem.harness.timed and not _same(s1.metrics, s2.metrics):
             diff = "(the split's aggregate)"
         if diff is not None:
             out.append(Finding(SEED_DETERMINISM, seed_file, f"two runs of the seed score differently on split "
