@@ -5,18 +5,21 @@ candidate. The zygote has numpy (and the other preloaded modules) imported alrea
 fork, not an interpreter start. It is a pure fork server that never reads a job: ahead of each job it forks
 a *spare* as the init of a fresh PID namespace, which enters new mount and IPC namespaces and swaps the
 filesystem for an empty root while the previous candidate still runs. The job's five descriptors — the
-result socket, the job (a sealed memfd), stdout and stderr (memfds) and the inputs of each stage (sealed
-memfds) — go to the spare, which drops to the sandbox uid, sets rlimits and installs the audit-hook
-pre-filter before it executes any candidate code; it never serves another candidate. Results travel on the
-result socket in the wire format. A job of several stages (a cascade: quick, then train) runs in this one
-process: after each stage but the last the child reports `stage_end` and waits for the parent, which scores
-the stage and answers b"G" to go on (or kills the process).
+result socket, the job (a sealed memfd), stdout and stderr (memfds) and the first instance's inputs (a
+sealed memfd) — go to the spare, which joins its cgroup (the zygote writes it there), drops to the sandbox
+uid, sets rlimits and installs the syscall filter and the audit-hook pre-filter before it executes any
+candidate code, in a thread of its own; it never serves another candidate. Results travel on the result
+socket in the wire format; the parent answers each result with the next instance's inputs (b"N"), so no
+later instance is in the process ahead of its call. A job of several stages (a cascade: quick, then
+train) runs in this one process: after each stage but the last the child reports `stage_end` and waits
+for the parent, which scores the stage and answers with the next stage's first inputs to go on (or kills
+the process).
 docs/sandbox.md describes what a candidate can see and do.
 
 Protocol on the control socket (zygote <-> parent, both trusted): the zygote says {"ready": …} once warm;
-the parent sends b"J" with the descriptors (SCM_RIGHTS; four plus one per stage); the zygote answers {"pid": …} when the
-candidate has them and, once it has exited and its leftovers are gone,
-{"pid": …, "wait_status": …, "cpu_s": …, "maxrss_kb": …}.
+the parent sends b"J<memory_mb>,<nproc>" with the five descriptors (SCM_RIGHTS); the zygote answers
+{"pid": …} when the candidate has them and, once it has exited and its leftovers are gone,
+{"pid": …, "wait_status": …, "cpu_s": …, "maxrss_kb": …, "oom": …}.
 """
 
 from __future__ import annotations
