@@ -342,3 +342,19 @@ def test_a_forged_done_frame_is_a_protocol_error(sandbox: Sandbox) -> None:
     assert res.status == "invalid", res.error
     assert "protocol error" in (res.error or "")
     assert_clean(sandbox)
+
+
+def test_a_rootless_candidate_meets_the_syscall_filter_too() -> None:
+    # what a non-root user gets: the filter needs no privilege (it follows no_new_privs)
+    import os
+
+    from sandbox_helpers import make_sandbox
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to start an unprivileged zygote on a dedicated uid")
+    pytest.importorskip("pyseccomp", reason="no syscall filter on this machine (pyseccomp missing)")
+    with make_sandbox(rootless=True, audit=False) as sb:
+        res = run(sb, "import os\ndef f(x):\n    return os.fork()\n")
+        assert res.status == "forbidden", res.error
+        assert "syscall filter" in (res.error or "")
+        assert run(sb, "def f(x):\n    return x\n").status == "ok"
