@@ -62,7 +62,25 @@ def _read(path: str) -> str:
         return fh.read()
 
 
+def _sweep(parent: str) -> None:
+    """Remove the empty groups that processes no longer alive left under `parent` (a parent killed
+    before it could close its sandboxes); a group whose process lives, or that is not empty, stays."""
+    try:
+        entries = os.listdir(parent)
+    except OSError:
+        return
+    for entry in entries:
+        parts = entry.split("-")
+        if len(parts) >= 3 and parts[0] == "evolve" and parts[1].isdigit() \
+                and not os.path.exists(f"/proc/{parts[1]}"):
+            try:
+                os.rmdir(os.path.join(parent, entry))
+            except OSError:
+                pass
+
+
 def _make(parent: str, names: list[str]) -> list[str]:
+    _sweep(parent)
     made = []
     try:
         for name in names:

@@ -320,11 +320,7 @@ class Sandbox:
                 _close(piece)
         self._inputs.clear()
         if self._groups:
-            for _ in range(50):  # the zygote's children die with it, a moment later
-                cgroup.remove(self._groups)
-                if not any(os.path.isdir(d) for d in self._groups["dirs"]):
-                    break
-                time.sleep(0.01)
+            _remove_groups(self._groups)
             self._groups = None
         shutil.rmtree(self._tmp_root, ignore_errors=True)
 
@@ -614,6 +610,16 @@ NEEDS_WORKDIR = 76
 
 class _NeedsWorkdir(Exception):
     """The job goes again with a working folder on the host (the child ran nothing)."""
+
+
+def _remove_groups(groups: dict[str, Any]) -> None:
+    """Remove a sandbox's control groups (a process that never closed its sandboxes leaves them empty;
+    the next `cgroup.create` on the machine removes those)."""
+    for _ in range(50):  # the zygote's children die with it, a moment later
+        cgroup.remove(groups)
+        if not any(os.path.isdir(d) for d in groups["dirs"]):
+            break
+        time.sleep(0.01)
 
 
 def _send_next(results: socket.socket, piece: bytes | int | None) -> None:
