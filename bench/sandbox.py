@@ -9,7 +9,9 @@ Prints, in one run:
 - evaluations per second of a CPU-bound candidate at 1 worker and at all workers, and the efficiency
   (all-workers throughput / (workers x single-worker throughput)); the same work in plain worker
   processes shows what the machine's free cores allow at that moment.
+- the CPU per candidate with and without the walls that can be switched off (seccomp, cgroup).
 Targets (issue 4): overhead below 1/5 of a fresh interpreter start; efficiency at least 0.9.
+Target (issue 25): the new walls cost at most +0.5 ms of CPU per candidate.
 The machine is often shared, so each figure is the best of `--rounds` rounds (and the load is printed).
 """
 
@@ -28,7 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from evaluators.sandbox import Job, Limits, Sandbox
+from evaluators.sandbox import Isolation, Job, Limits, Sandbox
 
 TRIVIAL = "def f(x):\n    return x\n"
 CPU_BOUND = """
@@ -90,6 +92,39 @@ def overhead(candidates: int, spawns: int) -> dict[str, float]:
     out["overhead_ms"] = out["sandbox_ms"] - inproc_ms
     out["ratio"] = out["overhead_ms"] / out["python_c_pass_ms"]
     return out
+
+
+#: the walls that can be switched off, to price them in the same run (the others - inputs one instance at
+#: a time, the candidate's own thread, the closure hook - are priced against the code before them)
+WALLS = {"all walls": Isolation(), "without seccomp and cgroup": Isolation(seccomp=False, cgroup=False)}
+
+
+def walls(candidates: int, rounds: int) -> dict[str, dict[str, float]]:
+    """CPU per candidate (parent + zygote + child) with and without the switchable walls, for a trivial
+    candidate on 1 instance and on 8 instances (each instance's inputs then make a round trip)."""
+    jobs = {"1 instance": Job(TRIVIAL, "f", ((1,),), limits=LIMITS),
+            "8 instances": Job(TRIVIAL, "f", tuple((i,) for i in range(8)), limits=LIMITS)}
+    cpu: dict[str, dict[str, list[float]]] = {w: {j: [] for j in jobs} for w in WALLS}
+    boxes = {w: Sandbox(slot=BASE_SLOT + 20 + k, isolation=iso) for k, (w, iso) in enumerate(WALLS.items())}
+    try:
+        for sb in boxes.values():
+            for job in jobs.values():
+                for _ in range(5):
+                    sb.run(job)
+        for _ in range(rounds):  # interleaved, so that every variant sees the same load
+            for w, sb in boxes.items():
+                assert sb._proc is not None
+                for j, job in jobs.items():
+                    cpu0, parent0 = _proc_cpu_s(sb._proc.pid), time.process_time()
+                    for _ in range(candidates):
+                        res = sb.run(job)
+                        assert res.status == "ok", res.error
+                    used = _proc_cpu_s(sb._proc.pid) - cpu0 + time.process_time() - parent0
+                    cpu[w][j].append(used / candidates * 1e3)
+    finally:
+        for sb in boxes.values():
+            sb.close()
+    return {w: {j: min(v) for j, v in per.items()} for w, per in cpu.items()}
 
 
 def throughput(workers: int, jobs: int, n: int) -> float:
@@ -156,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work-ms", type=float, default=300.0, help="CPU time of one CPU-bound candidate")
     ap.add_argument("--rounds", type=int, default=3, help="rounds; the best of each figure is kept")
     ap.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
+    ap.add_argument("--walls-only", action="store_true", help="stop after the overhead and the walls' cost")
     args = ap.parse_args(argv)
 
     print(f"python {sys.version.split()[0]}  cpus {len(os.sched_getaffinity(0))}  "
@@ -176,6 +212,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  overhead / python -I -S        {o['overhead_ms'] / o['python_isolated_pass_ms']:10.3f}")
     print(f"  overhead / python + numpy      {o['overhead_ms'] / o['python_import_numpy_ms']:10.3f}")
     print(f"  overhead / in-process call     {o['overhead_ms'] / o['inprocess_ms']:10.0f}x")
+
+    cost = walls(args.candidates, args.rounds)
+    print(f"\nCPU per candidate with and without the switchable walls (parent + zygote + child; best of "
+          f"{args.rounds} interleaved rounds of {args.candidates}); target for issue 25: at most +0.5 ms")
+    for j in ("1 instance", "8 instances"):
+        on, off = cost["all walls"][j], cost["without seccomp and cgroup"][j]
+        print(f"  trivial candidate, {j:12s} {on:8.2f} ms with all walls, {off:8.2f} ms without seccomp and "
+              f"cgroup: {on - off:+.2f} ms")
+    if args.walls_only:
+        return 0
 
     n = calibrate(args.work_ms)
     rows: dict[str, list[float]] = {"sandbox 1": [], "sandbox all": [], "bare 1": [], "bare all": []}

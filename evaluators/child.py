@@ -5,47 +5,59 @@ candidate. The zygote has numpy (and the other preloaded modules) imported alrea
 fork, not an interpreter start. It is a pure fork server that never reads a job: ahead of each job it forks
 a *spare* as the init of a fresh PID namespace, which enters new mount and IPC namespaces and swaps the
 filesystem for an empty root while the previous candidate still runs. The job's five descriptors — the
-result socket, the job (a sealed memfd), stdout and stderr (memfds) and the inputs of each stage (sealed
-memfds) — go to the spare, which drops to the sandbox uid, sets rlimits and installs the audit-hook
-pre-filter before it executes any candidate code; it never serves another candidate. Results travel on the
-result socket in the wire format. A job of several stages (a cascade: quick, then train) runs in this one
-process: after each stage but the last the child reports `stage_end` and waits for the parent, which scores
-the stage and answers b"G" to go on (or kills the process).
+result socket, the job (a sealed memfd), stdout and stderr (memfds) and the first instance's inputs (a
+sealed memfd) — go to the spare, which joins its cgroup (the zygote writes it there), drops to the sandbox
+uid, sets rlimits and installs the syscall filter and the audit-hook pre-filter before it executes any
+candidate code, in a thread of its own; it never serves another candidate. Results travel on the result
+socket in the wire format; the parent answers each result with the next instance's inputs (b"N"), so no
+later instance is in the process ahead of its call. A job of several stages (a cascade: quick, then
+train) runs in this one process: after each stage but the last the child reports `stage_end` and waits
+for the parent, which scores the stage and answers with the next stage's first inputs to go on (or kills
+the process).
 docs/sandbox.md describes what a candidate can see and do.
 
 Protocol on the control socket (zygote <-> parent, both trusted): the zygote says {"ready": …} once warm;
-the parent sends b"J" with the descriptors (SCM_RIGHTS; four plus one per stage); the zygote answers {"pid": …} when the
-candidate has them and, once it has exited and its leftovers are gone,
-{"pid": …, "wait_status": …, "cpu_s": …, "maxrss_kb": …}.
+the parent sends b"J<memory_mb>,<nproc>" with the five descriptors (SCM_RIGHTS); the zygote answers
+{"pid": …} when the candidate has them and, once it has exited and its leftovers are gone,
+{"pid": …, "wait_status": …, "cpu_s": …, "maxrss_kb": …, "oom": …}.
 """
 
 from __future__ import annotations
 
+import _thread
 import builtins
+import errno
 import fcntl
 import io
 import json
+import json.encoder
 import linecache
 import mmap
 import os
 import signal
 import socket
 import sys
+import threading
 import time
 import traceback
 from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)  # -I leaves the script's folder out
-import guard  # noqa: E402  (sibling modules, loaded before any fork)
+import cgroup  # noqa: E402  (sibling modules, loaded before any fork)
+import guard  # noqa: E402
 import jail  # noqa: E402
 import wire  # noqa: E402
 
 FORBIDDEN_MARK = guard.FORBIDDEN_MARK
 #: descriptor layout inside the forked process
-FD_RESULTS, FD_JOB, FD_INPUTS = 3, 4, 5  # the inputs of stage s are descriptor FD_INPUTS + s
-#: a job's descriptors: result socket, job, stdout, stderr, then the inputs of 1..MAX_STAGES stages
-MAX_STAGES = 4
+FD_RESULTS, FD_JOB, FD_INPUTS = 3, 4, 5  # FD_INPUTS: the first instance's inputs; the others come later
+#: a job's descriptors: result socket, job, stdout, stderr, the first instance's inputs
+JOB_FDS = 5
+#: inputs of at most this many bytes come inside the parent's message, larger ones in a memfd (sandbox.py)
+INLINE_BYTES = 1 << 15
+#: the parent's go for a stage without instances
+NOTHING = object()
 #: exit code when the job came without a host folder and the empty root could not be built (sandbox.py)
 NEEDS_WORKDIR = 76
 MESSAGE_BYTES = 1 << 16
@@ -138,33 +150,86 @@ def _capped_stream(fd: int, cap: int) -> tuple[io.TextIOWrapper, _CappedWriter]:
 # --------------------------------------------------------------------------------------------------
 # the candidate's process: limits and pre-filter first, candidate second
 # --------------------------------------------------------------------------------------------------
-def _error_text(exc: BaseException, g: guard.Guard, limit: int = 4000) -> str:
-    """The exception and the candidate's own frames (the harness's frames are noise to the LLM)."""
-    g.trusted += 1
+#: argument types whose text the harness renders itself (no candidate code runs to turn them into text)
+_PLAIN = (str, int, float, bool, type(None), bytes)
+_type_name = type.__dict__["__name__"].__get__  # the class's real name, whatever its metaclass claims
+_type_mro = type.__dict__["__mro__"].__get__
+_type_module = type.__dict__["__module__"].__get__
+_exc_args = BaseException.__dict__["args"].__get__
+_exc_tb = BaseException.__dict__["__traceback__"].__get__
+
+
+def _plain_repr(value: Any) -> str:
+    if type(value) in _PLAIN:
+        try:
+            return repr(value)[:500]
+        except ValueError:  # an integer too long to print
+            return f"<int of {int.bit_length(value)} bits>"
+    return f"<{_type_name(type(value))} object>"
+
+
+def _message(exc: BaseException) -> str:
+    """The exception's message, rendered by a builtin class from plain values only.
+
+    A candidate's exception (or its arguments) may define `__str__`/`__repr__`; the harness never calls
+    them: it renders with the first builtin class of the exception's MRO when every argument (and an
+    OSError's file names) is a plain value, and otherwise lists the arguments' plain values and types.
+    """
+    cls = type(exc)
+    args = _exc_args(exc)
+    extra = ()
+    if issubclass(cls, OSError):
+        extra = (OSError.__dict__["filename"].__get__(exc), OSError.__dict__["filename2"].__get__(exc),
+                 OSError.__dict__["strerror"].__get__(exc))
+    if all(type(a) in _PLAIN for a in (*args, *extra)):
+        base = next(k for k in _type_mro(cls) if _type_module(k) == "builtins")
+        try:
+            return base.__str__(exc)[:2000]  # type: ignore[no-any-return]
+        except ValueError:
+            pass
+    return ", ".join(_plain_repr(a) for a in args)
+
+
+def _error_text(exc: BaseException, lines: list[str], limit: int = 4000) -> str:
+    """The exception and the candidate's own frames, quoted from its code (the harness's frames are
+    noise to the LLM); nothing the candidate defined runs to produce it."""
     try:
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename != __file__][-8:]
-        text = "".join(traceback.format_list(frames)) + "".join(
-            traceback.format_exception_only(type(exc), exc))
+        frames = []
+        tb = _exc_tb(exc)
+        while tb is not None and len(frames) < 1000:
+            code = tb.tb_frame.f_code
+            if code.co_filename != __file__:
+                frames.append((code.co_filename, tb.tb_lineno, code.co_name))
+            tb = tb.tb_next
+        text = ""
+        for filename, lineno, name in frames[-8:]:
+            text += f'  File "{filename}", line {lineno}, in {name}\n'
+            if filename == "candidate.py" and 0 < lineno <= len(lines):
+                text += f"    {lines[lineno - 1].strip()}\n"
+        message = _message(exc)
+        text += _type_name(type(exc)) + (f": {message}" if message else "") + "\n"
     except BaseException:
-        text = f"{type(exc).__name__} (its message could not be rendered)"
-    finally:
-        g.trusted -= 1
+        text = f"{_type_name(type(exc))} (its message could not be rendered)"
     return text[-limit:]
 
 
-def _classify(exc: BaseException, g: guard.Guard) -> tuple[str, str | None]:
-    """Status of an exception that escaped the candidate, and a reason that overrides its text."""
-    if g.reason is not None:
-        return "forbidden", g.reason
+def _classify(exc: BaseException) -> tuple[str, str | None]:
+    """Status of an exception that escaped the candidate, and a reason that overrides its text.
+
+    A refusal of the pre-filter is classified by the parent, which the hook told at once.
+    """
+    cls = type(exc)
     try:
-        text = BaseException.__str__(exc)
+        text = _message(exc)
     except BaseException:
         text = ""
     if FORBIDDEN_MARK in text:
         return "forbidden", None
-    if isinstance(exc, MemoryError):
+    if issubclass(cls, MemoryError):
         return "memory", None
-    if isinstance(exc, RuntimeError) and THREAD_LIMIT_TEXT in text:
+    if issubclass(cls, OSError) and _exc_args(exc)[:1] == (errno.ENOMEM,):
+        return "memory", "the address-space limit refused a mapping (ENOMEM)"
+    if issubclass(cls, RuntimeError) and THREAD_LIMIT_TEXT in text:
         return "forbidden", "starting threads beyond the sandbox's process/thread limit"
     return "crash", None
 
@@ -176,39 +241,97 @@ def _restore(current: dict[str, Any], pristine: dict[str, Any]) -> None:
     current.update(pristine)
 
 
-def _stage_inputs(stage: int) -> Any:
-    fd = FD_INPUTS + stage
-    inputs = _decode_fd(fd, mapped=True)
-    os.close(fd)
-    return inputs
+def _channel(fd: int) -> tuple[Any, Any, Any]:
+    """`send(tree, buffers)` of result frames, `send_raw(frame)` of one encoded frame, and `receive()` of
+    the next instance's inputs, on the result socket. All are bound now: nothing the candidate patches
+    later reaches them.
 
-
-def _run_candidate(job: dict[str, Any], load: Any, achieved: dict[str, Any], g: guard.Guard,
-                   flush: Any) -> None:
-    clock = time.perf_counter_ns  # bound before the candidate can patch the time module
-    pristine, shared = dict(builtins.__dict__), builtins.__dict__
-    write, read = os.write, os.read
-    pack, encode_tree = wire.pack, wire.tree
-    max_out = int(job["limits"]["max_output_mb"]) << 20
+    The inputs of instance i+1 come from the parent only after it holds instance i's result, so no
+    future instance (EPLB scores instance i on window i+1) is ever in the process ahead of its call.
+    """
+    write, lock, pack, close = os.write, threading.Lock(), wire.pack, os.close
+    chan = socket.socket(fileno=os.dup(fd))
+    recvmsg, space = chan.recvmsg, socket.CMSG_SPACE(4)
+    sol_socket, scm_rights = int(socket.SOL_SOCKET), int(socket.SCM_RIGHTS)
+    decode, decode_body, unpack_from, head = _decode_fd, wire.decode, wire.HEADER.unpack_from, wire.HEADER.size
 
     def send(tree: Any, buffers: Any = ()) -> None:
-        # FD_RESULTS is a SOCK_SEQPACKET socket: every write is one message, stamped by the kernel
-        for piece in pack(tree, list(buffers)):
-            view = memoryview(piece).cast("B")
-            while view:
-                view = view[write(FD_RESULTS, view[:MESSAGE_BYTES]):]
+        pieces = pack(tree, list(buffers))
+        with lock:  # one frame's pieces are not interleaved with a refusal the hook reports meanwhile
+            for piece in pieces:
+                # a SOCK_SEQPACKET socket: every write is one message, stamped by the kernel
+                view = memoryview(piece).cast("B")
+                while view:
+                    view = view[write(fd, view[:MESSAGE_BYTES]):]
+
+    def send_raw(frame: bytes) -> None:
+        with lock:
+            write(fd, frame)
+
+    def receive() -> Any:
+        """The next message of the parent: an instance's inputs (in the message, or in a memfd it
+        carries), NOTHING (a go for a stage without instances), or None (stop)."""
+        msg, ancillary, _flags, _addr = recvmsg(INLINE_BYTES + 16, space)
+        fds = [int.from_bytes(data[:4], sys.byteorder) for level, kind, data in ancillary
+               if level == sol_socket and kind == scm_rights]
+        if msg[:1] != b"N" or len(fds) > 1:
+            for extra in fds:
+                close(extra)
+            return None
+        if fds:
+            try:
+                return decode(fds[0], mapped=True)
+            finally:
+                close(fds[0])
+        if len(msg) == 1:
+            return NOTHING
+        header_len, _payload_len = unpack_from(msg, 1)
+        return decode_body(msg[1 + head:], header_len, writable=False)
+
+    return send, send_raw, receive
+
+
+def _refusal_reporter(send_raw: Any) -> Any:
+    """What the audit hook calls on a refusal: one `forbidden` frame to the parent, the first time."""
+    encode_string, header, size = json.encoder.c_encode_basestring_ascii, wire.HEADER.pack, wire.HEADER.size
+    pad, done = wire.ALIGN, [False]
+    if encode_string is None:  # the C accelerator is part of every CPython build
+        raise RuntimeError("json's C string encoder is missing")
+
+    def report(reason: str) -> None:
+        if done[0]:
+            return
+        done[0] = True
+        body = ('{"v":{"event":"forbidden","reason":' + encode_string(reason[:2000]) + '},"b":[]}').encode()
+        body += b" " * (-(size + len(body)) % pad)
+        send_raw(header(len(body), 0) + body)
+
+    return report
+
+
+def _run_candidate(job: dict[str, Any], first: Any, send: Any, receive: Any, flush: Any) -> None:
+    """Load the program and call it on each instance, stage after stage, reporting as it goes.
+
+    Runs in a thread of its own, started from C: its first frame is this one, with no caller above it,
+    so a candidate that walks frames (`__traceback__`, `sys._getframe`) reaches only this function's
+    locals, which hold nothing it lacks (its own first inputs, and the result socket it holds anyway).
+    """
+    clock = time.perf_counter_ns  # bound before the candidate can patch the time module
+    pristine, shared = dict(builtins.__dict__), builtins.__dict__
+    encode_tree = wire.tree
+    max_out = int(job["limits"]["max_output_mb"]) << 20
+    lines = job["code"].splitlines(True)
 
     def failure(event: dict[str, Any], exc: BaseException) -> dict[str, Any]:
         _restore(shared, pristine)
-        status, reason = _classify(exc, g)
-        return {**event, "status": status, "error": reason or _error_text(exc, g)}
+        status, reason = _classify(exc)
+        return {**event, "status": status, "error": reason or _error_text(exc, lines)}
 
-    send({"event": "start", "isolation": achieved})
     namespace: dict[str, Any] = {"__name__": "candidate", "__file__": "candidate.py",
                                  "__builtins__": builtins}
     try:
         # tracebacks then quote the candidate's own lines (there is no file to read them from)
-        linecache.cache["candidate.py"] = (len(job["code"]), None, job["code"].splitlines(True), "candidate.py")
+        linecache.cache["candidate.py"] = (len(job["code"]), None, lines, "candidate.py")
         # the trusted driver runs first, so the clocks and modules it binds are not yet patched by the candidate
         drive = None
         if job.get("driver"):
@@ -220,88 +343,97 @@ def _run_candidate(job: dict[str, Any], load: Any, achieved: dict[str, Any], g: 
         entry = namespace.get(job["entry"])
         if not callable(entry):
             raise NameError(f"the program defines no function named {job['entry']!r}")
-        call = entry
+        call = warm = entry
         if drive is not None:
 
             def call(*args: Any, _entry: Any = entry, _drive: Any = drive) -> Any:
                 return _drive(_entry, *args)
+
+            warm = call
+            if callable(driver_ns.get("decoy")):  # warm-ups then see other inputs than the timed calls
+
+                def warm(*args: Any, _call: Any = call, _decoy: Any = driver_ns["decoy"]) -> Any:
+                    return _call(*_decoy(*args))
         _restore(shared, pristine)
-        if g.reason is not None:
-            raise PermissionError(f"{FORBIDDEN_MARK} {g.reason}")
     except BaseException as exc:
         send(failure({"event": "load"}, exc))
         return
     repeats, warmup = max(1, int(job.get("repeats", 1))), max(0, int(job.get("warmup", 0)))
-    stages = max(1, int(job.get("stages", 1)))
-    for stage in range(stages):
+    counts = [int(n) for n in job["counts"]]
+    timed = repeats > 1 or warmup > 0
+    for stage, count in enumerate(counts):
         if stage:
             send({"event": "stage_end", "stage": stage - 1})
-            try:
-                go = read(FD_RESULTS, 16)
-            except OSError:
+            first = receive()  # the parent's go, with the stage's first inputs
+            if first is None:
                 return
-            if go != b"G":
+        for i in range(count):
+            args = first if i == 0 else receive()
+            first = None
+            if args is None or args is NOTHING:  # the parent stopped the run
                 return
-        inputs = load(stage)
-        if not _run_stage(inputs, call, send, failure, encode_tree, shared, pristine, g, clock, repeats, warmup,
-                          max_out):
-            return
+            if not _run_instance(i, args, call, warm, send, failure, encode_tree, shared, pristine, clock,
+                                 repeats, warmup, max_out, timed):
+                return
+            del args
     flush()  # the captured output is complete when the parent reads "done" (it may not wait for the exit)
     send({"event": "done"})
 
 
-def _run_stage(inputs: Any, call: Any, send: Any, failure: Any, encode_tree: Any, shared: dict[str, Any],
-               pristine: dict[str, Any], g: guard.Guard, clock: Any, repeats: int, warmup: int,
-               max_out: int) -> bool:
-    """Call the entry function on each input of one stage, reporting as it goes; False once one fails.
+def _run_instance(i: int, args: Any, call: Any, warm_call: Any, send: Any, failure: Any, encode_tree: Any,
+                  shared: dict[str, Any], pristine: dict[str, Any], clock: Any, repeats: int, warmup: int,
+                  max_out: int, timed: bool) -> bool:
+    """Call the entry function on one instance's inputs and report; False once it fails.
 
     Every helper comes in bound before the candidate's code ran, so nothing here can have been patched.
     The "begin" and "called" marks, whose kernel arrival stamps are the parent's clock of the calls, are
     sent only when call times matter (repeats or warm-ups); otherwise one message per instance suffices.
     """
-    timed = repeats > 1 or warmup > 0
-    for i, args in enumerate(inputs):
+    if timed:
+        send({"event": "begin", "i": i})
+    invalid = None
+    try:
+        warm = []
+        for _ in range(warmup):
+            t0 = clock()
+            warm_call(*args)
+            warm.append((clock() - t0) / 1e6)
+        raw = []
+        out = None
+        for _ in range(repeats):
+            t0 = clock()
+            out = call(*args)
+            raw.append(clock() - t0)
+        _restore(shared, pristine)
         if timed:
-            send({"event": "begin", "i": i})
-        invalid = None
+            send({"event": "called", "i": i})  # the parent's clock of the calls stops here, before encoding
+        # The encoder reads values through the base classes' own methods: no candidate code runs
+        # here, so no work can hide in an output that computes when it is iterated.
         try:
-            warm = []
-            for _ in range(warmup):
-                t0 = clock()
-                call(*args)
-                warm.append((clock() - t0) / 1e6)
-            raw = []
-            out = None
-            for _ in range(repeats):
-                t0 = clock()
-                out = call(*args)
-                raw.append(clock() - t0)
-            _restore(shared, pristine)
-            if timed:
-                send({"event": "called", "i": i})  # the parent's clock of the calls stops here, before encoding
-            # The encoder reads values through the base classes' own methods: no candidate code runs
-            # here, so no work can hide in an output that computes when it is iterated.
-            try:
-                tree, buffers = encode_tree(out, max_out)
-            except wire.WireError as exc:
-                invalid, tree, buffers = str(exc), None, []
-            if g.reason is not None:
-                raise PermissionError(f"{FORBIDDEN_MARK} {g.reason}")
-        except BaseException as exc:
-            send(failure({"event": "result", "i": i}, exc))
-            return False
-        if invalid is not None:
-            send({"event": "result", "i": i, "status": "invalid", "error": invalid})
-            return False
-        send({"event": "result", "i": i, "status": "ok", "output": tree,
-              "times_ms": [t / 1e6 for t in raw], "warmup_ms": warm}, buffers)
+            tree, buffers = encode_tree(out, max_out)
+        except wire.WireError as exc:
+            invalid, tree, buffers = str(exc), None, []
+    except BaseException as exc:
+        send(failure({"event": "result", "i": i}, exc))
+        return False
+    if invalid is not None:
+        send({"event": "result", "i": i, "status": "invalid", "error": invalid})
+        return False
+    send({"event": "result", "i": i, "status": "ok", "output": tree,
+          "times_ms": [t / 1e6 for t in raw], "warmup_ms": warm}, buffers)
     return True
 
 
-def _candidate(job: dict[str, Any], achieved: dict[str, Any], c: Any, cwd: str) -> None:
-    """Confine this process for good and run the candidate; fds 0-3 and the later stages' inputs stay open."""
+#: modules of the harness, and those that start processes without an audit event, that a candidate
+#: cannot import (they stay loaded for what already holds them; the syscall filter is the wall)
+HIDDEN_MODULES = ("__main__", "cgroup", "guard", "jail", "wire", "_posixsubprocess", "subprocess")
+
+
+def _candidate(job: dict[str, Any], achieved: dict[str, Any], c: Any, cwd: str, bpf: Any) -> None:
+    """Confine this process for good and run the candidate; fds 0-3 stay open."""
     iso, lim = job["isolation"], job["limits"]
-    first = _stage_inputs(0)  # decoded before any candidate code runs; later stages when they start
+    first = _decode_fd(FD_INPUTS, mapped=True)  # the first instance, decoded before any candidate code
+    os.close(FD_INPUTS)
     os.chdir(cwd)
     os.environ["TMPDIR"] = cwd
     dedicated = False
@@ -333,10 +465,7 @@ def _candidate(job: dict[str, Any], achieved: dict[str, Any], c: Any, cwd: str) 
     # on, about 0.7 ms per candidate. Imports cannot use them: the guard refuses reading their files.
     _RETIRED.append(sys.path_importer_cache)
     sys.path_importer_cache = {}
-    g = guard.Guard(cwd)
-    if iso.get("audit", True):
-        g.install()
-    achieved["audit_hook"] = bool(iso.get("audit", True))
+    send, send_raw, receive = _channel(FD_RESULTS)
     flushed = False
 
     def flush() -> None:
@@ -344,19 +473,44 @@ def _candidate(job: dict[str, Any], achieved: dict[str, Any], c: Any, cwd: str) 
         if flushed:
             return
         flushed = True
-        g.trusted += 1
         for stream, raw in ((out_stream, out_raw), (err_stream, err_raw)):  # ours, not what it put there
             try:
                 stream.flush()
             except BaseException:
                 pass
             raw.note_dropped()
-        g.trusted -= 1
 
-    try:
-        _run_candidate(job, lambda stage: first if stage == 0 else _stage_inputs(stage), achieved, g, flush)
-    finally:
-        flush()
+    # the syscall filter, then the pre-filter: from here on the process cannot take either off
+    achieved["seccomp"] = jail.load_filter(c, bpf) if bpf and iso.get("seccomp", True) else False
+    achieved["audit_hook"] = bool(iso.get("audit", True))
+    send({"event": "start", "isolation": achieved})
+    if achieved["audit_hook"]:
+        guard.install(cwd, _refusal_reporter(send_raw))
+    for name in HIDDEN_MODULES:
+        sys.modules.pop(name, None)
+    finished = _thread.allocate_lock()
+    finished.acquire()
+    handed = [first]  # this thread keeps no reference to the inputs once the candidate's thread has them
+    del first
+
+    def body() -> None:
+        try:
+            _run_candidate(job, handed.pop(), send, receive, flush)
+        finally:
+            finished.release()
+
+    # The candidate runs in a thread of its own (see _run_candidate); this thread, whose frames hold the
+    # harness (libc, the job), only waits, out of the candidate's reach: other threads' frames come only
+    # from sys._current_frames and the collector, which the pre-filter refuses, and a signal handler (whose
+    # frame argument would be this thread's) can be set only from this thread.
+    _thread.start_new_thread(body, ())
+    while True:
+        try:
+            finished.acquire()
+            break
+        except BaseException:  # e.g. _thread.interrupt_main(): keep waiting for the candidate's thread
+            continue
+    flush()
 
 
 def _arrange(fds: list[int]) -> None:
@@ -395,12 +549,12 @@ def _spare(sock: socket.socket, c: Any, base: dict[str, Any], config: dict[str, 
                 achieved["filesystem"] = f"host (file permissions; the minimal root failed: {exc})"
         msg, fds, _flags, _addr = socket.recv_fds(sock, 16, 8)
         sock.close()
-        if msg != b"J" or not 5 <= len(fds) <= 4 + MAX_STAGES:
+        if msg != b"J" or len(fds) != JOB_FDS:
             code = 0
             return
         devnull = os.open(os.devnull, os.O_RDONLY)
-        result_w, job_fd, out_fd, err_fd, *inputs_fds = fds
-        _arrange([devnull, out_fd, err_fd, result_w, job_fd, *inputs_fds])
+        result_w, job_fd, out_fd, err_fd, inputs_fd = fds
+        _arrange([devnull, out_fd, err_fd, result_w, job_fd, inputs_fd])
         job = _decode_fd(FD_JOB, mapped=False)
         os.close(FD_JOB)
         if not rooted and not job.get("workdir"):  # sent without a host folder: nothing runs, it asks again
@@ -409,7 +563,7 @@ def _spare(sock: socket.socket, c: Any, base: dict[str, Any], config: dict[str, 
         job["uid_tasks"] = uid_tasks
         if rooted and int(job["limits"]["disk_mb"]) != int(config["disk_mb"]):
             jail.resize_tmp(c, int(job["limits"]["disk_mb"]))
-        _candidate(job, achieved, c, "/tmp" if rooted else job["workdir"])
+        _candidate(job, achieved, c, "/tmp" if rooted else job["workdir"], config.get("bpf"))
         code = 0
     except BaseException:
         try:
@@ -484,6 +638,7 @@ def _zygote_namespaces(c: Any, config: dict[str, Any]) -> dict[str, Any]:
     if jail.is_privileged() or achieved["namespaces"]:
         achieved["namespaces"] += jail.unshare(c, wanted)
     achieved["network"] = "netns" if "net" in achieved["namespaces"] else "audit-hook"
+    achieved["cgroup"] = config["cgroups"]["describe"] if config.get("cgroups") else "none"
     if "user" in achieved["namespaces"] and iso["pidns"]:
         _become_pid_init(c)
     return achieved
@@ -513,7 +668,8 @@ class _Spares:
     def __init__(self, c: Any, base: dict[str, Any], config: dict[str, Any], ctrl: socket.socket) -> None:
         self.c, self.base, self.config, self.ctrl = c, base, config, ctrl
         self.pidns = jail.PidNamespaces(c) if config["isolation"]["pidns"] else None
-        self.ready: tuple[int, socket.socket, bool] | None = None
+        self.budgets = cgroup.Budgets(config["cgroups"]) if config.get("cgroups") else None
+        self.ready: tuple[int, socket.socket, bool, int] | None = None
         self.error = ""
 
     def make(self) -> None:
@@ -537,17 +693,30 @@ class _Spares:
         theirs.close()
         if pid < 0:
             ours.close()
-        else:
-            self.ready = (pid, ours, armed)
+            return
+        group = -1
+        if self.budgets is not None:
+            try:
+                group = self.budgets.join(pid)
+            except OSError as exc:  # the process runs without its group: it must not run at all
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                ours.close()
+                self.error = f"cannot put the candidate's process in its cgroup: {exc}"
+                return
+        self.ready = (pid, ours, armed, group)
 
-    def take(self, fds: list[int]) -> tuple[int, bool]:
-        """Hand a job's descriptors to the waiting process; returns its pid and whether it has a PID ns."""
+    def take(self, fds: list[int], memory_mb: int, nproc: int) -> tuple[int, bool, int]:
+        """Hand a job's descriptors to the waiting process, its group limited to the job's memory and
+        tasks; returns its pid, whether it has a PID ns and its group (-1: none)."""
         self.make()
         if self.ready is None:
             raise OSError(self.error or "no process to run the candidate in")
-        pid, sock, armed = self.ready
+        pid, sock, armed, group = self.ready
         self.ready = None
         try:
+            if self.budgets is not None:
+                self.budgets.limit(group, memory_mb, nproc)
             socket.send_fds(sock, [b"J"], fds)
         except OSError as exc:
             os.kill(pid, signal.SIGKILL)
@@ -555,7 +724,7 @@ class _Spares:
             raise OSError(f"the prepared child died before its job: {exc}") from None
         finally:
             sock.close()
-        return pid, armed
+        return pid, armed, group
 
 
 def zygote(ctrl_fd: int, preload: list[str], config: dict[str, Any]) -> None:
@@ -570,6 +739,7 @@ def zygote(ctrl_fd: int, preload: list[str], config: dict[str, Any]) -> None:
             sys.stderr.write(f"evolve sandbox: cannot preload {name}: {exc}\n")
     c = jail.libc()
     jail.bind_functions(c)
+    config["bpf"] = jail.prepare_filter(bytes.fromhex(config["bpf"])) if config.get("bpf") else None
     if config.get("zygote_uid") is not None and jail.is_privileged():
         jail.drop_uid(int(config["zygote_uid"]), int(config["zygote_uid"]))  # as a non-root user would run
         jail.own_proc_files(c)
@@ -584,15 +754,16 @@ def zygote(ctrl_fd: int, preload: list[str], config: dict[str, Any]) -> None:
     _send(sock, {"ready": True, "isolation": spares.base})
     while True:
         try:
-            msg, fds, _flags, _addr = socket.recv_fds(sock, 16, 8)
+            msg, fds, _flags, _addr = socket.recv_fds(sock, 64, 8)
         except OSError:
             return
-        if msg != b"J" or not 5 <= len(fds) <= 4 + MAX_STAGES:
+        if msg[:1] != b"J" or len(fds) != JOB_FDS:
             for fd in fds:
                 os.close(fd)
             return
+        memory_mb, nproc = (int(v) for v in msg[1:].split(b","))  # the job's, from the trusted parent
         try:
-            pid, armed = spares.take(fds)
+            pid, armed, group = spares.take(fds, memory_mb, nproc)
         except OSError as exc:
             _send(sock, {"error": str(exc)})
             continue
@@ -605,8 +776,10 @@ def zygote(ctrl_fd: int, preload: list[str], config: dict[str, Any]) -> None:
         if not armed:  # without a PID namespace, whatever the candidate started may still run
             _sweep(pid, config.get("uid"))
         _reap()
+        oom = group >= 0 and spares.budgets is not None and os.WIFSIGNALED(status) \
+            and os.WTERMSIG(status) == signal.SIGKILL and spares.budgets.oom_killed(group)
         _send(sock, {"pid": pid, "wait_status": status, "cpu_s": usage.ru_utime + usage.ru_stime,
-                     "maxrss_kb": usage.ru_maxrss})
+                     "maxrss_kb": usage.ru_maxrss, "oom": oom})
 
 
 if __name__ == "__main__":

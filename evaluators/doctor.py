@@ -38,7 +38,31 @@ def probe(repo):
 """
 HOOKED = "import socket\ndef probe(repo):\n    socket.socket()\n"
 TRIVIAL = "def probe(repo):\n    return 0\n"
+#: a process of its own: what the syscall filter refuses (and kills the candidate for)
+FORKS = "import os\ndef probe(repo):\n    return os.fork()\n"
+#: 96 MB more in the private /tmp than the memory budget: only a per-candidate cgroup counts these pages
+FILLS = """
+def probe(repo):
+    chunk = b"x" * (1 << 20)
+    with open("/tmp/fill", "wb") as fh:
+        for _ in range(MB):
+            fh.write(chunk)
+    return MB
+"""
 LIMITS = Limits(split_wall_s=20.0, instance_wall_s=10.0)
+BUDGET_MB = 384
+FILL_LIMITS = Limits(split_wall_s=20.0, instance_wall_s=10.0, memory_mb=BUDGET_MB, disk_mb=BUDGET_MB + 128,
+                     fsize_mb=BUDGET_MB + 128)
+
+
+def _walls(slot: int) -> dict[str, Any]:
+    """Whether the syscall filter refuses a new process, and whether the candidate's memory budget counts
+    the pages of its private /tmp (verified by candidates that try)."""
+    with Sandbox(slot=slot, isolation=Isolation(audit=False), disk_mb=FILL_LIMITS.disk_mb) as sb:
+        forks = sb.run(Job(FORKS, "probe", (("",),), limits=LIMITS))
+        fills = sb.run(Job(FILLS.replace("MB", str(BUDGET_MB + 96)), "probe", (("",),), limits=FILL_LIMITS))
+    return {"fork": forks.status, "fork_error": forks.error, "seccomp": forks.isolation.get("seccomp"),
+            "fill": fills.status, "fill_error": fills.error, "cgroup": fills.isolation.get("cgroup")}
 
 
 def _probe(isolation: Isolation, slot: int) -> dict[str, Any]:
@@ -57,7 +81,8 @@ def _probe(isolation: Isolation, slot: int) -> dict[str, Any]:
             "audit_hook_status": hooked.status if hooked is not None else None}
 
 
-def _mechanisms(p: dict[str, Any], hooked: str | None) -> dict[str, dict[str, Any]]:
+def _mechanisms(p: dict[str, Any], hooked: str | None,
+                walls: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
     iso, seen = p["isolation"], p["seen"] or {}
     names = set(iso.get("namespaces", []))
     loop = seen.get("loopback")
@@ -86,6 +111,18 @@ def _mechanisms(p: dict[str, Any], hooked: str | None) -> dict[str, dict[str, An
         "no_new_privs": row(bool(iso.get("no_new_privs")), str(iso.get("no_new_privs"))),
         "audit-hook pre-filter": row(None if hooked is None else hooked == "forbidden",
                                      f"socket() -> {hooked}"),
+        **({} if walls is None else {
+            "syscall filter (seccomp)": row(
+                walls["fork"] == "forbidden" and "syscall filter" in str(walls["fork_error"]),
+                f"fork() -> {walls['fork']}" + ("" if walls["seccomp"] else
+                                                 " (fallback: no filter; pyseccomp/libseccomp missing)")),
+            "memory budget per candidate (cgroup)": row(
+                walls["fill"] == "memory",
+                f"{BUDGET_MB + 96} MB into /tmp under a {BUDGET_MB} MB budget -> {walls['fill']}; "
+                f"{walls['cgroup']}" + ("" if walls["fill"] == "memory" else
+                                         " (fallback: RLIMIT_AS per process; the filter refuses new "
+                                         "processes and memfds)")),
+        }),
     }
 
 
@@ -98,8 +135,9 @@ def report(slot: int = 4095) -> dict[str, Any]:
 
     `slot` picks the sandbox uid (uid_base + slot) the probes run as; keep it clear of running workers.
     """
-    full = _probe(Isolation(audit=False), slot)
+    full = _probe(Isolation(audit=False, seccomp=False), slot)  # the namespaces' own probe uses sockets
     hooked = _probe(Isolation(), slot)["audit_hook_status"]
+    walls = _walls(slot)
     out: dict[str, Any] = {
         "python": {"executable": sys.executable, "version": platform.python_version(),
                    "implementation": platform.python_implementation()},
@@ -109,11 +147,11 @@ def report(slot: int = 4095) -> dict[str, Any]:
         "probe_status": full["status"],
         "probe_error": full["error"],
         "isolation": full["isolation"],
-        "mechanisms": _mechanisms(full, hooked),
+        "mechanisms": _mechanisms(full, hooked, walls),
         "candidate_ms": round(full["candidate_ms"], 2),
     }
     if os.geteuid() == 0:  # what a non-root user of this machine would get
-        rootless = _probe(Isolation(audit=False, rootless=True), slot)
+        rootless = _probe(Isolation(audit=False, seccomp=False, rootless=True), slot)
         out["rootless"] = {"status": rootless["status"], "isolation": rootless["isolation"],
                            "mechanisms": _mechanisms(rootless, None)}
     return out

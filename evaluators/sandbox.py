@@ -31,12 +31,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evaluators import wire
+from evaluators import cgroup, syscalls, wire
 
 log = logging.getLogger(__name__)
 
 CHILD_SCRIPT = Path(__file__).with_name("child.py")
-#: stages one sandbox run can have (child.py's MAX_STAGES: the zygote takes at most 8 descriptors a job)
+#: stages one sandbox run can have
 MAX_STAGES = 4
 #: statuses a sandbox run can end with (the problem's validator may still turn `ok` into `invalid`)
 STATUSES = ("ok", "invalid", "timeout", "memory", "crash", "forbidden")
@@ -63,6 +63,7 @@ class Limits:
     nofile: int = 64                # open files
     nproc: int = 64                 # processes/threads of the sandbox user (enforced when not root)
     max_output_mb: int = 64         # result bytes the parent accepts
+    max_output_items: int = 1_000_000  # values the parent decodes from one result frame's JSON part
     capture_bytes: int = 8192       # stdout/stderr bytes kept for the archive
     disk_mb: int = 64               # size of the private /tmp working directory (minimal root only)
 
@@ -101,6 +102,9 @@ class Isolation:
     userns: bool = True             # when not root, a user namespace to get the namespaces above
     audit: bool = True              # the audit-hook pre-filter that classifies attempts as `forbidden`
     rootless: bool = False          # when root: run the zygote as the sandbox uid, as a non-root user would
+    seccomp: bool = True            # the syscall filter (evaluators/syscalls.py), where libseccomp loads
+    cgroup: bool = True             # one memory and task budget per candidate (evaluators/cgroup.py), as root
+    socket_families: tuple[int, ...] = ()  # socket address families the filter lets a candidate open
 
 
 @dataclass(frozen=True)
@@ -217,8 +221,8 @@ def child_env() -> dict[str, str]:
 class Sandbox:
     """A warm zygote owned by one worker slot; `run` evaluates one candidate at a time."""
 
-    #: inputs kept as sealed memfds, so a split's inputs are encoded once per sandbox
-    INPUTS_CACHE = 16
+    #: instances' inputs kept as sealed memfds (one per instance), so a split is encoded once per sandbox
+    INPUTS_CACHE = 256
 
     def __init__(self, slot: int = 0, isolation: Isolation | None = None,
                  packages: Sequence[str] = DEFAULT_PACKAGES, preload: Sequence[str] = DEFAULT_PRELOAD,
@@ -232,7 +236,7 @@ class Sandbox:
         self._proc: subprocess.Popen[bytes] | None = None
         self._sock: socket.socket | None = None
         self._ctrl_buf = bytearray()  # bytes read from the zygote beyond the last complete message
-        self._inputs: OrderedDict[str, int] = OrderedDict()
+        self._inputs: OrderedDict[tuple[str, int, bool], bytes | int] = OrderedDict()
         self._lock = threading.Lock()
         #: a finished candidate whose exit is collected before the next job: (pid, its working folder)
         self._exiting: tuple[int, Path | None] | None = None
@@ -244,6 +248,7 @@ class Sandbox:
         self._tmp_root.chmod(0o711)
         self._root_dir = self._tmp_root / "root"  # mount point of the candidate's empty root
         self._root_dir.mkdir(mode=0o700)
+        self._groups: dict[str, Any] | None = None  # the candidates' control groups ({}: unavailable)
         #: namespaces the zygote itself entered (shared by its candidates), known once it has started
         self.zygote_isolation: dict[str, Any] = {}
         self._zygote_uid: int | None = None
@@ -259,6 +264,29 @@ class Sandbox:
         return None
 
     # -- lifecycle ----------------------------------------------------------------------------------
+    def _bpf_hex(self) -> str | None:
+        """The syscall filter for the zygote's candidates, or None (not requested, or not available here:
+        `syscalls.program` says why, and `evolve doctor` reports it)."""
+        if not self.isolation.seccomp:
+            return None
+        bpf, why = syscalls.program(tuple(sorted(self.isolation.socket_families)))
+        if bpf is None:
+            log.warning("sandbox: no syscall filter: %s", why)
+            return None
+        return bpf.hex()
+
+    def _cgroups(self) -> dict[str, Any] | None:
+        """This sandbox's pair of control groups, made at its first start (root only; a rootless zygote
+        could not write to them), or None where they cannot be made (the reason is logged)."""
+        if not self.isolation.cgroup or os.geteuid() != 0 or self._zygote_uid is not None:
+            return None
+        if self._groups is None:
+            self._groups, why = cgroup.create(f"evolve-{os.getpid()}-{self.slot}-{id(self) & 0xffff:x}")
+            if self._groups is None:
+                log.warning("sandbox: no per-candidate cgroup: %s", why)
+                self._groups = {}
+        return self._groups or None
+
     def _start(self) -> None:
         parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         log_path = self._tmp_root / "zygote.log"
@@ -269,7 +297,8 @@ class Sandbox:
                  libs_dir(self.packages), ",".join(self.preload),
                  json.dumps({"uid": uid, "isolation": dataclasses.asdict(self.isolation),
                              "root_dir": str(self._root_dir), "disk_mb": self.disk_mb,
-                             "zygote_uid": self._zygote_uid})],
+                             "zygote_uid": self._zygote_uid, "bpf": self._bpf_hex(),
+                             "cgroups": self._cgroups()})],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
                 pass_fds=[child_sock.fileno()], env=child_env(), cwd=str(self._tmp_root),
                 close_fds=True,
@@ -286,9 +315,13 @@ class Sandbox:
     def close(self) -> None:
         """Stop the zygote and remove the temporary folders (a child not waited for dies with the zygote)."""
         self.close_zygote()
-        for fd in self._inputs.values():
-            _close(fd)
+        for piece in self._inputs.values():
+            if isinstance(piece, int):
+                _close(piece)
         self._inputs.clear()
+        if self._groups:
+            _remove_groups(self._groups)
+            self._groups = None
         shutil.rmtree(self._tmp_root, ignore_errors=True)
 
     def __enter__(self) -> Sandbox:
@@ -404,17 +437,22 @@ class Sandbox:
         del buf[:n]
         return out
 
-    def _inputs_fd(self, job: Job) -> int:
-        key = job.inputs_key
-        fd = self._inputs.get(key)
-        if fd is None:
-            fd = _sealed_memfd("inputs", wire.encode([list(a) for a in job.inputs]))
-            self._inputs[key] = fd
+    def _inputs_piece(self, job: Job, i: int, as_fd: bool = False) -> bytes | int:
+        """Instance i's inputs alone, the child gets each instance's only when it is due: the encoded
+        frame when it is small enough to travel in one message, else (or `as_fd`) a sealed memfd."""
+        key = (job.inputs_key, i, as_fd)
+        piece = self._inputs.get(key)
+        if piece is None:
+            frame = wire.encode(list(job.inputs[i]))
+            piece = frame if len(frame) <= INLINE_BYTES and not as_fd else _sealed_memfd("inputs", frame)
+            self._inputs[key] = piece
             while len(self._inputs) > self.INPUTS_CACHE:
-                _close(self._inputs.popitem(last=False)[1])
+                old = self._inputs.popitem(last=False)[1]
+                if isinstance(old, int):
+                    _close(old)
         else:
             self._inputs.move_to_end(key)
-        return fd
+        return piece
 
     def _payload(self, jobs: Sequence[Job], workdir: Path | None) -> dict[str, Any]:
         uid = self.uid
@@ -425,9 +463,13 @@ class Sandbox:
             "code": job.code, "entry": job.entry, "driver": job.driver, "repeats": job.repeats,
             "warmup": job.warmup, "workdir": None if workdir is None else str(workdir),
             "root_dir": str(self._root_dir),
-            "limits": limits, "uid": uid, "gid": uid, "stages": len(jobs),
+            "limits": limits, "uid": uid, "gid": uid, "counts": [len(j.inputs) for j in jobs],
             "isolation": _fields(self.isolation),
         }
+
+    def _feed(self, results: socket.socket, job: Job, i: int) -> None:
+        """Hand the child instance i's inputs (only once it has reported every earlier instance)."""
+        _send_next(results, self._inputs_piece(job, i))
 
     def _reap_exiting(self) -> None:
         """Collect the exit of the candidate that returned its results without being waited for."""
@@ -457,7 +499,11 @@ class Sandbox:
         pid: int | None = None
         exiting = False  # the child's exit is left to the next job (wait_exit=False, every result in)
         try:
-            inputs_fds = [self._inputs_fd(job) for job in jobs]
+            if jobs[0].inputs:
+                first_fd = int(self._inputs_piece(jobs[0], 0, as_fd=True))
+            else:  # a stage without instances: the child never reads it
+                first_fd = _sealed_memfd("inputs", wire.encode([]))
+                fds.append(first_fd)
             job_fd = _sealed_memfd("job", wire.encode_plain(self._payload(jobs, workdir)))
             fds.append(job_fd)
             out_fd = os.memfd_create("stdout", os.MFD_CLOEXEC)
@@ -467,14 +513,16 @@ class Sandbox:
             with theirs:
                 results.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
                 start = time.monotonic()
-                socket.send_fds(self._sock, [b"J"], [theirs.fileno(), job_fd, out_fd, err_fd, *inputs_fds])
+                budget = f"J{jobs[0].limits.memory_mb},{jobs[0].limits.nproc}".encode()
+                socket.send_fds(self._sock, [budget], [theirs.fileno(), job_fd, out_fd, err_fd, first_fd])
             reply = self._ctrl_read(timeout=30.0)
             if "error" in reply:
                 raise OSError(str(reply["error"]))
             pid = int(reply["pid"])
             isolation: dict[str, Any] | None = None  # reported once, at the start of the first stage
             for stage, job in enumerate(jobs):
-                collected = _collect(results, pid, len(job.inputs), job.limits, start)
+                collected = _collect(results, pid, len(job.inputs), job.limits, start,
+                                     functools.partial(self._feed, results, job))
                 if stage == 0 and collected.events:  # the first frame comes before any candidate code
                     iso = collected.events[0].get("isolation")
                     self._rooted = isinstance(iso, dict) and str(iso.get("filesystem", "")).startswith(
@@ -491,10 +539,10 @@ class Sandbox:
                     break
                 done.append(res)
                 start = time.monotonic()
-                try:
-                    results.send(b"G")
-                except OSError:
-                    pass  # it died: the next stage finds no results and reads the exit status
+                if jobs[stage + 1].inputs:  # the go: the next stage's first instance
+                    self._feed(results, jobs[stage + 1], 0)
+                else:
+                    _send_next(results, None)
             # the stage the run ended in, with the process's exit, usage and captured output
             complete = len(done) + 1 == len(jobs) and not collected.timed_out and not collected.wire_error \
                 and bool(collected.events) and collected.events[-1]["event"] == "done"
@@ -553,6 +601,8 @@ ZYGOTE_START_S = 60.0
 GRACE_S = 2.0
 
 
+#: inputs of at most this many bytes travel inside the message that hands them over (child.py's INLINE_BYTES)
+INLINE_BYTES = 1 << 15
 #: exit code of a candidate's process that could not build its empty root and was given no host folder
 #: (child.py's NEEDS_WORKDIR: the child runs as a script and cannot import this module)
 NEEDS_WORKDIR = 76
@@ -560,6 +610,30 @@ NEEDS_WORKDIR = 76
 
 class _NeedsWorkdir(Exception):
     """The job goes again with a working folder on the host (the child ran nothing)."""
+
+
+def _remove_groups(groups: dict[str, Any]) -> None:
+    """Remove a sandbox's control groups (a process that never closed its sandboxes leaves them empty;
+    the next `cgroup.create` on the machine removes those)."""
+    for _ in range(50):  # the zygote's children die with it, a moment later
+        cgroup.remove(groups)
+        if not any(os.path.isdir(d) for d in groups["dirs"]):
+            break
+        time.sleep(0.01)
+
+
+def _send_next(results: socket.socket, piece: bytes | int | None) -> None:
+    """b"N" with the next instance's inputs (in the message, or a memfd); alone, the go of a stage
+    without instances."""
+    try:
+        if piece is None:
+            results.send(b"N")
+        elif isinstance(piece, bytes):
+            results.send(b"N" + piece)
+        else:
+            socket.send_fds(results, [b"N"], [piece])
+    except OSError:
+        pass  # it died: what follows finds no results and reads the exit status
 
 
 def _remove(workdir: Path | None) -> None:
@@ -621,6 +695,8 @@ class _Collected:
     timed_out: str | None = None
     wire_error: str | None = None
     parent_ms: list[float] = field(default_factory=list)
+    #: the first refusal the child's pre-filter reported (sticky: nothing the candidate does after undoes it)
+    forbidden: str | None = None
 
 
 def _arrival(ancillary: list[tuple[int, int, bytes]]) -> float | None:
@@ -632,8 +708,10 @@ def _arrival(ancillary: list[tuple[int, int, bytes]]) -> float | None:
     return None
 
 
-def _collect(sock: socket.socket, pid: int, n_instances: int, lim: Limits, start: float) -> _Collected:
-    """Read result frames until `done`, EOF, a deadline or a malformed frame; kill the child if needed.
+def _collect(sock: socket.socket, pid: int, n_instances: int, lim: Limits, start: float,
+             feed: Callable[[int], None]) -> _Collected:
+    """Read result frames until `done`, EOF, a deadline, a refusal or a malformed frame; kill the child if
+    needed. `feed(i)` hands the child instance i's inputs once it has reported i results.
 
     The result channel is a SOCK_SEQPACKET socket that timestamps each message as the kernel queues
     it, so an instance's parent-clock time does not depend on when this process gets to read it.
@@ -647,6 +725,7 @@ def _collect(sock: socket.socket, pid: int, n_instances: int, lim: Limits, start
     marks: deque[tuple[int, float]] = deque()  # (stream offset where a message starts, its arrival)
     begun_at = time.time()  # the kernel stamps are wall-clock (CLOCK_REALTIME) times
     called_at: float | None = None
+    results = 0
     done = False
     while not done:
         now = time.monotonic()
@@ -664,6 +743,8 @@ def _collect(sock: socket.socket, pid: int, n_instances: int, lim: Limits, start
         except (BlockingIOError, InterruptedError):
             continue
         if not data:
+            if _arrival(ancillary) is not None:  # a message of no bytes (end of file carries no stamp)
+                out.wire_error = "protocol error: the child sent an empty message"
             break
         if flags & MSG_TRUNC:
             out.wire_error = "the child sent an oversized message"
@@ -685,7 +766,7 @@ def _collect(sock: socket.socket, pid: int, n_instances: int, lim: Limits, start
             if len(buf) < end:
                 break
             try:
-                event = wire.decode(bytes(buf[wire.HEADER.size:end]), hlen)
+                event = wire.decode(bytes(buf[wire.HEADER.size:end]), hlen, max_items=lim.max_output_items)
             except wire.WireError as exc:
                 out.wire_error = f"malformed result frame: {exc}"
                 done = True
@@ -713,11 +794,18 @@ def _collect(sock: socket.socket, pid: int, n_instances: int, lim: Limits, start
                 out.parent_ms.append(max(0.0, ended - begun_at) * 1e3)
                 begun_at, called_at = stamp, None
                 instance_deadline = time.monotonic() + lim.instance_wall_s
+                results += 1
                 if event.get("status") != "ok":
                     done = True
+                elif results < n_instances:
+                    feed(results)
+            elif kind == "forbidden":
+                reason = event.get("reason")
+                out.forbidden = reason if isinstance(reason, str) and reason else "an attempt the pre-filter refused"
+                done = True
             elif kind in ("done", "load", "stage_end"):
                 done = True
-    if not done or out.timed_out or out.wire_error:
+    if not done or out.timed_out or out.wire_error or out.forbidden:
         try:
             os.killpg(pid, signal.SIGKILL)
         except OSError:
@@ -815,14 +903,20 @@ def _classify(c: _Collected, final: dict[str, Any], job: Job, wall: float, stdou
             if st != "ok":
                 status, error = st, f"instance {i}: {runs[-1].error or st}"
                 break
-    if status == "ok":
+    finished = any(ev["event"] in ("done", "stage_end") for ev in c.events)
+    if c.forbidden is not None:  # reported by the pre-filter the moment it refused: it overrides the rest
+        status, error = "forbidden", f"instance {len(runs)}: {c.forbidden}"
+    elif status == "ok":
         if c.wire_error:
             status, error = "invalid", c.wire_error
         elif c.timed_out:
             status, error = "timeout", f"instance {len(runs)}: {c.timed_out}"
-        elif len(runs) < n or not any(ev["event"] in ("done", "stage_end") for ev in c.events):
-            status, error = _death(wait_status, len(runs), exit_text, cpu_s, job.limits)
-        elif job.repeats > 1:
+        elif finished and len(runs) < n:
+            status, error = "invalid", (f"protocol error: the child reported the end of the stage after "
+                                        f"{len(runs)} of {n} results")
+        elif len(runs) < n or not finished:
+            status, error = _death(wait_status, len(runs), exit_text, cpu_s, job.limits, final)
+        elif timed:
             problem = timing_error(runs, c.parent_ms)
             if problem:
                 status, error = "invalid", problem
@@ -857,11 +951,15 @@ def _status(value: Any) -> str:
 
 
 def _death(wait_status: int, got: int, exit_text: str, cpu_s: float | None,
-           lim: Limits) -> tuple[str, str]:
+           lim: Limits, final: dict[str, Any]) -> tuple[str, str]:
     """Classify a child that ended without finishing: signals map to the limit that sent them."""
     where = f"instance {got}"
+    if final.get("oom") is True:  # the candidate's cgroup reached its memory limit (the zygote read it)
+        return "memory", f"{where}: the candidate's memory limit of {lim.memory_mb} MB ({exit_text})"
     if wait_status >= 0 and os.WIFSIGNALED(wait_status):
         sig = os.WTERMSIG(wait_status)
+        if sig == signal.SIGSYS:
+            return "forbidden", f"{where}: a system call the sandbox's syscall filter refuses ({exit_text})"
         # the kernel kills at the CPU limit; the reported usage lags its precise accounting a little
         if sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu_s is not None
                                      and cpu_s >= 0.5 * max(1, int(lim.cpu_s))):

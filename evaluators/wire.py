@@ -23,6 +23,8 @@ HEADER = struct.Struct(">II")
 DTYPES = frozenset({"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
                     "float32", "float64"})
 MAX_DEPTH = 64
+#: integers beyond this many bits do not fit the JSON text the decoder accepts (4300 digits)
+MAX_INT_BITS = 14_000
 ALIGN = 64
 _ZEROS = bytes(ALIGN)
 
@@ -61,7 +63,11 @@ def _encode_value(value: Any, buffers: list[Any], depth: int, budget: _Budget) -
         return text
     if issubclass(kind, int) and kind is not bool:
         number = int.__int__(value)
-        budget.spend(8 + number.bit_length() // 3)
+        bits = number.bit_length()
+        if bits > MAX_INT_BITS:
+            raise WireError(f"an integer of {bits} bits cannot cross the sandbox boundary (at most "
+                            f"{MAX_INT_BITS} bits, about 4200 digits); return it as a string or an array")
+        budget.spend(8 + bits // 3)
         return number
     if issubclass(kind, float):
         real = float.__float__(value)
@@ -183,14 +189,21 @@ def _decode_array(node: dict[str, Any], buffers: list[memoryview], writable: boo
     return arr.copy() if writable else arr
 
 
-def decode(frame_body: Any, header_len: int, *, writable: bool = True) -> Any:
+def decode(frame_body: Any, header_len: int, *, writable: bool = True, max_items: int | None = None) -> Any:
     """Rebuild the value of a frame whose `>II` prefix was already read (body = header + payload).
 
     With `writable=False` arrays are views of the body, which must then be immutable (bytes or a
-    read-only mapping): such arrays cannot be made writable.
+    read-only mapping): such arrays cannot be made writable. `max_items` bounds the values the JSON
+    header may hold before it is parsed (see `count_items`), so a forged frame costs the decoder at most
+    a small multiple of its size.
     """
     body = memoryview(frame_body)
     text = bytes(body[:header_len])
+    if max_items is not None:
+        items = count_items(text)
+        if items > max_items:
+            raise WireError(f"the frame holds about {items} values, more than the {max_items} the sandbox "
+                            "decodes (Limits.max_output_items); return large data as numpy arrays")
     try:
         header = json.loads(text)
     except (ValueError, RecursionError) as exc:  # bad UTF-8 or JSON, digits over the limit, deep nesting
@@ -212,6 +225,16 @@ def decode(frame_body: Any, header_len: int, *, writable: bool = True) -> Any:
         buffers.append(payload[offset:offset + size])
         offset += size + _padding(size)
     return _decode_value(header["v"], buffers, 0, writable)
+
+
+def count_items(header: bytes) -> int:
+    """An upper bound on the values a JSON text holds: each needs a separator or an opening bracket.
+
+    Counted with C loops over the bytes (about 1 ms per 10 MB) before `json.loads` builds any object:
+    a value costs the parser up to ~60 bytes of objects, so this bound is what keeps its memory a small
+    multiple of the frame, whatever the frame's shape.
+    """
+    return header.count(b",") + header.count(b"[") + header.count(b"{") + 1
 
 
 def _plain(header: bytes) -> bool:

@@ -128,6 +128,8 @@ class EvaluatorConfig:
     ipc: bool = True
     userns: bool = True  # when not root: namespaces through a user namespace
     audit: bool = True  # classify attempts (network, processes, files) as `forbidden`
+    seccomp: bool = True  # the syscall filter: no processes, namespaces, mounts, sockets (docs/sandbox.md)
+    cgroup: bool = True  # one memory and task budget per candidate, where a cgroup can be made (root)
     max_retries: int = 2
 
 

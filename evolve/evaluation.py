@@ -120,7 +120,7 @@ def score_result(problem: Problem, split: str, res: SandboxResult, seconds: floa
         except InvalidOutput as exc:
             return StageResult(status="invalid", error=f"instance {inst.id}: {exc}", failed_instance=inst.id,
                                **common)
-        if problem.harness.repeats > 1:
+        if problem.harness.timed:
             if not run.times_ms:
                 return StageResult(status="invalid", error=f"instance {inst.id}: no call timings reported",
                                    failed_instance=inst.id, **common)

@@ -7,6 +7,7 @@ Its `score` runs in the trusted parent on outputs that crossed the sandbox bound
 from __future__ import annotations
 
 import abc
+import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -44,7 +45,8 @@ class Instance:
 class Harness:
     """How the sandbox child calls the entry function for this problem.
 
-    `repeats` > 1 times the call (median) after `warmup` untimed calls, for problems that score speed.
+    `repeats` > 1 times the call (median) after `warmup` untimed calls, for problems that score speed;
+    so does `warmup` > 0 with one repeat (the one call timed is then the first on the instance's inputs).
     `driver` is the file name (inside the problem package) of a trusted child-side module with a function
     `drive(entry, *args)` that calls the candidate and returns the output; the parent must be able to
     check the driver's output without trusting it (e.g. by replaying the decisions).
@@ -53,6 +55,11 @@ class Harness:
 
     repeats: int = 1
     warmup: int = 0
+
+    @property
+    def timed(self) -> bool:
+        """Whether call times are scored (reported, checked against the parent's clock, aggregated)."""
+        return self.repeats > 1 or self.warmup > 0
     driver: str | None = None
     timeout_s: float = 2.0
     split_timeout_s: float = 20.0
@@ -71,6 +78,32 @@ class Problem(abc.ABC):
     #: allowed top-level imports for candidates (told to the LLM; enforced as a pre-filter only)
     allowed_imports: tuple[str, ...] = ("math", "numpy", "itertools", "functools", "heapq", "collections",
                                         "random", "bisect")
+
+    #: why this problem's hold-out split cannot come from a run's secret (e.g. a published benchmark whose
+    #: optima are known: a reference to compare with the literature, not a secret); None for a plugin that
+    #: draws its hold-out instances from `holdout_seed` (docs/plugins.md, "A hold-out the candidate cannot know")
+    public_holdout: str | None = None
+
+    # --- the hold-out's secret ----------------------------------------------------------------------
+    def set_holdout_secret(self, secret: str | None) -> None:
+        """Draw the hold-out instances from the run's `secret` from now on (a run makes one and keeps it in
+        its archive row; it is never in a prompt and never crosses the sandbox boundary). Hold-out
+        instances already built are forgotten: splits cached per name in a dict attribute, and the
+        framework's own jobs."""
+        self.__dict__["_holdout_secret"] = secret
+        for value in list(self.__dict__.values()):
+            if isinstance(value, dict):
+                for key in [k for k in value if k == "holdout" or (isinstance(k, tuple) and k[:1] == ("holdout",))]:
+                    del value[key]
+
+    def holdout_seed(self, public: int) -> int:
+        """The seed of the hold-out split: the plugin's public `public` seed mixed with the run's secret
+        (a 32-bit integer), or `public` itself when no secret is set (tests, `evolve eval`)."""
+        secret = self.__dict__.get("_holdout_secret")
+        if not secret:
+            return public
+        digest = hashlib.sha256(f"evolve-holdout:{secret}:{public}".encode()).digest()
+        return int.from_bytes(digest[:4], "big")
 
     # --- what the LLM and the seed population see -------------------------------------------------
     @property

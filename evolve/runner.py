@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import gc
 import logging
+import secrets
 import shutil
 import signal
 import traceback
@@ -204,6 +206,8 @@ def _run_owned(cfg: Any, run_dir: Path, console: Console, started: Any | None, a
     if started is None:
         started = start_local_workers(cfg)
     early = [started] if started is not None else []
+    spec = dataclasses.replace(spec, holdout_secret=_holdout_secret(archive, run_id))
+    problem.set_holdout_secret(spec.holdout_secret)
     share_problem(spec, problem)  # local worker threads use the problem loaded here
     mutator = make_mutator(cfg, archive, run_id)
     preflight = getattr(mutator, "preflight", None)
@@ -352,6 +356,17 @@ async def _run_with_signals(evo: Evolution) -> str:
             except (NotImplementedError, RuntimeError):
                 pass
         await evo.mutator.aclose()  # its HTTP sessions belong to this loop: closed here or never
+
+
+def _holdout_secret(archive: Archive, run_id: str) -> str:
+    """The run's hold-out secret: made when the run starts, kept in its row (`runs.meta`) so that a
+    resumed run scores the same hold-out; never shown in a prompt, never sent to a sandbox."""
+    meta = archive.get_run(run_id).meta
+    secret = meta.get("holdout_secret")
+    if not isinstance(secret, str) or not secret:
+        secret = secrets.token_hex(16)
+        archive.update_run(run_id, meta={**meta, "holdout_secret": secret})
+    return secret
 
 
 def _now() -> dt.datetime:

@@ -26,9 +26,11 @@ class ProblemSpec:
     name: str
     path: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    #: the run's hold-out secret (trusted processes only: it never reaches a prompt or a sandbox)
+    holdout_secret: str | None = None
 
     def key(self) -> str:
-        return repr((self.name, self.path, sorted(self.options.items())))
+        return repr((self.name, self.path, sorted(self.options.items()), self.holdout_secret))
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,9 @@ def _problem(spec: ProblemSpec) -> Problem:
         with _problems_lock:
             problem = _problems.get(key)
             if problem is None:
-                problem = _problems[key] = load_problem(spec.name, spec.path, spec.options)
+                problem = load_problem(spec.name, spec.path, spec.options)
+                problem.set_holdout_secret(spec.holdout_secret)
+                _problems[key] = problem
     return problem
 
 
@@ -84,7 +88,7 @@ def _sandbox(isolation: Isolation, disk_mb: int) -> Sandbox:
 def isolation_from(cfg: Any) -> Isolation:
     e = cfg.evaluator
     return Isolation(netns=e.netns, drop_uid=e.drop_uid, filesystem=e.filesystem, pidns=e.pidns, ipc=e.ipc,
-                     userns=e.userns, audit=e.audit)
+                     userns=e.userns, audit=e.audit, seccomp=e.seccomp, cgroup=e.cgroup)
 
 
 def start_local_workers(cfg: Any) -> Any | None:

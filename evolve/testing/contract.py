@@ -48,6 +48,7 @@ DESCRIPTION = "description"
 INSTANCES = "instances"
 SPLIT_OVERLAP = "split-overlap"
 INSTANCES_DETERMINISM = "instances-determinism"
+HOLDOUT_SECRET = "holdout-secret"
 VALIDATOR_NONE = "validator-none"
 VALIDATOR_TYPE = "validator-type"
 VALIDATOR_LENGTH = "validator-length"
@@ -421,6 +422,42 @@ def check_instances_deterministic(problem: Problem, factory: Callable[..., Probl
     return []
 
 
+def check_holdout_secret(problem: Problem, factory: Callable[..., Problem],
+                         options: Mapping[str, Any] | None = None) -> list[Finding]:
+    """The hold-out instances come from the run's secret (`Problem.holdout_seed`): two secrets give
+    hold-outs that share no inputs, one secret gives the same hold-out twice, and the quick and train
+    splits do not depend on it. A problem whose hold-out is a published benchmark says so in
+    `public_holdout` instead (reports then show that its hold-out is public)."""
+    if problem.public_holdout:
+        return []
+    file = _problem_file(problem, "instances")
+    try:
+        made = [factory(dict(options or {})) for _ in range(3)]
+        for p, secret in zip(made, ("contract-secret-a", "contract-secret-b", "contract-secret-a")):
+            p.set_holdout_secret(secret)
+        holdouts = [[_inputs_hash(i) for i in p.instances("holdout")] for p in made]
+        public = {_inputs_hash(i) for i in factory(dict(options or {})).instances("holdout")}
+        others = {split: [[_inputs_hash(i) for i in p.instances(split)] for p in made[:2]]
+                  for split in ("quick", "train")}
+    except Exception:
+        return []  # check_instances reports broken splits
+    fix = ("draw the hold-out split from `self.holdout_seed(public_seed)` (the run's secret mixed with your "
+           "option's seed), or set `public_holdout` to why your hold-out is a published benchmark")
+    if set(holdouts[0]) & set(holdouts[1]) or set(holdouts[0]) & public:
+        return [Finding(HOLDOUT_SECRET, file, "the hold-out instances do not depend on the run's secret (two "
+                        "secrets, or a secret and none, give instances with the same inputs): a program that "
+                        "memorised the public generator's instances scores perfectly on them", fix)]
+    if holdouts[0] != holdouts[2]:
+        return [Finding(HOLDOUT_SECRET, file, "the same secret gives different hold-out instances",
+                        "derive every random number of the hold-out from `self.holdout_seed(...)` alone")]
+    for split, (a, b) in others.items():
+        if a != b:
+            return [Finding(HOLDOUT_SECRET, file, f"instances({split!r}) change with the hold-out secret",
+                            "use `holdout_seed` for the hold-out split only: evolution must see the same "
+                            "quick and train instances in every run")]
+    return []
+
+
 # --- the validator -----------------------------------------------------------------------------------------
 def _with_nan(value: Any) -> Any:
     """`value` with its first number replaced by NaN (None when it holds no number)."""
@@ -582,7 +619,7 @@ def check_seed_runs(problem: Problem, sandbox: Sandbox, limits: Limits | None = 
     for split in SPLITS:
         (s1, m1), (s2, m2) = runs[0][split], runs[1][split]
         diff = next((i.id for i, a, b in zip(problem.instances(split), m1, m2) if not _same(a, b)), None)
-        if diff is None and problem.harness.repeats <= 1 and not _same(s1.metrics, s2.metrics):
+        if diff is None and not problem.harness.timed and not _same(s1.metrics, s2.metrics):
             diff = "(the split's aggregate)"
         if diff is not None:
             out.append(Finding(SEED_DETERMINISM, seed_file, f"two runs of the seed score differently on split "
@@ -665,6 +702,8 @@ def check_problem(name: str, path: str | None = None, options: Mapping[str, Any]
     if any(f.check == INSTANCES for f in findings):
         return [f for f in findings if f.check not in skip]
     findings += check_instances_deterministic(problem, factory, options)
+    if not any(f.check == INSTANCES_DETERMINISM for f in findings):
+        findings += check_holdout_secret(problem, factory, options)
     seed_ok = not any(f.check in (SEED_FILE, SEED_SYNTAX, SEED_ENTRY, SEED_ARITY, SEED_IMPORTS) for f in findings)
     with _sandbox() if sandbox is None else nullcontext(sandbox) as sb:
         sample = None
@@ -751,6 +790,9 @@ class ProblemContract:
 
     def test_instances_are_deterministic(self) -> None:
         self._assert_none(check_instances_deterministic(self.problem(), self._factory(), self.options))
+
+    def test_holdout_is_drawn_from_the_run_secret(self) -> None:
+        self._assert_none(check_holdout_secret(self.problem(), self._factory(), self.options))
 
     def test_seed_is_valid_and_deterministic_on_every_split(self) -> None:
         self._assert_none(self.seed_runs()[0])

@@ -111,7 +111,7 @@ class Smtt(Problem):
             o = self.options
             spec = {"quick": (o.quick_seed, o.quick_n, o.quick_per_class),
                     "train": (o.train_seed, o.train_n, o.train_per_class),
-                    "holdout": (o.holdout_seed, o.holdout_n, o.holdout_per_class)}
+                    "holdout": (self.holdout_seed(o.holdout_seed), o.holdout_n, o.holdout_per_class)}
             if split not in spec:
                 raise ValueError(f"unknown split {split!r}; use quick, train or holdout")
             seed, sizes, per_class = spec[split]

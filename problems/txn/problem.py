@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,10 @@ class Txn(Problem):
     def instances(self, split: str) -> Sequence[Instance]:
         if split not in self._instances:
             out = []
-            for w in build_split(self.options.split(split)):
+            spec = self.options.split(split)
+            if split == "holdout":
+                spec = dataclasses.replace(spec, seed=self.holdout_seed(spec.seed))
+            for w in build_split(spec):
                 meta = self.instance_meta(w)
                 out.append(Instance(id=f"{split}/{w.name}-n{w.n}-s{w.seed}", args=self.instance_args(w),
                                     meta=meta, reference=float(meta["lower_bound"]),

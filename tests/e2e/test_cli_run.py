@@ -42,6 +42,7 @@ def test_evolve_run_writes_config_archive_and_summary(cli, tmp_path: Path) -> No
     run = archive.get_run()
     assert run.status == "finished" and run.evaluations == 40
     assert run.meta["isolation"]["network"] in ("netns", "audit-hook")
+    assert len(run.meta["holdout_secret"]) == 32  # the hold-out came from the run's own secret
     counted = [p for p in archive.programs(run.id, roles=("candidate",)) if p.eval_index is not None]
     assert sorted(p.eval_index for p in counted) == list(range(1, 41))
 

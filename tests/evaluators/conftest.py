@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from sandbox_helpers import bare, fallback, rootless, sandbox
+from sandbox_helpers import bare, fallback, filtered, rootless, sandbox
 
-__all__ = ["bare", "fallback", "rootless", "sandbox"]
+__all__ = ["bare", "fallback", "filtered", "rootless", "sandbox"]

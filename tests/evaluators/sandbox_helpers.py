@@ -33,7 +33,16 @@ def sandbox() -> Iterator[Sandbox]:
 
 @pytest.fixture(scope="module")
 def bare() -> Iterator[Sandbox]:
-    """The same kernel isolation without the audit-hook pre-filter: what the boundary alone holds."""
+    """The namespaces, the uid and the rlimits alone, without the audit-hook pre-filter and the syscall
+    filter: what holds against native code on a machine where libseccomp is missing."""
+    with make_sandbox(audit=False, seccomp=False) as sb:
+        yield sb
+
+
+@pytest.fixture(scope="module")
+def filtered() -> Iterator[Sandbox]:
+    """The kernel walls with the syscall filter but without the audit hook: what native code meets."""
+    pytest.importorskip("pyseccomp", reason="no syscall filter on this machine (pyseccomp missing)")
     with make_sandbox(audit=False) as sb:
         yield sb
 
@@ -44,7 +53,7 @@ def rootless() -> Iterator[Sandbox]:
     namespace (no audit hook, to test the kernel mechanisms alone)."""
     if os.geteuid() != 0:
         pytest.skip("needs root to start an unprivileged zygote on a dedicated uid")
-    with make_sandbox(rootless=True, audit=False) as sb:
+    with make_sandbox(rootless=True, audit=False, seccomp=False) as sb:
         probe = run(sb, "def f(x):\n    return 0\n")
         if "user" not in probe.isolation.get("namespaces", []):
             pytest.skip("user namespaces are not available here")

@@ -17,7 +17,8 @@ def test_doctor_prints_a_json_report_of_verified_mechanisms(capsys: pytest.Captu
     assert rep["probe_status"] == "ok"
     assert rep["preload"] == list(DEFAULT_PRELOAD)
     assert {"network namespace", "mount namespace (empty root)", "PID namespace", "unprivileged uid",
-            "rlimits", "audit-hook pre-filter"} <= set(rep["mechanisms"])
+            "rlimits", "audit-hook pre-filter", "syscall filter (seccomp)",
+            "memory budget per candidate (cgroup)"} <= set(rep["mechanisms"])
     assert all(set(row) == {"ok", "detail"} for row in rep["mechanisms"].values())
     assert rep["mechanisms"]["audit-hook pre-filter"]["ok"] is True
     assert rep["isolation"]["network"] in ("netns", "audit-hook")

@@ -1,4 +1,5 @@
-"""The audit-hook policy (tested on `Guard` directly: an installed hook cannot be removed from pytest)."""
+"""The audit-hook policy (tested on the verdict closure directly: an installed hook cannot be removed from
+pytest)."""
 
 from __future__ import annotations
 
@@ -7,71 +8,82 @@ from pathlib import Path
 
 import pytest
 
-from evaluators.guard import FORBIDDEN_MARK, Guard
+from evaluators.guard import FORBIDDEN_MARK, make_hook, make_verdict
 
 
 @pytest.fixture()
-def guard(tmp_path: Path) -> Guard:
-    return Guard(str(tmp_path))
+def verdict(tmp_path: Path):  # type: ignore[no-untyped-def]
+    return make_verdict(str(tmp_path))
 
 
-def test_files_inside_the_working_directory_are_allowed(guard: Guard, tmp_path: Path) -> None:
-    assert guard.verdict("open", (str(tmp_path / "a.txt"), "w", os.O_WRONLY | os.O_CREAT)) is None
-    assert guard.verdict("open", (str(tmp_path / "a.txt"), "r", os.O_RDONLY)) is None
-    assert guard.verdict("os.listdir", (str(tmp_path),)) is None
-    assert guard.verdict("os.remove", (str(tmp_path / "a.txt"), -1)) is None
+def test_files_inside_the_working_directory_are_allowed(verdict, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert verdict("open", (str(tmp_path / "a.txt"), "w", os.O_WRONLY | os.O_CREAT)) is None
+    assert verdict("open", (str(tmp_path / "a.txt"), "r", os.O_RDONLY)) is None
+    assert verdict("os.listdir", (str(tmp_path),)) is None
+    assert verdict("os.remove", (str(tmp_path / "a.txt"), -1)) is None
 
 
-def test_reading_outside_is_forbidden(guard: Guard) -> None:
-    assert "reading" in (guard.verdict("open", ("/etc/passwd", "r", os.O_RDONLY)) or "")
+def test_reading_outside_is_forbidden(verdict) -> None:  # type: ignore[no-untyped-def]
+    assert "reading" in (verdict("open", ("/etc/passwd", "r", os.O_RDONLY)) or "")
 
 
-def test_writing_outside_is_forbidden(guard: Guard) -> None:
-    assert "writing" in (guard.verdict("open", ("/work/x", None, os.O_WRONLY | os.O_CREAT)) or "")
+def test_writing_outside_is_forbidden(verdict) -> None:  # type: ignore[no-untyped-def]
+    assert "writing" in (verdict("open", ("/work/x", None, os.O_WRONLY | os.O_CREAT)) or "")
 
 
-def test_device_nodes_are_readable(guard: Guard) -> None:
-    assert guard.verdict("open", ("/dev/urandom", "rb", os.O_RDONLY)) is None
+def test_device_nodes_are_readable(verdict) -> None:  # type: ignore[no-untyped-def]
+    assert verdict("open", ("/dev/urandom", "rb", os.O_RDONLY)) is None
 
 
-def test_symlink_pointing_outside_is_judged_by_its_target(guard: Guard, tmp_path: Path) -> None:
+def test_symlink_pointing_outside_is_judged_by_its_target(verdict, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "link").symlink_to("/etc/passwd")
-    assert guard.verdict("open", (str(tmp_path / "link"), "r", os.O_RDONLY)) is not None
+    assert verdict("open", (str(tmp_path / "link"), "r", os.O_RDONLY)) is not None
 
 
-def test_relative_escape_is_forbidden(guard: Guard, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_relative_escape_is_forbidden(verdict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.chdir(tmp_path)
-    assert guard.verdict("open", ("../../etc/passwd", "r", os.O_RDONLY)) is not None
+    assert verdict("open", ("../../etc/passwd", "r", os.O_RDONLY)) is not None
 
 
-def test_listing_and_changing_outside_are_forbidden(guard: Guard) -> None:
-    assert guard.verdict("os.listdir", ("/",)) is not None
-    assert guard.verdict("os.rename", ("/tmp/a", "/tmp/b", -1, -1)) is not None
+def test_listing_and_changing_outside_are_forbidden(verdict) -> None:  # type: ignore[no-untyped-def]
+    assert verdict("os.listdir", ("/",)) is not None
+    assert verdict("os.rename", ("/tmp/a", "/tmp/b", -1, -1)) is not None
 
 
-def test_open_descriptors_are_allowed(guard: Guard) -> None:
-    assert guard.verdict("open", (3, "wb", None)) is None
+def test_open_descriptors_are_allowed(verdict) -> None:  # type: ignore[no-untyped-def]
+    assert verdict("open", (3, "wb", None)) is None
+
+
+def test_a_path_object_of_the_candidate_is_outside(verdict, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    class Shifty:  # its __fspath__ could answer one path to the hook and another to the kernel
+        def __fspath__(self) -> str:
+            return str(tmp_path / "a")
+
+    assert verdict("open", (Shifty(), "r", os.O_RDONLY)) is not None
 
 
 @pytest.mark.parametrize("event", ["socket.__new__", "socket.connect", "os.fork", "os.system",
-                                   "subprocess.Popen", "ctypes.dlopen", "gc.get_objects"])
-def test_reaching_outside_is_forbidden(guard: Guard, event: str) -> None:
-    assert guard.verdict(event, ()) is not None
+                                   "subprocess.Popen", "ctypes.dlopen", "gc.get_objects",
+                                   "sys._current_frames"])
+def test_reaching_outside_is_forbidden(verdict, event: str) -> None:  # type: ignore[no-untyped-def]
+    assert verdict(event, ()) is not None
 
 
-def test_harmless_events_pass(guard: Guard) -> None:
-    for event in ("compile", "exec", "import", "object.__setattr__", "time.sleep"):
-        assert guard.verdict(event, ()) is None
+def test_harmless_events_pass(verdict) -> None:  # type: ignore[no-untyped-def]
+    for event in ("compile", "exec", "import", "object.__setattr__", "time.sleep", "sys._getframe"):
+        assert verdict(event, ()) is None
 
 
-def test_a_refusal_is_sticky_and_marked(guard: Guard) -> None:
+def test_a_refusal_is_reported_before_it_is_raised(verdict) -> None:  # type: ignore[no-untyped-def]
+    reported: list[str] = []
+    hook = make_hook(verdict, reported.append)
     with pytest.raises(PermissionError, match=FORBIDDEN_MARK):
-        guard._hook("socket.__new__", ())
-    guard._hook("exec", ())
-    assert guard.reason is not None and "network" in guard.reason
+        hook("socket.__new__", ())
+    hook("exec", ())
+    assert len(reported) == 1 and "network" in reported[0]
 
 
-def test_the_harness_own_actions_are_not_judged(guard: Guard) -> None:
-    guard.trusted += 1
-    guard._hook("open", ("/etc/passwd", "r", os.O_RDONLY))
-    assert guard.reason is None
+def test_the_policy_ignores_patched_modules(verdict, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(os.path, "realpath", lambda p: "/nowhere")
+    monkeypatch.setattr(os, "fsdecode", lambda p: "/nowhere")
+    assert verdict("open", ("/etc/passwd", "r", os.O_RDONLY)) is not None

@@ -373,3 +373,22 @@ def test_a_harness_budget_the_sandbox_cannot_enforce_is_reported(plugin: Plugin)
     assert "`harness.timeout_s` is inf" in findings[0].message and findings[0].file.endswith("problem.py")
     assert "`harness.repeats` is 0" in findings[1].message
     assert any("harness.timeout_s" in line for line in c.fast_check(problem))
+
+
+def test_a_holdout_from_a_public_seed_is_reported(plugin: Plugin) -> None:
+    plugin.edit("problem.py", "seed = self.holdout_seed(seed)", "pass")
+    problem, factory = plugin.load()
+    [f] = c.check_holdout_secret(problem, factory)
+    assert f.check == c.HOLDOUT_SECRET and "secret" in f.message and "holdout_seed" in f.fix
+
+
+def test_a_holdout_drawn_from_the_secret_passes(plugin: Plugin) -> None:
+    problem, factory = plugin.load()
+    assert c.check_holdout_secret(problem, factory) == []
+
+
+def test_a_declared_public_holdout_passes(plugin: Plugin) -> None:
+    plugin.edit("problem.py", "seed = self.holdout_seed(seed)", "pass")
+    problem, factory = plugin.load()
+    type(problem).public_holdout = "a published benchmark"
+    assert c.check_holdout_secret(problem, factory) == []

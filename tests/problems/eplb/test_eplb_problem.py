@@ -37,7 +37,8 @@ def test_unknown_option_is_a_clear_error() -> None:
         load_problem("eplb", options={"seeds": 1})
 
 
-@pytest.mark.parametrize("options", [{"windows": 1}, {"repeats": 1}, {"speed_cap": 1.0}])
+@pytest.mark.parametrize("options", [{"windows": 1}, {"repeats": 0}, {"repeats": 1, "warmup": 0},
+                                     {"speed_cap": 1.0}])
 def test_out_of_range_options_are_refused(options: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="eplb options need"):
         make(options)

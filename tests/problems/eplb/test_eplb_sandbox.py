@@ -45,6 +45,26 @@ def rebalance_experts(weight, num_replicas, num_groups, num_nodes, num_gpus):
             np.tile(np.bincount(slots % E, minlength=E), (L, 1)))
 '''
 
+#: the attack of issue 25: a cache keyed on the normalised loads (dividing by the maximum undoes any
+#: rescaling); a hit returns garbage, so a timed (and scored) call that a cache answered shows as invalid
+NORMALISED_CACHE = '''
+import numpy as np
+
+_seen = set()
+
+def rebalance_experts(weight, num_replicas, num_groups, num_nodes, num_gpus):
+    key = (np.asarray(weight) / np.max(weight)).round(12).tobytes()
+    if key in _seen:
+        return None
+    _seen.add(key)
+    L, E = weight.shape
+    slots = np.arange(num_replicas)
+    log2phy = np.full((L, E, -(-num_replicas // E)), -1, dtype=np.int64)
+    log2phy[:, slots % E, slots // E] = slots
+    return (np.tile(slots % E, (L, 1)), log2phy,
+            np.tile(np.bincount(slots % E, minlength=E), (L, 1)))
+'''
+
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
@@ -77,3 +97,9 @@ def test_a_candidate_listing_one_slot_twice_scores_nothing(sandbox: Sandbox) -> 
 def test_timed_repeats_never_see_the_same_input_bytes(sandbox: Sandbox) -> None:
     out = evaluate(PROBLEM, sandbox, MEMOISING, ["quick"], Limits())
     assert out.status == "ok", out.error
+
+
+def test_no_cache_of_earlier_calls_answers_the_timed_call(sandbox: Sandbox) -> None:
+    out = evaluate(PROBLEM, sandbox, NORMALISED_CACHE, ["quick"], Limits())
+    assert out.status == "ok", out.error  # the warm-up saw decoy loads: the timed call is a first sight
+    assert out.metrics["runtime_ms"] > 0

@@ -86,6 +86,8 @@ class Partition(Problem):
                 raise ValueError(f"unknown split {split!r}; use quick, train or holdout")
             o = self.options
             n, count, seed = getattr(o, f"{split}_n"), getattr(o, f"{split}_count"), getattr(o, f"{split}_seed")
+            if split == "holdout":  # drawn from the run's secret: public seeds can be memorised
+                seed = self.holdout_seed(seed)
             self._cache[split] = [
                 Instance(id=f"{split}/n{n}-s{seed}-{i}", args=(numbers,), meta={"n": n, "seed": seed, "index": i},
                          reference=float(int(numbers.sum()) % 2), reference_kind="lower_bound")
