@@ -103,7 +103,7 @@ class CantBeLateOptions:
 
 
 def holdout_seed(options: CantBeLateOptions) -> int:
-    """The seed of the hold-out split (one place to change when hold-out seeds become secret)."""
+    """The public seed of the hold-out split; the problem mixes the run's secret into it (`Problem.holdout_seed`)."""
     return options.holdout_seed
 
 
@@ -152,7 +152,7 @@ class CantBeLate(Problem):
 
     def generated_jobs(self, split: str) -> list[Job]:
         o = self.options
-        seed = {"quick": o.quick_seed, "train": o.train_seed, "holdout": holdout_seed(o)}[split]
+        seed = {"quick": o.quick_seed, "train": o.train_seed, "holdout": self.holdout_seed(holdout_seed(o))}[split]
         per_env = getattr(o, f"{split}_per_env")
         envs = o.envs
         if split == "quick" and per_env == 0:
@@ -173,7 +173,7 @@ class CantBeLate(Problem):
         """The leaderboard's evaluation on the user's trace files: every picked trace × every config."""
         o = self.options
         found = traces.load_dir(Path(o.traces).expanduser(), o.envs, max(o.deadlines_hours))
-        rng = np.random.default_rng([holdout_seed(o), 7])
+        rng = np.random.default_rng([self.holdout_seed(holdout_seed(o)), 7])
         jobs = []
         for env in o.envs:
             files = traces.evenly_spaced(found[env], o.real_per_env)

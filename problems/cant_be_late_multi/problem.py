@@ -66,7 +66,7 @@ class MultiOptions:
 
 
 def holdout_seed(options: MultiOptions) -> int:
-    """The seed of the hold-out split (one place to change when hold-out seeds become secret)."""
+    """The public seed of the hold-out split; the problem mixes the run's secret into it (`Problem.holdout_seed`)."""
     return options.holdout_seed
 
 
@@ -91,7 +91,7 @@ class CantBeLateMulti(CantBeLate):
         ticks = math.ceil((o.deadline_hours + 12.0) * 3600.0 / o.gap_seconds)
         chosen = [(regions.SCENARIOS[0], 1)] if split == "quick" else \
             [(s, min(s[2], o.train_traces) if split == "train" else s[2]) for s in regions.SCENARIOS]
-        seed = {"quick": o.quick_seed, "train": o.train_seed, "holdout": holdout_seed(o)}[split]
+        seed = {"quick": o.quick_seed, "train": o.train_seed, "holdout": self.holdout_seed(holdout_seed(o))}[split]
         rng_split = np.random.default_rng([seed, 99])
         out = []
         for k, ((name, zones, _), count) in enumerate(chosen):

@@ -65,7 +65,7 @@ class CloudcastOptions:
 
 
 def holdout_seed(options: CloudcastOptions) -> int:
-    """The seed of the hold-out split (one place to change when hold-out seeds become secret)."""
+    """The public seed of the hold-out split; the problem mixes the run's secret into it (`Problem.holdout_seed`)."""
     return options.holdout_seed
 
 
@@ -98,7 +98,7 @@ class Cloudcast(Problem):
         if split == "holdout" and o.profiles:
             net, found = profiles.load_dir(Path(o.profiles).expanduser(), o.num_vms)
             return [(net, t, "leaderboard files") for t in found]
-        seed = {"quick": o.quick_seed, "train": o.train_seed, "holdout": holdout_seed(o)}[split]
+        seed = {"quick": o.quick_seed, "train": o.train_seed, "holdout": self.holdout_seed(holdout_seed(o))}[split]
         per_kind = getattr(o, f"{split}_per_kind")
         kinds = [k[0] for k in profiles.KINDS]
         if split == "quick" and per_kind == 0:

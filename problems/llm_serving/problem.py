@@ -77,19 +77,20 @@ class LlmServingOptions:
         return cls(**kw)
 
 
-def split_specs(options: LlmServingOptions, split: str) -> list[TraceSpec]:
+def split_specs(options: LlmServingOptions, split: str, holdout_seed: int | None = None) -> list[TraceSpec]:
     """The traces of a split. The hold-out's come from `holdout_specs` alone, so that its seeds can be
     drawn from a per-run secret without touching the rest."""
     if split == "holdout":
-        return holdout_specs(options)
+        return holdout_specs(options, holdout_seed)
     table, n, seed = {"quick": (QUICK, options.quick_n, options.quick_seed),
                       "train": (TRAIN, options.train_n, options.train_seed)}[split]
     return [TraceSpec(lengths, arrivals, rate, n, seed * 1000 + i) for i, (lengths, arrivals, rate) in enumerate(table)]
 
 
-def holdout_specs(options: LlmServingOptions) -> list[TraceSpec]:
-    """The hold-out traces (public seeds today: see docs/plugins.md on hold-out secrets)."""
-    return [TraceSpec(lengths, arrivals, rate, options.holdout_n, options.holdout_seed * 1000 + i)
+def holdout_specs(options: LlmServingOptions, seed: int | None = None) -> list[TraceSpec]:
+    """The hold-out traces, from `seed` (the public option mixed with the run's secret by the problem)."""
+    return [TraceSpec(lengths, arrivals, rate, options.holdout_n,
+                      (options.holdout_seed if seed is None else seed) * 1000 + i)
             for i, (lengths, arrivals, rate) in enumerate(HOLDOUT)]
 
 
@@ -130,7 +131,8 @@ class LlmServing(Problem):
         if split not in ("quick", "train", "holdout"):
             raise ValueError(f"unknown split {split!r}; use quick, train or holdout")
         if split not in self._cache:
-            self._cache[split] = [self._instance(spec) for spec in split_specs(self.options, split)]
+            self._cache[split] = [self._instance(spec) for spec in split_specs(
+                self.options, split, self.holdout_seed(self.options.holdout_seed))]
         return self._cache[split]
 
     def _instance(self, spec: TraceSpec) -> Instance:

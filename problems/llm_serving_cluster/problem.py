@@ -50,18 +50,19 @@ class LlmServingClusterOptions(LlmServingOptions):
             raise ValueError(f"instances must be in 1..64, got {self.instances}")
 
 
-def split_specs(options: LlmServingClusterOptions, split: str) -> list[TraceSpec]:
+def split_specs(options: LlmServingClusterOptions, split: str, holdout_seed: int | None = None) -> list[TraceSpec]:
     if split == "holdout":
-        return holdout_specs(options)
+        return holdout_specs(options, holdout_seed)
     table, n, seed = {"quick": (QUICK, options.quick_n, options.quick_seed),
                       "train": (TRAIN, options.train_n, options.train_seed)}[split]
     return [TraceSpec(lengths, arrivals, rate, n, 50_000 + seed * 1000 + i)
             for i, (lengths, arrivals, rate) in enumerate(table)]
 
 
-def holdout_specs(options: LlmServingClusterOptions) -> list[TraceSpec]:
-    """The hold-out traces (public seeds today), kept in one function so a per-run secret can replace them."""
-    return [TraceSpec(lengths, arrivals, rate, options.holdout_n, 50_000 + options.holdout_seed * 1000 + i)
+def holdout_specs(options: LlmServingClusterOptions, seed: int | None = None) -> list[TraceSpec]:
+    """The hold-out traces, from `seed` (the public option mixed with the run's secret by the problem)."""
+    return [TraceSpec(lengths, arrivals, rate, options.holdout_n,
+                      50_000 + (options.holdout_seed if seed is None else seed) * 1000 + i)
             for i, (lengths, arrivals, rate) in enumerate(HOLDOUT)]
 
 
@@ -89,7 +90,8 @@ class LlmServingCluster(LlmServing):
         if split not in ("quick", "train", "holdout"):
             raise ValueError(f"unknown split {split!r}; use quick, train or holdout")
         if split not in self._cache:
-            self._cache[split] = [self._instance(spec) for spec in split_specs(self.options, split)]
+            self._cache[split] = [self._instance(spec) for spec in split_specs(
+                self.options, split, self.holdout_seed(self.options.holdout_seed))]
         return self._cache[split]
 
     def _instance(self, spec: TraceSpec) -> Instance:

@@ -63,6 +63,8 @@ class Prism(Problem):
     harness = Harness(timeout_s=10.0, split_timeout_s=120.0)
     summary_metrics = ("score", "avg_kvpr", "baseline_kvpr", "optimal_kvpr")
     allowed_imports = CANDIDATE_IMPORTS
+    public_holdout = ("the hold-out is the leaderboard's own 50 test cases (its generator with seed 42), so that a "
+                      "score here reads beside the published ones; train and quick are this plugin's own cases")
 
     def __init__(self, options: PrismOptions | None = None) -> None:
         self.options = options or PrismOptions()
