@@ -258,6 +258,13 @@ def _show(archive: Archive, run: RunRecord, args: argparse.Namespace, out: Conso
         parts: list[Any] = []
         if call.error:
             parts.append(Text(f"error: {call.error}", style="red"))
+        facts = [f"finish: {call.finish_reason}" if call.finish_reason else "",
+                 f"retries: {call.retries} ({', '.join(map(str, call.retry_statuses or []))})" if call.retries else "",
+                 f"request id: {call.request_id}" if call.request_id else ""]
+        if any(facts):
+            parts.append(Text(" · ".join(f for f in facts if f), style="dim"))
+        if call.reasoning:
+            parts.append(Panel(Text(call.reasoning), title="reasoning", title_align="left", border_style="dim"))
         parts.append(Panel(Text(call.prompt or "(no prompt stored)"), title="prompt", title_align="left",
                            border_style="dim"))
         parts.append(Panel(Text(call.response or "(no reply stored)"), title="reply", title_align="left",

@@ -51,7 +51,8 @@ _COUNT_RUN = update(RunRow).where(RunRow.id == bindparam("r"), RunRow.evaluation
     evaluations=bindparam("evaluations"), heartbeat_at=bindparam("heartbeat_at"))
 _LLM_CALL_ROW: dict[str, Any] = {
     "program_id": None, "kind": None, "prompt": None, "response": None, "prompt_tokens": 0,
-    "completion_tokens": 0, "cost_usd": 0.0, "latency_s": 0.0, "error": None,
+    "completion_tokens": 0, "cost_usd": 0.0, "latency_s": 0.0, "error": None, "finish_reason": None,
+    "retries": 0, "retry_statuses": None, "request_id": None, "reasoning": None,
 }
 _INSERT_LLM_CALL = insert(LLMCallRow).returning(LLMCallRow.id)
 _INSERT_LLM_CALLS = insert(LLMCallRow)
@@ -116,7 +117,7 @@ def _schema_lock(engine: Engine) -> Iterator[None]:
 
 
 #: the newest revision in migrations/versions (tests check it against Alembic's own view of the scripts)
-SCHEMA_HEAD = "0001"
+SCHEMA_HEAD = "0002_23"
 
 
 def upgrade_schema(engine: Engine) -> None:

@@ -141,7 +141,8 @@ class LLMMutator:
             completion = await client.complete(messages)
         except CallFailed as exc:
             self._record(spec, kind, messages, None, 0, 0, 0.0, time.monotonic() - started, exc.status, str(exc),
-                         tally)
+                         tally, retries=exc.retries, retry_statuses=list(exc.retry_statuses) or None,
+                         request_id=exc.request_id)
             raise
         except asyncio.CancelledError:  # the run stopped (budget, deadline, Ctrl-C) while we waited
             self._record(spec, kind, messages, None, 0, 0, 0.0, time.monotonic() - started, "cancelled",
@@ -157,17 +158,21 @@ class LLMMutator:
                latency: float, status: str, error: str | None, tally: _Tally) -> None:
         cost = self.pricing.cost(spec, completion.prompt_tokens, completion.completion_tokens)
         self._record(spec, kind, messages, completion.text, completion.prompt_tokens, completion.completion_tokens,
-                     cost, latency, status, error, tally)
+                     cost, latency, status, error, tally, finish_reason=completion.finish_reason,
+                     retries=completion.retries, retry_statuses=list(completion.retry_statuses) or None,
+                     request_id=completion.request_id, reasoning=completion.reasoning)
 
     def _record(self, spec: ModelSpec, kind: str, messages: list[dict[str, str]], response: str | None,
                 prompt_tokens: int, completion_tokens: int, cost: float, latency: float, status: str,
-                error: str | None, tally: _Tally) -> None:
+                error: str | None, tally: _Tally, **extra: Any) -> None:
+        """Count a call in the proposal's tally and queue its llm_calls row (`extra`: finish_reason, retries,
+        retry_statuses, request_id, reasoning)."""
         tally.prompt_tokens += prompt_tokens
         tally.completion_tokens += completion_tokens
         tally.cost_usd += cost
         row = dict(model=spec.key, kind=kind, prompt=render_transcript(messages), response=response,
                    prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, cost_usd=cost,
-                   latency_s=round(latency, 4), status=status, error=error, created_at=utcnow())
+                   latency_s=round(latency, 4), status=status, error=error, created_at=utcnow(), **extra)
         tally.calls.append(row)
         if not self.defer_calls:
             self._store_calls(tally)

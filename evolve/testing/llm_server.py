@@ -2,8 +2,9 @@
 
 It speaks real HTTP (the openai SDK and litellm talk to it as to any OpenAI-compatible endpoint; GET
 /v1/models and Ollama's /api/tags list `models`) and
-replays scripted replies in order: text with usage tokens, HTTP errors (429 with Retry-After, 500),
-slow replies, bodies cut short, malformed JSON. When the script runs out it asks `responder` (if any),
+replays scripted replies in order: text with usage tokens, reasoning (in a `reasoning_content` field, as
+vLLM and DeepSeek send it), HTTP errors (429 with Retry-After, 500), slow replies, bodies cut short,
+malformed JSON, HTML error pages, replies without usage. Every answer carries an `x-request-id` header. When the script runs out it asks `responder` (if any),
 then answers `default` (if any), else HTTP 400 "script exhausted". Every request is recorded.
 
     with ScriptedLLMServer([Reply.text("hi", prompt_tokens=10)]) as server:
@@ -39,6 +40,16 @@ class Reply:
     completion_tokens: int | None = None  # default: about one token per four characters of the content
     finish_reason: str = "stop"
     error: str | None = None  # message of the error body for status >= 400
+    reasoning: str | None = None  # sent as message.reasoning_content (vLLM, DeepSeek, some gateways)
+    usage: bool = True  # False: the body has no `usage` (some local servers and proxies)
+    content_type: str = "application/json"  # of raw_body (e.g. text/html for a proxy's error page)
+
+    @classmethod
+    def html_error_page(cls, status: int = 200) -> Reply:
+        """What a proxy or load balancer in front of the model sends when the upstream is down."""
+        return cls(status=status, raw_body="<html><head><title>502 Bad Gateway</title></head><body><center>"
+                   "<h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>",
+                   content_type="text/html")
 
     @classmethod
     def text(cls, content: str, **kw: Any) -> Reply:
@@ -113,6 +124,7 @@ class ScriptedLLMServer:
         self.api_key = api_key
         self.list_models = list_models
         self.requests: list[RecordedRequest] = []
+        self.served = 0  # answers sent to chat-completions requests (numbers the request ids)
         self._lock = threading.Lock()
         self._port = port
         self._httpd: ThreadingHTTPServer | None = None
@@ -285,24 +297,31 @@ def _make_handler(server: ScriptedLLMServer) -> type[BaseHTTPRequestHandler]:
         def _answer(self, reply: Reply, model: str, usage: dict[str, int]) -> None:
             if reply.delay_s > 0:
                 time.sleep(reply.delay_s)
-            headers = {}
+            with server._lock:
+                server.served += 1
+                n = server.served
+            headers = {"x-request-id": f"req-scripted-{n}"}
             if reply.retry_after is not None:
                 headers["Retry-After"] = f"{reply.retry_after:g}"
-            if reply.status >= 400:
+            if reply.status >= 400 and reply.raw_body is None:
                 kind = "rate_limit_error" if reply.status == 429 else "server_error"
                 self._error(reply.status, reply.error or f"HTTP {reply.status}", kind, headers)
                 return
             if reply.raw_body is not None:
                 body = reply.raw_body.encode()
             else:
-                body = json.dumps({
-                    "id": f"chatcmpl-scripted-{int(time.time() * 1e6)}", "object": "chat.completion",
+                message = {"role": "assistant", "content": reply.content}
+                if reply.reasoning is not None:
+                    message["reasoning_content"] = reply.reasoning
+                payload: dict[str, Any] = {
+                    "id": f"chatcmpl-scripted-{n}", "object": "chat.completion",
                     "created": int(time.time()), "model": model,
-                    "choices": [{"index": 0, "finish_reason": reply.finish_reason,
-                                 "message": {"role": "assistant", "content": reply.content}}],
-                    "usage": usage}).encode()
+                    "choices": [{"index": 0, "finish_reason": reply.finish_reason, "message": message}]}
+                if reply.usage:
+                    payload["usage"] = usage
+                body = json.dumps(payload).encode()
             self.send_response(reply.status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", reply.content_type if reply.raw_body is not None else "application/json")
             self.send_header("Content-Length", str(len(body)))
             for k, v in headers.items():
                 self.send_header(k, v)
