@@ -77,7 +77,9 @@ class SearchConfig:
 
     name: str = "evolution"  # evolution | random | sequential
     iterations: int = 1500  # evaluations (duplicates cost none and do not count)
-    max_seconds: Optional[float] = 100.0  # noqa: UP045
+    #: a time cap in seconds; unset (null): 100 with llm=offline (the demo), none with an LLM, whose runs
+    #: iterations and llm.max_cost_usd bound (a cap would cancel calls already paid for); inf: no cap
+    max_seconds: Optional[float] = None  # noqa: UP045
     target_score: Optional[float] = None  # noqa: UP045
     stagnation: Optional[int] = None  # noqa: UP045  (stop after this many evaluations without improvement)
     islands: int = 2

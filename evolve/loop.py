@@ -12,6 +12,7 @@ import asyncio
 import concurrent.futures as cf
 import itertools
 import logging
+import math
 import random
 import time
 import uuid
@@ -108,7 +109,11 @@ class Evolution:
         #: assumes (the description property reads a file)
         self._task_text = (problem.description, problem.entry, problem.describe_metrics())
         self.offline = getattr(mutator, "name", "") == "offline"
-        self.deadline = (time.monotonic() + self.search.max_seconds) if self.search.max_seconds else None
+        seconds = max_seconds(self.search.max_seconds, self.offline)
+        self.deadline = time.monotonic() + seconds if seconds is not None and math.isfinite(seconds) else None
+        #: what the run's LLM calls spent before this session (preflight probes, earlier sessions of a
+        #: resumed run): budgets hold across resumes; `answered` calls give the expected cost of the next
+        self.progress.cost_usd, self.progress.tokens, self._answered = archive.llm_spent(run_id)
         # plain copies of the settings read on every turn (OmegaConf attribute access is slow)
         self.limits_cfg: dict[str, Any] = {
             "iterations": int(self.search.iterations), "target_score": self.search.target_score,
@@ -117,7 +122,7 @@ class Evolution:
             "migration_interval": max(1, int(self.search.migration_interval)),
             "feature_dims": tuple(self.search.feature_dims), "strategy": str(self.search.name),
             "cascade_threshold": self.search.cascade_threshold, "max_retries": int(cfg.evaluator.max_retries),
-            "max_concurrency": int(cfg.llm.max_concurrency)}
+            "max_concurrency": int(cfg.llm.max_concurrency), "llm_timeout_s": float(cfg.llm.timeout_s)}
         #: the splits every candidate (and the seed) is evaluated on, in one sandboxed process
         self.splits = CASCADE if self.search.cascade else TRAIN_ONLY
 
@@ -233,6 +238,8 @@ class Evolution:
             self.stop("budget: llm.max_cost_usd reached")
         elif s["max_tokens_total"] is not None and p.tokens >= s["max_tokens_total"]:
             self.stop("budget: llm.max_tokens_total reached")
+        elif not self.inflight and not self.ready and self._spend_stop():
+            self.stop(self._spend_stop() or "")
         elif self.dup_streak >= s["max_duplicate_streak"]:
             self.stop(f"no new programs: {self.dup_streak} duplicate proposals in a row")
         elif self.error_streak >= max(20, s["max_duplicate_streak"] // 4):
@@ -251,7 +258,8 @@ class Evolution:
                 self._dispatch()
             waitables: set[asyncio.Future[Any]] = set(self.inflight) | set(self.proposals)
             if not waitables:
-                self.stop("iterations" if self._budget_left() <= 0 else "nothing left to evaluate")
+                self.stop("iterations" if self._budget_left() <= 0 else self._spend_stop()
+                          or "nothing left to evaluate")
                 break
             done, _ = await asyncio.wait(waitables, timeout=0.5, return_when=asyncio.FIRST_COMPLETED)
             with self.archive.batch():
@@ -262,8 +270,7 @@ class Evolution:
                     self._on_outcome(fut)
             self._check_stops()
             self.on_progress(self.progress)
-        for task in self.proposals:
-            task.cancel()
+        await self._drain_proposals()
         if self.stop_reason == EVALUATOR_LOST:  # their jobs stay pending in the archive for resume
             for fut in self.inflight:
                 if fut.done() and not fut.cancelled():
@@ -277,6 +284,45 @@ class Evolution:
             self.on_progress(self.progress)
         self._save_state()
         return self.stop_reason or "finished"
+
+    async def _drain_proposals(self) -> None:
+        """Replies still on their way when the run stops are paid for: wait for them (up to one llm.timeout_s)
+        and store their children as pending, for a resumed run to evaluate; cancel them only on Ctrl-C."""
+        if self.proposals and self.stop_reason != "interrupted":
+            done, _ = await asyncio.wait(set(self.proposals), timeout=self.limits_cfg["llm_timeout_s"])
+            with self.archive.batch():
+                for task in [t for t in self.proposals if t in done]:
+                    self._on_proposal(task)
+        for task in self.proposals:
+            task.cancel()
+
+    def _expected_spend(self) -> tuple[float | None, float | None]:
+        """The mean cost and tokens of an answered proposal so far (None before the first answer)."""
+        if self._answered <= 0:
+            return None, None
+        return self.progress.cost_usd / self._answered, self.progress.tokens / self._answered
+
+    def _launch_fits_budget(self) -> bool:
+        """Whether one more call fits: spent + the expected cost of the calls in flight and of this one stays
+        within llm.max_cost_usd / llm.max_tokens_total. Before the first answer says what a call costs, one
+        call at a time: the overshoot is at most one call."""
+        s, p = self.limits_cfg, self.progress
+        if s["max_cost_usd"] is None and s["max_tokens_total"] is None:
+            return True
+        cost, tokens = self._expected_spend()
+        if cost is None or tokens is None:
+            return not self.proposals
+        n = len(self.proposals) + 1
+        if s["max_cost_usd"] is not None and p.cost_usd + n * cost > s["max_cost_usd"]:
+            return False
+        return not (s["max_tokens_total"] is not None and p.tokens + n * tokens > s["max_tokens_total"])
+
+    def _spend_stop(self) -> str | None:
+        """The stop reason when not even one more call fits the budget (see _launch_fits_budget)."""
+        if self.offline or self.proposals or self._launch_fits_budget():
+            return None
+        which = "llm.max_cost_usd" if self.limits_cfg["max_cost_usd"] is not None else "llm.max_tokens_total"
+        return f"budget: {which} reached (the next call would pass it)"
 
     async def _fill(self) -> None:
         """Start proposals while there is budget and room."""
@@ -293,7 +339,7 @@ class Evolution:
         limit = self.limits_cfg["max_concurrency"]
         while self.stop_reason is None and len(self.proposals) < limit \
                 and len(self.ready) + len(self.proposals) < self.capacity + limit \
-                and self._budget_left() - len(self.proposals) > 0:
+                and self._budget_left() - len(self.proposals) > 0 and self._launch_fits_budget():
             rng = self._next_rng()
             parent, island, gen, insp = self._choose(rng)
             task = asyncio.ensure_future(self.mutator.propose(self._request(parent, insp), rng))
@@ -354,6 +400,7 @@ class Evolution:
                 insp: tuple[int, ...], rng: random.Random) -> None:
         self.progress.cost_usd += proposal.cost_usd
         self.progress.tokens += proposal.prompt_tokens + proposal.completion_tokens
+        self._answered += sum(1 for c in proposal.llm_calls if c.get("response") is not None)
         job_id = uuid.UUID(int=rng.getrandbits(128)).hex
         common = dict(role="candidate", parent_id=parent, inspiration_ids=list(insp), island=island,
                       generation=gen, edit=proposal.edit, edit_kind=proposal.edit_kind, model=proposal.model,
@@ -558,3 +605,15 @@ def _result_or_crash(fut: cf.Future[Outcome]) -> Outcome:
 
 def _stage_views(outcome: Outcome) -> tuple[StageView, ...]:
     return tuple(StageView(st.split, st.status, st.error, st.failed_instance, st.seconds) for st in outcome.stages)
+
+
+#: search.max_seconds when the config leaves it unset: the offline demo's cap; an LLM run has none (its
+#: iterations and llm.max_cost_usd bound it, and a cap would cancel calls already paid for)
+OFFLINE_MAX_SECONDS = 100.0
+
+
+def max_seconds(configured: float | None, offline: bool) -> float | None:
+    """The run's time cap: search.max_seconds if set (inf: none), else 100 s offline and none with an LLM."""
+    if configured is not None:
+        return float(configured)
+    return OFFLINE_MAX_SECONDS if offline else None

@@ -459,6 +459,16 @@ class Archive:
         with self._conn() as conn:
             self._execute(conn, _INSERT_LLM_CALLS, rows)
 
+    def llm_spent(self, run_id: str) -> tuple[float, int, int]:
+        """What the run's LLM calls have spent so far: USD, tokens, and the number of calls answered
+        (the budget a resumed run continues from)."""
+        with self.session() as s:
+            cost, tokens = s.execute(select(func.sum(LLMCallRow.cost_usd), func.sum(
+                LLMCallRow.prompt_tokens + LLMCallRow.completion_tokens)).where(LLMCallRow.run_id == run_id)).one()
+            answered = s.execute(select(func.count()).where(LLMCallRow.run_id == run_id,
+                                                            LLMCallRow.response.is_not(None))).scalar()
+        return float(cost or 0.0), int(tokens or 0), int(answered or 0)
+
     def llm_calls(self, run_id: str) -> list[LLMCallRecord]:
         with self.session() as s:
             rows = s.scalars(select(LLMCallRow).where(LLMCallRow.run_id == run_id).order_by(LLMCallRow.id))

@@ -48,9 +48,11 @@ def make_mutator(cfg: Any, archive: Archive | None = None, run_id: str | None = 
     prompts_dir = cfg.prompts.dir if "prompts" in cfg else None
     prompts = PromptBuilder(prompts_dir)
     prompts.check()
-    return LLMMutator(model_specs(llm), settings=call_settings(llm),
-                      pricing=Pricing(llm.input_cost_per_mtok, llm.output_cost_per_mtok),
-                      selection=str(llm.selection),
-                      mode_weights=(float(llm.diff_prob), float(llm.full_prob), float(llm.crossover_prob)),
-                      fix_retries=int(llm.fix_retries), prompts=prompts,
-                      archive=archive, run_id=run_id)
+    mutator = LLMMutator(model_specs(llm), settings=call_settings(llm),
+                         pricing=Pricing(llm.input_cost_per_mtok, llm.output_cost_per_mtok),
+                         selection=str(llm.selection),
+                         mode_weights=(float(llm.diff_prob), float(llm.full_prob), float(llm.crossover_prob)),
+                         fix_retries=int(llm.fix_retries), prompts=prompts,
+                         archive=archive, run_id=run_id)
+    mutator.budget_usd = llm.max_cost_usd
+    return mutator

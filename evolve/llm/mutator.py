@@ -13,6 +13,7 @@ was needed.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 import time
@@ -24,8 +25,8 @@ from evolve.archive.models import utcnow
 from evolve.edit.diff import EditError, apply_reply
 from evolve.errors import ArchiveError
 from evolve.llm.base import Proposal, ProposalRequest
-from evolve.llm.clients import CallFailed, CallSettings, ChatClient, Completion, make_client
-from evolve.llm.cost import Pricing
+from evolve.llm.clients import CallFailed, CallSettings, ChatClient, Completion, make_client, where
+from evolve.llm.cost import Pricing, estimate_tokens
 from evolve.llm.models import ModelSpec
 from evolve.llm.prompts import PromptBuilder, render_transcript, trim_error
 from evolve.llm.selection import Selector, make_selector
@@ -68,6 +69,9 @@ class LLMMutator:
         self.prompts = prompts or PromptBuilder()
         self.archive, self.run_id = archive, run_id
         self.clients = clients or [make_client(s, settings) for s in specs]
+        #: llm.max_cost_usd: with a budget, a model whose cost is unknown is said so before the first call
+        self.budget_usd: float | None = None
+        self._warned: set[str] = set()
 
     # -- the Mutator protocol ------------------------------------------------------------------------
     async def propose(self, request: ProposalRequest, rng: random.Random) -> Proposal:
@@ -156,6 +160,12 @@ class LLMMutator:
 
     def _store(self, spec: ModelSpec, kind: str, messages: list[dict[str, str]], completion: Completion,
                latency: float, status: str, error: str | None, tally: _Tally) -> None:
+        if not completion.usage_known:  # counted with a tokenizer: the cost is an estimate, never a silent $0
+            prompt, reply = estimate_tokens(spec, messages, completion.text + (completion.reasoning or ""))
+            completion = dataclasses.replace(completion, prompt_tokens=prompt, completion_tokens=reply)
+            self._warn_once(f"usage:{spec.key}", f"{where(spec)} returns no token usage: tokens are counted with a "
+                            "tokenizer, so token totals and costs (and llm.max_cost_usd / llm.max_tokens_total) "
+                            "are estimates")
         cost = self.pricing.cost(spec, completion.prompt_tokens, completion.completion_tokens)
         self._record(spec, kind, messages, completion.text, completion.prompt_tokens, completion.completion_tokens,
                      cost, latency, status, error, tally, finish_reason=completion.finish_reason,
@@ -199,17 +209,38 @@ class LLMMutator:
             await client.aclose()
 
     # -- beyond the protocol -------------------------------------------------------------------------
+    def cost_warnings(self) -> list[str]:
+        """What the run should say before its first call about costs it cannot count."""
+        if self.budget_usd is None:
+            return []
+        return [f"llm.max_cost_usd={self.budget_usd:g} is set, but the price of {s.setting}={s.key} is unknown "
+                f"(litellm's price table does not list {s.model!r}): its calls count as $0 toward the budget. "
+                "Set llm.input_cost_per_mtok / llm.output_cost_per_mtok (0 for a free local model), or bound "
+                "the run with llm.max_tokens_total" for s in self.specs if self.pricing.unknown_price(s)]
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key in self._warned:
+            return
+        self._warned.add(key)
+        log.warning("%s", message)
+        if self.archive is not None and self.run_id is not None:
+            try:
+                self.archive.add_event(self.run_id, "cost_warning", message)
+            except ArchiveError:
+                pass
+
     async def preflight(self) -> None:
-        """Raise a one-line LLMError naming the setting to fix (missing key, dead endpoint, unknown model)."""
+        """Raise a one-line LLMError naming the setting to fix (missing key, dead endpoint, unknown model);
+        warn about costs the run cannot count when a budget is set."""
         from evolve.llm.preflight import PROBE, check_model
 
+        for message in self.cost_warnings():
+            self._warn_once(message, message)
         for spec, client in zip(self.specs, self.clients):
             result = await check_model(spec, client)
             if result.probe is not None:  # a probe request spent tokens: account for it like any call
-                probe, tally = result.probe, _Tally()
-                self._record(spec, "preflight", PROBE, probe.text, probe.prompt_tokens, probe.completion_tokens,
-                             self.pricing.cost(spec, probe.prompt_tokens, probe.completion_tokens), 0.0, "ok",
-                             None, tally)
+                tally = _Tally()
+                self._store(spec, "preflight", PROBE, result.probe, 0.0, "ok", None, tally)
                 self._store_calls(tally)  # no proposal carries it
 
     def observe(self, program_id: int, improved: bool, score_delta: float | None = None,
