@@ -56,6 +56,7 @@ class LLMConfig:
     timeout_s: float = 120.0
     max_retries: int = 4
     client: str = "aiohttp"  # the OpenAI protocol's client: aiohttp (lean) | sdk (the openai SDK)
+    num_ctx: Optional[int] = None  # noqa: UP045  (Ollama's context size in tokens; llm=ollama sets it)
     max_concurrency: int = 4
     max_cost_usd: Optional[float] = None  # noqa: UP045
     max_tokens_total: Optional[int] = None  # noqa: UP045
@@ -241,6 +242,8 @@ def validate(cfg: Any) -> None:
     need(0 < llm.timeout_s < math.inf, "llm.timeout_s", "must be a positive, finite number of seconds")
     need(0 <= llm.temperature < math.inf, "llm.temperature", "must be a finite number, 0 or more")
     need(llm.max_tokens >= 1, "llm.max_tokens", "must be at least 1")
+    need(llm.num_ctx is None or llm.num_ctx > llm.max_tokens, "llm.num_ctx",
+         f"must hold the prompt and the reply: more than llm.max_tokens={llm.max_tokens} (or null)")
     need(llm.max_retries >= 0, "llm.max_retries", "must be 0 or more")
     need(llm.fix_retries >= 0, "llm.fix_retries", "must be 0 or more")
     need(0.0 <= llm.crossover_rate <= 1.0, "llm.crossover_rate", "must lie in [0, 1]")

@@ -40,6 +40,9 @@ class CallSettings:
     max_retries: int = 4
     #: the client for the OpenAI protocol: aiohttp (lean, default) or sdk (the openai SDK)
     client: str = "aiohttp"
+    #: Ollama's context size (options.num_ctx); None leaves the server's default (2048 or 4096 tokens in
+    #: Ollama, which silently cuts a longer prompt)
+    num_ctx: int | None = None
 
 
 @dataclass(frozen=True)
@@ -382,6 +385,8 @@ class LiteLLMClient:
         litellm = load_litellm()
         common = {"messages": messages, "temperature": self.settings.temperature,
                   "max_tokens": max_tokens or self.settings.max_tokens, "drop_params": True}
+        if self.settings.num_ctx and self.provider in ("ollama", "ollama_chat"):
+            common["num_ctx"] = self.settings.num_ctx
         try:
             if retries is not None:  # preflight probe: no retries, straight to the endpoint
                 resp = await litellm.acompletion(**self._params(), **common, max_retries=retries)

@@ -22,7 +22,7 @@ def call_settings(llm: Any) -> Any:
         raise ConfigError(f"llm.max_tokens={llm.max_tokens}: must be at least 1")
     return CallSettings(temperature=float(llm.temperature), max_tokens=int(llm.max_tokens),
                         timeout_s=float(llm.timeout_s), max_retries=int(llm.max_retries),
-                        client=str(llm.client))
+                        client=str(llm.client), num_ctx=llm.num_ctx)
 
 
 def make_mutator(cfg: Any, archive: Archive | None = None, run_id: str | None = None) -> Mutator:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hydra import compose, initialize_config_module
 from hydra.errors import ConfigCompositionException
@@ -94,3 +96,20 @@ def test_the_sandbox_limits_refuse_an_endless_time_limit() -> None:
 def test_baseline_search_options_exist() -> None:
     assert _compose(["search=random"]).search.name == "random"
     assert _compose(["search=sequential"]).search.islands == 1
+
+
+def test_an_llm_run_has_no_time_cap_by_default_and_the_offline_demo_keeps_100_s() -> None:
+    from evolve.loop import max_seconds
+
+    assert max_seconds(None, offline=True) == 100.0
+    assert max_seconds(None, offline=False) is None
+    assert max_seconds(30.0, offline=False) == 30.0 and max_seconds(float("inf"), offline=True) == float("inf")
+
+
+def test_run_help_says_how_the_time_cap_depends_on_the_llm(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "evolve.cli", "run", "--help"], capture_output=True, text=True,
+                         timeout=120, cwd=tmp_path).stdout
+    assert "no time cap) with an LLM" in " ".join(out.split())
