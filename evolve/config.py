@@ -66,6 +66,9 @@ class LLMConfig:
     full_prob: float = 0.3
     crossover_prob: float = 0.1
     fix_retries: int = 1
+    #: share of proposals that hand a recent child that crashed, timed out or was invalid back to a model,
+    #: with its edit and its error, to fix (the fixed program is that child's child)
+    fix_rate: float = 0.1
     # offline mutator
     crossover_rate: float = 0.15
     max_steps: int = 3  # offline mutator: up to this many operator applications per child
@@ -246,6 +249,7 @@ def validate(cfg: Any) -> None:
          f"must hold the prompt and the reply: more than llm.max_tokens={llm.max_tokens} (or null)")
     need(llm.max_retries >= 0, "llm.max_retries", "must be 0 or more")
     need(llm.fix_retries >= 0, "llm.fix_retries", "must be 0 or more")
+    need(0.0 <= llm.fix_rate <= 1.0, "llm.fix_rate", "must lie in [0, 1]")
     need(0.0 <= llm.crossover_rate <= 1.0, "llm.crossover_rate", "must lie in [0, 1]")
     for key in ("max_cost_usd", "input_cost_per_mtok", "output_cost_per_mtok"):
         need(llm[key] is None or 0 <= llm[key] < math.inf, f"llm.{key}", "must be a finite number, 0 or more (or null)")

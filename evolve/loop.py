@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 CASCADE = ("quick", "train")
 #: the splits of a candidate's evaluation with search.cascade=false
 TRAIN_ONLY = ("train",)
+#: failures a model can be asked to fix (the program ran and did something wrong)
+FIXABLE = frozenset({"crash", "timeout", "invalid", "memory", "forbidden"})
 #: the stop reason when the evaluation cluster is gone; the run stays resumable
 EVALUATOR_LOST = "evaluator lost"
 
@@ -98,6 +100,10 @@ class Evolution:
         self.proposals: dict[asyncio.Task[Proposal],
                              tuple[int | None, int, int, tuple[int, ...], random.Random]] = {}
         self.failures: deque[ProgramView] = deque(maxlen=4)
+        #: recent children that failed in the sandbox (id, island, generation), newest last: an LLM
+        #: mutator is handed one of them to fix at rate llm.fix_rate
+        self.fixable: deque[tuple[int, int, int]] = deque(maxlen=16)
+        self.fix_rate = float(getattr(cfg.llm, "fix_rate", 0.0) or 0.0)
         self.dup_streak = 0
         self.error_streak = 0
         self._views: OrderedDict[int, ProgramView] = OrderedDict()
@@ -351,6 +357,9 @@ class Evolution:
         return rng
 
     def _choose(self, rng: random.Random) -> tuple[int | None, int, int, tuple[int, ...]]:
+        if not self.offline and self.fixable and rng.random() < self.fix_rate:
+            pid, island, generation = self.fixable.pop()  # the newest failure, handed out once
+            return pid, island, generation + 1, ()
         island = rng.randrange(len(self.pop.islands))
         parent = self.pop.select_parent(rng, island)
         if parent is None:
@@ -484,6 +493,8 @@ class Evolution:
             self.pop.note_child(job.parent_id)
             self.failures.append(ProgramView(job.program_id, job.code, None, {}, outcome.status, outcome.error,
                                              _stage_views(outcome)))
+            if outcome.status in FIXABLE:
+                self.fixable.append((job.program_id, job.island, job.generation))
         interval = self.limits_cfg["migration_interval"]
         if self.progress.evaluations % interval == 0 and self.limits_cfg["strategy"] == "evolution":
             moves = self.pop.migrate(random.Random(self.progress.evaluations))

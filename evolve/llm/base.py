@@ -29,6 +29,8 @@ class ProgramView:
     status: str = "ok"
     error: str | None = None
     stages: tuple[StageView, ...] = ()
+    edit: str | None = None  # the edit that made it from its parent (shown when a model is asked to fix it)
+    edit_kind: str | None = None
 
     @classmethod
     def from_record(cls, rec: Any) -> ProgramView:
@@ -36,7 +38,8 @@ class ProgramView:
         stages = tuple(StageView(s.split, s.status, s.error, None if s.failed_instance is None
                                  else str(s.failed_instance), float(s.seconds or 0.0))
                        for s in getattr(rec, "stages", ()) or ())
-        return cls(rec.id, rec.code, rec.score, dict(rec.metrics or {}), rec.status, rec.error, stages)
+        return cls(rec.id, rec.code, rec.score, dict(rec.metrics or {}), rec.status, rec.error, stages,
+                   getattr(rec, "edit", None), getattr(rec, "edit_kind", None))
 
 
 @dataclass(frozen=True)
