@@ -69,6 +69,10 @@ class LLMConfig:
     #: share of proposals that hand a recent child that crashed, timed out or was invalid back to a model,
     #: with its edit and its error, to fix (the fixed program is that child's child)
     fix_rate: float = 0.1
+    prompt_history: int = 5  # the parent's latest children shown in its prompts (their ideas and outcomes)
+    #: a mutation prompt's size limit in tokens (about 4 characters each); the oldest history goes first,
+    #: then inspirations, then recent failures
+    prompt_max_tokens: int = 12000
     # offline mutator
     crossover_rate: float = 0.15
     max_steps: int = 3  # offline mutator: up to this many operator applications per child
@@ -250,6 +254,8 @@ def validate(cfg: Any) -> None:
     need(llm.max_retries >= 0, "llm.max_retries", "must be 0 or more")
     need(llm.fix_retries >= 0, "llm.fix_retries", "must be 0 or more")
     need(0.0 <= llm.fix_rate <= 1.0, "llm.fix_rate", "must lie in [0, 1]")
+    need(llm.prompt_history >= 0, "llm.prompt_history", "must be 0 or more")
+    need(llm.prompt_max_tokens >= 1000, "llm.prompt_max_tokens", "must be at least 1000")
     need(0.0 <= llm.crossover_rate <= 1.0, "llm.crossover_rate", "must lie in [0, 1]")
     for key in ("max_cost_usd", "input_cost_per_mtok", "output_cost_per_mtok"):
         need(llm[key] is None or 0 <= llm[key] < math.inf, f"llm.{key}", "must be a finite number, 0 or more (or null)")

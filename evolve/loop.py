@@ -26,7 +26,7 @@ from evolve.archive import Archive, ProgramRecord
 from evolve.edit.blocks import normalised_hash
 from evolve.errors import EvolveError
 from evolve.evaluation import Outcome, StageResult
-from evolve.llm.base import Mutator, ProgramView, Proposal, ProposalRequest, StageView
+from evolve.llm.base import ChildView, Mutator, ProgramView, Proposal, ProposalRequest, StageView
 from evolve.problem import Problem
 from evolve.search.population import Population, SearchSettings, features_of
 from evolve.worker import EvalTask, ProblemSpec, run_task
@@ -71,6 +71,7 @@ class _Job:
     code: str
     attempts: int = 0
     model: str | None = None
+    idea: str | None = None
 
 
 class Evolution:
@@ -104,6 +105,9 @@ class Evolution:
         #: mutator is handed one of them to fix at rate llm.fix_rate
         self.fixable: deque[tuple[int, int, int]] = deque(maxlen=16)
         self.fix_rate = float(getattr(cfg.llm, "fix_rate", 0.0) or 0.0)
+        #: each parent's latest children (idea, status, score or why it failed), for the prompt's history
+        self.children: dict[int, deque[ChildView]] = {}
+        self.history_k = int(getattr(cfg.llm, "prompt_history", 0) or 0)
         self.dup_streak = 0
         self.error_streak = 0
         self._views: OrderedDict[int, ProgramView] = OrderedDict()
@@ -215,6 +219,9 @@ class Evolution:
                     self.pop.migrate(random.Random(p.eval_index))
         if self.pop.best is not None:
             self.progress.best_score, self.progress.best_id = self.pop.best.score, self.pop.best.id
+        for p in sorted(done, key=lambda r: r.id):
+            if p.role == "candidate" and p.status not in ("pending", "running"):
+                self._child(p.parent_id, ChildView(p.id, p.name, p.status, p.score, p.error))
         for p in done:
             if p.status in ("pending", "running") and p.role == "candidate":
                 code = self.archive.program(p.id).code
@@ -394,7 +401,13 @@ class Evolution:
         description, entry, notes = self._task_text
         return ProposalRequest(parent=self._view(parent_id), inspirations=tuple(self._view(i) for i in insp),
                                failures=tuple(self.failures), description=description, entry=entry,
-                               metric_notes=notes)
+                               metric_notes=notes, history=tuple(self.children.get(parent_id, ())))
+
+    def _child(self, parent_id: int | None, child: ChildView) -> None:
+        """Remember a child of `parent_id` for the history its next prompts show (LLM runs only)."""
+        if parent_id is None or self.offline or self.history_k <= 0 or child.status == "llm_error":
+            return
+        self.children.setdefault(parent_id, deque(maxlen=self.history_k)).append(child)
 
     def _on_proposal(self, task: asyncio.Task[Proposal]) -> None:
         parent, island, gen, insp, rng = self.proposals.pop(task)
@@ -413,6 +426,7 @@ class Evolution:
         job_id = uuid.UUID(int=rng.getrandbits(128)).hex
         common = dict(role="candidate", parent_id=parent, inspiration_ids=list(insp), island=island,
                       generation=gen, edit=proposal.edit, edit_kind=proposal.edit_kind, model=proposal.model,
+                      name=proposal.idea,
                       prompt_tokens=proposal.prompt_tokens, completion_tokens=proposal.completion_tokens,
                       cost_usd=proposal.cost_usd)
         if proposal.code is None:
@@ -422,6 +436,7 @@ class Evolution:
             self._link_calls(proposal, pid)
             self.progress.count("parse_error")
             self.error_streak += 1
+            self._child(parent, ChildView(pid, proposal.idea, proposal.status, None, proposal.error))
             return
         self.error_streak = 0
         code_hash = normalised_hash(proposal.code)
@@ -432,13 +447,14 @@ class Evolution:
             self._link_calls(proposal, pid)
             self.progress.count("duplicate")
             self.dup_streak += 1
+            self._child(parent, ChildView(pid, proposal.idea, "duplicate", None, f"same program as #{original}"))
             return
         self.dup_streak = 0
         pid = self.archive.add_program(self.run_id, job_id, code=proposal.code, code_hash=code_hash,
                                        status="pending", **common)
         self._hashes.setdefault(code_hash, pid)
         self._link_calls(proposal, pid)
-        self.ready.append(_Job(pid, parent, island, gen, proposal.code, model=proposal.model))
+        self.ready.append(_Job(pid, parent, island, gen, proposal.code, model=proposal.model, idea=proposal.idea))
 
     def _link_calls(self, proposal: Proposal, pid: int) -> None:
         for call_id in proposal.llm_call_ids:
@@ -483,6 +499,10 @@ class Evolution:
             outcome = Outcome("crash", None, {}, (), f"evaluation worker failed {job.attempts} times: {exc}")
         self.progress.evaluations += 1
         features = self._store_outcome(job.program_id, job.code, outcome, count=True)
+        if not self.offline:
+            reached = outcome.status == "ok" and bool(outcome.stages) and outcome.stages[-1].split == self.splits[-1]
+            self._child(job.parent_id, ChildView(job.program_id, job.idea, outcome.status,
+                                                 outcome.score if reached else None, outcome.error))
         self._observe(job, outcome)
         if outcome.status == "ok" and outcome.score is not None:
             improved = self._admit(job.program_id, job.code, outcome, features, job.island, job.generation,
@@ -615,7 +635,8 @@ def _result_or_crash(fut: cf.Future[Outcome]) -> Outcome:
 
 
 def _stage_views(outcome: Outcome) -> tuple[StageView, ...]:
-    return tuple(StageView(st.split, st.status, st.error, st.failed_instance, st.seconds) for st in outcome.stages)
+    return tuple(StageView(st.split, st.status, st.error, st.failed_instance, st.seconds, dict(st.metrics))
+                 for st in outcome.stages)
 
 
 #: search.max_seconds when the config leaves it unset: the offline demo's cap; an LLM run has none (its

@@ -46,7 +46,7 @@ def make_mutator(cfg: Any, archive: Archive | None = None, run_id: str | None = 
         if value is not None and value < 0:
             raise ConfigError(f"llm.{key}={value}: must be zero or positive")
     prompts_dir = cfg.prompts.dir if "prompts" in cfg else None
-    prompts = PromptBuilder(prompts_dir)
+    prompts = PromptBuilder(prompts_dir, max_tokens=int(llm.prompt_max_tokens))
     prompts.check()
     mutator = LLMMutator(model_specs(llm), settings=call_settings(llm),
                          pricing=Pricing(llm.input_cost_per_mtok, llm.output_cost_per_mtok),

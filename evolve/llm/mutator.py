@@ -23,6 +23,7 @@ from typing import Any
 from evolve.archive import Archive
 from evolve.archive.models import utcnow
 from evolve.edit.diff import EditError, apply_reply
+from evolve.edit.reply import idea_line
 from evolve.errors import ArchiveError
 from evolve.llm.base import Proposal, ProposalRequest
 from evolve.llm.clients import CallFailed, CallSettings, ChatClient, Completion, make_client, where
@@ -132,10 +133,10 @@ class LLMMutator:
             self._store(spec, kind, messages, completion, latency, "ok", None, tally)
             kind_done = edit.kind if mode in ("diff", "full") else f"{mode}:{edit.kind}"
             return Proposal(code=edit.code, edit=edit.text, edit_kind=kind_done + ("+fix" if attempt else ""),
-                            model=spec.key, **_usage(tally))
+                            model=spec.key, idea=idea_line(reply), **_usage(tally))
         tries = f" (after {1 + self.fix_retries} replies)" if self.fix_retries else ""
         return Proposal(code=None, edit=trim_error(reply, 4000), edit_kind=mode, model=spec.key,
-                        status="parse_error", error=reason + tries, **_usage(tally))
+                        status="parse_error", error=reason + tries, idea=idea_line(reply), **_usage(tally))
 
     async def _call(self, spec: ModelSpec, client: ChatClient, messages: list[dict[str, str]], kind: str,
                     tally: _Tally) -> tuple[Completion, float]:
