@@ -219,6 +219,8 @@ def _show(archive: Archive, run: RunRecord, args: argparse.Namespace, out: Conso
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="dim")
     facts.add_column()
+    if p.role == "candidate" and p.name:
+        facts.add_row("idea", p.name)  # the model's NAME/IDEA line for the edit
     facts.add_row("score", num(p.score) + (f"   holdout {num(p.holdout.get('score'))}"
                                            if p.holdout and "score" in p.holdout else ""))
     parent = archive.program(p.parent_id, run.id) if p.parent_id else None
