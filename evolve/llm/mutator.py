@@ -126,6 +126,8 @@ class LLMMutator:
                 edit = apply_reply(request.parent.code, reply)
             except EditError as exc:
                 reason = str(exc)
+                if completion.reasoning and not reply.strip():
+                    reason = "the reply holds only reasoning (its reasoning_content field) and no answer"
                 if completion.finish_reason == "length":
                     reason += " (the reply hit llm.max_tokens and was cut off)"
                 self._store(spec, kind, messages, completion, latency, "parse_error", reason, tally)

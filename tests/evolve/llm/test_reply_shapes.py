@@ -58,6 +58,8 @@ FAILING = {
     "a refusal": (Reply.text("I'm sorry, but I can't help with that."), "neither SEARCH/REPLACE"),
     "reasoning cut off by the token limit": (Reply.text(f"<think>\nFirst {WRONG}", finish_reason="length"),
                                              "ends inside its reasoning"),
+    "only a reasoning field, cut off": (Reply.text("", reasoning=f"Let me think {WRONG}", finish_reason="length"),
+                                        "holds only reasoning (its reasoning_content field)"),
     "a rewrite cut off by the token limit": (Reply.text(f"```python\n{SEED[:200]}", finish_reason="length"),
                                              "hit llm.max_tokens and was cut off"),
 }
