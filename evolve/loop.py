@@ -225,7 +225,7 @@ class Evolution:
         for p in done:
             if p.status in ("pending", "running") and p.role == "candidate":
                 code = self.archive.program(p.id).code
-                self.ready.append(_Job(p.id, p.parent_id, p.island, p.generation, code))
+                self.ready.append(_Job(p.id, p.parent_id, p.island, p.generation, code, model=p.model, idea=p.name))
         self.archive.add_event(self.run_id, "resume", f"resumed with {self.progress.evaluations} evaluations, "
                                f"{len(self.ready)} re-queued")
 
