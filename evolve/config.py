@@ -86,7 +86,7 @@ class SearchConfig:
     name: str = "evolution"  # evolution | random | sequential
     iterations: int = 1500  # evaluations (duplicates cost none and do not count)
     #: a time cap in seconds; unset (null): 100 with llm=offline (the demo), none with an LLM, whose runs
-    #: iterations and llm.max_cost_usd bound (a cap would cancel calls already paid for); inf: no cap
+    #: iterations and llm.max_cost_usd bound (a cap would cancel calls already paid for); 0: no cap
     max_seconds: Optional[float] = None  # noqa: UP045
     target_score: Optional[float] = None  # noqa: UP045
     stagnation: Optional[int] = None  # noqa: UP045  (stop after this many evaluations without improvement)
@@ -213,7 +213,8 @@ def validate(cfg: Any) -> None:
     need(s.name in ("evolution", "random", "sequential"), "search.name",
          f"unknown strategy {s.name!r}; use evolution, random or sequential")
     need(s.iterations >= 1, "search.iterations", "must be at least 1")
-    need(s.max_seconds is None or s.max_seconds > 0, "search.max_seconds", "must be positive (or null)")
+    need(s.max_seconds is None or 0 <= s.max_seconds < math.inf, "search.max_seconds",
+         "must be a number of seconds, 0 for no time cap, or null (100 s offline, no cap with an LLM)")
     need(s.islands >= 1, "search.islands", "must be at least 1")
     need(s.island_size >= 2, "search.island_size", "must be at least 2")
     need(0.0 <= s.exploration <= 1.0, "search.exploration", "must lie in [0, 1]")

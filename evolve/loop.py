@@ -12,7 +12,6 @@ import asyncio
 import concurrent.futures as cf
 import itertools
 import logging
-import math
 import random
 import time
 import uuid
@@ -120,7 +119,7 @@ class Evolution:
         self._task_text = (problem.description, problem.entry, problem.describe_metrics())
         self.offline = getattr(mutator, "name", "") == "offline"
         seconds = max_seconds(self.search.max_seconds, self.offline)
-        self.deadline = time.monotonic() + seconds if seconds is not None and math.isfinite(seconds) else None
+        self.deadline = time.monotonic() + seconds if seconds is not None else None
         #: what the run's LLM calls spent before this session (preflight probes, earlier sessions of a
         #: resumed run): budgets hold across resumes; `answered` calls give the expected cost of the next
         self.progress.cost_usd, self.progress.tokens, self._answered = archive.llm_spent(run_id)
@@ -645,7 +644,7 @@ OFFLINE_MAX_SECONDS = 100.0
 
 
 def max_seconds(configured: float | None, offline: bool) -> float | None:
-    """The run's time cap: search.max_seconds if set (inf: none), else 100 s offline and none with an LLM."""
+    """The run's time cap: search.max_seconds if set (0: none), else 100 s offline and none with an LLM."""
     if configured is not None:
-        return float(configured)
+        return float(configured) if configured > 0 else None
     return OFFLINE_MAX_SECONDS if offline else None

@@ -103,7 +103,7 @@ def test_an_llm_run_has_no_time_cap_by_default_and_the_offline_demo_keeps_100_s(
 
     assert max_seconds(None, offline=True) == 100.0
     assert max_seconds(None, offline=False) is None
-    assert max_seconds(30.0, offline=False) == 30.0 and max_seconds(float("inf"), offline=True) == float("inf")
+    assert max_seconds(30.0, offline=False) == 30.0 and max_seconds(0.0, offline=True) is None
 
 
 def test_run_help_says_how_the_time_cap_depends_on_the_llm(tmp_path: Path) -> None:
@@ -113,3 +113,9 @@ def test_run_help_says_how_the_time_cap_depends_on_the_llm(tmp_path: Path) -> No
     out = subprocess.run([sys.executable, "-m", "evolve.cli", "run", "--help"], capture_output=True, text=True,
                          timeout=120, cwd=tmp_path).stdout
     assert "no time cap) with an LLM" in " ".join(out.split())
+
+
+@pytest.mark.parametrize("value", ["inf", "-1"])
+def test_a_time_cap_that_cannot_be_stored_is_refused_with_the_way_to_lift_it(value: str) -> None:
+    with pytest.raises(ConfigError, match=r"search\.max_seconds: .*0 for no time cap"):
+        validate(_compose([f"search.max_seconds={value}"]))
