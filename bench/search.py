@@ -39,7 +39,7 @@ def run_one(strategy: str, seed: int, budget: int, workers: int, folder: Path,
     """(eval_index, best score so far) for one run; `overrides` are Hydra overrides for every run."""
     with initialize_config_module("evolve.conf", version_base="1.3"):
         cfg = compose("config", overrides=[f"search={strategy}", f"search.iterations={budget}",
-                                           "search.max_seconds=null", f"evaluator.workers={workers}",
+                                           "search.max_seconds=0", f"evaluator.workers={workers}",
                                            f"seed={seed}", *overrides])
     archive = Archive(sqlite_url(folder / f"{strategy}-{seed}.db"))
     archive.create_run("bench", "smtt", {}, seed, str(folder))

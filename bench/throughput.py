@@ -150,7 +150,7 @@ def run_evolve(url: str, iterations: int, workers: int, tmp: Path, offline: bool
            ["llm=openai_compatible", f"llm.api_base={url}", "llm.model=bench", "llm.full_prob=1",
             "llm.diff_prob=0", "llm.crossover_prob=0", f"llm.max_concurrency={max(4, 2 * workers)}"])
     cmd = [sys.executable, "-m", "evolve.cli", "run", f"problem.path={PROBLEM}", *llm,
-           f"search.iterations={iterations}", "search.max_seconds=null", f"evaluator.workers={workers}",
+           f"search.iterations={iterations}", "search.max_seconds=0", f"evaluator.workers={workers}",
            "search.holdout_top_k=1", f"search.cascade={str(cascade).lower()}", "quiet=true",
            f"hydra.run.dir={run_dir}"]
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}

@@ -246,6 +246,8 @@ def _show(archive: Archive, run: RunRecord, args: argparse.Namespace, out: Conso
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="dim")
     facts.add_column()
+    if p.role == "candidate" and p.name:
+        facts.add_row("idea", p.name)  # the model's NAME/IDEA line for the edit
     facts.add_row("score", num(p.score) + (f"   holdout {num(p.holdout.get('score'))}"
                                            if p.holdout and "score" in p.holdout else ""))
     parent = archive.program(p.parent_id, run.id) if p.parent_id else None
@@ -285,6 +287,13 @@ def _show(archive: Archive, run: RunRecord, args: argparse.Namespace, out: Conso
         parts: list[Any] = []
         if call.error:
             parts.append(Text(f"error: {printable(call.error)}", style="red"))
+        facts = [f"finish: {printable(call.finish_reason)}" if call.finish_reason else "",
+                 f"retries: {call.retries} ({', '.join(map(str, call.retry_statuses or []))})" if call.retries else "",
+                 f"request id: {printable(call.request_id)}" if call.request_id else ""]
+        if any(facts):
+            parts.append(Text(" · ".join(f for f in facts if f), style="dim"))
+        if call.reasoning:
+            parts.append(Panel(Text(printable(call.reasoning)), title="reasoning", title_align="left", border_style="dim"))
         parts.append(Panel(Text(printable(call.prompt) or "(no prompt stored)"), title="prompt", title_align="left",
                            border_style="dim"))
         parts.append(Panel(Text(printable(call.response) or "(no reply stored)"), title="reply", title_align="left",

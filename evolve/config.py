@@ -57,6 +57,7 @@ class LLMConfig:
     timeout_s: float = 120.0
     max_retries: int = 4
     client: str = "aiohttp"  # the OpenAI protocol's client: aiohttp (lean) | sdk (the openai SDK)
+    num_ctx: Optional[int] = None  # noqa: UP045  (Ollama's context size in tokens; llm=ollama sets it)
     max_concurrency: int = 4
     max_cost_usd: Optional[float] = None  # noqa: UP045
     max_tokens_total: Optional[int] = None  # noqa: UP045
@@ -66,6 +67,13 @@ class LLMConfig:
     full_prob: float = 0.3
     crossover_prob: float = 0.1
     fix_retries: int = 1
+    #: share of proposals that hand a recent child that crashed, timed out or was invalid back to a model,
+    #: with its edit and its error, to fix (the fixed program is that child's child)
+    fix_rate: float = 0.1
+    prompt_history: int = 5  # the parent's latest children shown in its prompts (their ideas and outcomes)
+    #: a mutation prompt's size limit in tokens (about 4 characters each); the oldest history goes first,
+    #: then inspirations, then recent failures
+    prompt_max_tokens: int = 12000
     # offline mutator
     crossover_rate: float = 0.15
     max_steps: int = 3  # offline mutator: up to this many operator applications per child
@@ -78,7 +86,9 @@ class SearchConfig:
 
     name: str = "evolution"  # evolution | random | sequential
     iterations: int = 1500  # evaluations (duplicates cost none and do not count)
-    max_seconds: Optional[float] = 100.0  # noqa: UP045
+    #: a time cap in seconds; unset (null): 100 with llm=offline (the demo), none with an LLM, whose runs
+    #: iterations and llm.max_cost_usd bound (a cap would cancel calls already paid for); 0: no cap
+    max_seconds: Optional[float] = None  # noqa: UP045
     target_score: Optional[float] = None  # noqa: UP045
     stagnation: Optional[int] = None  # noqa: UP045  (stop after this many evaluations without improvement)
     islands: int = 2
@@ -316,7 +326,8 @@ def validate(cfg: Any) -> None:
     need(s.name in ("evolution", "random", "sequential"), "search.name",
          f"unknown strategy {s.name!r}; use evolution, random or sequential")
     need(s.iterations >= 1, "search.iterations", "must be at least 1")
-    need(s.max_seconds is None or s.max_seconds > 0, "search.max_seconds", "must be positive (or null)")
+    need(s.max_seconds is None or 0 <= s.max_seconds < math.inf, "search.max_seconds",
+         "must be a number of seconds, 0 for no time cap, or null (100 s offline, no cap with an LLM)")
     need(s.islands >= 1, "search.islands", "must be at least 1")
     need(s.island_size >= 2, "search.island_size", "must be at least 2")
     need(0.0 <= s.exploration <= 1.0, "search.exploration", "must lie in [0, 1]")
@@ -354,8 +365,13 @@ def validate(cfg: Any) -> None:
     need(0 < llm.timeout_s < math.inf, "llm.timeout_s", "must be a positive, finite number of seconds")
     need(0 <= llm.temperature < math.inf, "llm.temperature", "must be a finite number, 0 or more")
     need(llm.max_tokens >= 1, "llm.max_tokens", "must be at least 1")
+    need(llm.num_ctx is None or llm.num_ctx > llm.max_tokens, "llm.num_ctx",
+         f"must hold the prompt and the reply: more than llm.max_tokens={llm.max_tokens} (or null)")
     need(llm.max_retries >= 0, "llm.max_retries", "must be 0 or more")
     need(llm.fix_retries >= 0, "llm.fix_retries", "must be 0 or more")
+    need(0.0 <= llm.fix_rate <= 1.0, "llm.fix_rate", "must lie in [0, 1]")
+    need(llm.prompt_history >= 0, "llm.prompt_history", "must be 0 or more")
+    need(llm.prompt_max_tokens >= 1000, "llm.prompt_max_tokens", "must be at least 1000")
     need(0.0 <= llm.crossover_rate <= 1.0, "llm.crossover_rate", "must lie in [0, 1]")
     for key in ("max_cost_usd", "input_cost_per_mtok", "output_cost_per_mtok"):
         need(llm[key] is None or 0 <= llm[key] < math.inf, f"llm.{key}", "must be a finite number, 0 or more (or null)")

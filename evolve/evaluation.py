@@ -10,7 +10,7 @@ import dataclasses
 import statistics
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -135,7 +135,28 @@ def score_result(problem: Problem, split: str, res: SandboxResult, seconds: floa
         agg = problem.aggregate(instances, metrics, timings or None)
     except InvalidOutput as exc:
         return StageResult(status="invalid", error=str(exc), **common)
-    return StageResult(status="ok", metrics={k: finite(v) for k, v in agg.items()}, **common)
+    out: dict[str, Any] = {k: finite(v) for k, v in agg.items()}
+    note = _feedback(problem, instances, metrics)
+    if note:
+        out[FEEDBACK_KEY] = note
+    return StageResult(status="ok", metrics=out, **common)
+
+
+#: the split metric holding the problem's `feedback` text (internal: reports skip `_` metrics)
+FEEDBACK_KEY = "_feedback"
+FEEDBACK_MAX_CHARS = 1500
+
+
+def _feedback(problem: Problem, instances: Sequence[Any], metrics: Sequence[Mapping[str, float]]) -> str | None:
+    """The problem's optional feedback text; a hook that fails costs the prompt a hint, never the score."""
+    hook = getattr(problem, "feedback", None)
+    if hook is None:
+        return None
+    try:
+        text = hook(instances[: len(metrics)], metrics)
+    except Exception as exc:  # trusted code, but a bug in a hint must not fail the evaluation
+        return f"(the problem's feedback hook failed: {exc.__class__.__name__}: {exc})"[:FEEDBACK_MAX_CHARS]
+    return str(text)[:FEEDBACK_MAX_CHARS] if text else None
 
 
 def evaluate(problem: Problem, sandbox: Sandbox, code: str, splits: Sequence[str], limits: Limits,

@@ -26,7 +26,7 @@ from evolve.archive import queries as q
 from evolve.edit.blocks import normalised_hash
 from evolve.errors import EvolveError
 from evolve.evaluation import Outcome, StageResult
-from evolve.llm.base import Mutator, ProgramView, Proposal, ProposalRequest, StageView
+from evolve.llm.base import ChildView, Mutator, ProgramView, Proposal, ProposalRequest, StageView
 from evolve.problem import Problem
 from evolve.search.population import Population, SearchSettings, features_of
 from evolve.worker import EvalTask, ProblemSpec, run_task
@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 CASCADE = ("quick", "train")
 #: the splits of a candidate's evaluation with search.cascade=false
 TRAIN_ONLY = ("train",)
+#: failures a model can be asked to fix (the program ran and did something wrong)
+FIXABLE = frozenset({"crash", "timeout", "invalid", "memory", "forbidden"})
 #: the stop reason when the evaluation cluster is gone; the run stays resumable
 EVALUATOR_LOST = "evaluator lost"
 #: the stop reason when another process took the run's lease over: this one stops writing at once
@@ -71,6 +73,7 @@ class _Job:
     code: str
     attempts: int = 0
     model: str | None = None
+    idea: str | None = None
 
 
 class Evolution:
@@ -100,6 +103,13 @@ class Evolution:
         self.proposals: dict[asyncio.Task[Proposal],
                              tuple[int | None, int, int, tuple[int, ...], random.Random]] = {}
         self.failures: deque[ProgramView] = deque(maxlen=4)
+        #: recent children that failed in the sandbox (id, island, generation), newest last: an LLM
+        #: mutator is handed one of them to fix at rate llm.fix_rate
+        self.fixable: deque[tuple[int, int, int]] = deque(maxlen=16)
+        self.fix_rate = float(getattr(cfg.llm, "fix_rate", 0.0) or 0.0)
+        #: each parent's latest children (idea, status, score or why it failed), for the prompt's history
+        self.children: dict[int, deque[ChildView]] = {}
+        self.history_k = int(getattr(cfg.llm, "prompt_history", 0) or 0)
         self.dup_streak = 0
         self.error_streak = 0
         self._views: OrderedDict[int, ProgramView] = OrderedDict()
@@ -113,7 +123,11 @@ class Evolution:
         self.offline = getattr(mutator, "name", "") == "offline"
         #: seconds earlier processes of this run spent (search.max_seconds bounds the run, not each process)
         self.spent_before = 0.0
-        self.deadline = (time.monotonic() + self.search.max_seconds) if self.search.max_seconds else None
+        seconds = max_seconds(self.search.max_seconds, self.offline)
+        self.deadline = time.monotonic() + seconds if seconds is not None else None
+        #: what the run's LLM calls spent before this session (preflight probes, earlier sessions of a
+        #: resumed run): budgets hold across resumes; `answered` calls give the expected cost of the next
+        self.progress.cost_usd, self.progress.tokens, self._answered = archive.llm_spent(run_id)
         # plain copies of the settings read on every turn (OmegaConf attribute access is slow)
         self.limits_cfg: dict[str, Any] = {
             "iterations": int(self.search.iterations), "target_score": self.search.target_score,
@@ -122,7 +136,7 @@ class Evolution:
             "migration_interval": max(1, int(self.search.migration_interval)),
             "feature_dims": tuple(self.search.feature_dims), "strategy": str(self.search.name),
             "cascade_threshold": self.search.cascade_threshold, "max_retries": int(cfg.evaluator.max_retries),
-            "max_concurrency": int(cfg.llm.max_concurrency)}
+            "max_concurrency": int(cfg.llm.max_concurrency), "llm_timeout_s": float(cfg.llm.timeout_s)}
         #: the splits every candidate (and the seed) is evaluated on, in one sandboxed process
         self.splits = CASCADE if self.search.cascade else TRAIN_ONLY
 
@@ -212,10 +226,13 @@ class Evolution:
                     self.pop.migrate(random.Random(p.eval_index))
         if self.pop.best is not None:
             self.progress.best_score, self.progress.best_id = self.pop.best.score, self.pop.best.id
+        for p in sorted(done, key=lambda r: r.id):
+            if p.role == "candidate" and p.status not in ("pending", "running"):
+                self._child(p.parent_id, ChildView(p.id, p.name, p.status, p.score, p.error))
         for p in done:
             if p.status in ("pending", "running") and p.role == "candidate":
                 code = self.archive.program(p.id).code
-                self.ready.append(_Job(p.id, p.parent_id, p.island, p.generation, code))
+                self.ready.append(_Job(p.id, p.parent_id, p.island, p.generation, code, model=p.model, idea=p.name))
         self.archive.add_event(self.run_id, "resume", f"resumed with {self.progress.evaluations} evaluations, "
                                f"{len(self.ready)} re-queued")
 
@@ -241,6 +258,8 @@ class Evolution:
             self.stop("budget: llm.max_cost_usd reached")
         elif s["max_tokens_total"] is not None and p.tokens >= s["max_tokens_total"]:
             self.stop("budget: llm.max_tokens_total reached")
+        elif not self.inflight and not self.ready and self._spend_stop():
+            self.stop(self._spend_stop() or "")
         elif self.dup_streak >= s["max_duplicate_streak"]:
             self.stop(f"no new programs: {self.dup_streak} duplicate proposals in a row")
         elif self.error_streak >= max(20, s["max_duplicate_streak"] // 4):
@@ -259,7 +278,8 @@ class Evolution:
                 self._dispatch()
             waitables: set[asyncio.Future[Any]] = set(self.inflight) | set(self.proposals)
             if not waitables:
-                self.stop("iterations" if self._budget_left() <= 0 else "nothing left to evaluate")
+                self.stop("iterations" if self._budget_left() <= 0 else self._spend_stop()
+                          or "nothing left to evaluate")
                 break
             done, _ = await asyncio.wait(waitables, timeout=0.5, return_when=asyncio.FIRST_COMPLETED)
             with self.archive.batch():
@@ -270,8 +290,7 @@ class Evolution:
                     self._on_outcome(fut)
             self._check_stops()
             self.on_progress(self.progress)
-        for task in self.proposals:
-            task.cancel()
+        await self._drain_proposals()
         if self.stop_reason == EVALUATOR_LOST:  # their jobs stay pending in the archive for resume
             for fut in self.inflight:
                 if fut.done() and not fut.cancelled():
@@ -288,6 +307,45 @@ class Evolution:
         self._save_state()
         return self.stop_reason or "finished"
 
+    async def _drain_proposals(self) -> None:
+        """Replies still on their way when the run stops are paid for: wait for them (up to one llm.timeout_s)
+        and store their children as pending, for a resumed run to evaluate; cancel them only on Ctrl-C."""
+        if self.proposals and self.stop_reason != "interrupted":
+            done, _ = await asyncio.wait(set(self.proposals), timeout=self.limits_cfg["llm_timeout_s"])
+            with self.archive.batch():
+                for task in [t for t in self.proposals if t in done]:
+                    self._on_proposal(task)
+        for task in self.proposals:
+            task.cancel()
+
+    def _expected_spend(self) -> tuple[float | None, float | None]:
+        """The mean cost and tokens of an answered proposal so far (None before the first answer)."""
+        if self._answered <= 0:
+            return None, None
+        return self.progress.cost_usd / self._answered, self.progress.tokens / self._answered
+
+    def _launch_fits_budget(self) -> bool:
+        """Whether one more call fits: spent + the expected cost of the calls in flight and of this one stays
+        within llm.max_cost_usd / llm.max_tokens_total. Before the first answer says what a call costs, one
+        call at a time: the overshoot is at most one call."""
+        s, p = self.limits_cfg, self.progress
+        if s["max_cost_usd"] is None and s["max_tokens_total"] is None:
+            return True
+        cost, tokens = self._expected_spend()
+        if cost is None or tokens is None:
+            return not self.proposals
+        n = len(self.proposals) + 1
+        if s["max_cost_usd"] is not None and p.cost_usd + n * cost > s["max_cost_usd"]:
+            return False
+        return not (s["max_tokens_total"] is not None and p.tokens + n * tokens > s["max_tokens_total"])
+
+    def _spend_stop(self) -> str | None:
+        """The stop reason when not even one more call fits the budget (see _launch_fits_budget)."""
+        if self.offline or self.proposals or self._launch_fits_budget():
+            return None
+        which = "llm.max_cost_usd" if self.limits_cfg["max_cost_usd"] is not None else "llm.max_tokens_total"
+        return f"budget: {which} reached (the next call would pass it)"
+
     async def _fill(self) -> None:
         """Start proposals while there is budget and room."""
         if self.offline:
@@ -303,7 +361,7 @@ class Evolution:
         limit = self.limits_cfg["max_concurrency"]
         while self.stop_reason is None and len(self.proposals) < limit \
                 and len(self.ready) + len(self.proposals) < self.capacity + limit \
-                and self._budget_left() - len(self.proposals) > 0:
+                and self._budget_left() - len(self.proposals) > 0 and self._launch_fits_budget():
             rng = self._next_rng()
             parent, island, gen, insp = self._choose(rng)
             task = asyncio.ensure_future(self.mutator.propose(self._request(parent, insp), rng))
@@ -315,6 +373,9 @@ class Evolution:
         return rng
 
     def _choose(self, rng: random.Random) -> tuple[int | None, int, int, tuple[int, ...]]:
+        if not self.offline and self.fixable and rng.random() < self.fix_rate:
+            pid, island, generation = self.fixable.pop()  # the newest failure, handed out once
+            return pid, island, generation + 1, ()
         island = rng.randrange(len(self.pop.islands))
         parent = self.pop.select_parent(rng, island)
         if parent is None:
@@ -349,7 +410,13 @@ class Evolution:
         description, entry, notes = self._task_text
         return ProposalRequest(parent=self._view(parent_id), inspirations=tuple(self._view(i) for i in insp),
                                failures=tuple(self.failures), description=description, entry=entry,
-                               metric_notes=notes)
+                               metric_notes=notes, history=tuple(self.children.get(parent_id, ())))
+
+    def _child(self, parent_id: int | None, child: ChildView) -> None:
+        """Remember a child of `parent_id` for the history its next prompts show (LLM runs only)."""
+        if parent_id is None or self.offline or self.history_k <= 0 or child.status == "llm_error":
+            return
+        self.children.setdefault(parent_id, deque(maxlen=self.history_k)).append(child)
 
     def _on_proposal(self, task: asyncio.Task[Proposal]) -> None:
         parent, island, gen, insp, rng = self.proposals.pop(task)
@@ -364,9 +431,11 @@ class Evolution:
                 insp: tuple[int, ...], rng: random.Random) -> None:
         self.progress.cost_usd += proposal.cost_usd
         self.progress.tokens += proposal.prompt_tokens + proposal.completion_tokens
+        self._answered += sum(1 for c in proposal.llm_calls if c.get("response") is not None)
         job_id = uuid.UUID(int=rng.getrandbits(128)).hex
         common = dict(role="candidate", parent_id=parent, inspiration_ids=list(insp), island=island,
                       generation=gen, edit=proposal.edit, edit_kind=proposal.edit_kind, model=proposal.model,
+                      name=proposal.idea,
                       prompt_tokens=proposal.prompt_tokens, completion_tokens=proposal.completion_tokens,
                       cost_usd=proposal.cost_usd)
         if proposal.code is None:
@@ -376,6 +445,7 @@ class Evolution:
             self._link_calls(proposal, pid)
             self.progress.count("parse_error")
             self.error_streak += 1
+            self._child(parent, ChildView(pid, proposal.idea, proposal.status, None, proposal.error))
             return
         self.error_streak = 0
         code_hash = normalised_hash(proposal.code)
@@ -386,13 +456,14 @@ class Evolution:
             self._link_calls(proposal, pid)
             self.progress.count("duplicate")
             self.dup_streak += 1
+            self._child(parent, ChildView(pid, proposal.idea, "duplicate", None, f"same program as #{original}"))
             return
         self.dup_streak = 0
         pid = self.archive.add_program(self.run_id, job_id, code=proposal.code, code_hash=code_hash,
                                        status="pending", **common)
         self._hashes.setdefault(code_hash, pid)
         self._link_calls(proposal, pid)
-        self.ready.append(_Job(pid, parent, island, gen, proposal.code, model=proposal.model))
+        self.ready.append(_Job(pid, parent, island, gen, proposal.code, model=proposal.model, idea=proposal.idea))
 
     def _link_calls(self, proposal: Proposal, pid: int) -> None:
         for call_id in proposal.llm_call_ids:
@@ -437,6 +508,10 @@ class Evolution:
             outcome = Outcome("crash", None, {}, (), f"evaluation worker failed {job.attempts} times: {exc}")
         self.progress.evaluations += 1
         features = self._store_outcome(job.program_id, job.code, outcome, count=True)
+        if not self.offline:
+            reached = outcome.status == "ok" and bool(outcome.stages) and outcome.stages[-1].split == self.splits[-1]
+            self._child(job.parent_id, ChildView(job.program_id, job.idea, outcome.status,
+                                                 outcome.score if reached else None, outcome.error))
         self._observe(job, outcome)
         if outcome.status == "ok" and outcome.score is not None:
             improved = self._admit(job.program_id, job.code, outcome, features, job.island, job.generation,
@@ -447,6 +522,8 @@ class Evolution:
             self.pop.note_child(job.parent_id)
             self.failures.append(ProgramView(job.program_id, job.code, None, {}, outcome.status, outcome.error,
                                              _stage_views(outcome)))
+            if outcome.status in FIXABLE:
+                self.fixable.append((job.program_id, job.island, job.generation))
         interval = self.limits_cfg["migration_interval"]
         if self.progress.evaluations % interval == 0 and self.limits_cfg["strategy"] == "evolution":
             moves = self.pop.migrate(random.Random(self.progress.evaluations))
@@ -595,4 +672,17 @@ def _result_or_crash(fut: cf.Future[Outcome]) -> Outcome:
 
 
 def _stage_views(outcome: Outcome) -> tuple[StageView, ...]:
-    return tuple(StageView(st.split, st.status, st.error, st.failed_instance, st.seconds) for st in outcome.stages)
+    return tuple(StageView(st.split, st.status, st.error, st.failed_instance, st.seconds, dict(st.metrics))
+                 for st in outcome.stages)
+
+
+#: search.max_seconds when the config leaves it unset: the offline demo's cap; an LLM run has none (its
+#: iterations and llm.max_cost_usd bound it, and a cap would cancel calls already paid for)
+OFFLINE_MAX_SECONDS = 100.0
+
+
+def max_seconds(configured: float | None, offline: bool) -> float | None:
+    """The run's time cap: search.max_seconds if set (0: none), else 100 s offline and none with an LLM."""
+    if configured is not None:
+        return float(configured) if configured > 0 else None
+    return OFFLINE_MAX_SECONDS if offline else None

@@ -155,6 +155,11 @@ class Problem(abc.ABC):
         reports draw it as the limit line."""
         return None
 
+    def feedback(self, instances: Sequence[Instance], metrics: Sequence[Mapping[str, float]]) -> str | None:
+        """Optional: a few lines for the LLM on where a valid program loses (e.g. the gap per instance class),
+        from the per-instance metrics of one split. Shown in the next mutation prompts of this program."""
+        return None
+
     def describe_metrics(self) -> dict[str, str]:
         """Metric name -> one-line meaning, for reports (override to document problem metrics)."""
         return {"score": "higher is better"}

@@ -75,7 +75,7 @@ def resume_config(cfg: DictConfig, stored: Mapping[str, Any], overrides: Sequenc
         key, old, new = moved[0]
         raise ConfigError(f"{key}: a resumed run keeps its problem ({_show(old)}, not {_show(new)}): its programs "
                           "were scored on it; drop that override, or start a new run")
-    raised = tuple(k for k, old, new in changes if k in BUDGETS and _raises(old, new))
+    raised = tuple(k for k, old, new in changes if k in BUDGETS and _raises(old, new, k))
     return Resumed(merged, changes, tuple(dropped), raised)
 
 
@@ -137,7 +137,12 @@ def _flat(d: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
             yield f"{prefix}{key}", value
 
 
-def _raises(old: Any, new: Any) -> bool:
+def _raises(old: Any, new: Any, key: str = "") -> bool:
+    if key == "search.max_seconds":  # 0 lifts the time cap; unset is the default (100 s offline, none with an LLM)
+        if new == 0:
+            return old != 0
+        if old == 0:
+            return False
     if new is None:
         return old is not None
     return old is not None and isinstance(new, (int, float)) and isinstance(old, (int, float)) and new > old

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -48,10 +49,20 @@ def build_summary(archive: Archive, run_id: str, run_dir: str | None) -> dict[st
         "statuses": counts,
         "cost_usd": round(sum(c.cost_usd for c in calls), 6),
         "llm_calls": len(calls),
+        **_median_tokens(calls),
         "seed": _splits(seed_full) if seed_full else {},
         "best": ({"id": best_full.id, **_splits(best_full)} if best_full else {"id": None}),
         "baselines": baselines,
     }
+
+
+def _median_tokens(calls: list[Any]) -> dict[str, int]:
+    """Median prompt and completion tokens of the answered calls (what a prompt costs, at a glance)."""
+    answered = [c for c in calls if c.response is not None and c.kind != "preflight"]
+    if not answered:
+        return {}
+    return {"median_prompt_tokens": int(statistics.median(c.prompt_tokens for c in answered)),
+            "median_completion_tokens": int(statistics.median(c.completion_tokens for c in answered))}
 
 
 def write_summary(summary: dict[str, Any], run_dir: Path) -> Path:
@@ -109,5 +120,7 @@ def print_final(summary: dict[str, Any], metrics: tuple[str, ...], console: Cons
     if counts:
         console.print(f"candidates: {counts}")
     if summary.get("llm_calls"):
-        console.print(f"LLM: {summary['llm_calls']} calls, ${summary['cost_usd']:.4f}")
+        medians = (f"; median tokens per call: prompt {summary['median_prompt_tokens']:,}, completion "
+                   f"{summary['median_completion_tokens']:,}" if "median_prompt_tokens" in summary else "")
+        console.print(f"LLM: {summary['llm_calls']} calls, ${summary['cost_usd']:.4f}{medians}")
     console.print(f"run directory: {summary.get('run_dir')}", soft_wrap=True)

@@ -110,6 +110,11 @@ class LLMCallRow(Base):
     status: Mapped[str] = mapped_column(String(20))
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    finish_reason: Mapped[str | None] = mapped_column(String(40), nullable=True)  # stop | length | …
+    retries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # HTTP attempts beyond the first
+    retry_statuses: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)  # why each retry: 429, 500, timeout…
+    request_id: Mapped[str | None] = mapped_column(String(200), nullable=True)  # the provider's, for its support
+    reasoning: Mapped[str | None] = mapped_column(Text, nullable=True)  # reasoning_content / <think> text
 
 
 class EventRow(Base):

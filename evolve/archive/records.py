@@ -96,3 +96,8 @@ class LLMCallRecord:
     status: str
     error: str | None
     created_at: dt.datetime
+    finish_reason: str | None = None
+    retries: int = 0
+    retry_statuses: list[Any] | None = None
+    request_id: str | None = None
+    reasoning: str | None = None

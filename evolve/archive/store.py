@@ -52,7 +52,8 @@ _COUNT_RUN = update(RunRow).where(RunRow.id == bindparam("r"), RunRow.evaluation
     evaluations=bindparam("evaluations"), heartbeat_at=bindparam("heartbeat_at"))
 _LLM_CALL_ROW: dict[str, Any] = {
     "program_id": None, "kind": None, "prompt": None, "response": None, "prompt_tokens": 0,
-    "completion_tokens": 0, "cost_usd": 0.0, "latency_s": 0.0, "error": None,
+    "completion_tokens": 0, "cost_usd": 0.0, "latency_s": 0.0, "error": None, "finish_reason": None,
+    "retries": 0, "retry_statuses": None, "request_id": None, "reasoning": None,
 }
 _INSERT_LLM_CALL = insert(LLMCallRow).returning(LLMCallRow.id)
 _INSERT_LLM_CALLS = insert(LLMCallRow)
@@ -117,7 +118,7 @@ def _schema_lock(engine: Engine) -> Iterator[None]:
 
 
 #: the newest revision in migrations/versions (tests check it against Alembic's own view of the scripts)
-SCHEMA_HEAD = "0002_24"
+SCHEMA_HEAD = "0002_23"
 
 
 def upgrade_schema(engine: Engine) -> None:
@@ -517,6 +518,16 @@ class Archive:
                                  if program_id is not None else call, now) for call in calls]
         with self._conn() as conn:
             self._execute(conn, _INSERT_LLM_CALLS, rows)
+
+    def llm_spent(self, run_id: str) -> tuple[float, int, int]:
+        """What the run's LLM calls have spent so far: USD, tokens, and the number of calls answered
+        (the budget a resumed run continues from)."""
+        with self.session() as s:
+            cost, tokens = s.execute(select(func.sum(LLMCallRow.cost_usd), func.sum(
+                LLMCallRow.prompt_tokens + LLMCallRow.completion_tokens)).where(LLMCallRow.run_id == run_id)).one()
+            answered = s.execute(select(func.count()).where(LLMCallRow.run_id == run_id,
+                                                            LLMCallRow.response.is_not(None))).scalar()
+        return float(cost or 0.0), int(tokens or 0), int(answered or 0)
 
     def llm_calls(self, run_id: str) -> list[LLMCallRecord]:
         with self.session() as s:

@@ -1,27 +1,34 @@
-"""Turning an LLM reply into a child program: SEARCH/REPLACE blocks or a full rewrite, inside EVOLVE-BLOCKs.
+"""Turning an LLM reply into a child program: SEARCH/REPLACE blocks, a unified diff or a full rewrite.
 
-A reply holding `<<<<<<< SEARCH / ======= / >>>>>>> REPLACE` blocks is a diff: each SEARCH text must be
-found inside one EVOLVE-BLOCK (exactly, or line by line ignoring trailing whitespace, or ignoring
-indentation, in that order) and its first occurrence is replaced. Any other reply must carry the program
-(or the contents of its single EVOLVE-BLOCK) in a fenced code block: a full rewrite. Whatever the form,
-the child keeps every line outside the blocks byte-identical and must compile; otherwise `EditError`
-says why, in words that can be handed back to the model.
+The reply's reasoning (`<think>…</think>` and the like) is removed first and CRLF line ends are read as
+LF. A reply holding `<<<<<<< SEARCH / ======= / >>>>>>> REPLACE` blocks is a diff: each SEARCH text must
+match whole lines inside the EVOLVE-BLOCKs, exactly, or ignoring trailing whitespace, or ignoring
+indentation (the first of these that matches anything decides), and in one place only: a SEARCH that
+matches several is refused with their line numbers. A unified diff is applied hunk by hunk the same
+way. Any other reply must carry the program (or the contents of its single EVOLVE-BLOCK) in a fenced
+code block, the last one being the answer: a full rewrite. A rewrite that shortened the fixed code
+(`# ... rest unchanged`) gives its EVOLVE-BLOCKs and keeps the fixed code. Whatever the form, the child
+keeps every line outside the blocks byte-identical and must compile; otherwise `EditError` says why, in
+words that can be handed back to the model.
 """
 
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from evolve.edit.blocks import END, START, BlockError, find_blocks, outside_blocks, replace_blocks
+from evolve.edit.reply import strip_reasoning
+from evolve.edit.unified import looks_like_unified_diff, parse_unified
 
 _SEARCH = re.compile(r"^\s*<{5,}\s*SEARCH\b.*$")
 _DIVIDER = re.compile(r"^\s*={5,}\s*$")
 _REPLACE = re.compile(r"^\s*>{5,}\s*REPLACE\b.*$")
-_FENCE_LINE = re.compile(r"^\s*```[\w+.-]*\s*$")
-_FENCE = re.compile(r"^[ \t]*```[ \t]*([\w+.-]*)[ \t]*\n(.*?)^[ \t]*```[ \t]*$", re.DOTALL | re.MULTILINE)
-_OPEN_FENCE = re.compile(r"^[ \t]*```[ \t]*([\w+.-]*)[ \t]*$", re.MULTILINE)
+_FENCE_LINE = re.compile(r"^\s*(?:`{3,}|~{3,})[\w+.-]*\s*$")
+_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([\w+.-]*)[^\n]*\n(.*?)^[ \t]*\1[ \t]*$", re.DOTALL | re.MULTILINE)
+_OPEN_FENCE = re.compile(r"^[ \t]*(?:`{3,}|~{3,})[ \t]*([\w+.-]*)[ \t]*$", re.MULTILINE)
 _MARKER = re.compile(r"^\s*#\s*EVOLVE-BLOCK-(START|END)\b")
 _TOP_DEF = re.compile(r"^(?:async\s+)?(?:def|class)\s+(\w+)", re.MULTILINE)
 
@@ -100,28 +107,56 @@ def apply_search_replace(code: str, edits: Sequence[SearchReplace]) -> str:
     """Apply the edits in order, each inside one EVOLVE-BLOCK; raises EditError naming the failing block."""
     for n, edit in enumerate(edits, 1):
         search, replace = _strip_shared_markers(edit.search, edit.replace)
-        if not search.strip():
+        needle = _trim_blank(search.splitlines())
+        if not needle:
             raise EditError(f"SEARCH/REPLACE block {n}: the SEARCH part is empty; copy the exact lines to "
                             "replace from the current program")
         try:
             blocks = find_blocks(code)
         except BlockError as exc:
             raise EditError(str(exc)) from exc
-        texts = [b.text for b in blocks]
-        for i, text in enumerate(texts):
-            new = _replace_once(text, search, replace)
-            if new is not None:
-                texts[i] = new
+        lines = code.splitlines(keepends=True)
+        for key, reindent in _LEVELS:
+            keyed = [key(ln) for ln in lines]
+            want = [key(ln) for ln in needle]
+            hits = [at for b in blocks for at in _find_all(keyed, want, b.start, b.end)]
+            if len(hits) > 1:
+                where = ", ".join(str(at + 1) for at in hits)
+                raise EditError(f"SEARCH/REPLACE block {n}: the SEARCH text matches {len(hits)} places (lines "
+                                f"{where} of the current program); include more of the surrounding lines so "
+                                "that it matches one place only")
+            if hits:
+                at, end = hits[0], hits[0] + len(needle)
+                repl = _trim_blank(replace.splitlines())
+                if reindent:
+                    repl = _reindent(repl, _indent(needle), _indent(lines[at:end]))
+                code = "".join(lines[:at]) + "".join(ln + "\n" for ln in repl) + "".join(lines[end:])
                 break
         else:
-            if _replace_once(code, search, replace) is not None:
+            if any(_find_all([key(ln) for ln in lines], [key(ln) for ln in needle], 0, len(lines))
+                   for key, _ in _LEVELS):
                 raise EditError(f"SEARCH/REPLACE block {n} touches code outside the EVOLVE-BLOCKs; only the "
                                 f"lines between '# {START}' and '# {END}' may change")
-            first = next((ln.strip() for ln in search.splitlines() if ln.strip()), "")
+            first = next((ln.strip() for ln in needle if ln.strip()), "")
             raise EditError(f"SEARCH/REPLACE block {n}: the SEARCH text was not found in the program "
-                            f"(it starts with {first[:80]!r}); copy the lines exactly as they are now")
-        code = replace_blocks(code, texts)
+                            f"(it starts with {first[:80]!r}); copy whole lines exactly as they are now")
     return code
+
+
+def _rstrip_line(line: str) -> str:
+    return line.rstrip()
+
+
+#: how a SEARCH line may differ from the program's line: not at all (but for the line end), in trailing
+#: whitespace, in indentation (then the replacement is re-indented to the program's)
+_LEVELS: tuple[tuple[Callable[[str], str], bool], ...] = (
+    (lambda ln: ln.rstrip("\n"), False), (_rstrip_line, False), (str.strip, True))
+
+
+def _find_all(hay: list[str], needle: list[str], start: int, end: int) -> list[int]:
+    """Every line index in [start, end) where `needle` matches whole lines of `hay` inside that range."""
+    n = len(needle)
+    return [i for i in range(start, end - n + 1) if hay[i: i + n] == needle]
 
 
 def _strip_shared_markers(search: str, replace: str) -> tuple[str, str]:
@@ -134,45 +169,12 @@ def _strip_shared_markers(search: str, replace: str) -> tuple[str, str]:
     return "".join(s), "".join(r)
 
 
-def _replace_once(text: str, search: str, replace: str) -> str | None:
-    """`text` with the first match of `search` replaced, or None; exact first, then line-wise tolerant."""
-    if search in text:
-        return text.replace(search, replace, 1)
-    stripped = search.strip("\n")
-    if stripped and stripped in text:
-        return text.replace(stripped, replace.strip("\n"), 1)
-    hay = text.splitlines(keepends=True)
-    needle = _trim_blank(search.splitlines())
-    if not needle:
-        return None
-    repl = _trim_blank(replace.splitlines())
-    key_rstrip: Callable[[str], str] = str.rstrip
-    for key, reindent in ((key_rstrip, False), (str.strip, True)):
-        at = _find_lines([key(h) for h in hay], [key(n) for n in needle])
-        if at is None:
-            continue
-        end = at + len(needle)
-        lines = _reindent(repl, _indent(needle), _indent(hay[at:end])) if reindent else repl
-        body = "".join(line + "\n" for line in lines)
-        if body and not hay[end - 1].endswith("\n"):  # the match ran to the end of a text without a newline
-            body = body[:-1]
-        return "".join(hay[:at]) + body + "".join(hay[end:])
-    return None
-
-
 def _trim_blank(lines: list[str]) -> list[str]:
     while lines and not lines[0].strip():
         lines = lines[1:]
     while lines and not lines[-1].strip():
         lines = lines[:-1]
     return lines
-
-
-def _find_lines(hay: list[str], needle: list[str]) -> int | None:
-    for i in range(len(hay) - len(needle) + 1):
-        if hay[i: i + len(needle)] == needle:
-            return i
-    return None
 
 
 def _indent(lines: Sequence[str]) -> str:
@@ -183,8 +185,9 @@ def _indent(lines: Sequence[str]) -> str:
 
 
 def _reindent(lines: list[str], have: str, want: str) -> list[str]:
-    """Shift `lines` from indentation `have` to `want` (the SEARCH text was indented differently)."""
-    if have == want:
+    """Shift `lines` from indentation `have` to `want` (the SEARCH text was indented differently), unless
+    the replacement already starts at the program's indentation (only the SEARCH part lost its indent)."""
+    if have == want or _indent(lines) == want:
         return lines
     if want.startswith(have):
         extra = want[len(have):]
@@ -195,18 +198,32 @@ def _reindent(lines: list[str], have: str, want: str) -> list[str]:
     return lines
 
 
-def parse_rewrite(reply: str) -> str:
-    """The code of a full rewrite: the fenced block holding EVOLVE-BLOCK markers, else the longest one."""
-    blocks = [(lang.lower(), body) for lang, body in _FENCE.findall(reply)]
-    if not blocks:
-        if _OPEN_FENCE.search(reply):
-            raise EditError("the code block is never closed by ``` (was the reply cut off by llm.max_tokens?)")
+def parse_rewrite(reply: str, parent: str | None = None) -> str:
+    """The code of a full rewrite: the last fenced program holding EVOLVE-BLOCK markers, else the last fence
+    defining a function of the parent's blocks, else the last Python fence (drafts and options come first)."""
+    found = list(_FENCE.finditer(reply))
+    tail = reply[found[-1].end():] if found else reply
+    if _OPEN_FENCE.search(tail):
+        raise EditError("the last code block is never closed by ``` (was the reply cut off by llm.max_tokens?)")
+    if not found:
         if any(_MARKER.match(line) for line in reply.splitlines()):
             return reply
         raise EditError("the reply has neither SEARCH/REPLACE blocks nor a fenced ```python code block")
+    blocks = [(m.group(2).lower(), m.group(3)) for m in found]
     python = [b for lang, b in blocks if lang in ("", "python", "py", "python3")] or [b for _, b in blocks]
     marked = [b for b in python if any(_MARKER.match(line) for line in b.splitlines())]
-    return max(marked or python, key=len)
+    if marked:
+        return marked[-1]
+    names = _block_names(parent) if parent else set()
+    defining = [b for b in python if names & set(_TOP_DEF.findall(textwrap.dedent(b)))]
+    return (defining or python)[-1]
+
+
+def _block_names(code: str) -> set[str]:
+    try:
+        return {n for b in find_blocks(code) for n in _TOP_DEF.findall(textwrap.dedent(b.text))}
+    except BlockError:
+        return set()
 
 
 def apply_rewrite(code: str, new: str) -> str:
@@ -224,7 +241,7 @@ def apply_rewrite(code: str, new: str) -> str:
             raise EditError(f"the rewrite has {len(new_blocks)} EVOLVE-BLOCK(s) but the program has {len(blocks)}; "
                             "keep every block and its markers")
         where = _first_difference(outside_blocks(code), outside_blocks(new))
-        if where is not None:
+        if where is not None and not _only_elided(outside_blocks(code), outside_blocks(new)):
             raise EditError(f"the rewrite changes code outside the EVOLVE-BLOCKs ({where}); only the code "
                             f"between '# {START}' and '# {END}' may change")
         return replace_blocks(code, [b.text for b in new_blocks])
@@ -241,6 +258,15 @@ def apply_rewrite(code: str, new: str) -> str:
     if want and not _indent(lines):
         lines = [want + ln if ln.strip() else ln for ln in lines]
     return replace_blocks(code, ["\n".join(lines) + "\n"])
+
+
+def _only_elided(fixed: str, new: str) -> bool:
+    """Whether `new` is `fixed` with lines left out (and placeholder comments or `...` in their place)."""
+    want = [ln.strip() for ln in fixed.splitlines() if ln.strip()]
+    have = [ln.strip() for ln in new.splitlines() if ln.strip()]
+    have = [ln for ln in have if (not ln.startswith("#") and ln not in ("...", "pass")) or ln in want]
+    it = iter(want)
+    return all(any(ln == w for w in it) for ln in have)
 
 
 def _first_difference(a: str, b: str) -> str | None:
@@ -274,15 +300,37 @@ def check_child(parent: str, child: str) -> None:
 
 
 def apply_reply(parent: str, reply: str) -> Edit:
-    """The child program a reply describes: SEARCH/REPLACE blocks if it has any, else a fenced rewrite."""
-    if has_search_replace(reply):
-        edits = parse_search_replace(reply)
+    """The child program a reply describes: SEARCH/REPLACE blocks if it has any, else a unified diff, else
+    a fenced rewrite; the reply's reasoning never counts."""
+    answer = strip_reasoning(reply)
+    text = answer.text
+    if not text.strip():
+        if answer.unfinished_reasoning:
+            raise EditError("the reply ends inside its reasoning (an unclosed <think> block) with no answer "
+                            "after it; was it cut off by llm.max_tokens?")
+        raise EditError("the reply holds only reasoning and no answer after it" if answer.had_reasoning
+                        else "the reply is empty")
+    if has_search_replace(text):
+        edits = parse_search_replace(text)
         child = apply_search_replace(parent, edits)
-        text = "\n".join(f"<<<<<<< SEARCH\n{e.search}=======\n{e.replace}>>>>>>> REPLACE" for e in edits)
+        kind = "diff"
+    elif looks_like_unified_diff(text) and not _marked_fence(text):
+        edits = [SearchReplace(s, r) for s, r in parse_unified(text)]
+        if not edits:
+            raise EditError("the reply is a unified diff without any hunk; use SEARCH/REPLACE blocks as asked")
+        try:
+            child = apply_search_replace(parent, edits)
+        except EditError as exc:
+            raise EditError(f"the reply is a unified diff, and {exc}; use SEARCH/REPLACE blocks as asked") from None
         kind = "diff"
     else:
-        child = apply_rewrite(parent, parse_rewrite(reply))
-        text = "\n".join(b.text for b in find_blocks(child))
-        kind = "full"
+        child = apply_rewrite(parent, parse_rewrite(text, parent))
+        check_child(parent, child)
+        return Edit(child, "full", "\n".join(b.text for b in find_blocks(child)))
     check_child(parent, child)
-    return Edit(child, kind, text)
+    summary = "\n".join(f"<<<<<<< SEARCH\n{e.search}=======\n{e.replace}>>>>>>> REPLACE" for e in edits)
+    return Edit(child, kind, summary)
+
+
+def _marked_fence(text: str) -> bool:
+    return any(_MARKER.match(line) for m in _FENCE.finditer(text) for line in m.group(3).splitlines())

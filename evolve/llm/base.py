@@ -16,6 +16,7 @@ class StageView:
     error: str | None = None
     failed_instance: str | None = None
     seconds: float = 0.0
+    metrics: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -29,14 +30,30 @@ class ProgramView:
     status: str = "ok"
     error: str | None = None
     stages: tuple[StageView, ...] = ()
+    edit: str | None = None  # the edit that made it from its parent (shown when a model is asked to fix it)
+    edit_kind: str | None = None
+    idea: str | None = None  # the model's NAME/IDEA line for the edit that made it
 
     @classmethod
     def from_record(cls, rec: Any) -> ProgramView:
         """From an archive ProgramRecord (duck-typed), with its per-split feedback."""
         stages = tuple(StageView(s.split, s.status, s.error, None if s.failed_instance is None
-                                 else str(s.failed_instance), float(s.seconds or 0.0))
+                                 else str(s.failed_instance), float(s.seconds or 0.0), dict(s.metrics or {}))
                        for s in getattr(rec, "stages", ()) or ())
-        return cls(rec.id, rec.code, rec.score, dict(rec.metrics or {}), rec.status, rec.error, stages)
+        idea = rec.name if getattr(rec, "role", "candidate") == "candidate" else None
+        return cls(rec.id, rec.code, rec.score, dict(rec.metrics or {}), rec.status, rec.error, stages,
+                   getattr(rec, "edit", None), getattr(rec, "edit_kind", None), idea)
+
+
+@dataclass(frozen=True)
+class ChildView:
+    """One earlier child of a parent, for the prompt's history: its idea and how it fared."""
+
+    id: int
+    idea: str | None
+    status: str  # ok | invalid | crash | duplicate | parse_error | … | pending
+    score: float | None = None
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +66,7 @@ class ProposalRequest:
     description: str = ""
     entry: str = ""
     metric_notes: dict[str, str] = field(default_factory=dict)
+    history: tuple[ChildView, ...] = ()  # the parent's latest children, oldest first
 
     @property
     def parent_code(self) -> str:
@@ -70,6 +88,7 @@ class Proposal:
     cost_usd: float = 0.0
     llm_call_ids: tuple[int, ...] = ()  # calls the mutator stored itself
     llm_calls: tuple[dict[str, Any], ...] = ()  # calls for the caller to store with the program
+    idea: str | None = None  # the reply's NAME/IDEA line (the archive keeps it as the program's name)
 
 
 class Mutator(Protocol):

@@ -16,6 +16,8 @@ are created per event loop (the runner uses one loop for preflight and another f
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import logging
 import weakref
 from dataclasses import dataclass
@@ -38,24 +40,37 @@ class CallSettings:
     max_retries: int = 4
     #: the client for the OpenAI protocol: aiohttp (lean, default) or sdk (the openai SDK)
     client: str = "aiohttp"
+    #: Ollama's context size (options.num_ctx); None leaves the server's default (2048 or 4096 tokens in
+    #: Ollama, which silently cuts a longer prompt)
+    num_ctx: int | None = None
 
 
 @dataclass(frozen=True)
 class Completion:
-    """A model's reply and what it reported using."""
+    """A model's reply and what it reported using, with what the archive keeps about the call."""
 
     text: str
     prompt_tokens: int
     completion_tokens: int
     finish_reason: str | None = None
+    #: the reasoning the server sent apart from the content (`reasoning_content` / `reasoning`)
+    reasoning: str | None = None
+    request_id: str | None = None  # the provider's id of the request (x-request-id, else the body's id)
+    retries: int = 0  # attempts beyond the first
+    retry_statuses: tuple[str, ...] = ()  # why each failed attempt failed: "429", "500", "timeout", "malformed"…
+    usage_known: bool = True  # False: the reply carried no usage, so tokens (and cost) are unknown
 
 
 class CallFailed(Exception):
     """A call that failed after the library's retries; `status` is `timeout` or `error`."""
 
-    def __init__(self, message: str, status: str = "error") -> None:
+    def __init__(self, message: str, status: str = "error", retry_statuses: tuple[str, ...] = (),
+                 request_id: str | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.retry_statuses = retry_statuses
+        self.retries = max(0, len(retry_statuses) - 1)
+        self.request_id = request_id
 
     @classmethod
     def from_exception(cls, exc: BaseException, where: str) -> CallFailed:
@@ -113,15 +128,30 @@ def _token_limit_field(spec: ModelSpec) -> str:
 
 
 def _completion(resp: Any) -> Completion:
+    """A Completion from an SDK or litellm response object."""
     choices = getattr(resp, "choices", None) or []
     if not choices:
         raise CallFailed("the reply has no choices")
     message = getattr(choices[0], "message", None)
-    text = getattr(message, "content", None) or ""
+    extra = getattr(message, "model_extra", None) or {}
+    reasoning = getattr(message, "reasoning_content", None) or extra.get("reasoning_content") \
+        or extra.get("reasoning")
     usage = getattr(resp, "usage", None)
-    return Completion(text=str(text), prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+    request_id = getattr(resp, "_request_id", None) or getattr(resp, "id", None)
+    return Completion(text=_text(getattr(message, "content", None)),
+                      prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
                       completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
-                      finish_reason=getattr(choices[0], "finish_reason", None))
+                      finish_reason=getattr(choices[0], "finish_reason", None),
+                      reasoning=str(reasoning) if reasoning else None,
+                      request_id=str(request_id) if request_id else None, usage_known=usage is not None)
+
+
+def _text(content: Any) -> str:
+    """The message content as text; gateways that send a list of parts get their text parts joined."""
+    if isinstance(content, list):
+        return "".join(str(part.get("text") or "") if isinstance(part, dict) else str(getattr(part, "text", "") or "")
+                       for part in content)
+    return str(content or "")
 
 
 class OpenAIClient:
@@ -202,29 +232,45 @@ class HTTPClient:
         body = {"model": self.spec.model, "messages": messages, "temperature": self.settings.temperature,
                 limit: self.settings.max_tokens}
         at = where(self.spec)
+        failed: list[str] = []  # why each attempt failed, for the call's record
+        request_id = None
         for attempt in range(self.settings.max_retries + 1):
             last = attempt == self.settings.max_retries
             delay = None
             try:
                 async with self._session().post(self.url, json=body) as resp:
+                    request_id = resp.headers.get("x-request-id") or resp.headers.get("request-id") or request_id
                     if resp.status == 200:
+                        raw = await resp.read()
                         try:
-                            payload = await resp.json(content_type=None)
-                        except ValueError as exc:
-                            raise CallFailed(f"malformed reply from {at}: not JSON ({exc})") from None
-                        return _completion_json(payload, at)
-                    text = " ".join((await resp.text(errors="replace")).split())[:500]
-                    if last or not (resp.status in RETRY_STATUSES or resp.status >= 500):
-                        raise CallFailed(f"HTTP {resp.status} from {at}: {text or resp.reason}")
-                    delay = _retry_after(resp.headers)
+                            done = _completion_json(_json(raw), at)
+                        except CallFailed as exc:  # HTML from a proxy, bad JSON, no choices: retried like a 5xx
+                            failed.append("malformed")
+                            if last:
+                                raise CallFailed(str(exc), retry_statuses=tuple(failed),
+                                                 request_id=request_id) from None
+                        else:
+                            return dataclasses.replace(done, request_id=request_id or done.request_id,
+                                                       retries=attempt, retry_statuses=tuple(failed))
+                    else:
+                        failed.append(str(resp.status))
+                        text = " ".join((await resp.text(errors="replace")).split())[:500]
+                        if last or not (resp.status in RETRY_STATUSES or resp.status >= 500):
+                            raise CallFailed(f"HTTP {resp.status} from {at}: {text or resp.reason}",
+                                             retry_statuses=tuple(failed), request_id=request_id)
+                        delay = _retry_after(resp.headers)
             except TimeoutError:
+                failed.append("timeout")
                 if last:
                     raise CallFailed(f"timed out at {at} (llm.timeout_s, after llm.max_retries retries): "
-                                     f"no reply in {self.settings.timeout_s:g} s", "timeout") from None
+                                     f"no reply in {self.settings.timeout_s:g} s", "timeout",
+                                     retry_statuses=tuple(failed), request_id=request_id) from None
             except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
+                failed.append("connection")
                 if last:
                     kind = "cannot reach" if isinstance(exc, aiohttp.ClientConnectorError) else "broken reply from"
-                    raise CallFailed(f"{kind} {at}: {exc.__class__.__name__}: {exc}") from None
+                    raise CallFailed(f"{kind} {at}: {exc.__class__.__name__}: {exc}", retry_statuses=tuple(failed),
+                                     request_id=request_id) from None
             await asyncio.sleep(delay if delay is not None else _backoff(attempt))
         raise AssertionError("unreachable")
 
@@ -264,6 +310,16 @@ def _retry_after(headers: Any) -> float | None:
     return None
 
 
+def _json(raw: bytes) -> Any:
+    """The parsed body, or CallFailed saying what came instead (an HTML page from a proxy, cut JSON)."""
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        head = " ".join(raw[:200].decode("utf-8", "replace").split())
+        what = "an HTML page" if head.lower().startswith(("<!doctype", "<html")) else f"not JSON ({exc})"
+        raise CallFailed(f"malformed reply: {what}: {head[:120]!r}") from None
+
+
 def _completion_json(payload: Any, at: str) -> Completion:
     """A Completion from the JSON of a chat-completions reply; CallFailed when it is not one."""
     if not isinstance(payload, dict):
@@ -272,13 +328,17 @@ def _completion_json(payload: Any, at: str) -> Completion:
         raise CallFailed(f"error reply from {at}: {str(payload['error'])[:500]}")
     choices = payload.get("choices")
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-        raise CallFailed("the reply has no choices")
+        raise CallFailed(f"malformed reply from {at}: the reply has no choices")
     message = choices[0].get("message") or {}
-    text = message.get("content") if isinstance(message, dict) else None
-    usage = payload.get("usage") if isinstance(payload.get("usage"), dict) else {}
-    return Completion(text=str(text or ""), prompt_tokens=int(usage.get("prompt_tokens") or 0),
-                      completion_tokens=int(usage.get("completion_tokens") or 0),
-                      finish_reason=choices[0].get("finish_reason"))
+    if not isinstance(message, dict):
+        message = {}
+    reasoning = message.get("reasoning_content") or message.get("reasoning")
+    usage = payload.get("usage") if isinstance(payload.get("usage"), dict) else None
+    return Completion(text=_text(message.get("content")), prompt_tokens=int((usage or {}).get("prompt_tokens") or 0),
+                      completion_tokens=int((usage or {}).get("completion_tokens") or 0),
+                      finish_reason=choices[0].get("finish_reason"),
+                      reasoning=str(reasoning) if reasoning else None,
+                      request_id=str(payload["id"]) if payload.get("id") else None, usage_known=usage is not None)
 
 
 class LiteLLMClient:
@@ -325,6 +385,8 @@ class LiteLLMClient:
         litellm = load_litellm()
         common = {"messages": messages, "temperature": self.settings.temperature,
                   "max_tokens": max_tokens or self.settings.max_tokens, "drop_params": True}
+        if self.settings.num_ctx and self.provider in ("ollama", "ollama_chat"):
+            common["num_ctx"] = self.settings.num_ctx
         try:
             if retries is not None:  # preflight probe: no retries, straight to the endpoint
                 resp = await litellm.acompletion(**self._params(), **common, max_retries=retries)

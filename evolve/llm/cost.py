@@ -1,37 +1,79 @@
-"""What a call cost: configured prices, else litellm's price table, else nothing (local models)."""
+"""What a call cost: configured prices, else litellm's price table by model name, else unknown.
+
+A model is priced by its name wherever it is served: `gpt-4.1-mini` behind a gateway, a proxy or Azure
+(`api_base`) costs what OpenAI charges for it, and a gateway's `openai/gpt-4.1-mini` is looked up without
+its prefix too. A name litellm does not know (a local vLLM or Ollama model) has no price: its calls count
+$0, and `unknown_price` lets the run say so before it spends anything when a budget is set.
+`llm.input_cost_per_mtok` / `llm.output_cost_per_mtok` override the table for every model of the run.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from evolve.llm.litellm_loader import load_litellm
 from evolve.llm.models import ModelSpec
 
 
-@dataclass(frozen=True)
+@dataclass
 class Pricing:
-    """`llm.input_cost_per_mtok` / `llm.output_cost_per_mtok` (USD per million tokens) override litellm."""
+    """USD per million tokens, configured or from litellm's table (looked up once per model)."""
 
     input_per_mtok: float | None = None
     output_per_mtok: float | None = None
+    _rates: dict[str, tuple[float, float] | None] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def configured(self) -> bool:
         return self.input_per_mtok is not None or self.output_per_mtok is not None
 
-    def cost(self, spec: ModelSpec, prompt_tokens: int, completion_tokens: int) -> float:
-        """USD for one call; 0 for a model neither configured nor in litellm's table."""
+    def rates(self, spec: ModelSpec) -> tuple[float, float] | None:
+        """(input, output) USD per token for this model; None when its price is unknown."""
         if self.configured:
-            return (prompt_tokens * (self.input_per_mtok or 0.0)
-                    + completion_tokens * (self.output_per_mtok or 0.0)) / 1e6
-        if spec.provider == "openai" and spec.api_base is not None:
-            return 0.0  # an OpenAI-compatible local server: its model names say nothing about a price
+            return (self.input_per_mtok or 0.0) / 1e6, (self.output_per_mtok or 0.0) / 1e6
+        if spec.model not in self._rates:
+            self._rates[spec.model] = _table_rates(spec.model)
+        return self._rates[spec.model]
+
+    def unknown_price(self, spec: ModelSpec) -> bool:
+        return self.rates(spec) is None
+
+    def cost(self, spec: ModelSpec, prompt_tokens: int, completion_tokens: int) -> float:
+        """USD for one call; 0 for a model whose price is unknown."""
         if prompt_tokens == 0 and completion_tokens == 0:
             return 0.0
-        try:
-            litellm = load_litellm()
-            inp, out = litellm.cost_per_token(model=spec.model, prompt_tokens=prompt_tokens,
-                                              completion_tokens=completion_tokens)
-            return float(inp) + float(out)
-        except Exception:  # litellm raises for models missing from its table: unknown means free
+        rates = self.rates(spec)
+        if rates is None:
             return 0.0
+        return prompt_tokens * rates[0] + completion_tokens * rates[1]
+
+
+def _table_rates(model: str) -> tuple[float, float] | None:
+    """litellm's price of `model`, tried as written and without a leading `provider/` (gateways' names)."""
+    litellm = load_litellm()
+    names = [model]
+    if "/" in model:
+        names.append(model.split("/", 1)[1])
+    for name in names:
+        try:
+            info = litellm.get_model_info(name)
+        except Exception:  # litellm raises for names missing from its table
+            continue
+        inp, out = info.get("input_cost_per_token"), info.get("output_cost_per_token")
+        if inp is None and out is None:
+            continue
+        return float(inp or 0.0), float(out or 0.0)
+    return None
+
+
+def estimate_tokens(spec: ModelSpec, messages: list[dict[str, str]], reply: str) -> tuple[int, int]:
+    """Prompt and completion tokens counted with litellm's tokenizer for the model (its default for
+    names it does not know), for servers whose replies carry no `usage`."""
+    litellm = load_litellm()
+    try:
+        prompt = int(litellm.token_counter(model=spec.model, messages=messages))
+        completion = int(litellm.token_counter(model=spec.model, text=reply)) if reply else 0
+    except Exception:  # a tokenizer that cannot load: about four characters a token
+        prompt = sum(len(m.get("content") or "") for m in messages) // 4
+        completion = len(reply) // 4
+    return prompt, completion

@@ -22,7 +22,7 @@ def call_settings(llm: Any) -> Any:
         raise ConfigError(f"llm.max_tokens={llm.max_tokens}: must be at least 1")
     return CallSettings(temperature=float(llm.temperature), max_tokens=int(llm.max_tokens),
                         timeout_s=float(llm.timeout_s), max_retries=int(llm.max_retries),
-                        client=str(llm.client))
+                        client=str(llm.client), num_ctx=llm.num_ctx)
 
 
 def make_mutator(cfg: Any, archive: Archive | None = None, run_id: str | None = None) -> Mutator:
@@ -46,11 +46,13 @@ def make_mutator(cfg: Any, archive: Archive | None = None, run_id: str | None = 
         if value is not None and value < 0:
             raise ConfigError(f"llm.{key}={value}: must be zero or positive")
     prompts_dir = cfg.prompts.dir if "prompts" in cfg else None
-    prompts = PromptBuilder(prompts_dir)
+    prompts = PromptBuilder(prompts_dir, max_tokens=int(llm.prompt_max_tokens))
     prompts.check()
-    return LLMMutator(model_specs(llm), settings=call_settings(llm),
-                      pricing=Pricing(llm.input_cost_per_mtok, llm.output_cost_per_mtok),
-                      selection=str(llm.selection),
-                      mode_weights=(float(llm.diff_prob), float(llm.full_prob), float(llm.crossover_prob)),
-                      fix_retries=int(llm.fix_retries), prompts=prompts,
-                      archive=archive, run_id=run_id)
+    mutator = LLMMutator(model_specs(llm), settings=call_settings(llm),
+                         pricing=Pricing(llm.input_cost_per_mtok, llm.output_cost_per_mtok),
+                         selection=str(llm.selection),
+                         mode_weights=(float(llm.diff_prob), float(llm.full_prob), float(llm.crossover_prob)),
+                         fix_retries=int(llm.fix_retries), prompts=prompts,
+                         archive=archive, run_id=run_id)
+    mutator.budget_usd = llm.max_cost_usd
+    return mutator

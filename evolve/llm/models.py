@@ -67,8 +67,9 @@ def model_specs(llm: Any) -> list[ModelSpec]:
             p = _get(entry, "provider") or provider
             if p not in PROVIDERS:
                 raise ConfigError(f"llm.models[{i}].provider={p}: use litellm or openai")
-            specs.append(ModelSpec(key=str(model), model=_prefixed(option, str(model), p), provider=p,
-                                   api_base=_get(entry, "api_base") or llm.api_base,
+            base = _get(entry, "api_base") or llm.api_base
+            name = _native(_prefixed(option, str(model), p), p, base, setting)
+            specs.append(ModelSpec(key=str(model), model=name, provider=p, api_base=base,
                                    api_key_env=_get(entry, "api_key_env") or llm.api_key_env,
                                    weight=weight, setting=setting))
         if not any(s.weight > 0 for s in specs):
@@ -79,8 +80,9 @@ def model_specs(llm: Any) -> list[ModelSpec]:
                        else "e.g. llm.model=gpt-4.1-mini")
             raise ConfigError(f"llm.model: no model set for llm={option or provider}; pass llm.model=NAME "
                               f"({example}), or list an ensemble in llm.models")
-        specs.append(ModelSpec(key=str(llm.model), model=_prefixed(option, str(llm.model), provider),
-                               provider=provider, api_base=llm.api_base, api_key_env=llm.api_key_env))
+        name = _native(_prefixed(option, str(llm.model), provider), provider, llm.api_base, "llm.model")
+        specs.append(ModelSpec(key=str(llm.model), model=name, provider=provider, api_base=llm.api_base,
+                               api_key_env=llm.api_key_env))
     return _unique_keys(specs)
 
 
@@ -88,6 +90,21 @@ def _get(entry: Any, name: str, default: Any = None) -> Any:
     if isinstance(entry, dict):
         return entry.get(name, default)
     return getattr(entry, name, default)
+
+
+def _native(model: str, provider: str, api_base: str | None, setting: str) -> str:
+    """The name OpenAI's own API knows: `openai/gpt-4.1-mini` is litellm's spelling of `gpt-4.1-mini`.
+
+    Behind an api_base the name is kept as written (a gateway may serve `openai/gpt-4.1-mini` by that name).
+    """
+    if provider != "openai" or api_base or "/" not in model:
+        return model
+    prefix, bare = model.split("/", 1)
+    if prefix == "openai":
+        return bare
+    raise ConfigError(f"{setting}={model}: llm.provider=openai talks to OpenAI's API, which does not serve "
+                      f"{prefix}/ models; use llm.provider=litellm (e.g. llm=anthropic for anthropic/…), or set "
+                      "llm.api_base to the gateway that serves this name")
 
 
 def _prefixed(option: str, model: str, provider: str) -> str:

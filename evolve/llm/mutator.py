@@ -13,6 +13,7 @@ was needed.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 import time
@@ -22,10 +23,11 @@ from typing import Any
 from evolve.archive import Archive
 from evolve.archive.models import utcnow
 from evolve.edit.diff import EditError, apply_reply
+from evolve.edit.reply import idea_line
 from evolve.errors import ArchiveError
 from evolve.llm.base import Proposal, ProposalRequest
-from evolve.llm.clients import CallFailed, CallSettings, ChatClient, Completion, make_client
-from evolve.llm.cost import Pricing
+from evolve.llm.clients import CallFailed, CallSettings, ChatClient, Completion, make_client, where
+from evolve.llm.cost import Pricing, estimate_tokens
 from evolve.llm.models import ModelSpec
 from evolve.llm.prompts import PromptBuilder, render_transcript, trim_error
 from evolve.llm.selection import Selector, make_selector
@@ -68,6 +70,9 @@ class LLMMutator:
         self.prompts = prompts or PromptBuilder()
         self.archive, self.run_id = archive, run_id
         self.clients = clients or [make_client(s, settings) for s in specs]
+        #: llm.max_cost_usd: with a budget, a model whose cost is unknown is said so before the first call
+        self.budget_usd: float | None = None
+        self._warned: set[str] = set()
 
     # -- the Mutator protocol ------------------------------------------------------------------------
     async def propose(self, request: ProposalRequest, rng: random.Random) -> Proposal:
@@ -121,6 +126,8 @@ class LLMMutator:
                 edit = apply_reply(request.parent.code, reply)
             except EditError as exc:
                 reason = str(exc)
+                if completion.reasoning and not reply.strip():
+                    reason = "the reply holds only reasoning (its reasoning_content field) and no answer"
                 if completion.finish_reason == "length":
                     reason += " (the reply hit llm.max_tokens and was cut off)"
                 self._store(spec, kind, messages, completion, latency, "parse_error", reason, tally)
@@ -128,10 +135,10 @@ class LLMMutator:
             self._store(spec, kind, messages, completion, latency, "ok", None, tally)
             kind_done = edit.kind if mode in ("diff", "full") else f"{mode}:{edit.kind}"
             return Proposal(code=edit.code, edit=edit.text, edit_kind=kind_done + ("+fix" if attempt else ""),
-                            model=spec.key, **_usage(tally))
+                            model=spec.key, idea=idea_line(reply), **_usage(tally))
         tries = f" (after {1 + self.fix_retries} replies)" if self.fix_retries else ""
         return Proposal(code=None, edit=trim_error(reply, 4000), edit_kind=mode, model=spec.key,
-                        status="parse_error", error=reason + tries, **_usage(tally))
+                        status="parse_error", error=reason + tries, idea=idea_line(reply), **_usage(tally))
 
     async def _call(self, spec: ModelSpec, client: ChatClient, messages: list[dict[str, str]], kind: str,
                     tally: _Tally) -> tuple[Completion, float]:
@@ -141,7 +148,8 @@ class LLMMutator:
             completion = await client.complete(messages)
         except CallFailed as exc:
             self._record(spec, kind, messages, None, 0, 0, 0.0, time.monotonic() - started, exc.status, str(exc),
-                         tally)
+                         tally, retries=exc.retries, retry_statuses=list(exc.retry_statuses) or None,
+                         request_id=exc.request_id)
             raise
         except asyncio.CancelledError:  # the run stopped (budget, deadline, Ctrl-C) while we waited
             self._record(spec, kind, messages, None, 0, 0, 0.0, time.monotonic() - started, "cancelled",
@@ -155,19 +163,29 @@ class LLMMutator:
 
     def _store(self, spec: ModelSpec, kind: str, messages: list[dict[str, str]], completion: Completion,
                latency: float, status: str, error: str | None, tally: _Tally) -> None:
+        if not completion.usage_known:  # counted with a tokenizer: the cost is an estimate, never a silent $0
+            prompt, reply = estimate_tokens(spec, messages, completion.text + (completion.reasoning or ""))
+            completion = dataclasses.replace(completion, prompt_tokens=prompt, completion_tokens=reply)
+            self._warn_once(f"usage:{spec.key}", f"{where(spec)} returns no token usage: tokens are counted with a "
+                            "tokenizer, so token totals and costs (and llm.max_cost_usd / llm.max_tokens_total) "
+                            "are estimates")
         cost = self.pricing.cost(spec, completion.prompt_tokens, completion.completion_tokens)
         self._record(spec, kind, messages, completion.text, completion.prompt_tokens, completion.completion_tokens,
-                     cost, latency, status, error, tally)
+                     cost, latency, status, error, tally, finish_reason=completion.finish_reason,
+                     retries=completion.retries, retry_statuses=list(completion.retry_statuses) or None,
+                     request_id=completion.request_id, reasoning=completion.reasoning)
 
     def _record(self, spec: ModelSpec, kind: str, messages: list[dict[str, str]], response: str | None,
                 prompt_tokens: int, completion_tokens: int, cost: float, latency: float, status: str,
-                error: str | None, tally: _Tally) -> None:
+                error: str | None, tally: _Tally, **extra: Any) -> None:
+        """Count a call in the proposal's tally and queue its llm_calls row (`extra`: finish_reason, retries,
+        retry_statuses, request_id, reasoning)."""
         tally.prompt_tokens += prompt_tokens
         tally.completion_tokens += completion_tokens
         tally.cost_usd += cost
         row = dict(model=spec.key, kind=kind, prompt=render_transcript(messages), response=response,
                    prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, cost_usd=cost,
-                   latency_s=round(latency, 4), status=status, error=error, created_at=utcnow())
+                   latency_s=round(latency, 4), status=status, error=error, created_at=utcnow(), **extra)
         tally.calls.append(row)
         if not self.defer_calls:
             self._store_calls(tally)
@@ -194,17 +212,38 @@ class LLMMutator:
             await client.aclose()
 
     # -- beyond the protocol -------------------------------------------------------------------------
+    def cost_warnings(self) -> list[str]:
+        """What the run should say before its first call about costs it cannot count."""
+        if self.budget_usd is None:
+            return []
+        return [f"llm.max_cost_usd={self.budget_usd:g} is set, but the price of {s.setting}={s.key} is unknown "
+                f"(litellm's price table does not list {s.model!r}): its calls count as $0 toward the budget. "
+                "Set llm.input_cost_per_mtok / llm.output_cost_per_mtok (0 for a free local model), or bound "
+                "the run with llm.max_tokens_total" for s in self.specs if self.pricing.unknown_price(s)]
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key in self._warned:
+            return
+        self._warned.add(key)
+        log.warning("%s", message)
+        if self.archive is not None and self.run_id is not None:
+            try:
+                self.archive.add_event(self.run_id, "cost_warning", message)
+            except ArchiveError:
+                pass
+
     async def preflight(self) -> None:
-        """Raise a one-line LLMError naming the setting to fix (missing key, dead endpoint, unknown model)."""
+        """Raise a one-line LLMError naming the setting to fix (missing key, dead endpoint, unknown model);
+        warn about costs the run cannot count when a budget is set."""
         from evolve.llm.preflight import PROBE, check_model
 
+        for message in self.cost_warnings():
+            self._warn_once(message, message)
         for spec, client in zip(self.specs, self.clients):
             result = await check_model(spec, client)
             if result.probe is not None:  # a probe request spent tokens: account for it like any call
-                probe, tally = result.probe, _Tally()
-                self._record(spec, "preflight", PROBE, probe.text, probe.prompt_tokens, probe.completion_tokens,
-                             self.pricing.cost(spec, probe.prompt_tokens, probe.completion_tokens), 0.0, "ok",
-                             None, tally)
+                tally = _Tally()
+                self._store(spec, "preflight", PROBE, result.probe, 0.0, "ok", None, tally)
                 self._store_calls(tally)  # no proposal carries it
 
     def observe(self, program_id: int, improved: bool, score_delta: float | None = None,

@@ -127,6 +127,11 @@ async def _probe(spec: ModelSpec, client: ChatClient) -> Completion:
         text = str(exc)
         if "HTTP 401" in text or "HTTP 403" in text:
             raise LLMError(f"{spec.key_setting()}: the API key was rejected for {spec.model} ({text[:200]})") from exc
+        base = (spec.api_base or "").rstrip("/")
+        if "HTTP 404" in text and base and not base.endswith("/v1") and "model_not_found" not in text:
+            raise LLMError(f"{spec.base_setting()}={spec.api_base}: nothing answers at {base}/models nor at "
+                           f"{base}/chat/completions (HTTP 404); OpenAI-compatible servers (vLLM, llama.cpp, "
+                           f"LM Studio, Ollama) serve under /v1: try {spec.base_setting()}={base}/v1") from exc
         if "HTTP 404" in text or "model_not_found" in text or "does not exist" in text:
             raise LLMError(f"{spec.setting}={spec.key}: the provider does not know this model ({text[:200]})") from exc
         if exc.status == "timeout" or "cannot reach" in text:

@@ -4,9 +4,15 @@ Both keep the same per-model statistics (calls, cost, tokens, improvements), key
 so the state saved with a run survives a changed model list on resume: known models pick up their
 statistics, new ones start fresh, and removed ones are kept aside (and come back if re-added).
 
-The bandit maximises improvements per dollar. A model's value is an optimistic success rate,
-(improvements + 1) / (pulls + 2) + c·sqrt(2·ln N / pulls), divided by its mean cost per call (plus a
-floor, so free local models rank high without dividing by zero). Pulls count requests still in flight
+The bandit maximises improvements per unit of cost. A model's value is an optimistic success rate
+divided by its relative cost:
+
+    value = ((improvements + 1) / (pulls + 2) + c·sqrt(2·ln N / pulls)) / (1 + cost_per_call / reference)
+
+where `reference` is the mean cost of a call of the run's priced models. A free (or unpriced) model
+thus counts at most twice as attractive as an average-priced one at the same success rate, never
+infinitely so: a free model that never improves loses to a paid one that does once its optimism wears
+off. With no priced model at all, the value is the plain UCB rate. Pulls count requests still in flight
 and children not yet evaluated as unsuccessful for now, so concurrent proposals spread over the models
 instead of all piling onto the current favourite; an improvement reported later lifts the rate again.
 """
@@ -19,7 +25,6 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-COST_FLOOR_USD = 1e-5  # per call: what a free model is taken to cost when dividing by cost
 EXPLORATION = 0.5
 
 
@@ -107,21 +112,19 @@ class BanditSelector(Selector):
 
     kind = "bandit"
 
-    def __init__(self, keys: Sequence[str], weights: Sequence[float], exploration: float = EXPLORATION,
-                 cost_floor: float = COST_FLOOR_USD) -> None:
+    def __init__(self, keys: Sequence[str], weights: Sequence[float], exploration: float = EXPLORATION) -> None:
         super().__init__(keys, weights)
         self.exploration = exploration
-        self.cost_floor = cost_floor
 
     def values(self) -> list[float]:
-        """Each model's current UCB value per dollar (inf for a model never tried)."""
+        """Each model's current value (inf for a model never tried, -inf for a zero weight)."""
         pulls = [self.stats[k].calls + self.inflight[k] for k in self.keys]
         total = sum(pulls)
-        priced = [self.stats[k].cost_usd / self.stats[k].calls for k in self.keys if self.stats[k].calls]
-        default_cost = sum(priced) / len(priced) if priced else 0.0
+        priced = [(st.cost_usd, st.calls) for st in self.stats.values() if st.calls and st.cost_usd > 0]
+        reference = sum(c for c, _ in priced) / sum(n for _, n in priced) if priced else None
         out = []
-        for k, n in zip(self.keys, pulls):
-            if self.weights[self.keys.index(k)] <= 0:
+        for i, (k, n) in enumerate(zip(self.keys, pulls)):
+            if self.weights[i] <= 0:
                 out.append(-math.inf)
                 continue
             if n == 0:
@@ -130,8 +133,11 @@ class BanditSelector(Selector):
             st = self.stats[k]
             rate = (st.improvements + 1.0) / (n + 2.0)
             bonus = self.exploration * math.sqrt(2.0 * math.log(total + 1.0) / n)
-            unit_cost = (st.cost_usd / st.calls if st.calls else default_cost) + self.cost_floor
-            out.append((rate + bonus) / unit_cost)
+            if reference is None:
+                relative = 0.0
+            else:  # a model with no finished call yet is taken to cost the reference
+                relative = (st.cost_usd / st.calls if st.calls else reference) / reference
+            out.append((rate + bonus) / (1.0 + relative))
         return out
 
     def pick(self, rng: random.Random) -> int:

@@ -1,9 +1,10 @@
 """A scripted OpenAI chat-completions server on 127.0.0.1, for tests and benchmarks without a real API.
 
 It speaks real HTTP (the openai SDK and litellm talk to it as to any OpenAI-compatible endpoint; GET
-/v1/models and Ollama's /api/tags list `models`) and
-replays scripted replies in order: text with usage tokens, HTTP errors (429 with Retry-After, 500),
-slow replies, bodies cut short, malformed JSON. When the script runs out it asks `responder` (if any),
+/v1/models and Ollama's /api/tags list `models`; POST /api/chat answers as Ollama's native API does) and
+replays scripted replies in order: text with usage tokens, reasoning (in a `reasoning_content` field, as
+vLLM and DeepSeek send it), HTTP errors (429 with Retry-After, 500), slow replies, bodies cut short,
+malformed JSON, HTML error pages, replies without usage. Every answer carries an `x-request-id` header. When the script runs out it asks `responder` (if any),
 then answers `default` (if any), else HTTP 400 "script exhausted". Every request is recorded.
 
     with ScriptedLLMServer([Reply.text("hi", prompt_tokens=10)]) as server:
@@ -39,6 +40,16 @@ class Reply:
     completion_tokens: int | None = None  # default: about one token per four characters of the content
     finish_reason: str = "stop"
     error: str | None = None  # message of the error body for status >= 400
+    reasoning: str | None = None  # sent as message.reasoning_content (vLLM, DeepSeek, some gateways)
+    usage: bool = True  # False: the body has no `usage` (some local servers and proxies)
+    content_type: str = "application/json"  # of raw_body (e.g. text/html for a proxy's error page)
+
+    @classmethod
+    def html_error_page(cls, status: int = 200) -> Reply:
+        """What a proxy or load balancer in front of the model sends when the upstream is down."""
+        return cls(status=status, raw_body="<html><head><title>502 Bad Gateway</title></head><body><center>"
+                   "<h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>",
+                   content_type="text/html")
 
     @classmethod
     def text(cls, content: str, **kw: Any) -> Reply:
@@ -105,14 +116,18 @@ class ScriptedLLMServer:
 
     def __init__(self, script: Iterable[Reply | str] = (), *, default: Reply | str | None = None,
                  responder: Responder | None = None, models: Iterable[str] | None = None,
-                 api_key: str | None = None, list_models: bool = True, port: int = 0) -> None:
+                 api_key: str | None = None, list_models: bool = True, port: int = 0,
+                 root: str = "") -> None:
         self._script: deque[Reply] = deque(_as_reply(r) for r in script)
         self.default = None if default is None else _as_reply(default)
         self.responder = responder
         self.models = None if models is None else list(models)
         self.api_key = api_key
         self.list_models = list_models
+        #: "/v1": answer only under /v1/ as vLLM and OpenAI do (404 elsewhere); "": under any prefix
+        self.root = root.rstrip("/")
         self.requests: list[RecordedRequest] = []
+        self.served = 0  # answers sent to chat-completions requests (numbers the request ids)
         self._lock = threading.Lock()
         self._port = port
         self._httpd: ThreadingHTTPServer | None = None
@@ -149,6 +164,11 @@ class ScriptedLLMServer:
     def url(self) -> str:
         """The base URL a client is given (OpenAI style, ending in /v1)."""
         return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def origin(self) -> str:
+        """The server's address without a path (what a user who forgot /v1 passes)."""
+        return f"http://127.0.0.1:{self.port}"
 
     # -- script ----------------------------------------------------------------------------------
     def push(self, *replies: Reply | str) -> None:
@@ -224,9 +244,17 @@ def _make_handler(server: ScriptedLLMServer) -> type[BaseHTTPRequestHandler]:
         def _refuse_key(self) -> None:
             self._error(401, "Incorrect API key provided.", "invalid_request_error", code="invalid_api_key")
 
+        def _outside_root(self) -> bool:
+            if not server.root or self.path.startswith(server.root + "/"):
+                return False
+            self._error(404, f"no route {self.path}", code="not_found")
+            return True
+
         def do_GET(self) -> None:
             request = RecordedRequest(self.path, "GET", _headers(self), None, at=time.time())
             server._record(request)
+            if self._outside_root():
+                return
             if not self._authorised():
                 self._refuse_key()
                 return
@@ -248,7 +276,9 @@ def _make_handler(server: ScriptedLLMServer) -> type[BaseHTTPRequestHandler]:
             except json.JSONDecodeError:
                 body = None
             request = RecordedRequest(self.path, "POST", _headers(self), body, at=time.time())
-            if not self.path.rstrip("/").endswith("/chat/completions"):
+            ollama = self.path.rstrip("/") == "/api/chat"  # Ollama's native chat API (litellm's ollama_chat/)
+            if not ollama and (not self.path.rstrip("/").endswith("/chat/completions") or (
+                    server.root and not self.path.startswith(server.root + "/"))):
                 server._record(request)
                 self._error(404, f"no route {self.path}", code="not_found")
                 return
@@ -278,31 +308,55 @@ def _make_handler(server: ScriptedLLMServer) -> type[BaseHTTPRequestHandler]:
             server._record(RecordedRequest(request.path, "POST", request.headers, body, reply,
                                            usage if reply.status < 400 else {}, request.at))
             try:
+                if ollama:
+                    self._answer_ollama(reply, model, usage)
+                    return
                 self._answer(reply, model, usage)
             except (BrokenPipeError, ConnectionResetError):  # the client gave up (e.g. its timeout)
                 pass
 
+        def _answer_ollama(self, reply: Reply, model: str, usage: dict[str, int]) -> None:
+            """The reply as Ollama's /api/chat sends it when not streaming."""
+            if reply.delay_s > 0:
+                time.sleep(reply.delay_s)
+            if reply.status >= 400:
+                self._send_json(reply.status, {"error": reply.error or f"HTTP {reply.status}"})
+                return
+            message = {"role": "assistant", "content": reply.content}
+            if reply.reasoning is not None:
+                message["thinking"] = reply.reasoning
+            self._send_json(200, {"model": model, "created_at": "2026-01-01T00:00:00Z", "message": message,
+                                  "done": True, "done_reason": reply.finish_reason,
+                                  "prompt_eval_count": usage["prompt_tokens"], "eval_count": usage["completion_tokens"]})
+
         def _answer(self, reply: Reply, model: str, usage: dict[str, int]) -> None:
             if reply.delay_s > 0:
                 time.sleep(reply.delay_s)
-            headers = {}
+            with server._lock:
+                server.served += 1
+                n = server.served
+            headers = {"x-request-id": f"req-scripted-{n}"}
             if reply.retry_after is not None:
                 headers["Retry-After"] = f"{reply.retry_after:g}"
-            if reply.status >= 400:
+            if reply.status >= 400 and reply.raw_body is None:
                 kind = "rate_limit_error" if reply.status == 429 else "server_error"
                 self._error(reply.status, reply.error or f"HTTP {reply.status}", kind, headers)
                 return
             if reply.raw_body is not None:
                 body = reply.raw_body.encode()
             else:
-                body = json.dumps({
-                    "id": f"chatcmpl-scripted-{int(time.time() * 1e6)}", "object": "chat.completion",
+                message = {"role": "assistant", "content": reply.content}
+                if reply.reasoning is not None:
+                    message["reasoning_content"] = reply.reasoning
+                payload: dict[str, Any] = {
+                    "id": f"chatcmpl-scripted-{n}", "object": "chat.completion",
                     "created": int(time.time()), "model": model,
-                    "choices": [{"index": 0, "finish_reason": reply.finish_reason,
-                                 "message": {"role": "assistant", "content": reply.content}}],
-                    "usage": usage}).encode()
+                    "choices": [{"index": 0, "finish_reason": reply.finish_reason, "message": message}]}
+                if reply.usage:
+                    payload["usage"] = usage
+                body = json.dumps(payload).encode()
             self.send_response(reply.status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", reply.content_type if reply.raw_body is not None else "application/json")
             self.send_header("Content-Length", str(len(body)))
             for k, v in headers.items():
                 self.send_header(k, v)

@@ -198,6 +198,28 @@ class Eplb(Problem):
         """The hindsight oracle's balance, 1.0 by construction (it has no runtime, so no speed credit)."""
         return 1.0
 
+    def feedback(self, instances: Sequence[Instance], metrics: Sequence[Mapping[str, float]]) -> str | None:
+        """Per trace class (model shape, hardware, expert popularity), the next-window balance as a share of
+        the hindsight oracle's, worst first, with the same-window balance as a share of its ceiling (what
+        the placement itself leaves, apart from predicting the next window)."""
+        groups: dict[str, list[Mapping[str, float]]] = {}
+        for inst, m in zip(instances, metrics):
+            meta = inst.meta
+            key = f"{meta.get('shape')}/{meta.get('hardware')}/{meta.get('popularity')}"
+            groups.setdefault(key, []).append(m)
+        if len(groups) < 2:
+            return None
+        rows = []
+        for key, ms in groups.items():
+            vs_oracle = sum(m["balancedness"] for m in ms) / max(1e-12, sum(m["balancedness_oracle"] for m in ms))
+            vs_ceiling = sum(m["balancedness_same"] for m in ms) / max(1e-12, sum(m["ceiling_same"] for m in ms))
+            rows.append((vs_oracle, key, vs_ceiling))
+        rows.sort()
+        return ("next-window GPU balancedness as a share of the hindsight oracle's per trace class "
+                "(model/hardware/expert popularity), worst first (same-window balancedness as a share of its "
+                "ceiling): "
+                + ", ".join(f"{key} {a:.3f} ({b:.3f})" for a, key, b in rows[:8]))
+
     def describe_metrics(self) -> dict[str, str]:
         return {
             "score": "balance_vs_oracle + speed_credit (higher is better; see description.md)",

@@ -13,7 +13,7 @@ import numpy as np
 from evolve.problem import Harness, Instance, Problem
 from problems.smtt import references, tardiness
 from problems.smtt.generator import SmttInstance, generate_split
-from problems.smtt.metrics import DESCRIPTIONS, PROVING_KINDS, gap_metrics
+from problems.smtt.metrics import DESCRIPTIONS, PROVING_KINDS, by_class, gap_metrics
 
 HERE = Path(__file__).resolve().parent
 REFERENCE_FILE = HERE / "data" / "references.json"
@@ -130,6 +130,19 @@ class Smtt(Problem):
 
     def describe_metrics(self) -> dict[str, str]:
         return dict(DESCRIPTIONS)
+
+    def feedback(self, instances: Sequence[Instance], metrics: Sequence[Mapping[str, float]]) -> str | None:
+        """The gap per (TF, RDD) due-date class, worst first: where the rule loses most."""
+        classes = by_class([str(i.meta.get("class", "?")) for i in instances], metrics)
+        if len(classes) < 2:
+            return None
+        ranked = sorted(classes.items(), key=lambda kv: kv[1]["gap_pct"], reverse=True)
+        shown = ranked if len(ranked) <= 8 else [*ranked[:5], *ranked[-2:]]
+        parts = [f"{key} {m['gap_pct']:.2f} %" for key, m in shown]
+        if len(shown) < len(ranked):
+            parts.insert(5, "…")
+        return ("gap per due-date class (tf = tardiness factor, higher: more jobs late; rdd = due-date range, "
+                "lower: due dates closer together), worst first: " + ", ".join(parts))
 
 
 def write_reference_file(problem: Smtt | None = None) -> int:

@@ -84,6 +84,23 @@ class Txn(Problem):
             raise InvalidOutput("no instance was scored")
         return summarise(metrics)
 
+    def feedback(self, instances: Sequence[Instance], metrics: Sequence[Mapping[str, float]]) -> str | None:
+        """Per workload, how much longer than the lower bound the schedules are, and the gain over FIFO."""
+        groups: dict[str, list[Mapping[str, float]]] = {}
+        for inst, m in zip(instances, metrics):
+            if not {"makespan", "fifo_makespan", "lower_bound"} <= set(m):
+                return None
+            groups.setdefault(str(inst.meta.get("workload", "?")), []).append(m)
+        if len(groups) < 2:
+            return None
+        rows = []
+        for name, ms in groups.items():
+            span, fifo, bound = (sum(m[k] for m in ms) for k in ("makespan", "fifo_makespan", "lower_bound"))
+            rows.append((100.0 * (span - bound) / max(bound, 1.0), name, 100.0 * (fifo - span) / max(fifo, 1.0)))
+        rows.sort(reverse=True)
+        return ("makespan above the lower bound per workload, worst first (and the gain over FIFO): "
+                + ", ".join(f"{name} {gap:.1f} % ({gain:+.1f} % vs FIFO)" for gap, name, gain in rows))
+
     def reference_score(self, split: str) -> float | None:
         return 100.0  # a schedule as short as the lower bound closes the whole FIFO-to-bound gap
 

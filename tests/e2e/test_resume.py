@@ -14,7 +14,7 @@ import pytest
 
 from evolve.archive import Archive
 
-ARGS = ["search.iterations=45", "search.max_seconds=null", "evaluator.workers=1", "seed=3",
+ARGS = ["search.iterations=45", "search.max_seconds=0", "evaluator.workers=1", "seed=3",
         "search.migration_interval=10", "search.holdout_top_k=1"]
 ENV = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
 

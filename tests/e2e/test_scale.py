@@ -26,7 +26,7 @@ from evolve.archive import Archive
 from evolve.archive.store import DB_NAME
 
 ENV = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-FAST = ["search.max_seconds=null", "search.holdout_top_k=1", "seed=5", "search.migration_interval=10"]
+FAST = ["search.max_seconds=0", "search.holdout_top_k=1", "seed=5", "search.migration_interval=10"]
 
 distributed = pytest.importorskip("distributed", reason="the dask extra is not installed (pip install 'evolve[dask]')")
 needs_loop_patch = pytest.mark.skipif(

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hydra import compose, initialize_config_module
 from hydra.errors import ConfigCompositionException
@@ -134,3 +136,26 @@ def test_an_added_key_with_nothing_close_says_where_the_settings_are_listed() ->
 
 def test_problem_options_take_added_keys() -> None:
     validate(_compose(["+problem.options.train_n=[30]"]))
+
+
+def test_an_llm_run_has_no_time_cap_by_default_and_the_offline_demo_keeps_100_s() -> None:
+    from evolve.loop import max_seconds
+
+    assert max_seconds(None, offline=True) == 100.0
+    assert max_seconds(None, offline=False) is None
+    assert max_seconds(30.0, offline=False) == 30.0 and max_seconds(0.0, offline=True) is None
+
+
+def test_run_help_says_how_the_time_cap_depends_on_the_llm(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "evolve.cli", "run", "--help"], capture_output=True, text=True,
+                         timeout=120, cwd=tmp_path).stdout
+    assert "no time cap) with an LLM" in " ".join(out.split())
+
+
+@pytest.mark.parametrize("value", ["inf", "-1"])
+def test_a_time_cap_that_cannot_be_stored_is_refused_with_the_way_to_lift_it(value: str) -> None:
+    with pytest.raises(ConfigError, match=r"search\.max_seconds: .*0 for no time cap"):
+        validate(_compose([f"search.max_seconds={value}"]))

@@ -67,7 +67,7 @@ class Scripted:
 
 def make_evolution(tmp_path: Path, mutator: Any, overrides: list[str]) -> tuple[Evolution, Archive]:
     with initialize_config_module("evolve.conf", version_base="1.3"):
-        cfg = compose("config", overrides=["evaluator.name=inline", "evaluator.workers=1", "search.max_seconds=null",
+        cfg = compose("config", overrides=["evaluator.name=inline", "evaluator.workers=1", "search.max_seconds=0",
                                            "evaluator.instance_wall_s=1", "evaluator.split_wall_s=3",
                                            "evaluator.memory_mb=1024", *overrides])
     archive = Archive(sqlite_url(tmp_path / "archive.db"))

@@ -75,7 +75,7 @@ def test_a_run_adopts_the_started_workers_and_starts_no_other_zygote(tmp_path: P
         return original(self)
 
     monkeypatch.setattr(sandbox_mod.Sandbox, "start", counting)
-    cfg = config("evaluator.workers=2", "search.iterations=6", "search.max_seconds=null", "quiet=true",
+    cfg = config("evaluator.workers=2", "search.iterations=6", "search.max_seconds=0", "quiet=true",
                  "search.holdout_top_k=1")
     executor = worker.start_local_workers(cfg)
     summary = run(cfg, tmp_path / "run", None, executor)
@@ -97,7 +97,7 @@ def test_the_loop_runs_with_the_start_up_objects_frozen_and_a_run_leaves_none(
         return await original(evo)
 
     monkeypatch.setattr(runner, "_run_with_signals", observed)
-    cfg = config("evaluator.workers=1", "search.iterations=2", "search.max_seconds=null", "quiet=true",
+    cfg = config("evaluator.workers=1", "search.iterations=2", "search.max_seconds=0", "quiet=true",
                  "search.holdout_top_k=1")
     gc.disable()  # as the CLI leaves it
     try:

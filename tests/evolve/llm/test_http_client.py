@@ -66,10 +66,41 @@ def test_a_slow_model_times_out_with_the_timeout_status() -> None:
     assert err.value.status == "timeout"
 
 
-def test_malformed_json_is_a_clear_failure() -> None:
-    with ScriptedLLMServer([Reply(raw_body="{not json")], models=["m"]) as server:
-        with pytest.raises(CallFailed, match="not JSON"):
+def test_malformed_json_past_the_retries_is_a_clear_failure() -> None:
+    with ScriptedLLMServer([Reply(raw_body="{not json"), Reply(raw_body="{not json")], models=["m"]) as server:
+        with pytest.raises(CallFailed, match="not JSON") as err:
             _complete(server)
+    assert err.value.retry_statuses == ("malformed", "malformed") and err.value.retries == 1
+
+
+@pytest.mark.parametrize("bad", [Reply(raw_body="{not json"), Reply.html_error_page(200),
+                                 Reply(raw_body='{"id": "x", "object": "chat.completion", "choices": []}'),
+                                 Reply.html_error_page(502)])
+def test_malformed_html_and_choiceless_bodies_are_retried_like_a_5xx(bad: Reply) -> None:
+    with ScriptedLLMServer([bad, Reply.text("ok")], models=["m"]) as server:
+        out = _complete(server)
+    assert out.text == "ok" and out.retries == 1  # type: ignore[attr-defined]
+    assert out.retry_statuses == ("502",) if bad.status == 502 else ("malformed",)  # type: ignore[attr-defined]
+
+
+def test_a_call_records_its_retries_statuses_request_id_and_finish_reason() -> None:
+    with ScriptedLLMServer([Reply.rate_limited(retry_after=0.05), Reply.server_error(500),
+                            Reply.text("cut", finish_reason="length")], models=["m"]) as server:
+        out = _complete(server, max_retries=3)
+    assert (out.retries, out.retry_statuses) == (2, ("429", "500"))  # type: ignore[attr-defined]
+    assert out.request_id == "req-scripted-3" and out.finish_reason == "length"  # type: ignore[attr-defined]
+
+
+def test_reasoning_fields_are_kept_apart_from_the_answer() -> None:
+    with ScriptedLLMServer([Reply.text("the answer", reasoning="first I think")], models=["m"]) as server:
+        out = _complete(server)
+    assert (out.text, out.reasoning) == ("the answer", "first I think")  # type: ignore[attr-defined]
+
+
+def test_a_reply_without_usage_says_its_tokens_are_unknown() -> None:
+    with ScriptedLLMServer([Reply.text("hi", usage=False)], models=["m"]) as server:
+        out = _complete(server)
+    assert out.usage_known is False and out.prompt_tokens == 0  # type: ignore[attr-defined]
 
 
 def test_an_unreachable_server_says_so() -> None:

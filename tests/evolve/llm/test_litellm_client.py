@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import pytest
 from llm_helpers import MDD_DIFF, make_mutator, propose
@@ -101,3 +102,36 @@ def test_preflight_reads_ollamas_model_list() -> None:
         with pytest.raises(LLMError, match="does not serve this model"):
             check(ModelSpec("llama3", "ollama_chat/llama3", "litellm", base))
         assert [r.path for r in server.requests] == ["/api/tags", "/api/tags"]
+
+
+def test_the_ollama_path_sets_a_context_size_that_fits_the_prompt() -> None:
+    from evolve.testing.llm_server import Reply, ScriptedLLMServer
+
+    with ScriptedLLMServer([Reply.text("hello", prompt_tokens=12, completion_tokens=2)]) as server:
+        client = LiteLLMClient(ModelSpec("m", "ollama_chat/m", "litellm", server.origin),
+                               CallSettings(timeout_s=10, max_retries=0, num_ctx=16384))
+
+        async def go() -> Any:
+            try:
+                return await client.complete([{"role": "user", "content": "hi"}])
+            finally:
+                await client.aclose()
+
+        out = asyncio.run(go())
+        (request,) = [r for r in server.requests if r.method == "POST"]
+    assert request.path == "/api/chat" and request.body is not None
+    assert request.body["options"]["num_ctx"] == 16384
+    assert (out.text, out.prompt_tokens, out.completion_tokens) == ("hello", 12, 2)
+
+
+def test_llm_ollama_sets_num_ctx_and_local_servers_give_up_in_minutes() -> None:
+    from hydra import compose, initialize_config_module
+
+    from evolve.config import register
+
+    register()
+    with initialize_config_module("evolve.conf", version_base="1.3"):
+        for option in ("ollama", "vllm", "openai_compatible"):
+            llm = compose("config", overrides=[f"llm={option}"]).llm
+            assert llm.timeout_s * (1 + llm.max_retries) <= 600, option
+        assert compose("config", overrides=["llm=ollama"]).llm.num_ctx >= 16384

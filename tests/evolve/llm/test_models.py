@@ -79,3 +79,16 @@ def test_an_unset_key_variable_names_the_setting_and_the_variable(monkeypatch: p
     monkeypatch.setenv("OPENAI_API_KEY", "sk-x")
     require_key(spec)
     assert spec.api_key() == "sk-x"
+
+
+def test_litellm_spelling_of_an_openai_model_works_with_llm_openai() -> None:
+    (spec,) = model_specs(llm("llm=openai", "llm.model=openai/gpt-4.1-mini"))
+    assert (spec.key, spec.model) == ("openai/gpt-4.1-mini", "gpt-4.1-mini")
+    (gateway,) = model_specs(llm("llm=openai", "llm.model=openai/gpt-4.1-mini", "llm.api_base=http://gw/v1"))
+    assert gateway.model == "openai/gpt-4.1-mini"  # a gateway may serve it by that very name
+
+
+def test_another_providers_model_with_llm_openai_names_the_fix() -> None:
+    with pytest.raises(ConfigError, match=r"^llm\.model=anthropic/claude-sonnet-4-5: llm\.provider=openai .* "
+                                          r"use llm\.provider=litellm"):
+        model_specs(llm("llm=openai", "llm.model=anthropic/claude-sonnet-4-5"))

@@ -120,3 +120,17 @@ def test_run_check_of_the_offline_mutator_has_nothing_to_check() -> None:
     console = Console(record=True, width=200)
     assert run_check(cfg("llm=offline"), console) == 0
     assert "nothing to check" in console.export_text()
+
+
+def test_an_api_base_without_v1_is_named_with_the_fix() -> None:
+    with ScriptedLLMServer(models=["m"], root="/v1") as server:
+        with pytest.raises(LLMError, match=r"^llm\.api_base=http://127\.0\.0\.1:\d+: nothing answers.*try "
+                                           r"llm\.api_base=http://127\.0\.0\.1:\d+/v1$"):
+            check(ModelSpec("m", "m", "openai", server.origin))
+        assert "serves m" in check(ModelSpec("m", "m", "openai", server.url)).detail
+
+
+def test_an_unknown_model_at_a_v1_server_still_blames_the_model() -> None:
+    with ScriptedLLMServer(models=["m"], root="/v1", list_models=False) as server:
+        with pytest.raises(LLMError, match=r"^llm\.model=other: the provider does not know this model"):
+            check(ModelSpec("other", "other", "openai", server.url))

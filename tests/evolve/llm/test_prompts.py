@@ -153,3 +153,73 @@ def test_trim_error_keeps_the_start_and_the_end() -> None:
     text = "A" * 1000 + "the cause"
     trimmed = trim_error(text, 100)
     assert len(trimmed) < 120 and trimmed.startswith("AAA") and trimmed.endswith("the cause")
+
+
+def smtt_feedback() -> str:
+    """The SMTT plugin's per-class feedback for EDD on the train split."""
+    instances = SMTT.instances("train")
+    metrics = [SMTT.score(i, sorted(range(len(i.args[1])), key=lambda k: i.args[1][k])) for i in instances]
+    return SMTT.feedback(instances, metrics) or ""
+
+
+def rich_request(**kw: object) -> ProposalRequest:
+    from evolve.llm.base import ChildView
+
+    parent = ProgramView(4, SEED, -62.34, {"score": -62.34, "gap_pct": 62.34, "_feedback": smtt_feedback()},
+                         stages=(StageView("quick", "ok", seconds=0.21, metrics={"score": -60.1, "gap_pct": 60.1}),
+                                 StageView("train", "ok", seconds=0.83, metrics={"score": -62.34, "gap_pct": 62.34})),
+                         idea="EDD")
+    history = (ChildView(7, "MDD — dispatch by max(d, t + p)", "ok", -1.3),
+               ChildView(8, "slack ratio", "crash", None, "ZeroDivisionError: division by zero"),
+               ChildView(9, None, "duplicate", None, "same program as #7"),
+               ChildView(10, "SPT", "ok", -70.0))
+    insp = (ProgramView(11, MDD, -1.3, {"score": -1.3, "gap_pct": 1.3}, idea="MDD — dispatch by max(d, t + p)"),)
+    return request(parent, history=history, inspirations=insp, **kw)
+
+
+def test_the_prompt_says_what_evolves_and_what_is_fixed() -> None:
+    text = user(PromptBuilder().messages(rich_request(), "diff"))
+    assert "What evolves: the code between the EVOLVE-BLOCK markers, which defines `priority`." in text
+    assert "What is fixed: everything outside the markers, including `schedule` (the entry point" in text
+
+
+def test_the_prompt_carries_each_splits_metrics_run_time_and_per_class_feedback() -> None:
+    text = user(PromptBuilder().messages(rich_request(), "full"))
+    assert "- `quick`: ok, gap_pct 60.1, score -60.1, 0.21 s" in text
+    assert "- `train`: ok, gap_pct 62.34, score -62.34, 0.83 s" in text
+    assert "Where it loses: gap per due-date class" in text and "tf0.6-rdd" in text and "_feedback" not in text
+
+
+def test_the_prompt_lists_the_parents_children_with_ideas_score_changes_and_failures() -> None:
+    text = user(PromptBuilder().messages(rich_request(), "diff"))
+    assert '- #7 "MDD — dispatch by max(d, t + p)": score -1.3 (+61.04, better)' in text
+    assert '- #8 "slack ratio": crash: ZeroDivisionError: division by zero' in text
+    assert "- #9 (no idea given): duplicate: same program as #7" in text
+    assert '- #10 "SPT": score -70 (-7.66, worse)' in text
+    assert "NAME:" in text and "IDEA:" in text
+
+
+def test_inspirations_come_with_their_metrics_and_ideas() -> None:
+    text = user(PromptBuilder().messages(rich_request(), "crossover"))
+    assert "## Program #11 (score -1.3): MDD — dispatch by max(d, t + p)" in text
+    assert "gap_pct 1.3, score -1.3" in text and "return max(d, t + p)" in text
+
+
+def test_the_search_replace_example_is_built_from_the_current_program_and_applies_to_it() -> None:
+    from evolve.edit.diff import apply_reply
+
+    text = user(PromptBuilder().messages(rich_request(), "diff"))
+    example = text[text.index("<<<<<<< SEARCH", text.index("For example")):text.index(">>>>>>> REPLACE",
+                                                                                       text.index("For example"))]
+    assert "    return d\n" in example
+    assert apply_reply(SEED, example + ">>>>>>> REPLACE\n").code != SEED
+
+
+def test_an_over_long_prompt_drops_the_oldest_history_first_then_inspirations() -> None:
+    system, full = (m["content"] for m in PromptBuilder().messages(rich_request(), "diff"))
+    tokens = (len(system) + len(full) - 40) // 4  # a little under what the whole prompt needs
+    text = user(PromptBuilder(max_tokens=tokens).messages(rich_request(), "diff"))
+    assert "- #7 " not in text and "- #8 " in text and '- #10 "SPT"' in text and "## Program #11" in text
+    tokens = (len(system) + len(full) - 1200) // 4
+    tighter = user(PromptBuilder(max_tokens=tokens).messages(rich_request(), "diff"))
+    assert "Earlier changes" not in tighter and "## Program #11" not in tighter and SEED.strip() in tighter

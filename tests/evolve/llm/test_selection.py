@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter
 
@@ -99,3 +100,22 @@ def test_weighted_and_bandit_states_are_interchangeable() -> None:
     bandit = make_selector("bandit", ["a"], [1])
     bandit.load_state(weighted.state())
     assert bandit.stats["a"].calls == 5 and bandit.stats["a"].improvements == 5
+
+
+def test_a_free_model_that_never_improves_does_not_starve_a_paid_one_that_does() -> None:
+    sel = BanditSelector(["free", "paid"], [1, 1])
+    seen = pulls(sel, 55, random.Random(8), {"free": 0.0, "paid": 0.002}, {"free": 0.0, "paid": 0.5})
+    assert seen["paid"] > seen["free"] and seen["paid"] >= 35
+
+
+def test_a_free_model_is_preferred_only_while_it_improves_about_as_often() -> None:
+    sel = BanditSelector(["free", "paid"], [1, 1])
+    seen = pulls(sel, 200, random.Random(9), {"free": 0.0, "paid": 0.002}, {"free": 0.4, "paid": 0.4})
+    assert seen["free"] > 2 * seen["paid"]
+    assert all(v < math.inf for v in sel.values()) and max(sel.values()) < 2.0  # never infinitely cheap
+
+
+def test_with_no_priced_model_the_bandit_is_plain_ucb_on_the_success_rate() -> None:
+    sel = BanditSelector(["a", "b"], [1, 1])
+    seen = pulls(sel, 200, random.Random(10), {"a": 0.0, "b": 0.0}, {"a": 0.6, "b": 0.1})
+    assert seen["a"] > 3 * seen["b"]

@@ -135,3 +135,13 @@ def test_every_reported_metric_is_described() -> None:
     described = PROBLEM.describe_metrics()
     assert set(out) - {"instances"} <= set(described)
     assert set(PROBLEM.summary_metrics) <= set(out)
+
+
+def test_feedback_gives_the_balance_per_trace_class_worst_first() -> None:
+    instances = PROBLEM.instances("train")
+    scored = [(i, metrics(0.5 + 0.1 * k, oracle=1.0)) for k, i in enumerate(instances)]
+    text = PROBLEM.feedback([i for i, _ in scored], [m for _, m in scored]) or ""
+    assert text.startswith("next-window GPU balancedness as a share of the hindsight oracle's per trace class")
+    shares = [float(part.split(" (")[0].split()[-1]) for part in text.split(": ", 1)[1].split(", ")]
+    assert shares == sorted(shares) and len(shares) == len({(i.meta["shape"], i.meta["hardware"],
+                                                               i.meta["popularity"]) for i in instances})

@@ -40,8 +40,11 @@ def test_baseline_through_the_sandbox_scores_as_in_process(name: str, smtt_probl
     assert outcome.status == "ok", outcome.error
     schedule = load_entry(code)
     for stage in outcome.stages:
-        expected = gap_metrics([smtt_problem.score(i, schedule(*i.args)) for i in smtt_problem.instances(stage.split)])
-        assert stage.metrics == pytest.approx(expected)
+        instances = smtt_problem.instances(stage.split)
+        per_instance = [smtt_problem.score(i, schedule(*i.args)) for i in instances]
+        metrics = dict(stage.metrics)
+        assert metrics.pop("_feedback") == smtt_problem.feedback(instances, per_instance)  # the per-class gaps
+        assert metrics == pytest.approx(gap_metrics(per_instance))
 
 
 class TestSmttContract(ProblemContract):

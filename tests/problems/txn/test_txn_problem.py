@@ -106,3 +106,13 @@ def test_neh_baseline_matches_brute_force_insertion(txn_problem: Txn, load_entry
     for workload in ("tpcc", "smallbank", "ycsb"):
         batch = generate(workload, 25, 77).batch
         assert list(schedule(batch.as_txns())) == slow_neh(batch)
+
+
+def test_feedback_gives_the_gap_to_the_bound_per_workload_worst_first(txn_problem: Txn) -> None:
+    instances = txn_problem.instances("train")
+    metrics = [txn_problem.score(i, list(range(len(i.args[0])))) for i in instances]
+    text = txn_problem.feedback(instances, metrics) or ""
+    workloads = {str(i.meta["workload"]) for i in instances}
+    assert text.startswith("makespan above the lower bound per workload") and all(w in text for w in workloads)
+    gaps = [float(part.split(" %")[0].split()[-1]) for part in text.split(": ", 1)[1].split(", ")]
+    assert gaps == sorted(gaps, reverse=True) and "+0.0 % vs FIFO" in text  # FIFO order gains nothing
