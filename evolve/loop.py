@@ -516,13 +516,16 @@ class Evolution:
         holdout_for = {p.id: p for p in tops}
         if seed is not None:
             holdout_for[seed.id] = seed
-        futures = {pid: self._submit(self._task(p.code, ("holdout",))) for pid, p in holdout_for.items()}
+        hold_out = self.problem.has_holdout  # a problem without one: nothing to score there, the report says so
+        futures = {pid: self._submit(self._task(p.code, ("holdout",))) for pid, p in holdout_for.items()
+                   if hold_out}
         baseline_ids: dict[str, int] = {}
         for name, code in sorted(self.problem.baselines().items()):
             bid = self.archive.add_program(self.run_id, f"baseline:{name}", role="baseline", name=name, code=code,
                                            code_hash=normalised_hash(code), status="pending")
             baseline_ids[name] = bid
-        base_futs = {name: self._submit(self._task(self.archive.program(bid).code, ("train", "holdout")))
+        base_splits = ("train", "holdout") if hold_out else ("train",)
+        base_futs = {name: self._submit(self._task(self.archive.program(bid).code, base_splits))
                      for name, bid in baseline_ids.items()}
         for pid, fut in futures.items():
             out = _result_or_crash(fut)
@@ -557,4 +560,5 @@ def _result_or_crash(fut: cf.Future[Outcome]) -> Outcome:
 
 
 def _stage_views(outcome: Outcome) -> tuple[StageView, ...]:
-    return tuple(StageView(st.split, st.status, st.error, st.failed_instance, st.seconds) for st in outcome.stages)
+    return tuple(StageView(st.split, st.status, st.error, st.failed_instance, st.seconds, st.feedback or None)
+                 for st in outcome.stages)

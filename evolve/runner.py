@@ -22,7 +22,7 @@ from evolve.archive import Archive
 from evolve.archive.store import DB_NAME, sqlite_url
 from evolve.config import check_limits, validate, worker_count
 from evolve.errors import ArchiveError, ConfigError, EvolveError, ProblemError
-from evolve.evaluation import evaluate
+from evolve.evaluation import evaluate, sandbox_imports
 from evolve.llm.factory import make_mutator
 from evolve.loop import EVALUATOR_LOST, Evolution
 from evolve.plugins import load_problem
@@ -239,7 +239,8 @@ def eval_file(cfg: Any) -> dict[str, Any]:
         raise ConfigError(f"split={cfg.split}: use quick, train or holdout")
     problem = load_problem(cfg.problem.name, cfg.problem.path, OmegaConf.to_container(cfg.problem.options))
     code = path.read_text(encoding="utf-8")
-    with Sandbox(slot=claim_slot(), isolation=isolation_from(cfg), disk_mb=cfg.evaluator.disk_mb) as sandbox:
+    with Sandbox(slot=claim_slot(), isolation=isolation_from(cfg), disk_mb=cfg.evaluator.disk_mb,
+                 **sandbox_imports(problem)) as sandbox:
         out = evaluate(problem, sandbox, code, (cfg.split,), limits_from(cfg))
     stage = out.stages[-1] if out.stages else None
     return {"status": out.status, "metrics": dict(stage.metrics) if stage else {}, "error": out.error,

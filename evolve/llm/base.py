@@ -16,6 +16,8 @@ class StageView:
     error: str | None = None
     failed_instance: str | None = None
     seconds: float = 0.0
+    #: the problem's text about this split (e.g. an OpenEvolve evaluator's artifacts), shown in the next prompt
+    feedback: str | None = None
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,8 @@ class ProgramView:
     def from_record(cls, rec: Any) -> ProgramView:
         """From an archive ProgramRecord (duck-typed), with its per-split feedback."""
         stages = tuple(StageView(s.split, s.status, s.error, None if s.failed_instance is None
-                                 else str(s.failed_instance), float(s.seconds or 0.0))
+                                 else str(s.failed_instance), float(s.seconds or 0.0),
+                                 getattr(s, "feedback", None))
                        for s in getattr(rec, "stages", ()) or ())
         return cls(rec.id, rec.code, rec.score, dict(rec.metrics or {}), rec.status, rec.error, stages)
 

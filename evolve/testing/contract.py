@@ -27,7 +27,7 @@ from evaluators import wire
 from evaluators.sandbox import DEFAULT_PRELOAD, Limits, Sandbox, SandboxResult, limit_error
 from evolve.edit.blocks import BlockError, find_blocks
 from evolve.errors import ProblemError
-from evolve.evaluation import StageResult, evaluate, run_split
+from evolve.evaluation import StageResult, evaluate, run_split, sandbox_imports
 from evolve.plugins import load_factory
 from evolve.problem import SPLITS, Instance, InvalidOutput, Problem
 
@@ -115,6 +115,11 @@ def blame(exc: BaseException, folder: Path, default: str) -> str:
         if path.is_relative_to(root):
             return f"{show(path)}:{frame.lineno}"
     return default
+
+
+def splits_of(problem: Problem) -> tuple[str, ...]:
+    """The splits the problem has: all of SPLITS, or all but the hold-out when it has none."""
+    return SPLITS if problem.has_holdout else tuple(s for s in SPLITS if s != "holdout")
 
 
 def _one_line(text: str | None, limit: int = 300) -> str:
@@ -267,8 +272,8 @@ def check_program_source(code: str, entry: str, file: str, *, seed: bool = True,
 
 
 def _n_args(problem: Problem) -> int | None:
-    """How many positional arguments the entry function receives (None when a driver calls it)."""
-    if problem.harness.driver is not None:
+    """How many positional arguments the entry function receives (None when a driver or a wrapper calls it)."""
+    if problem.harness.driver is not None or problem.sandbox_entry != problem.entry:
         return None
     try:
         quick = problem.instances("quick")
@@ -279,21 +284,25 @@ def _n_args(problem: Problem) -> int | None:
 
 def check_seed_source(problem: Problem) -> list[Finding]:
     """initial.py exists, parses, has EVOLVE-BLOCK markers, defines the entry function, imports what it may."""
-    path = problem.package_dir / "initial.py"
+    path = problem.package_dir / problem.seed_file
     if not path.is_file():
         return [Finding(SEED_FILE, show(path), "the seed program is missing",
-                        f"write initial.py with the entry function `{problem.entry}` and EVOLVE-BLOCK markers")]
+                        f"write {problem.seed_file} with the entry function `{problem.entry}` and EVOLVE-BLOCK markers")]
     return check_program_source(problem.initial_program, problem.entry, show(path), n_args=_n_args(problem))
 
 
 def check_description(problem: Problem) -> list[Finding]:
     """description.md exists and names the entry function (it is what the LLM is told)."""
     path = problem.package_dir / "description.md"
-    if not path.is_file() or not path.read_text(encoding="utf-8").strip():
+    try:
+        text = problem.description
+    except OSError:
+        text = ""
+    if not text.strip():
         return [Finding(DESCRIPTION, show(path), "the task description is missing or empty",
                         f"describe the task, the signature of `{problem.entry}`, its inputs and output, the "
                         "scoring and the limits")]
-    if not re.search(rf"(?<![\w.]){re.escape(problem.entry)}(?!\w)", problem.description):
+    if not re.search(rf"(?<![\w.]){re.escape(problem.entry)}(?!\w)", text):
         return [Finding(DESCRIPTION, show(path), f"never mentions `{problem.entry}`, the entry function",
                         f"state the signature of `{problem.entry}` and what its inputs and output mean")]
     return []
@@ -340,7 +349,7 @@ def check_instances(problem: Problem) -> list[Finding]:
     out: list[Finding] = []
     seen: dict[str, tuple[str, str]] = {}
     reported: set[str] = set()
-    for split in SPLITS:
+    for split in splits_of(problem):
         try:
             items = list(problem.instances(split))
         except Exception as exc:
@@ -404,7 +413,7 @@ def check_instances_deterministic(problem: Problem, factory: Callable[..., Probl
         return [Finding(MAKE, _source_file(factory, problem.package_dir / "__init__.py"),
                         f"a second make() raised {type(exc).__name__}: {_one_line(str(exc))}",
                         "make(options) must be callable more than once (one call per worker process)")]
-    for split in SPLITS:
+    for split in splits_of(problem):
         try:
             first, second = list(problem.instances(split)), list(again.instances(split))
             prints = [[_fingerprint(i) for i in x] for x in (first, second)]
@@ -547,12 +556,12 @@ def check_seed_runs(problem: Problem, sandbox: Sandbox, limits: Limits | None = 
     when the harness does not time calls) must be the same both times. Returns the findings and a valid
     output of the first quick instance (for `check_validator`)."""
     limits = limits or Limits()
-    seed_file = show(problem.package_dir / "initial.py")
+    seed_file = show(problem.package_dir / problem.seed_file)
     runs: list[dict[str, tuple[StageResult, list[dict[str, float]]]]] = []
     sample = None
     for attempt in range(2):
         per_split = {}
-        for split in SPLITS:
+        for split in splits_of(problem):
             rec = _Recorder(sandbox)
             try:
                 stage = run_split(problem, cast(Sandbox, rec), problem.initial_program, split, limits)
@@ -579,7 +588,7 @@ def check_seed_runs(problem: Problem, sandbox: Sandbox, limits: Limits | None = 
             per_split[split] = (stage, metrics)
         runs.append(per_split)
     out = []
-    for split in SPLITS:
+    for split in splits_of(problem):
         (s1, m1), (s2, m2) = runs[0][split], runs[1][split]
         diff = next((i.id for i, a, b in zip(problem.instances(split), m1, m2) if not _same(a, b)), None)
         if diff is None and problem.harness.repeats <= 1 and not _same(s1.metrics, s2.metrics):
@@ -620,7 +629,7 @@ def check_baselines(problem: Problem, sandbox: Sandbox, limits: Limits | None = 
         if file in broken:
             continue
         try:
-            outcome = evaluate(problem, sandbox, code, SPLITS, limits)
+            outcome = evaluate(problem, sandbox, code, splits_of(problem), limits)
         except Exception as exc:
             out.append(_scorer_finding(problem, f"baseline {name!r}", exc))
             continue
@@ -634,10 +643,10 @@ def check_baselines(problem: Problem, sandbox: Sandbox, limits: Limits | None = 
 
 # --- entry points -----------------------------------------------------------------------------------------
 @contextmanager
-def _sandbox() -> Iterator[Sandbox]:
+def _sandbox(problem: Problem | None = None) -> Iterator[Sandbox]:
     from evaluators.dispatch import claim_slot
 
-    with Sandbox(slot=claim_slot()) as sb:
+    with Sandbox(slot=claim_slot(), **(sandbox_imports(problem) if problem is not None else {})) as sb:
         yield sb
 
 
@@ -666,7 +675,7 @@ def check_problem(name: str, path: str | None = None, options: Mapping[str, Any]
         return [f for f in findings if f.check not in skip]
     findings += check_instances_deterministic(problem, factory, options)
     seed_ok = not any(f.check in (SEED_FILE, SEED_SYNTAX, SEED_ENTRY, SEED_ARITY, SEED_IMPORTS) for f in findings)
-    with _sandbox() if sandbox is None else nullcontext(sandbox) as sb:
+    with _sandbox(problem) if sandbox is None else nullcontext(sandbox) as sb:
         sample = None
         if seed_ok:
             seed_findings, sample = check_seed_runs(problem, sb, limits, eval_hint=eval_hint)
@@ -715,7 +724,7 @@ class ProblemContract:
         if cls._sandbox is None:
             from evaluators.dispatch import claim_slot
 
-            cls._sandbox = Sandbox(slot=claim_slot())
+            cls._sandbox = Sandbox(slot=claim_slot(), **sandbox_imports(cls.problem()))
         return cls._sandbox
 
     @classmethod

@@ -15,7 +15,7 @@ from sqlalchemy import event, func, select
 
 from evolve.archive import Archive, store
 from evolve.archive.models import ProgramRow
-from evolve.archive.store import schema_revision
+from evolve.archive.store import SCHEMA_HEAD, schema_revision
 
 needs_store_patch = pytest.mark.skipif(
     not hasattr(store, "_schema_lock"),
@@ -65,7 +65,7 @@ def test_processes_opening_a_fresh_database_at_once_all_get_the_newest_schema(db
     results = [out.get(timeout=120) for _ in procs]
     for p in procs:
         p.join(60)
-    assert results == ["0001"] * 4
+    assert results == [SCHEMA_HEAD] * 4
     a = Archive(db_url)
     for i in range(4):
         a.create_run(f"r{i}", "smtt", {}, i, None)

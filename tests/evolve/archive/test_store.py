@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import inspect
 
 from evolve.archive import Archive
-from evolve.archive.store import schema_revision, sqlite_url
+from evolve.archive.store import SCHEMA_HEAD, schema_revision, sqlite_url
 from evolve.errors import ArchiveError
 from evolve.evaluation import StageResult
 
@@ -22,7 +22,7 @@ def archive(db_url: str, tmp_path: Path) -> Iterator[Archive]:
 
 
 def test_new_database_is_migrated_to_the_newest_schema(archive: Archive) -> None:
-    assert schema_revision(archive.engine) == "0001"
+    assert schema_revision(archive.engine) == SCHEMA_HEAD
     assert {"runs", "programs", "evaluations", "llm_calls", "events"} <= set(inspect(archive.engine).get_table_names())
 
 
