@@ -162,10 +162,13 @@ def rewrite_overrides(args: list[str]) -> list[str]:
                 name = (saved.get("problem") or {}).get("name")
                 if name:
                     out.append(f"problem={name}" if name in _known_problem_configs() else f"problem.name={name}")
-    if any(a.startswith("problem.path=") for a in args) and not any(
-            a.startswith(("problem=", "problem.name=")) for a in args):
-        path = next(a for a in args if a.startswith("problem.path=")).split("=", 1)[1]
-        out.append(f"problem.name={Path(path).resolve().name}")
+                for key in ("path", "openevolve"):  # a folder problem is found again where it was
+                    folder = (saved.get("problem") or {}).get(key)
+                    if folder and not any(x.startswith(f"problem.{key}=") for x in args):
+                        out.append(f"problem.{key}={folder}")
+    folder_arg = next((a for a in args if a.startswith(("problem.path=", "problem.openevolve="))), None)
+    if folder_arg is not None and not any(a.startswith(("problem=", "problem.name=")) for a in args):
+        out.append(f"problem.name={Path(folder_arg.split('=', 1)[1]).expanduser().resolve().name}")
     return out
 
 

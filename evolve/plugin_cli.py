@@ -147,7 +147,10 @@ def cmd_check_problem(argv: list[str]) -> int:
         return 1
     where = f"folder {_shown(Path(path))}" if path else "registered name"
     print(f"checking problem {name!r} ({where})…", flush=True)
-    hint = f"problem.path={path}" if path else f"problem={name}"
+    from evolve.openevolve import is_openevolve_dir
+
+    hint = (f"problem.openevolve={path}" if is_openevolve_dir(Path(path)) else f"problem.path={path}") if path \
+        else f"problem={name}"
     findings = check_problem(name, path, options, skip=args.skip, eval_hint=hint)
     for f in findings:
         print(f"FAIL [{f.check}] {f}")

@@ -25,7 +25,7 @@ from evolve.errors import ArchiveError, ConfigError, EvolveError, ProblemError
 from evolve.evaluation import evaluate, sandbox_imports
 from evolve.llm.factory import make_mutator
 from evolve.loop import EVALUATOR_LOST, Evolution
-from evolve.plugins import load_problem
+from evolve.plugins import load_problem, source_path
 from evolve.problem import Problem
 from evolve.progress import ProgressLine
 from evolve.summary import build_summary, print_final, write_summary
@@ -68,13 +68,14 @@ def run(cfg: Any, run_dir: Path, console: Console | None = None, started: Any | 
 
 def _run(cfg: Any, run_dir: Path, console: Console, started: Any | None) -> dict[str, Any]:
     validate(cfg)
-    problem = load_problem(cfg.problem.name, cfg.problem.path, OmegaConf.to_container(cfg.problem.options))
+    folder = source_path(cfg.problem)
+    problem = load_problem(cfg.problem.name, folder, OmegaConf.to_container(cfg.problem.options))
     broken = fast_check(problem)
     if broken:
         raise ProblemError(f"problem {problem.name!r} breaks the plugin contract; nothing was run:\n  "
                            + "\n  ".join(broken)
-                           + f"\n`evolve check-problem {cfg.problem.path or cfg.problem.name}` runs the full checks")
-    spec = ProblemSpec(cfg.problem.name, cfg.problem.path,
+                           + f"\n`evolve check-problem {folder or cfg.problem.name}` runs the full checks")
+    spec = ProblemSpec(cfg.problem.name, folder,
                        dict(OmegaConf.to_container(cfg.problem.options)))  # type: ignore[arg-type]
     run_dir.mkdir(parents=True, exist_ok=True)
     resolved = OmegaConf.to_container(cfg, resolve=True)
@@ -101,7 +102,7 @@ def _run(cfg: Any, run_dir: Path, console: Console, started: Any | None) -> dict
     archive.update_run(run_id, meta={
         **archive.get_run(run_id).meta,
         "reference_score": {s: problem.reference_score(s) for s in ("quick", "train", "holdout")},
-        "summary_metrics": list(summary_metrics(problem)), "workers": workers,
+        "summary_metrics": list(summary_metrics(problem)), "workers": workers, "has_holdout": problem.has_holdout,
         "metric_notes": problem.describe_metrics()})
     try:
         def executor_factory() -> Any:
@@ -237,7 +238,7 @@ def eval_file(cfg: Any) -> dict[str, Any]:
         raise ConfigError(f"{cfg.file}: no such program file")
     if cfg.split not in ("quick", "train", "holdout"):
         raise ConfigError(f"split={cfg.split}: use quick, train or holdout")
-    problem = load_problem(cfg.problem.name, cfg.problem.path, OmegaConf.to_container(cfg.problem.options))
+    problem = load_problem(cfg.problem.name, source_path(cfg.problem), OmegaConf.to_container(cfg.problem.options))
     code = path.read_text(encoding="utf-8")
     with Sandbox(slot=claim_slot(), isolation=isolation_from(cfg), disk_mb=cfg.evaluator.disk_mb,
                  **sandbox_imports(problem)) as sandbox:

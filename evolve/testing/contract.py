@@ -178,11 +178,11 @@ def check_attributes(problem: Problem) -> list[Finding]:
         out.append(Finding(ATTRIBUTES, file, f"`package_dir` {problem.package_dir} is not a folder",
                            "set `package_dir = Path(__file__).resolve().parent`"))
     out += _harness_findings(problem.harness, file)
-    extra = sorted(m for m in getattr(problem, "allowed_imports", ()) if m.split(".")[0] not in SANDBOX_MODULES)
+    extra = sorted(m for m in getattr(problem, "allowed_imports", ()) if m.split(".")[0] not in _modules(problem))
     if extra:
         out.append(Finding(ALLOWED_IMPORTS, file, f"`allowed_imports` lists {', '.join(extra)}, which the "
                            "sandbox cannot import",
-                           f"list only modules the sandbox preloads ({', '.join(sorted(SANDBOX_MODULES))})"))
+                           f"list only modules the sandbox preloads ({', '.join(sorted(_modules(problem)))})"))
     return out
 
 
@@ -216,8 +216,13 @@ def _defines(tree: ast.Module, name: str) -> ast.AST | None:
     return None
 
 
+def _modules(problem: Problem) -> frozenset[str]:
+    """Top-level modules this problem's candidates can import: the preloaded ones and its sandbox_modules."""
+    return SANDBOX_MODULES | {m.split(".")[0] for m in problem.sandbox_modules}
+
+
 def check_program_source(code: str, entry: str, file: str, *, seed: bool = True,
-                         n_args: int | None = None) -> list[Finding]:
+                         n_args: int | None = None, modules: frozenset[str] = SANDBOX_MODULES) -> list[Finding]:
     """A program's text: it parses, (for the seed) has EVOLVE-BLOCK markers, defines `entry` at module
     level with a signature that accepts `n_args` positional arguments, and imports only what the sandbox
     can import."""
@@ -263,11 +268,11 @@ def check_program_source(code: str, entry: str, file: str, *, seed: bool = True,
         else:
             continue
         for module in modules:
-            if module.split(".")[0] not in SANDBOX_MODULES:
+            if module.split(".")[0] not in modules:
                 out.append(Finding(ids["imports"], file, f"line {sub.lineno}: imports {module}, which the "
                                    "sandbox cannot import (the candidate runs without access to installed "
                                    "packages or the disk)",
-                                   f"use only {', '.join(sorted(SANDBOX_MODULES - {'__future__'}))}"))
+                                   f"use only {', '.join(sorted(modules - {'__future__'}))}"))
     return out
 
 
@@ -288,7 +293,8 @@ def check_seed_source(problem: Problem) -> list[Finding]:
     if not path.is_file():
         return [Finding(SEED_FILE, show(path), "the seed program is missing",
                         f"write {problem.seed_file} with the entry function `{problem.entry}` and EVOLVE-BLOCK markers")]
-    return check_program_source(problem.initial_program, problem.entry, show(path), n_args=_n_args(problem))
+    return check_program_source(problem.initial_program, problem.entry, show(path), n_args=_n_args(problem),
+                                modules=_modules(problem))
 
 
 def check_description(problem: Problem) -> list[Finding]:
@@ -314,7 +320,8 @@ def check_baseline_sources(problem: Problem) -> list[Finding]:
     n_args = _n_args(problem)
     for name, code in problem.baselines().items():
         file = show(problem.package_dir / "baselines" / f"{name}.py")
-        out.extend(check_program_source(code, problem.entry, file, seed=False, n_args=n_args))
+        out.extend(check_program_source(code, problem.entry, file, seed=False, n_args=n_args,
+                                        modules=_modules(problem)))
     return out
 
 
