@@ -105,6 +105,8 @@ def _eval_main(cfg: DictConfig) -> None:
             console.print(f"  {k}: {v:.6g}" if isinstance(v, float) else f"  {k}: {v}")
         if result["error"]:
             console.print(f"  error: {result['error']}")
+        if result.get("feedback"):
+            console.print("  the evaluator's notes:\n" + escape(result["feedback"]), highlight=False)
     sys.exit(0 if result["status"] == "ok" else 1)
 
 

@@ -246,7 +246,8 @@ def eval_file(cfg: Any) -> dict[str, Any]:
     stage = out.stages[-1] if out.stages else None
     return {"status": out.status, "metrics": dict(stage.metrics) if stage else {}, "error": out.error,
             "split": cfg.split, "problem": problem.name, "file": str(path),
-            "failed_instance": stage.failed_instance if stage else None}
+            "failed_instance": stage.failed_instance if stage else None,
+            "feedback": stage.feedback if stage else ""}
 
 
 __all__ = ["EvolveError", "eval_file", "run"]

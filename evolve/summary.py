@@ -50,6 +50,7 @@ def build_summary(archive: Archive, run_id: str, run_dir: str | None) -> dict[st
         "seed": _splits(seed_full) if seed_full else {},
         "best": ({"id": best_full.id, **_splits(best_full)} if best_full else {"id": None}),
         "baselines": baselines,
+        "has_holdout": bool(run.meta.get("has_holdout", True)),
     }
 
 
@@ -95,6 +96,9 @@ def print_final(summary: dict[str, Any], metrics: tuple[str, ...], console: Cons
     if not console.is_terminal and console.width < 200:  # logs and pipes: never squeeze the table
         console = Console(width=200, file=console.file)
     console.print(final_table(summary, metrics))
+    if not summary.get("has_holdout", True):
+        console.print("no hold-out: this problem names no hold-out evaluator, so every score above was seen by "
+                      "the search", soft_wrap=True)
     counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.get("statuses", {}).items()))
     if counts:
         console.print(f"candidates: {counts}")

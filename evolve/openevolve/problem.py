@@ -75,7 +75,7 @@ class OpenEvolveProblem(Problem):
         self.harness = Harness(timeout_s=budget, split_timeout_s=budget)
         self.allowed_imports = tuple(sorted({m.split(".")[0] for m in _imports_of([seed], set())}))
         shipped = {n: t for n, t in files.items() if layout.holdout_file is None or n != layout.holdout_file.name}
-        self._programs = {split: self._prefix(shipped if split != "holdout" else files) for split in ("run", "holdout")}
+        self._programs = {"run": self._prefix(shipped, holdout=False), "holdout": self._prefix(files, holdout=True)}
         self._instances = {split: [Instance(f"openevolve/{split}", (split,))] for split in ("quick", "train", "holdout")}
 
     # --- what the sandbox runs --------------------------------------------------------------------
@@ -86,12 +86,12 @@ class OpenEvolveProblem(Problem):
     def sandbox_program(self, code: str, split: str) -> str:
         return self._programs["holdout" if split == "holdout" else "run"] + f"SPEC['program'] = {code!r}\n"
 
-    def _prefix(self, files: Mapping[str, str]) -> str:
+    def _prefix(self, files: Mapping[str, str], holdout: bool) -> str:
         s, lay = self.settings, self.layout
         spec = {"files": dict(files), "evaluator": lay.evaluator.name, "program_file": PROGRAM_FILE,
                 "cascade": s.cascade, "thresholds": list(s.thresholds), "evaluator_args": dict(s.evaluator_args),
-                "holdout_file": lay.holdout_file.name if lay.holdout_file else None,
-                "holdout_function": lay.holdout_function, "max_artifact_bytes": s.max_artifact_bytes}
+                "holdout_file": lay.holdout_file.name if lay.holdout_file and holdout else None,
+                "holdout_function": lay.holdout_function if holdout else None, "max_artifact_bytes": s.max_artifact_bytes}
         return HARNESS.read_text(encoding="utf-8") + f"\nSPEC.update({spec!r})\n"
 
     # --- what the LLM is told ---------------------------------------------------------------------
