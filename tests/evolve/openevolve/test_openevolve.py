@@ -132,7 +132,7 @@ def test_a_holdout_file_is_shipped_only_to_holdout_evaluations(tmp_path: Path) -
 def test_unknown_options_and_missing_files_are_named() -> None:
     with pytest.raises(ValueError, match="unknown option 'bogus'"):
         make(PROBLEMS / "minimize", {"bogus": 1})
-    with pytest.raises(ProblemError, match="problem.options.evaluator=nope.py: no such file"):
+    with pytest.raises(ProblemError, match=r"problem\.options\.evaluator=nope\.py: no such file"):
         make(PROBLEMS / "minimize", {"evaluator": "nope.py"})
 
 

@@ -18,7 +18,7 @@ def _score(program_path, target=(1.0, -2.0)):
     if not hasattr(program, "run_search"):
         return {"combined_score": 0.0, "error": "Missing run_search function"}
     start = time.time()
-    x, y, value = run_with_timeout(program.run_search)
+    x, y, _ = run_with_timeout(program.run_search)
     x, y = float(x), float(y)
     true_value = (x - 1.0) ** 2 + (y + 2.0) ** 2
     distance = float(np.hypot(x - target[0], y - target[1]))
