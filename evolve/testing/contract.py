@@ -222,7 +222,7 @@ def _modules(problem: Problem) -> frozenset[str]:
 
 
 def check_program_source(code: str, entry: str, file: str, *, seed: bool = True,
-                         n_args: int | None = None, modules: frozenset[str] = SANDBOX_MODULES) -> list[Finding]:
+                         n_args: int | None = None, importable: frozenset[str] = SANDBOX_MODULES) -> list[Finding]:
     """A program's text: it parses, (for the seed) has EVOLVE-BLOCK markers, defines `entry` at module
     level with a signature that accepts `n_args` positional arguments, and imports only what the sandbox
     can import."""
@@ -268,11 +268,11 @@ def check_program_source(code: str, entry: str, file: str, *, seed: bool = True,
         else:
             continue
         for module in modules:
-            if module.split(".")[0] not in modules:
+            if module.split(".")[0] not in importable:
                 out.append(Finding(ids["imports"], file, f"line {sub.lineno}: imports {module}, which the "
                                    "sandbox cannot import (the candidate runs without access to installed "
                                    "packages or the disk)",
-                                   f"use only {', '.join(sorted(modules - {'__future__'}))}"))
+                                   f"use only {', '.join(sorted(importable - {'__future__'}))}"))
     return out
 
 
@@ -294,7 +294,7 @@ def check_seed_source(problem: Problem) -> list[Finding]:
         return [Finding(SEED_FILE, show(path), "the seed program is missing",
                         f"write {problem.seed_file} with the entry function `{problem.entry}` and EVOLVE-BLOCK markers")]
     return check_program_source(problem.initial_program, problem.entry, show(path), n_args=_n_args(problem),
-                                modules=_modules(problem))
+                                importable=_modules(problem))
 
 
 def check_description(problem: Problem) -> list[Finding]:
@@ -321,7 +321,7 @@ def check_baseline_sources(problem: Problem) -> list[Finding]:
     for name, code in problem.baselines().items():
         file = show(problem.package_dir / "baselines" / f"{name}.py")
         out.extend(check_program_source(code, problem.entry, file, seed=False, n_args=n_args,
-                                        modules=_modules(problem)))
+                                        importable=_modules(problem)))
     return out
 
 
