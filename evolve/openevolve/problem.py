@@ -23,6 +23,8 @@ from evolve.openevolve.settings import OpenEvolveSettings
 from evolve.problem import Harness, Instance, InvalidOutput, Problem
 
 HARNESS = Path(__file__).with_name("harness.py")
+#: what harness.py imports beyond the sandbox's default preload
+HARNESS_MODULES = ("importlib.util", "types")
 #: the function of harness.py the sandbox calls
 ENTRY = "openevolve_evaluate"
 #: the candidate's file name in the child's working folder (OpenEvolve uses a temporary .py file)
@@ -68,8 +70,8 @@ class OpenEvolveProblem(Problem):
         self.entry = layout.entry or _called_function(seed, evaluator, layout.initial)
         self.has_holdout = layout.holdout_file is not None or layout.holdout_function is not None
         files = _sibling_files(layout)
-        self.sandbox_modules = _imports_of([seed, *(t for n, t in files.items() if n.endswith(".py"))],
-                                           {Path(n).stem for n in files})
+        self.sandbox_modules = tuple(dict.fromkeys((*HARNESS_MODULES, *_imports_of(
+            [seed, *(t for n, t in files.items() if n.endswith(".py"))], {Path(n).stem for n in files}))))
         stages = 3 if settings.cascade and "evaluate_stage1" in _functions(evaluator) else 1
         budget = settings.timeout_s * stages  # OpenEvolve's timeout holds per stage function
         self.harness = Harness(timeout_s=budget, split_timeout_s=budget)
@@ -100,7 +102,7 @@ class OpenEvolveProblem(Problem):
         intro = self.settings.system_message or (
             f"Improve the program so that its OpenEvolve evaluator ({self.layout.evaluator.name}) scores it higher.")
         return (f"{intro}\n\nThe evaluator loads the program as a module from a file and calls `{self.entry}`. "
-                f"The score is the evaluator's `{self._metric_label()}` (higher is better); the evaluator's other "
+                f"The score is the evaluator's {self._metric_label()} (higher is better); the evaluator's other "
                 "metrics and its notes on the program are shown with it.\n")
 
     def describe_metrics(self) -> dict[str, str]:
@@ -111,7 +113,9 @@ class OpenEvolveProblem(Problem):
         return notes
 
     def _metric_label(self) -> str:
-        return self.layout.score_metric or "combined_score (or the mean of its numeric metrics without one)"
+        if self.layout.score_metric:
+            return f"`{self.layout.score_metric}`"
+        return "`combined_score` (without one, the mean of its numeric metrics)"
 
     # --- data and scoring -------------------------------------------------------------------------
     def instances(self, split: str) -> Sequence[Instance]:

@@ -48,6 +48,16 @@ def test_offline_run_without_a_holdout_says_so(cli: Any, tmp_path: Path) -> None
 
 
 @pytest.mark.slow
+def test_an_openevolve_run_resumes_from_its_run_directory(cli: Any, tmp_path: Path) -> None:
+    _, _, run_rec, _ = run(cli, tmp_path, [f"problem.openevolve={PROBLEMS / 'minimize'}", "search.iterations=6"])
+    assert run_rec.evaluations == 6
+    proc = cli(["run", *COMMON, f"resume={tmp_path / 'run'}", "search.iterations=10"], timeout=240)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    again = Archive.for_run_dir(tmp_path / "run").get_run()
+    assert again.id == run_rec.id and again.evaluations == 10 and again.problem == "minimize"
+
+
+@pytest.mark.slow
 def test_llm_run_shows_the_evaluators_artifacts_in_the_next_prompt(cli: Any, tmp_path: Path) -> None:
     up = "Guess higher.\n<<<<<<< SEARCH\n    return 10\n=======\n    return 30\n>>>>>>> REPLACE\n"
 

@@ -86,6 +86,19 @@ def test_a_candidate_cannot_reach_outside_the_sandbox_through_the_evaluator(cli:
     assert out["status"] in ("forbidden", "crash") and out["metrics"] == {}
 
 
+def test_an_evaluator_that_starts_a_process_is_forbidden_with_the_reason(cli: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "spawns"  # OpenEvolve's circle-packing evaluator runs the program this way
+    folder.mkdir()
+    shutil.copy(PROBLEMS / "raises" / "initial_program.py", folder)
+    (folder / "evaluator.py").write_text(
+        "import subprocess\nimport sys\n\n\ndef evaluate(program_path):\n"
+        "    proc = subprocess.run([sys.executable, program_path], capture_output=True, timeout=10)\n"
+        "    return {'combined_score': float(proc.returncode == 0)}\n")
+    proc = cli(["eval", str(folder / "initial_program.py"), f"problem.openevolve={folder}", "--json"], timeout=120)
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["status"] == "forbidden" and "starting a process (subprocess.Popen)" in out["error"]
+
+
 @pytest.mark.parametrize("problem", ["minimize", "cascade", "artifacts", "raises"])
 def test_check_problem_passes_on_each_openevolve_folder(cli: Any, problem: str) -> None:
     proc = cli(["check-problem", str(PROBLEMS / problem)], timeout=120)
