@@ -68,13 +68,17 @@ def limits_for(problem: Problem, base: Limits, split: str) -> Limits:
 
 def sandbox_imports(problem: Problem) -> dict[str, tuple[str, ...]]:
     """The `packages` and `preload` of a Sandbox that can run this problem's programs: the defaults plus
-    `Problem.sandbox_modules` (third-party ones linked in as packages)."""
+    `Problem.sandbox_modules` (third-party ones linked in as packages). Worked out once per problem object."""
+    cached: dict[str, tuple[str, ...]] | None = problem.__dict__.get("_evolve_imports")
+    if cached is not None:
+        return cached
     import sys
 
     extra = tuple(m for m in problem.sandbox_modules if m not in DEFAULT_PRELOAD)
     packages = tuple(dict.fromkeys((*DEFAULT_PACKAGES, *(m.split(".")[0] for m in extra
                                                          if m.split(".")[0] not in sys.stdlib_module_names))))
-    return {"packages": packages, "preload": (*DEFAULT_PRELOAD, *extra)}
+    found = problem.__dict__["_evolve_imports"] = {"packages": packages, "preload": (*DEFAULT_PRELOAD, *extra)}
+    return found
 
 
 def run_split(problem: Problem, sandbox: Sandbox, code: str, split: str, limits: Limits) -> StageResult:

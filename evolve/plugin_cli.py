@@ -22,7 +22,9 @@ then found by name), else the current directory. See docs/plugins.md."""
 
 
 def _folder_problems(folders: list[Path]) -> list[PluginRef]:
-    """Plugin folders (a package with a `def make`) directly inside `folders`, found by path."""
+    """Plugin folders (a package with a `def make`) and OpenEvolve-format folders directly inside `folders`."""
+    from evolve.openevolve import is_openevolve_dir
+
     refs = []
     for folder in folders:
         if not folder.is_dir():
@@ -31,6 +33,8 @@ def _folder_problems(folders: list[Path]) -> list[PluginRef]:
             init = sub / "__init__.py"
             if init.is_file() and "def make" in init.read_text(encoding="utf-8", errors="replace"):
                 refs.append(PluginRef(sub.name, "folder", str(sub)))
+            elif sub.is_dir() and is_openevolve_dir(sub):
+                refs.append(PluginRef(sub.name, "openevolve", str(sub)))
     return refs
 
 
@@ -62,6 +66,8 @@ def cmd_problems(argv: list[str]) -> int:
         print(f"{r.name:<{width}}  {r.source:<11}  {r.location}")
     if any(r.source == "folder" for r in refs):
         print("\nrun a folder with `evolve run problem.path=LOCATION`; the others with `evolve run problem=NAME`")
+    if any(r.source == "openevolve" for r in refs):
+        print("run an OpenEvolve folder with `evolve run problem.openevolve=LOCATION` (docs/openevolve.md)")
     return 0
 
 

@@ -62,6 +62,8 @@ def source_path(problem_cfg: Any) -> str | None:
 
         if problem_cfg.get("path"):
             raise ProblemError("give problem.openevolve=DIR or problem.path=DIR, not both")
+        if not Path(folder).expanduser().is_dir():
+            raise ProblemError(f"problem.openevolve={folder}: no such folder")
         if not is_openevolve_dir(Path(folder).expanduser()):
             raise ProblemError(f"problem.openevolve={folder}: not a folder in OpenEvolve's format (an "
                                "evaluator.py and no __init__.py); a native plugin folder goes in problem.path=")

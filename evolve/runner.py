@@ -239,6 +239,9 @@ def eval_file(cfg: Any) -> dict[str, Any]:
     if cfg.split not in ("quick", "train", "holdout"):
         raise ConfigError(f"split={cfg.split}: use quick, train or holdout")
     problem = load_problem(cfg.problem.name, source_path(cfg.problem), OmegaConf.to_container(cfg.problem.options))
+    if cfg.split == "holdout" and not problem.has_holdout:
+        raise ConfigError(f"split=holdout: problem {problem.name!r} has no hold-out split (an OpenEvolve folder gets "
+                          "one from problem.options.holdout=FUNCTION or holdout_file=FILE)")
     code = path.read_text(encoding="utf-8")
     with Sandbox(slot=claim_slot(), isolation=isolation_from(cfg), disk_mb=cfg.evaluator.disk_mb,
                  **sandbox_imports(problem)) as sandbox:

@@ -9,6 +9,7 @@ the child, and the parent validates them. An exception from the evaluator propag
 the program as `crash` with the traceback.
 """
 
+import base64
 import importlib.util
 import math
 import os
@@ -79,9 +80,10 @@ def _setup():
         return _DONE["module"], _DONE["program_path"]
     _install_openevolve_module()
     folder = os.getcwd()
-    for name, text in SPEC["files"].items():
-        with open(os.path.join(folder, name), "w", encoding="utf-8") as fh:
-            fh.write(text)
+    for name, content in SPEC["files"].items():
+        data = base64.b64decode(content["base64"]) if isinstance(content, dict) else content.encode("utf-8")
+        with open(os.path.join(folder, name), "wb") as fh:
+            fh.write(data)
     if folder not in sys.path:
         sys.path.insert(0, folder)
     program_path = os.path.join(folder, SPEC["program_file"])

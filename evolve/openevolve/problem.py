@@ -10,6 +10,7 @@ class checks their shape. The score is the evaluator's own number: it is as trus
 from __future__ import annotations
 
 import ast
+import base64
 import importlib.util
 import math
 import sys
@@ -24,7 +25,7 @@ from evolve.problem import Harness, Instance, InvalidOutput, Problem
 
 HARNESS = Path(__file__).with_name("harness.py")
 #: what harness.py imports beyond the sandbox's default preload
-HARNESS_MODULES = ("importlib.util", "types")
+HARNESS_MODULES = ("importlib.util", "types", "base64")
 #: the function of harness.py the sandbox calls
 ENTRY = "openevolve_evaluate"
 #: the candidate's file name in the child's working folder (OpenEvolve uses a temporary .py file)
@@ -71,12 +72,13 @@ class OpenEvolveProblem(Problem):
         self.has_holdout = layout.holdout_file is not None or layout.holdout_function is not None
         files = _sibling_files(layout)
         self.sandbox_modules = tuple(dict.fromkeys((*HARNESS_MODULES, *_imports_of(
-            [seed, *(t for n, t in files.items() if n.endswith(".py"))], {Path(n).stem for n in files}))))
+            [seed, *(t for n, t in files.items() if n.endswith(".py") and isinstance(t, str))],
+            {Path(n).stem for n in files}))))
         stages = 3 if settings.cascade and "evaluate_stage1" in _functions(evaluator) else 1
         budget = settings.timeout_s * stages  # OpenEvolve's timeout holds per stage function
         self.harness = Harness(timeout_s=budget, split_timeout_s=budget)
         self.allowed_imports = tuple(sorted({m.split(".")[0] for m in _imports_of([seed], set())}))
-        shipped = {n: t for n, t in files.items() if layout.holdout_file is None or n != layout.holdout_file.name}
+        shipped = {n: f for n, f in files.items() if layout.holdout_file is None or n != layout.holdout_file.name}
         self._programs = {"run": self._prefix(shipped, holdout=False), "holdout": self._prefix(files, holdout=True)}
         self._instances = {split: [Instance(f"openevolve/{split}", (split,))] for split in ("quick", "train", "holdout")}
 
@@ -88,7 +90,7 @@ class OpenEvolveProblem(Problem):
     def sandbox_program(self, code: str, split: str) -> str:
         return self._programs["holdout" if split == "holdout" else "run"] + f"SPEC['program'] = {code!r}\n"
 
-    def _prefix(self, files: Mapping[str, str], holdout: bool) -> str:
+    def _prefix(self, files: Mapping[str, Any], holdout: bool) -> str:
         s, lay = self.settings, self.layout
         spec = {"files": dict(files), "evaluator": lay.evaluator.name, "program_file": PROGRAM_FILE,
                 "cascade": s.cascade, "thresholds": list(s.thresholds), "evaluator_args": dict(s.evaluator_args),
@@ -218,24 +220,29 @@ def _called_function(seed: str, evaluator: str, seed_path: Path) -> str:
     return next((f for f in defined if f in used), defined[0])
 
 
-def _sibling_files(layout: Layout) -> dict[str, str]:
-    """The evaluator and the text files beside it (modules it imports, data it reads), not the seed or config."""
+def _sibling_files(layout: Layout) -> dict[str, Any]:
+    """The evaluator and the files beside it (modules it imports, data it reads), not the seed or config:
+    text as text, other files as {"base64": …}."""
     skip = {layout.initial.resolve(), *((layout.config.resolve(),) if layout.config else ())}
-    files: dict[str, str] = {}
+    files: dict[str, Any] = {}
     total = 0
     extra = [layout.holdout_file] if layout.holdout_file and layout.holdout_file.parent != layout.folder else []
     for path in [*sorted(layout.folder.iterdir()), *extra]:
         if not path.is_file() or path.resolve() in skip or path.name.startswith("."):
             continue
         try:
-            text = path.read_text(encoding="utf-8")
-        except (UnicodeDecodeError, OSError):
-            continue  # binary data cannot travel as text: an evaluator reading it fails with a clear error
-        total += len(text)
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ProblemError(f"{path}: cannot read it ({exc}); every file beside the evaluator is shipped "
+                               "with it") from exc
+        total += len(data)
         if total > MAX_FILES_BYTES:
-            raise ProblemError(f"{layout.folder}: its text files hold more than {MAX_FILES_BYTES >> 20} MB; every "
+            raise ProblemError(f"{layout.folder}: its files hold more than {MAX_FILES_BYTES >> 20} MB; every "
                                "evaluation ships them to the sandbox: move large data out of the folder")
-        files[path.name] = text
+        try:
+            files[path.name] = data.decode("utf-8")
+        except UnicodeDecodeError:
+            files[path.name] = {"base64": base64.b64encode(data).decode("ascii")}
     return files
 
 

@@ -43,6 +43,9 @@ def test_offline_run_without_a_holdout_says_so(cli: Any, tmp_path: Path) -> None
                                                           "search.iterations=10"])
     assert summary["has_holdout"] is False and "holdout" not in summary["best"]
     assert "no hold-out" in proc.stdout
+    report = cli(["report", str(tmp_path / "run"), "-o", str(tmp_path / "report.html")], timeout=120)
+    assert report.returncode == 0, report.stderr
+    assert "no hold-out" in (tmp_path / "report.md").read_text()
     seed = archive.program(next(iter(archive.programs(run_rec.id, roles=("seed",)))).id)
     assert seed.holdout is None and seed.metrics["stage2_ran"] == 1.0
 

@@ -116,6 +116,46 @@ def test_check_problem_names_a_seed_the_evaluator_cannot_score(cli: Any, tmp_pat
     assert "FAIL [seed-valid]" in proc.stdout and "cannot score a negative answer" in proc.stdout
 
 
+def test_the_evaluator_reads_data_files_beside_it_and_imports_its_own_modules(cli: Any, tmp_path: Path) -> None:
+    import numpy as np
+
+    folder = tmp_path / "withdata"
+    shutil.copytree(PROBLEMS / "raises", folder)
+    np.save(folder / "weights.npy", np.array([2.0, 3.0]))  # a binary file
+    (folder / "helpers.py").write_text("def double(x):\n    return 2 * x\n")
+    (folder / "evaluator.py").write_text(
+        "import importlib.util\nimport os\n\nimport numpy as np\n\nfrom helpers import double\n\n\n"
+        "def evaluate(program_path):\n"
+        "    w = np.load(os.path.join(os.path.dirname(__file__), 'weights.npy'))\n"
+        "    spec = importlib.util.spec_from_file_location('p', program_path)\n"
+        "    m = importlib.util.module_from_spec(spec)\n    spec.loader.exec_module(m)\n"
+        "    return {'combined_score': double(float(w.sum()) * m.answer())}\n")
+    proc = cli(["eval", str(folder / "initial_program.py"), f"problem.openevolve={folder}", "--json"], timeout=120)
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["status"] == "ok", out
+    assert out["metrics"]["score"] == 10.0
+
+
+def test_user_mistakes_are_one_clear_line(cli: Any, tmp_path: Path) -> None:
+    folder = str(PROBLEMS / "minimize")
+    proc = cli(["run", f"problem.openevolve={folder}", "+problem.options.bogus=1"], timeout=120)
+    assert proc.returncode == 2 and "unknown option 'bogus'" in proc.stderr and "Traceback" not in proc.stderr
+    proc = cli(["run", f"problem.openevolve={tmp_path}"], timeout=120)
+    assert proc.returncode == 2 and "not a folder in OpenEvolve's format" in proc.stderr
+    proc = cli(["run", f"problem.openevolve={tmp_path / 'nope'}"], timeout=120)
+    assert proc.returncode == 2 and "no such folder" in proc.stderr
+    proc = cli(["eval", str(PROBLEMS / "minimize" / "initial_program.py"), f"problem.openevolve={folder}",
+                "split=holdout"], timeout=120)
+    assert proc.returncode == 2 and "has no hold-out split" in proc.stderr
+
+
+def test_problems_lists_openevolve_folders(cli: Any) -> None:
+    proc = cli(["problems", "--dir", str(PROBLEMS)], timeout=120)
+    assert proc.returncode == 0
+    assert any(line.split()[:2] == ["cascade", "openevolve"] for line in proc.stdout.splitlines())
+    assert "problem.openevolve=LOCATION" in proc.stdout
+
+
 # --- the adapter in-process: layout, options, config.yaml, fitness ---------------------------------------
 def test_a_folder_without_init_and_with_evaluator_py_loads_by_path_too() -> None:
     problem = load_problem("minimize", str(PROBLEMS / "minimize"), {})
