@@ -11,6 +11,7 @@ the program as `crash` with the traceback.
 
 import base64
 import importlib.util
+import linecache
 import math
 import os
 import sys
@@ -74,12 +75,32 @@ def _install_openevolve_module():
     sys.modules["openevolve.evaluation_result"] = result
 
 
+def _quote_only_local_sources(folder):
+    """Tracebacks quote source lines of files in `folder` only.
+
+    Evaluators format tracebacks (`traceback.format_exc()`) that pass through standard modules; quoting
+    their lines would read the interpreter's files, which the sandbox forbids (and the candidate's
+    evaluation would end `forbidden`). Lines of those frames are left out instead.
+    """
+    read = linecache.updatecache
+    inside = folder.rstrip(os.sep) + os.sep
+
+    def updatecache(filename, module_globals=None):
+        path = os.path.abspath(filename) if filename and not filename.startswith("<") else ""
+        if not path.startswith(inside):
+            return []
+        return read(filename, module_globals)
+
+    linecache.updatecache = updatecache
+
+
 def _setup():
     """Write the files, load the evaluator module; once per process."""
     if "module" in _DONE:
         return _DONE["module"], _DONE["program_path"]
     _install_openevolve_module()
     folder = os.getcwd()
+    _quote_only_local_sources(folder)
     for name, content in SPEC["files"].items():
         data = base64.b64decode(content["base64"]) if isinstance(content, dict) else content.encode("utf-8")
         with open(os.path.join(folder, name), "wb") as fh:

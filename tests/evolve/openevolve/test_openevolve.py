@@ -116,6 +116,31 @@ def test_check_problem_names_a_seed_the_evaluator_cannot_score(cli: Any, tmp_pat
     assert "FAIL [seed-valid]" in proc.stdout and "cannot score a negative answer" in proc.stdout
 
 
+def test_an_evaluator_formatting_a_traceback_through_standard_modules_is_not_forbidden(cli: Any,
+                                                                                       tmp_path: Path) -> None:
+    folder = tmp_path / "catches"  # as OpenEvolve's function_minimization evaluator does for a failing trial
+    folder.mkdir()
+    (folder / "initial_program.py").write_text(
+        "# EVOLVE-BLOCK-START\ndef run_search():\n    bounds = (-5, 5)\n    return bounds[3]\n# EVOLVE-BLOCK-END\n")
+    (folder / "evaluator.py").write_text(
+        "import concurrent.futures\nimport importlib.util\nimport traceback\n\n\n"
+        "def evaluate(program_path):\n"
+        "    spec = importlib.util.spec_from_file_location('p', program_path)\n"
+        "    m = importlib.util.module_from_spec(spec)\n    spec.loader.exec_module(m)\n"
+        "    try:\n"
+        "        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as ex:\n"
+        "            ex.submit(m.run_search).result(timeout=5)\n"
+        "    except Exception as e:\n"
+        "        print(traceback.format_exc())\n"
+        "        return {'combined_score': 0.0, 'error': str(e), 'trace': traceback.format_exc()}\n"
+        "    return {'combined_score': 1.0}\n")
+    proc = cli(["eval", str(folder / "initial_program.py"), f"problem.openevolve={folder}", "--json"], timeout=120)
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["status"] == "ok", out
+    assert "return bounds[3]" in out["feedback"]  # the candidate's own line is quoted
+    assert "IndexError: tuple index out of range" in out["feedback"]
+
+
 def test_the_evaluator_reads_data_files_beside_it_and_imports_its_own_modules(cli: Any, tmp_path: Path) -> None:
     import numpy as np
 
