@@ -38,9 +38,9 @@ def test_offline_run_of_function_minimisation_improves_and_scores_the_named_hold
 
 
 @pytest.mark.slow
-def test_offline_run_without_a_holdout_says_so(cli: Any, tmp_path: Path) -> None:
+def test_offline_run_without_a_holdout_says_so_with_worker_processes(cli: Any, tmp_path: Path) -> None:
     proc, archive, run_rec, summary = run(cli, tmp_path, [f"problem.openevolve={PROBLEMS / 'cascade'}",
-                                                          "search.iterations=10"])
+                                                          "search.iterations=10", "evaluator=loky"])
     assert summary["has_holdout"] is False and "holdout" not in summary["best"]
     assert "no hold-out" in proc.stdout
     report = cli(["report", str(tmp_path / "run"), "-o", str(tmp_path / "report.html")], timeout=120)
