@@ -78,8 +78,9 @@ def _sandbox(isolation: Isolation, disk_mb: int, imports: Mapping[str, tuple[str
     if sb is None or sb.isolation != isolation or sb.disk_mb != disk_mb or (
             imports is not None and (sb.packages, sb.preload) != (imports["packages"], imports["preload"])):
         if sb is not None:
-            sb.close()
-        _state.sandbox = Sandbox(slot=claim_slot(), isolation=isolation, disk_mb=disk_mb, **(imports or {}))
+            sb.close()  # its zygote and candidates are gone: the new sandbox takes over its slot
+        _state.sandbox = Sandbox(slot=sb.slot if sb is not None else claim_slot(), isolation=isolation,
+                                 disk_mb=disk_mb, **(imports or {}))
     return _state.sandbox  # type: ignore[return-value]
 
 
