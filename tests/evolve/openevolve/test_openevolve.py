@@ -141,6 +141,28 @@ def test_an_evaluator_formatting_a_traceback_through_standard_modules_is_not_for
     assert "IndexError: tuple index out of range" in out["feedback"]
 
 
+def test_config_turns_the_cascade_off_and_passes_evaluator_args(cli: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "noscascade"
+    shutil.copytree(PROBLEMS / "cascade", folder)
+    (folder / "config.yaml").write_text("evaluator:\n  cascade_evaluation: false\n  evaluator_args: {bonus: 0.25}\n")
+    (folder / "evaluator.py").write_text((folder / "evaluator.py").read_text().replace(
+        "def evaluate(program_path):\n    return {\"combined_score\": _quality(program_path), \"direct_ran\": 1.0}",
+        "def evaluate(program_path, bonus=0.0):\n"
+        "    return {\"combined_score\": _quality(program_path) + bonus, \"direct_ran\": 1.0}"))
+    proc = cli(["eval", str(folder / "initial_program.py"), f"problem.openevolve={folder}", "--json", "split=quick"],
+               timeout=120)
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["status"] == "ok" and out["metrics"]["direct_ran"] == 1.0  # no stage functions called
+    assert out["metrics"]["score"] == pytest.approx(0.65)
+
+
+def test_score_metric_names_the_metric_that_is_the_score(cli: Any, tmp_path: Path) -> None:
+    out = eval_json(cli, "minimize", None, "+problem.options.score_metric=distance_score", tmp_path=tmp_path)
+    assert out["status"] == "ok" and out["metrics"]["score"] == out["metrics"]["distance_score"]
+    missing = eval_json(cli, "minimize", None, "+problem.options.score_metric=nope", tmp_path=tmp_path)
+    assert missing["status"] == "invalid" and "returned no numeric `nope`" in missing["error"]
+
+
 def test_the_evaluator_reads_data_files_beside_it_and_imports_its_own_modules(cli: Any, tmp_path: Path) -> None:
     import numpy as np
 
