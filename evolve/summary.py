@@ -74,7 +74,8 @@ def final_table(summary: dict[str, Any], metrics: tuple[str, ...]) -> Table:
     table = Table(title=f"{summary['problem']}: {summary['evaluations']} evaluations, "
                         f"stopped by {summary.get('stop_reason')}")
     table.add_column("program", no_wrap=True)
-    for split in ("train", "holdout"):
+    splits = ("train", "holdout") if summary.get("has_holdout", True) else ("train",)
+    for split in splits:
         for m in metrics:
             table.add_column(f"{split} {m}", justify="right")
     rows: list[tuple[str, dict[str, Any]]] = [("seed", summary.get("seed", {}))]
@@ -84,7 +85,7 @@ def final_table(summary: dict[str, Any], metrics: tuple[str, ...]) -> Table:
         rows.append((f"baseline {name}", data))
     for label, data in rows:
         cells = [label]
-        for split in ("train", "holdout"):
+        for split in splits:
             for m in metrics:
                 cells.append(_fmt((data.get(split) or {}).get(m)))
         table.add_row(*cells)
