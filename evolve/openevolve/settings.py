@@ -56,6 +56,15 @@ def _number(value: Any, key: str, path: Path) -> float:
     return float(value)
 
 
+def _plain(value: Any) -> bool:
+    """A value that can be written into the sandbox program as a Python literal."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    if isinstance(value, list):
+        return all(_plain(v) for v in value)
+    return isinstance(value, dict) and all(isinstance(k, str) and _plain(v) for k, v in value.items())
+
+
 def read_settings(path: Path | None) -> OpenEvolveSettings:
     """Settings from an OpenEvolve config.yaml (OpenEvolve's defaults when `path` is None)."""
     if path is None:
@@ -84,8 +93,10 @@ def read_settings(path: Path | None) -> OpenEvolveSettings:
     if timeout <= 0:
         raise ProblemError(f"{path}: `evaluator.timeout` must be a positive number of seconds")
     args = evaluator.get("evaluator_args") or {}
-    if not isinstance(args, dict) or not all(isinstance(k, str) for k in args):
-        raise ProblemError(f"{path}: `evaluator.evaluator_args` must map argument names to values")
+    if not isinstance(args, dict) or not all(isinstance(k, str) and k.isidentifier() for k in args) \
+            or not all(_plain(v) for v in args.values()):
+        raise ProblemError(f"{path}: `evaluator.evaluator_args` must map argument names to plain values (numbers, "
+                           "text, booleans, null, lists and mappings of them)")
     dims = database.get("feature_dimensions") or []
     present = [f"{k}.{sub}" if isinstance(v, dict) else k for k, v in data.items()
                for sub in (v if isinstance(v, dict) else [None])]

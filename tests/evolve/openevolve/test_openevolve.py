@@ -250,6 +250,9 @@ def test_config_yaml_keys_evolve_applies_and_the_ones_it_does_not(tmp_path: Path
         read_settings(bad)
     bad.write_text("prompt:\n  system_message: system_message\n")  # OpenEvolve's template name, not a message
     assert read_settings(bad).system_message is None
+    bad.write_text("evaluator:\n  evaluator_args: {when: 2020-01-01}\n")  # YAML makes that a date
+    with pytest.raises(ProblemError, match="plain values"):
+        read_settings(bad)
 
 
 def test_fitness_is_combined_score_else_the_mean_of_numeric_metrics_without_feature_dimensions() -> None:
