@@ -9,6 +9,8 @@ the child, and the parent validates them. An exception from the evaluator propag
 the program as `crash` with the traceback.
 """
 
+from __future__ import annotations
+
 import base64
 import importlib.util
 import linecache
@@ -28,35 +30,35 @@ class EvaluationResult:
 
     A plain class: a dataclass needs its module in sys.modules, and this program's module is not there."""
 
-    def __init__(self, metrics, artifacts=None):
+    def __init__(self, metrics: dict, artifacts: dict | None = None) -> None:
         self.metrics = metrics
         self.artifacts = {} if artifacts is None else artifacts
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"EvaluationResult(metrics={self.metrics!r}, artifacts={self.artifacts!r})"
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, EvaluationResult) and (self.metrics, self.artifacts) == (other.metrics,
                                                                                           other.artifacts)
 
     @classmethod
-    def from_dict(cls, metrics):
+    def from_dict(cls, metrics: dict) -> EvaluationResult:
         return cls(metrics=metrics)
 
-    def to_dict(self):
+    def to_dict(self) -> dict:
         return self.metrics
 
-    def has_artifacts(self):
+    def has_artifacts(self) -> bool:
         return bool(self.artifacts)
 
-    def get_artifact_keys(self):
+    def get_artifact_keys(self) -> list:
         return list(self.artifacts)
 
-    def get_artifact_size(self, key):
+    def get_artifact_size(self, key: str) -> int:
         value = self.artifacts.get(key, b"")
         return len(value if isinstance(value, bytes) else str(value).encode("utf-8"))
 
-    def get_total_artifact_size(self):
+    def get_total_artifact_size(self) -> int:
         return sum(self.get_artifact_size(k) for k in self.artifacts)
 
 
@@ -228,7 +230,7 @@ def _plain(result):
     return {"metrics": metrics, "artifacts": artifacts, "stages": int(result.get("stages", 1))}
 
 
-def openevolve_evaluate(role):
+def openevolve_evaluate(role: str) -> dict:
     """Evaluate the candidate for one of evolve's splits: `quick` (stage 1 of the cascade, or the full
     evaluation), `train` (OpenEvolve's whole cascade, or the full evaluation) or `holdout`."""
     module, path = _setup()
