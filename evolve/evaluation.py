@@ -130,7 +130,7 @@ def score_result(problem: Problem, split: str, res: SandboxResult, seconds: floa
         return StageResult(status=res.status, error=res.error, failed_instance=failed, **common)
     metrics: list[dict[str, float]] = []
     timings: list[float] = []
-    common["feedback"] = problem.feedback(instances, [r.output for r in res.runs])
+    common["feedback"] = problem.feedback(instances, [r.output for r in res.runs], res.stdout, res.stderr)
     for inst, run in zip(instances, res.runs):
         try:
             problem.check_output(inst, run.output)

@@ -135,8 +135,10 @@ class Problem(abc.ABC):
         """
         return code
 
-    def feedback(self, instances: Sequence[Instance], outputs: Sequence[Any]) -> str:
-        """Text about a scored split that the next prompt shows with the program (default: none).
+    def feedback(self, instances: Sequence[Instance], outputs: Sequence[Any], stdout: str = "",
+                 stderr: str = "") -> str:
+        """Text about a scored split that the next prompt shows with the program (default: none), from its
+        outputs and the captured stdout/stderr of the sandbox child.
 
         It comes from the candidate's side of the boundary, so it is shown, never scored."""
         return ""

@@ -38,6 +38,8 @@ LAZY_SUBMODULES = {"concurrent.futures": ("concurrent.futures.thread", "concurre
                    "multiprocessing": ("multiprocessing.pool", "multiprocessing.context", "multiprocessing.queues"),
                    "importlib": ("importlib.util",), "xml": ("xml.etree.ElementTree",),
                    "email": ("email.message",)}
+#: the end of the evaluation's stdout and stderr shown with the artifacts, at most this many characters each
+PRINTED_CHARS = 2000
 #: sibling files of the evaluator shipped with it, at most this many bytes in all
 MAX_FILES_BYTES = 4 << 20
 
@@ -146,8 +148,10 @@ class OpenEvolveProblem(Problem):
             raise InvalidOutput(f"expected one evaluation, got {len(metrics)}")
         return dict(metrics[0])
 
-    def feedback(self, instances: Sequence[Instance], outputs: Sequence[Any]) -> str:
-        """The evaluator's artifacts and text metrics (e.g. `error`), as OpenEvolve puts them in the prompt."""
+    def feedback(self, instances: Sequence[Instance], outputs: Sequence[Any], stdout: str = "",
+                 stderr: str = "") -> str:
+        """The evaluator's artifacts and text metrics (e.g. `error`), as OpenEvolve puts them in the prompt,
+        and the end of what the evaluator and the program printed."""
         if not self.settings.artifacts:
             return ""
         parts: list[str] = []
@@ -161,6 +165,10 @@ class OpenEvolveProblem(Problem):
                     parts.append(f"{name}: {value}")
             for name, value in checked["artifacts"].items():
                 parts.append(f"--- {name} ---\n{value.rstrip()}")
+        for name, text in (("stdout", stdout), ("stderr", stderr)):
+            if text.strip():
+                tail = text.strip()[-PRINTED_CHARS:]
+                parts.append(f"--- printed to {name} (last {len(tail)} characters) ---\n{tail}")
         text = "\n".join(parts)
         cap = self.settings.max_artifact_bytes
         return text if len(text) <= cap else text[:cap] + f"\n… [{len(text) - cap} more characters cut]"

@@ -69,6 +69,7 @@ def test_artifacts_come_back_as_the_evaluators_notes(cli: Any, tmp_path: Path) -
     assert out["status"] == "ok" and out["metrics"]["guess"] == 10.0
     assert "the guess 10 is too low: guess higher" in out["feedback"]
     assert "bytes are sent as text" in out["feedback"]
+    assert "evaluator saw the guess 10" in out["feedback"]  # what the evaluator printed
 
 
 def test_an_evaluator_that_raises_marks_the_program_crash_with_its_message(cli: Any, tmp_path: Path) -> None:
