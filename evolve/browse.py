@@ -271,7 +271,7 @@ def _show(archive: Archive, run: RunRecord, args: argparse.Namespace, out: Conso
     if p.error:
         out.print(Panel(Text(printable(p.error.rstrip())), title="error", title_align="left", border_style="red"))
     for st in p.stages:
-        for name, text in (("stdout", st.stdout), ("stderr", st.stderr)):
+        for name, text in (("evaluator's notes", st.feedback), ("stdout", st.stdout), ("stderr", st.stderr)):
             if text:
                 lines = printable(text.rstrip()).splitlines()
                 shown = "\n".join(lines[-40:]) + ("" if len(lines) <= 40 else f"\n… ({len(lines) - 40} more lines)")

@@ -109,6 +109,8 @@ def _eval_main(cfg: DictConfig) -> None:
             console.print(f"  {k}: {v:.6g}" if isinstance(v, float) else f"  {k}: {v}")
         if result["error"]:
             console.print(f"  error: {result['error']}")
+        if result.get("feedback"):
+            console.print("  the evaluator's notes:\n" + escape(result["feedback"]), highlight=False)
     sys.exit(0 if result["status"] == "ok" else 1)
 
 
@@ -167,10 +169,9 @@ def rewrite_overrides(args: list[str]) -> list[str]:
                 continue  # a run id in a shared database: this machine gets a fresh run directory
             out.append(f"hydra.run.dir={target}")  # the run's own settings come from its archive (evolve.resume)
             out.append("hydra.output_subdir=null")  # .hydra/ keeps the composition that made the run
-    if any(a.startswith("problem.path=") for a in args) and not any(
-            a.startswith(("problem=", "problem.name=")) for a in args):
-        path = next(a for a in args if a.startswith("problem.path=")).split("=", 1)[1]
-        out.append(f"problem.name={Path(path).resolve().name}")
+    folder_arg = next((a for a in args if a.startswith(("problem.path=", "problem.openevolve="))), None)
+    if folder_arg is not None and not any(a.startswith(("problem=", "problem.name=")) for a in args):
+        out.append(f"problem.name={Path(folder_arg.split('=', 1)[1]).expanduser().resolve().name}")
     return out
 
 

@@ -27,6 +27,7 @@ class ProblemConfig:
 
     name: str = "smtt"
     path: Optional[str] = None  # noqa: UP045
+    openevolve: Optional[str] = None  # noqa: UP045  (a folder in OpenEvolve's format: docs/openevolve.md)
     options: Dict[str, Any] = field(default_factory=dict)  # noqa: UP006
 
 

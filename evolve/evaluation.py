@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from evaluators.sandbox import Job, Limits, Sandbox, SandboxResult
+from evaluators.sandbox import DEFAULT_PACKAGES, DEFAULT_PRELOAD, Job, Limits, Sandbox, SandboxResult
 from evolve.problem import Instance, InvalidOutput, Problem, finite
 
 #: the call timings a child reports may add up to at most the parent's own clock of the split, plus this
@@ -34,6 +34,8 @@ class StageResult:
     failed_instance: str | None = None
     stdout: str = ""
     stderr: str = ""
+    #: the problem's text about this split for the next prompt (`Problem.feedback`), e.g. OpenEvolve artifacts
+    feedback: str = ""
     #: the isolation mechanisms the sandbox achieved for this run
     isolation: dict[str, Any] = field(default_factory=dict)
 
@@ -64,6 +66,21 @@ def limits_for(problem: Problem, base: Limits, split: str) -> Limits:
                      "split_wall_s": split_wall, "cpu_s": max(base.cpu_s, split_wall)})
 
 
+def sandbox_imports(problem: Problem) -> dict[str, tuple[str, ...]]:
+    """The `packages` and `preload` of a Sandbox that can run this problem's programs: the defaults plus
+    `Problem.sandbox_modules` (third-party ones linked in as packages). Worked out once per problem object."""
+    cached: dict[str, tuple[str, ...]] | None = problem.__dict__.get("_evolve_imports")
+    if cached is not None:
+        return cached
+    import sys
+
+    extra = tuple(m for m in problem.sandbox_modules if m not in DEFAULT_PRELOAD)
+    packages = tuple(dict.fromkeys((*DEFAULT_PACKAGES, *(m.split(".")[0] for m in extra
+                                                         if m.split(".")[0] not in sys.stdlib_module_names))))
+    found = problem.__dict__["_evolve_imports"] = {"packages": packages, "preload": (*DEFAULT_PRELOAD, *extra)}
+    return found
+
+
 def run_split(problem: Problem, sandbox: Sandbox, code: str, split: str, limits: Limits) -> StageResult:
     """Run `code` on every instance of `split` and score it; never raises for a bad program."""
     start = time.monotonic()
@@ -77,10 +94,10 @@ def _job(problem: Problem, code: str, split: str, limits: Limits) -> Job:
     template = cache.get((split, limits))
     if template is None:
         template = cache[(split, limits)] = Job(
-            code="", entry=problem.entry, inputs=tuple(tuple(i.args) for i in instances_of(problem, split)),
+            code="", entry=problem.sandbox_entry, inputs=tuple(tuple(i.args) for i in instances_of(problem, split)),
             driver=problem.driver_source(), repeats=problem.harness.repeats, warmup=problem.harness.warmup,
             limits=limits_for(problem, limits, split), key=f"{problem.name}:{_token(problem)}:{split}")
-    return dataclasses.replace(template, code=code)
+    return dataclasses.replace(template, code=problem.sandbox_program(code, split))
 
 
 def instances_of(problem: Problem, split: str) -> Sequence[Instance]:
@@ -113,6 +130,7 @@ def score_result(problem: Problem, split: str, res: SandboxResult, seconds: floa
         return StageResult(status=res.status, error=res.error, failed_instance=failed, **common)
     metrics: list[dict[str, float]] = []
     timings: list[float] = []
+    common["feedback"] = problem.evaluator_notes(instances, [r.output for r in res.runs], res.stdout, res.stderr)
     for inst, run in zip(instances, res.runs):
         try:
             problem.check_output(inst, run.output)

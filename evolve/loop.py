@@ -611,11 +611,13 @@ class Evolution:
         holdout_for = {p.id: p for p in tops}
         if seed is not None:
             holdout_for[seed.id] = seed
-        for pid in self._best_history(int(self.search.holdout_history)):
-            if pid not in holdout_for:
-                holdout_for[pid] = self.archive.program(pid, self.run_id)
+        hold_out = self.problem.has_holdout  # a problem without one: nothing to score there, the report says so
+        if hold_out:
+            for pid in self._best_history(int(self.search.holdout_history)):
+                if pid not in holdout_for:
+                    holdout_for[pid] = self.archive.program(pid, self.run_id)
         futures = {pid: self._submit(self._task(p.code, ("holdout",))) for pid, p in holdout_for.items()
-                   if p.holdout is None}
+                   if hold_out and p.holdout is None}
         baseline_ids: dict[str, int] = {}
         scored = {p.name: p.id for p in self.archive.programs(self.run_id, roles=("baseline",), with_code=False)
                   if p.status != "pending"}
@@ -625,7 +627,8 @@ class Evolution:
             bid = self.archive.add_program(self.run_id, f"baseline:{name}", role="baseline", name=name, code=code,
                                            code_hash=normalised_hash(code), status="pending")
             baseline_ids[name] = bid
-        base_futs = {name: self._submit(self._task(self.archive.program(bid).code, ("train", "holdout")))
+        base_splits = ("train", "holdout") if hold_out else ("train",)
+        base_futs = {name: self._submit(self._task(self.archive.program(bid).code, base_splits))
                      for name, bid in baseline_ids.items()}
         baseline_ids.update(scored)
         for pid, fut in futures.items():
@@ -672,7 +675,8 @@ def _result_or_crash(fut: cf.Future[Outcome]) -> Outcome:
 
 
 def _stage_views(outcome: Outcome) -> tuple[StageView, ...]:
-    return tuple(StageView(st.split, st.status, st.error, st.failed_instance, st.seconds, dict(st.metrics))
+    return tuple(StageView(st.split, st.status, st.error, st.failed_instance, st.seconds, dict(st.metrics),
+                           st.feedback or None)
                  for st in outcome.stages)
 
 

@@ -22,7 +22,9 @@ then found by name), else the current directory. See docs/plugins.md."""
 
 
 def _folder_problems(folders: list[Path]) -> list[PluginRef]:
-    """Plugin folders (a package with a `def make`) directly inside `folders`, found by path."""
+    """Plugin folders (a package with a `def make`) and OpenEvolve-format folders directly inside `folders`."""
+    from evolve.openevolve import is_openevolve_dir
+
     refs = []
     for folder in folders:
         if not folder.is_dir():
@@ -31,6 +33,8 @@ def _folder_problems(folders: list[Path]) -> list[PluginRef]:
             init = sub / "__init__.py"
             if init.is_file() and "def make" in init.read_text(encoding="utf-8", errors="replace"):
                 refs.append(PluginRef(sub.name, "folder", str(sub)))
+            elif sub.is_dir() and is_openevolve_dir(sub):
+                refs.append(PluginRef(sub.name, "openevolve", str(sub)))
     return refs
 
 
@@ -62,6 +66,8 @@ def cmd_problems(argv: list[str]) -> int:
         print(f"{r.name:<{width}}  {r.source:<11}  {r.location}")
     if any(r.source == "folder" for r in refs):
         print("\nrun a folder with `evolve run problem.path=LOCATION`; the others with `evolve run problem=NAME`")
+    if any(r.source == "openevolve" for r in refs):
+        print("run an OpenEvolve folder with `evolve run problem.openevolve=LOCATION` (docs/openevolve.md)")
     return 0
 
 
@@ -147,7 +153,10 @@ def cmd_check_problem(argv: list[str]) -> int:
         return 1
     where = f"folder {_shown(Path(path))}" if path else "registered name"
     print(f"checking problem {name!r} ({where})…", flush=True)
-    hint = f"problem.path={path}" if path else f"problem={name}"
+    from evolve.openevolve import is_openevolve_dir
+
+    hint = (f"problem.openevolve={path}" if is_openevolve_dir(Path(path)) else f"problem.path={path}") if path \
+        else f"problem={name}"
     findings = check_problem(name, path, options, skip=args.skip, eval_hint=hint)
     for f in findings:
         print(f"FAIL [{f.check}] {f}")

@@ -54,6 +54,23 @@ def _factory_from_module(module: Any, where: str) -> Callable[..., Problem]:
     return make  # type: ignore[no-any-return]
 
 
+def source_path(problem_cfg: Any) -> str | None:
+    """The folder a run's problem comes from: `problem.openevolve` (checked to be one) or `problem.path`."""
+    folder = problem_cfg.get("openevolve")
+    if folder:
+        from evolve.openevolve import is_openevolve_dir
+
+        if problem_cfg.get("path"):
+            raise ProblemError("give problem.openevolve=DIR or problem.path=DIR, not both")
+        if not Path(folder).expanduser().is_dir():
+            raise ProblemError(f"problem.openevolve={folder}: no such folder")
+        if not is_openevolve_dir(Path(folder).expanduser()):
+            raise ProblemError(f"problem.openevolve={folder}: not a folder in OpenEvolve's format (an "
+                               "evaluator.py and no __init__.py); a native plugin folder goes in problem.path=")
+        return str(folder)
+    return problem_cfg.get("path") or None
+
+
 def _load_path(path: str) -> Callable[..., Problem]:
     folder = Path(path).expanduser().resolve()
     if not folder.exists():
@@ -63,6 +80,10 @@ def _load_path(path: str) -> Callable[..., Problem]:
         raise ProblemError(f"problem.path={path}: {folder} is a file, not a folder; give the plugin's folder "
                            "(the one holding __init__.py)")
     init = folder / "__init__.py"
+    from evolve.openevolve import factory, is_openevolve_dir
+
+    if is_openevolve_dir(folder):
+        return factory(folder)
     if not init.is_file():
         raise ProblemError(f"problem.path={path}: no __init__.py in {folder}; a problem folder is a Python "
                            "package whose __init__.py defines make(options)")

@@ -78,6 +78,12 @@ class Problem(abc.ABC):
     #: allowed top-level imports for candidates (told to the LLM; enforced as a pre-filter only)
     allowed_imports: tuple[str, ...] = ("math", "numpy", "itertools", "functools", "heapq", "collections",
                                         "random", "bisect")
+    #: the seed program's file name inside package_dir
+    seed_file: str = "initial.py"
+    #: whether the problem has a hold-out split; without one, runs and reports say so instead of scoring it
+    has_holdout: bool = True
+    #: modules the sandbox child imports besides evaluators.sandbox.DEFAULT_PRELOAD (it has no other imports)
+    sandbox_modules: tuple[str, ...] = ()
 
     #: why this problem's hold-out split cannot come from a run's secret (e.g. a published benchmark whose
     #: optima are known: a reference to compare with the literature, not a secret); None for a plugin that
@@ -109,7 +115,7 @@ class Problem(abc.ABC):
     @property
     def initial_program(self) -> str:
         """The seed program's source (with EVOLVE-BLOCK markers)."""
-        return (self.package_dir / "initial.py").read_text(encoding="utf-8")
+        return (self.package_dir / self.seed_file).read_text(encoding="utf-8")
 
     @property
     def description(self) -> str:
@@ -146,6 +152,29 @@ class Problem(abc.ABC):
         if self.harness.driver is None:
             return None
         return (self.package_dir / self.harness.driver).read_text(encoding="utf-8")
+
+    # --- what the sandbox runs -----------------------------------------------------------------------
+    @property
+    def sandbox_entry(self) -> str:
+        """The function the sandbox child calls with each instance's args (default: `entry`)."""
+        return self.entry
+
+    def sandbox_program(self, code: str, split: str) -> str:
+        """The program the sandbox child runs for candidate `code` on `split` (default: the code itself).
+
+        An adapter whose trusted child-side code must run around the candidate (an OpenEvolve evaluator
+        that imports the candidate from a file) wraps it here, and names its own function `sandbox_entry`.
+        Every split of one cascade must get the same program.
+        """
+        return code
+
+    def evaluator_notes(self, instances: Sequence[Instance], outputs: Sequence[Any], stdout: str = "",
+                        stderr: str = "") -> str:
+        """Text about a scored split that the next prompt shows with the program (default: none), from its
+        outputs and the captured stdout/stderr of the sandbox child.
+
+        It comes from the candidate's side of the boundary, so it is shown, never scored."""
+        return ""
 
     def check_output(self, instance: Instance, output: Any) -> None:
         """Optional extra check of the driver's raw output before `score` (default: none)."""

@@ -27,10 +27,10 @@ from evolve.archive.lease import Lease
 from evolve.archive.store import DB_NAME, sqlite_url
 from evolve.config import check_limits, validate, worker_count
 from evolve.errors import ConfigError, EvolveError, ProblemError
-from evolve.evaluation import evaluate
+from evolve.evaluation import evaluate, sandbox_imports
 from evolve.llm.factory import make_mutator
 from evolve.loop import EVALUATOR_LOST, LEASE_LOST, Evolution
-from evolve.plugins import load_problem
+from evolve.plugins import load_problem, source_path
 from evolve.problem import Problem
 from evolve.progress import ProgressLine
 from evolve.resume import BUDGETS, Resumed, find_run, resume_config, updated_config
@@ -196,7 +196,7 @@ def _run_owned(cfg: Any, run_dir: Path, console: Console, started: Any | None, a
         run_rec = archive.get_run(run_id)
         archive.update_run(run_id, status="running", stop_reason=None, heartbeat_at=_now(), finished_at=None)
         console.print(f"resuming run {run_id} ({run_rec.evaluations} evaluations so far)")
-    spec = ProblemSpec(cfg.problem.name, cfg.problem.path,
+    spec = ProblemSpec(cfg.problem.name, source_path(cfg.problem),
                        dict(OmegaConf.to_container(cfg.problem.options)))  # type: ignore[arg-type]
     log.info("run %s %s in %s: problem=%s llm=%s search=%s evaluator=%s seed=%s", run_id,
              "resumed" if cfg.resume else "started", run_dir, problem.name, cfg.llm.name, cfg.search.name,
@@ -216,7 +216,7 @@ def _run_owned(cfg: Any, run_dir: Path, console: Console, started: Any | None, a
     archive.update_run(run_id, meta={
         **archive.get_run(run_id).meta,
         "reference_score": {s: problem.reference_score(s) for s in ("quick", "train", "holdout")},
-        "summary_metrics": list(summary_metrics(problem)), "workers": workers,
+        "summary_metrics": list(summary_metrics(problem)), "workers": workers, "has_holdout": problem.has_holdout,
         "metric_notes": problem.describe_metrics()})
     try:
         def executor_factory() -> Any:
@@ -270,12 +270,13 @@ def _run_owned(cfg: Any, run_dir: Path, console: Console, started: Any | None, a
 
 
 def _load_checked_problem(cfg: Any) -> Problem:
-    problem = load_problem(cfg.problem.name, cfg.problem.path, OmegaConf.to_container(cfg.problem.options))
+    folder = source_path(cfg.problem)
+    problem = load_problem(cfg.problem.name, folder, OmegaConf.to_container(cfg.problem.options))
     broken = fast_check(problem)
     if broken:
         raise ProblemError(f"problem {problem.name!r} breaks the plugin contract; nothing was run:\n  "
                            + "\n  ".join(broken)
-                           + f"\n`evolve check-problem {cfg.problem.path or cfg.problem.name}` runs the full checks")
+                           + f"\n`evolve check-problem {folder or cfg.problem.name}` runs the full checks")
     return problem
 
 
@@ -385,7 +386,10 @@ def eval_file(cfg: Any) -> dict[str, Any]:
         raise ConfigError(f"{cfg.file}: no such program file")
     if cfg.split not in ("quick", "train", "holdout"):
         raise ConfigError(f"split={cfg.split}: use quick, train or holdout")
-    problem = load_problem(cfg.problem.name, cfg.problem.path, OmegaConf.to_container(cfg.problem.options))
+    problem = load_problem(cfg.problem.name, source_path(cfg.problem), OmegaConf.to_container(cfg.problem.options))
+    if cfg.split == "holdout" and not problem.has_holdout:
+        raise ConfigError(f"split=holdout: problem {problem.name!r} has no hold-out split (an OpenEvolve folder gets "
+                          "one from problem.options.holdout=FUNCTION or holdout_file=FILE)")
     code = path.read_text(encoding="utf-8")
     result = {"split": cfg.split, "problem": problem.name, "file": str(path), "failed_instance": None}
     try:
@@ -394,13 +398,15 @@ def eval_file(cfg: Any) -> dict[str, Any]:
     except (SyntaxError, ValueError) as exc:
         return {**result, "status": "parse_error", "metrics": {},
                 "error": "".join(traceback.format_exception_only(exc)).rstrip()}
-    with Sandbox(slot=claim_slot(), isolation=isolation_from(cfg), disk_mb=cfg.evaluator.disk_mb) as sandbox:
+    with Sandbox(slot=claim_slot(), isolation=isolation_from(cfg), disk_mb=cfg.evaluator.disk_mb,
+                 **sandbox_imports(problem)) as sandbox:
         out = evaluate(problem, sandbox, code, (cfg.split,), limits_from(cfg))
     stage = out.stages[-1] if out.stages else None
     # the sandbox runs the code under the name candidate.py: a traceback should point at the user's file
     error = out.error.replace('File "candidate.py"', f'File "{path}"') if out.error else out.error
     return {**result, "status": out.status, "metrics": dict(stage.metrics) if stage else {}, "error": error,
-            "failed_instance": stage.failed_instance if stage else None}
+            "failed_instance": stage.failed_instance if stage else None,
+            "feedback": stage.feedback if stage else ""}
 
 
 __all__ = ["EvolveError", "eval_file", "run"]

@@ -53,6 +53,7 @@ def build_summary(archive: Archive, run_id: str, run_dir: str | None) -> dict[st
         "seed": _splits(seed_full) if seed_full else {},
         "best": ({"id": best_full.id, **_splits(best_full)} if best_full else {"id": None}),
         "baselines": baselines,
+        "has_holdout": bool(run.meta.get("has_holdout", True)),
     }
 
 
@@ -88,6 +89,8 @@ def final_table(summary: dict[str, Any], metrics: tuple[str, ...],
         title = title + "\ntrain" if splits[0] == "train" else "hold-out" if splits[0] == "holdout" else splits[0]
     table = Table(title=title)
     table.add_column("program", no_wrap=True)
+    if not summary.get("has_holdout", True):
+        splits = tuple(s for s in splits if s != "holdout") or ("train",)
     for split in splits:
         for m in metrics:
             table.add_column(m if len(splits) == 1 else f"{split} {m}", justify="right", no_wrap=True)
@@ -114,8 +117,11 @@ def print_final(summary: dict[str, Any], metrics: tuple[str, ...], console: Cons
     if natural <= console.width:
         console.print(table)
     else:  # a narrow terminal: one table per split, rather than every number cut short
-        for split in ("train", "holdout"):
+        for split in ("train", "holdout") if summary.get("has_holdout", True) else ("train",):
             console.print(final_table(summary, metrics, (split,)))
+    if not summary.get("has_holdout", True):
+        console.print("no hold-out: this problem names no hold-out evaluator, so every score above was seen by "
+                      "the search", soft_wrap=True)
     counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.get("statuses", {}).items()))
     if counts:
         console.print(f"candidates: {counts}")

@@ -14,7 +14,7 @@ from typing import Any
 
 from evaluators.dispatch import LOCAL_KINDS, claim_slot, make_executor
 from evaluators.sandbox import Isolation, Limits, Sandbox
-from evolve.evaluation import Outcome, StageResult, evaluate
+from evolve.evaluation import Outcome, StageResult, evaluate, sandbox_imports
 from evolve.plugins import load_problem
 from evolve.problem import Problem
 
@@ -76,12 +76,15 @@ def _problem(spec: ProblemSpec) -> Problem:
     return problem
 
 
-def _sandbox(isolation: Isolation, disk_mb: int) -> Sandbox:
+def _sandbox(isolation: Isolation, disk_mb: int, imports: Mapping[str, tuple[str, ...]] | None = None) -> Sandbox:
+    """This thread's sandbox, restarted when the isolation, the disk size or the problem's imports differ."""
     sb = _state.sandbox
-    if sb is None or sb.isolation != isolation or sb.disk_mb != disk_mb:
+    if sb is None or sb.isolation != isolation or sb.disk_mb != disk_mb or (
+            imports is not None and (sb.packages, sb.preload) != (imports["packages"], imports["preload"])):
         if sb is not None:
-            sb.close()
-        _state.sandbox = Sandbox(slot=claim_slot(), isolation=isolation, disk_mb=disk_mb)
+            sb.close()  # its zygote and candidates are gone: the new sandbox takes over its slot
+        _state.sandbox = Sandbox(slot=sb.slot if sb is not None else claim_slot(), isolation=isolation,
+                                 disk_mb=disk_mb, **(imports or {}))
     return _state.sandbox  # type: ignore[return-value]
 
 
@@ -135,7 +138,7 @@ def warm_up(isolation: Isolation, disk_mb: int) -> None:
 def run_task(task: EvalTask) -> Outcome:
     """Evaluate `task.code`; failures of the program come back as a classified Outcome."""
     problem = _problem(task.problem)
-    sandbox = _sandbox(task.isolation, task.limits.disk_mb)
+    sandbox = _sandbox(task.isolation, task.limits.disk_mb, sandbox_imports(problem))
 
     def proceed(stage: StageResult) -> bool:
         if task.gate_score is None or stage.split != task.splits[0]:

@@ -90,6 +90,8 @@ class EvaluationRow(Base):
     seconds: Mapped[float] = mapped_column(Float, default=0.0)
     stdout: Mapped[str | None] = mapped_column(Text, nullable=True)
     stderr: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: the problem's text about this split for the next prompt (e.g. OpenEvolve artifacts); migration 0002_30
+    feedback: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 

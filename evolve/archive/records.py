@@ -19,6 +19,7 @@ class StageRecord:
     seconds: float
     stdout: str | None = None
     stderr: str | None = None
+    feedback: str | None = None
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ _INSERT_LLM_CALL = insert(LLMCallRow).returning(LLMCallRow.id)
 _INSERT_LLM_CALLS = insert(LLMCallRow)
 _INSERT_STAGES = insert(EvaluationRow)
 _STAGE_KEYS = ("program_id", "split", "status", "metrics", "error", "failed_instance", "seconds", "stdout", "stderr",
-               "created_at")
+               "feedback", "created_at")
 _LINK_LLM_CALL = update(LLMCallRow).where(LLMCallRow.id == bindparam("c")).values(program_id=bindparam("p"))
 _FIND_HASH = select(ProgramRow.id).where(ProgramRow.run_id == bindparam("r"), ProgramRow.code_hash == bindparam("h"),
                                          ProgramRow.status != "duplicate").limit(1)
@@ -118,7 +118,7 @@ def _schema_lock(engine: Engine) -> Iterator[None]:
 
 
 #: the newest revision in migrations/versions (tests check it against Alembic's own view of the scripts)
-SCHEMA_HEAD = "0002_23"
+SCHEMA_HEAD = "0002_30"
 
 
 def upgrade_schema(engine: Engine) -> None:
@@ -436,7 +436,8 @@ class Archive:
                     "eval_seconds": float(sum(st.seconds for st in stages)), "evaluated_at": now}
             rows = [{"program_id": program_id, "split": st.split, "status": st.status, "metrics": st.metrics,
                      "error": st.error, "failed_instance": st.failed_instance, "seconds": st.seconds,
-                     "stdout": st.stdout or None, "stderr": st.stderr or None, "created_at": now}
+                     "stdout": st.stdout or None, "stderr": st.stderr or None,
+                     "feedback": st.feedback or None, "created_at": now}
                     for st in stages]
             if self._execute(conn, _COMPLETE_PROGRAM, done).rowcount == 0:
                 raise ArchiveError(f"no program {program_id}")
@@ -638,7 +639,7 @@ def _program(r: ProgramRow, stages: Sequence[EvaluationRow] = ()) -> ProgramReco
         features=r.features or {}, error=r.error, stage=r.stage, eval_seconds=r.eval_seconds,
         eval_index=r.eval_index, created_at=r.created_at,
         stages=tuple(StageRecord(e.split, e.status, e.metrics or {}, e.error, e.failed_instance, e.seconds,
-                                 e.stdout, e.stderr) for e in stages))
+                                 e.stdout, e.stderr, e.feedback) for e in stages))
 
 
 def resolve_run(target: str, run_id: str | None = None) -> tuple[Archive, RunRecord]:

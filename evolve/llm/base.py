@@ -17,6 +17,8 @@ class StageView:
     failed_instance: str | None = None
     seconds: float = 0.0
     metrics: dict[str, Any] = field(default_factory=dict)
+    #: the problem's text about this split (e.g. an OpenEvolve evaluator's artifacts), shown in the next prompt
+    feedback: str | None = None
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,8 @@ class ProgramView:
     def from_record(cls, rec: Any) -> ProgramView:
         """From an archive ProgramRecord (duck-typed), with its per-split feedback."""
         stages = tuple(StageView(s.split, s.status, s.error, None if s.failed_instance is None
-                                 else str(s.failed_instance), float(s.seconds or 0.0), dict(s.metrics or {}))
+                                 else str(s.failed_instance), float(s.seconds or 0.0), dict(s.metrics or {}),
+                                 getattr(s, "feedback", None))
                        for s in getattr(rec, "stages", ()) or ())
         idea = rec.name if getattr(rec, "role", "candidate") == "candidate" else None
         return cls(rec.id, rec.code, rec.score, dict(rec.metrics or {}), rec.status, rec.error, stages,

@@ -27,7 +27,7 @@ from evaluators import wire
 from evaluators.sandbox import DEFAULT_PRELOAD, Limits, Sandbox, SandboxResult, limit_error
 from evolve.edit.blocks import BlockError, find_blocks
 from evolve.errors import ProblemError
-from evolve.evaluation import StageResult, evaluate, run_split
+from evolve.evaluation import StageResult, evaluate, run_split, sandbox_imports
 from evolve.plugins import load_factory
 from evolve.problem import SPLITS, Instance, InvalidOutput, Problem
 
@@ -118,6 +118,11 @@ def blame(exc: BaseException, folder: Path, default: str) -> str:
     return default
 
 
+def splits_of(problem: Problem) -> tuple[str, ...]:
+    """The splits the problem has: all of SPLITS, or all but the hold-out when it has none."""
+    return SPLITS if problem.has_holdout else tuple(s for s in SPLITS if s != "holdout")
+
+
 def _one_line(text: str | None, limit: int = 300) -> str:
     """A multi-line error (e.g. a traceback) as one line: its first and last lines."""
     lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
@@ -174,11 +179,11 @@ def check_attributes(problem: Problem) -> list[Finding]:
         out.append(Finding(ATTRIBUTES, file, f"`package_dir` {problem.package_dir} is not a folder",
                            "set `package_dir = Path(__file__).resolve().parent`"))
     out += _harness_findings(problem.harness, file)
-    extra = sorted(m for m in getattr(problem, "allowed_imports", ()) if m.split(".")[0] not in SANDBOX_MODULES)
+    extra = sorted(m for m in getattr(problem, "allowed_imports", ()) if m.split(".")[0] not in _modules(problem))
     if extra:
         out.append(Finding(ALLOWED_IMPORTS, file, f"`allowed_imports` lists {', '.join(extra)}, which the "
                            "sandbox cannot import",
-                           f"list only modules the sandbox preloads ({', '.join(sorted(SANDBOX_MODULES))})"))
+                           f"list only modules the sandbox preloads ({', '.join(sorted(_modules(problem)))})"))
     return out
 
 
@@ -212,8 +217,13 @@ def _defines(tree: ast.Module, name: str) -> ast.AST | None:
     return None
 
 
+def _modules(problem: Problem) -> frozenset[str]:
+    """Top-level modules this problem's candidates can import: the preloaded ones and its sandbox_modules."""
+    return SANDBOX_MODULES | {m.split(".")[0] for m in problem.sandbox_modules}
+
+
 def check_program_source(code: str, entry: str, file: str, *, seed: bool = True,
-                         n_args: int | None = None) -> list[Finding]:
+                         n_args: int | None = None, importable: frozenset[str] = SANDBOX_MODULES) -> list[Finding]:
     """A program's text: it parses, (for the seed) has EVOLVE-BLOCK markers, defines `entry` at module
     level with a signature that accepts `n_args` positional arguments, and imports only what the sandbox
     can import."""
@@ -259,17 +269,17 @@ def check_program_source(code: str, entry: str, file: str, *, seed: bool = True,
         else:
             continue
         for module in modules:
-            if module.split(".")[0] not in SANDBOX_MODULES:
+            if module.split(".")[0] not in importable:
                 out.append(Finding(ids["imports"], file, f"line {sub.lineno}: imports {module}, which the "
                                    "sandbox cannot import (the candidate runs without access to installed "
                                    "packages or the disk)",
-                                   f"use only {', '.join(sorted(SANDBOX_MODULES - {'__future__'}))}"))
+                                   f"use only {', '.join(sorted(importable - {'__future__'}))}"))
     return out
 
 
 def _n_args(problem: Problem) -> int | None:
-    """How many positional arguments the entry function receives (None when a driver calls it)."""
-    if problem.harness.driver is not None:
+    """How many positional arguments the entry function receives (None when a driver or a wrapper calls it)."""
+    if problem.harness.driver is not None or problem.sandbox_entry != problem.entry:
         return None
     try:
         quick = problem.instances("quick")
@@ -280,21 +290,26 @@ def _n_args(problem: Problem) -> int | None:
 
 def check_seed_source(problem: Problem) -> list[Finding]:
     """initial.py exists, parses, has EVOLVE-BLOCK markers, defines the entry function, imports what it may."""
-    path = problem.package_dir / "initial.py"
+    path = problem.package_dir / problem.seed_file
     if not path.is_file():
         return [Finding(SEED_FILE, show(path), "the seed program is missing",
-                        f"write initial.py with the entry function `{problem.entry}` and EVOLVE-BLOCK markers")]
-    return check_program_source(problem.initial_program, problem.entry, show(path), n_args=_n_args(problem))
+                        f"write {problem.seed_file} with the entry function `{problem.entry}` and EVOLVE-BLOCK markers")]
+    return check_program_source(problem.initial_program, problem.entry, show(path), n_args=_n_args(problem),
+                                importable=_modules(problem))
 
 
 def check_description(problem: Problem) -> list[Finding]:
     """description.md exists and names the entry function (it is what the LLM is told)."""
     path = problem.package_dir / "description.md"
-    if not path.is_file() or not path.read_text(encoding="utf-8").strip():
+    try:
+        text = problem.description
+    except OSError:
+        text = ""
+    if not text.strip():
         return [Finding(DESCRIPTION, show(path), "the task description is missing or empty",
                         f"describe the task, the signature of `{problem.entry}`, its inputs and output, the "
                         "scoring and the limits")]
-    if not re.search(rf"(?<![\w.]){re.escape(problem.entry)}(?!\w)", problem.description):
+    if not re.search(rf"(?<![\w.]){re.escape(problem.entry)}(?!\w)", text):
         return [Finding(DESCRIPTION, show(path), f"never mentions `{problem.entry}`, the entry function",
                         f"state the signature of `{problem.entry}` and what its inputs and output mean")]
     return []
@@ -306,7 +321,8 @@ def check_baseline_sources(problem: Problem) -> list[Finding]:
     n_args = _n_args(problem)
     for name, code in problem.baselines().items():
         file = show(problem.package_dir / "baselines" / f"{name}.py")
-        out.extend(check_program_source(code, problem.entry, file, seed=False, n_args=n_args))
+        out.extend(check_program_source(code, problem.entry, file, seed=False, n_args=n_args,
+                                        importable=_modules(problem)))
     return out
 
 
@@ -341,7 +357,7 @@ def check_instances(problem: Problem) -> list[Finding]:
     out: list[Finding] = []
     seen: dict[str, tuple[str, str]] = {}
     reported: set[str] = set()
-    for split in SPLITS:
+    for split in splits_of(problem):
         try:
             items = list(problem.instances(split))
         except Exception as exc:
@@ -405,7 +421,7 @@ def check_instances_deterministic(problem: Problem, factory: Callable[..., Probl
         return [Finding(MAKE, _source_file(factory, problem.package_dir / "__init__.py"),
                         f"a second make() raised {type(exc).__name__}: {_one_line(str(exc))}",
                         "make(options) must be callable more than once (one call per worker process)")]
-    for split in SPLITS:
+    for split in splits_of(problem):
         try:
             first, second = list(problem.instances(split)), list(again.instances(split))
             prints = [[_fingerprint(i) for i in x] for x in (first, second)]
@@ -584,12 +600,12 @@ def check_seed_runs(problem: Problem, sandbox: Sandbox, limits: Limits | None = 
     when the harness does not time calls) must be the same both times. Returns the findings and a valid
     output of the first quick instance (for `check_validator`)."""
     limits = limits or Limits()
-    seed_file = show(problem.package_dir / "initial.py")
+    seed_file = show(problem.package_dir / problem.seed_file)
     runs: list[dict[str, tuple[StageResult, list[dict[str, float]]]]] = []
     sample = None
     for attempt in range(2):
         per_split = {}
-        for split in SPLITS:
+        for split in splits_of(problem):
             rec = _Recorder(sandbox)
             try:
                 stage = run_split(problem, cast(Sandbox, rec), problem.initial_program, split, limits)
@@ -616,7 +632,7 @@ def check_seed_runs(problem: Problem, sandbox: Sandbox, limits: Limits | None = 
             per_split[split] = (stage, metrics)
         runs.append(per_split)
     out = []
-    for split in SPLITS:
+    for split in splits_of(problem):
         (s1, m1), (s2, m2) = runs[0][split], runs[1][split]
         diff = next((i.id for i, a, b in zip(problem.instances(split), m1, m2) if not _same(a, b)), None)
         if diff is None and not problem.harness.timed and not _same(s1.metrics, s2.metrics):
@@ -657,7 +673,7 @@ def check_baselines(problem: Problem, sandbox: Sandbox, limits: Limits | None = 
         if file in broken:
             continue
         try:
-            outcome = evaluate(problem, sandbox, code, SPLITS, limits)
+            outcome = evaluate(problem, sandbox, code, splits_of(problem), limits)
         except Exception as exc:
             out.append(_scorer_finding(problem, f"baseline {name!r}", exc))
             continue
@@ -671,10 +687,10 @@ def check_baselines(problem: Problem, sandbox: Sandbox, limits: Limits | None = 
 
 # --- entry points -----------------------------------------------------------------------------------------
 @contextmanager
-def _sandbox() -> Iterator[Sandbox]:
+def _sandbox(problem: Problem | None = None) -> Iterator[Sandbox]:
     from evaluators.dispatch import claim_slot
 
-    with Sandbox(slot=claim_slot()) as sb:
+    with Sandbox(slot=claim_slot(), **(sandbox_imports(problem) if problem is not None else {})) as sb:
         yield sb
 
 
@@ -705,7 +721,7 @@ def check_problem(name: str, path: str | None = None, options: Mapping[str, Any]
     if not any(f.check == INSTANCES_DETERMINISM for f in findings):
         findings += check_holdout_secret(problem, factory, options)
     seed_ok = not any(f.check in (SEED_FILE, SEED_SYNTAX, SEED_ENTRY, SEED_ARITY, SEED_IMPORTS) for f in findings)
-    with _sandbox() if sandbox is None else nullcontext(sandbox) as sb:
+    with _sandbox(problem) if sandbox is None else nullcontext(sandbox) as sb:
         sample = None
         if seed_ok:
             seed_findings, sample = check_seed_runs(problem, sb, limits, eval_hint=eval_hint)
@@ -754,7 +770,7 @@ class ProblemContract:
         if cls._sandbox is None:
             from evaluators.dispatch import claim_slot
 
-            cls._sandbox = Sandbox(slot=claim_slot())
+            cls._sandbox = Sandbox(slot=claim_slot(), **sandbox_imports(cls.problem()))
         return cls._sandbox
 
     @classmethod

@@ -1,0 +1,7 @@
+"""Guess a hidden number (OpenEvolve format)."""
+
+
+# EVOLVE-BLOCK-START
+def guess():
+    return 10
+# EVOLVE-BLOCK-END
