@@ -25,6 +25,9 @@ NETWORK = frozenset({"socket.__new__", "socket.connect", "socket.bind", "socket.
 PROCESSES = frozenset({"os.fork", "os.forkpty", "os.posix_spawn", "os.exec", "os.spawn", "os.system",
                        "os.startfile", "subprocess.Popen", "pty.spawn"})
 NATIVE = frozenset({"ctypes.dlopen", "ctypes.dlsym", "ctypes.dlsym/handle"})
+#: modules that start processes without an audit event of their own: the harness hides them from the
+#: candidate, and an import of one is named here rather than left as a bare ModuleNotFoundError
+PROCESS_MODULES = frozenset({"subprocess", "_posixsubprocess"})
 #: the ways to reach objects of the harness: other threads' frames (the harness waits in the main
 #: thread while the candidate runs in a thread of its own) and the collector's lists of all objects
 INTROSPECTION = frozenset({"gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys._current_frames",
@@ -52,6 +55,7 @@ def make_verdict(workdir: str) -> Callable[[str, tuple[Any, ...]], str | None]:
     os_error, value_error, path_like = OSError, ValueError, os.PathLike
     fspath, write_flags = os.fspath, _WRITE_FLAGS
     network, processes, native, introspection = NETWORK, PROCESSES, NATIVE, INTROSPECTION
+    process_modules = PROCESS_MODULES
     mutations, listing, readable, max_links = MUTATIONS, LISTING, READABLE, MAX_LINKS
 
     def text(path: Any) -> str | None:
@@ -115,6 +119,8 @@ def make_verdict(workdir: str) -> Callable[[str, tuple[Any, ...]], str | None]:
             if not writing and name in readable:
                 return None
             return f"{'writing' if writing else 'reading'} {name!r} outside the sandbox's working directory"
+        if event == "import":
+            return f"starting a process (import {args[0]})" if args and args[0] in process_modules else None
         if event in network:
             return f"network access ({event})"
         if event in processes:

@@ -99,7 +99,8 @@ class Problem(abc.ABC):
         self.__dict__["_holdout_secret"] = secret
         for value in list(self.__dict__.values()):
             if isinstance(value, dict):
-                for key in [k for k in value if k == "holdout" or (isinstance(k, tuple) and k[:1] == ("holdout",))]:
+                for key in [k for k, v in value.items() if (k == "holdout" and _built_instances(v))
+                            or (isinstance(k, tuple) and k[:1] == ("holdout",))]:
                     del value[key]
 
     def holdout_seed(self, public: int) -> int:
@@ -192,6 +193,12 @@ class Problem(abc.ABC):
     def describe_metrics(self) -> dict[str, str]:
         """Metric name -> one-line meaning, for reports (override to document problem metrics)."""
         return {"score": "higher is better"}
+
+
+def _built_instances(value: Any) -> bool:
+    """Whether `value` is a split's built instances (a list or tuple of Instance), which a new secret voids;
+    other things a plugin keys by split name (programs, settings) are kept."""
+    return isinstance(value, (list, tuple)) and all(isinstance(v, Instance) for v in value)
 
 
 def finite(value: float, default: float = 0.0) -> float:

@@ -62,6 +62,8 @@ class OpenEvolveProblem(Problem):
     """The problem of one OpenEvolve folder: quick = stage 1, train = the whole cascade, hold-out if named."""
 
     allowed_imports: tuple[str, ...] = ()
+    public_holdout = ("the hold-out is the folder's own evaluator (problem.options.holdout=FUNCTION or "
+                      "holdout_file=FILE): evolve runs it as written and cannot draw it from a run's secret")
 
     def __init__(self, layout: Layout, settings: OpenEvolveSettings) -> None:
         self.layout, self.settings = layout, settings
@@ -147,6 +149,9 @@ class OpenEvolveProblem(Problem):
         if len(metrics) != 1:
             raise InvalidOutput(f"expected one evaluation, got {len(metrics)}")
         return dict(metrics[0])
+
+    def set_holdout_secret(self, secret: str | None) -> None:
+        """Nothing to redraw: the hold-out is whatever the folder's evaluator computes (see public_holdout)."""
 
     def evaluator_notes(self, instances: Sequence[Instance], outputs: Sequence[Any], stdout: str = "",
                         stderr: str = "") -> str:

@@ -69,6 +69,15 @@ def test_reaching_outside_is_forbidden(verdict, event: str) -> None:  # type: ig
     assert verdict(event, ()) is not None
 
 
+@pytest.mark.parametrize("module", ["subprocess", "_posixsubprocess"])
+def test_importing_a_module_that_starts_processes_is_named_as_starting_a_process(verdict, module: str) -> None:  # type: ignore[no-untyped-def]
+    assert verdict("import", (module, None, [], [], [])) == f"starting a process (import {module})"
+
+
+def test_importing_other_modules_is_allowed(verdict) -> None:  # type: ignore[no-untyped-def]
+    assert verdict("import", ("json", None, [], [], [])) is None
+
+
 def test_harmless_events_pass(verdict) -> None:  # type: ignore[no-untyped-def]
     for event in ("compile", "exec", "import", "object.__setattr__", "time.sleep", "sys._getframe"):
         assert verdict(event, ()) is None
