@@ -233,7 +233,8 @@ def _sites(tree: ast.Module, facts: BlockFacts | None = None) -> list[_Site]:
                     continue
                 if isinstance(parent, ast.Call) and fname == "func":
                     continue
-                if isinstance(parent, (ast.Attribute, ast.keyword, ast.Subscript)):
+                if isinstance(parent, (ast.Attribute, ast.keyword, ast.Subscript, ast.List, ast.Tuple, ast.Set,
+                                       ast.Dict)):
                     continue
                 if isinstance(parent, ast.Call) and not _value_call(parent, facts, local_functions):
                     continue
@@ -254,7 +255,12 @@ def _sites(tree: ast.Module, facts: BlockFacts | None = None) -> list[_Site]:
                 scope = facts.scope.get(id(node), ())
                 if isinstance(node, ast.Name) and node.id not in scope:
                     continue  # a global, a builtin or a type: not a value to replace
-                out.append(_Site(parent, fname, idx, scope, frozenset(facts.arrays_at(node))))
+                if not facts.numeric(node):
+                    continue  # the mutator writes arithmetic: it replaces numbers only
+                fn = facts.owner.get(id(node))
+                opaque = facts.opaque.get(id(fn), set()) if fn is not None else set()
+                out.append(_Site(parent, fname, idx, tuple(n for n in scope if n not in opaque),
+                                 frozenset(facts.arrays_at(node))))
     return out
 
 
@@ -405,6 +411,7 @@ def _apply(op: str, tree: ast.Module, donors: list[ast.Module], rng: random.Rand
                 and not isinstance(getattr(n, "ctx", None), (ast.Store, ast.Del))
                 and _free_names(n) <= set(site.scope) and not isinstance(n, (ast.Starred, ast.Slice, ast.Attribute))
                 and not (isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id not in _VALUE_CALLS)]
+        pool = [n for n in pool if facts.numeric(n, site.get())]
         if facts.may_be_array(site.get(), set(site.arrays)):
             pool = [n for n in pool if facts.may_be_array(n, set(site.arrays))]
         if not pool:

@@ -93,6 +93,7 @@ class BlockFacts:
         self.arrays: dict[int, set[str]] = {}  # id(function) -> names that may hold arrays
         self.locals: dict[int, set[str]] = {}
         self.bools: dict[int, set[str]] = {}  # id(function) -> names that may hold boolean arrays
+        self.opaque: dict[int, set[str]] = {}  # id(function) -> names that hold something other than numbers
         self.unbound = 0
         self.unknown = 0
         self._fn: ast.AST | None = None
@@ -148,6 +149,7 @@ class BlockFacts:
         self.locals[id(fn)] = ({*args} | {n for st in fn.body for n in _stored(st)}) - declared
         self._bind(fn.body, set(args))
         self.arrays[id(fn)] = arrays = self._array_names(fn)
+        self.opaque[id(fn)] = self._opaque_names(fn, arrays)
         self.bools[id(fn)] = {t.id for n in ast.walk(fn) if isinstance(n, ast.Assign)
                               and isinstance(n.value, ast.Compare) and self.may_be_array(n.value, arrays)
                               for t in n.targets if isinstance(t, ast.Name)}
@@ -192,10 +194,89 @@ class BlockFacts:
         for child in ast.iter_child_nodes(node):
             self._record(child, names)
 
+    # -- which expressions are numbers ---------------------------------------------------------------------------
+    def _opaque_names(self, fn: ast.FunctionDef | ast.AsyncFunctionDef, arrays: set[str]) -> set[str]:
+        """Names used as containers, objects or strings (subscripted, iterated, called through, compared with
+        a string, assigned a collection), other than arrays: the mutator's arithmetic never touches them."""
+        out: set[str] = set()
+
+        def name(n: ast.AST) -> str | None:
+            return n.id if isinstance(n, ast.Name) and n.id not in arrays else None
+
+        for node in ast.walk(fn):
+            if isinstance(node, (ast.Subscript, ast.Attribute)):
+                out.add(name(node.value) or "")
+            elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
+                out.add(name(node.iter) or "")
+            elif isinstance(node, ast.Compare):
+                sides = [node.left, *node.comparators]
+                if any(isinstance(x, ast.Constant) and isinstance(x.value, str) for x in sides):
+                    out.update(name(x) or "" for x in sides)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None and _collection(node.value):
+                for t in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                    out.update(n.id for n in ast.walk(t) if isinstance(n, ast.Name))
+            elif isinstance(node, ast.Call) and name(node.func):
+                out.add(name(node.func) or "")
+                if isinstance(node.func, ast.Name) and node.func.id in ("len", "enumerate", "zip", "sorted", "list",
+                                                                         "reversed", "iter", "sum", "set"):
+                    out.update(name(a) or "" for a in node.args)  # a sequence (an array would be in `arrays`)
+        assigns = [n for n in ast.walk(fn) if isinstance(n, (ast.Assign, ast.AnnAssign)) and n.value is not None]
+        for _ in range(8):  # to a fixed point: a local assigned something that is not a number holds no number
+            before = len(out)
+            for n in assigns:
+                if not self._numeric(n.value, out, arrays):  # type: ignore[arg-type]
+                    for t in n.targets if isinstance(n, ast.Assign) else [n.target]:
+                        out.update(x.id for x in ast.walk(t) if isinstance(x, ast.Name))
+            if len(out) == before:
+                break
+        out.discard("")
+        return out - arrays
+
+    def numeric(self, node: ast.AST, fn_node: ast.AST | None = None) -> bool:
+        """Whether `node` is a number or an array of numbers, as far as its form shows: arithmetic over
+        numeric names and constants, len(), element-wise and math calls, calls of the block's functions."""
+        fn = self.owner.get(id(fn_node if fn_node is not None else node))
+        opaque = self.opaque.get(id(fn), set()) if fn is not None else set()
+        arrays = self.arrays.get(id(fn), set()) if fn is not None else set()
+        return self._numeric(node, opaque, arrays)
+
+    def _numeric(self, node: ast.AST, opaque: set[str], arrays: set[str]) -> bool:
+        if isinstance(node, ast.Name):
+            return node.id not in opaque
+        if isinstance(node, ast.Constant):
+            return isinstance(node.value, (int, float)) and not isinstance(node.value, bool)
+        if isinstance(node, ast.BinOp):
+            return self._numeric(node.left, opaque, arrays) and self._numeric(node.right, opaque, arrays)
+        if isinstance(node, ast.UnaryOp):
+            return self._numeric(node.operand, opaque, arrays)
+        if isinstance(node, (ast.Compare, ast.BoolOp)):
+            parts = [node.left, *node.comparators] if isinstance(node, ast.Compare) else node.values
+            return all(self._numeric(x, opaque, arrays) for x in parts)
+        if isinstance(node, ast.Subscript):
+            return self.may_be_array(node.value, arrays)
+        if isinstance(node, ast.Call):
+            f = node.func
+            if isinstance(f, ast.Name):
+                if f.id == "len":
+                    return True
+                if f.id in ("max", "min", "abs", "round", "float", "int"):
+                    return all(self._numeric(a, opaque, arrays) for a in node.args) and not node.keywords
+                return f.id in self.known and f.id not in _BUILTINS  # a function of the program
+            if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name):
+                return f.value.id in (self.np, "math") or f.value.id in arrays
+            return False
+        if isinstance(node, ast.Attribute):
+            return isinstance(node.value, ast.Name) and (node.value.id in (self.np, "math")
+                                                         or node.value.id in arrays)
+        return False
+
     # -- which expressions may be arrays ----------------------------------------------------------------------
     def _array_names(self, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
-        """Arguments annotated or used as arrays, and locals assigned from array expressions."""
+        """Arguments annotated or used as arrays, and locals assigned from array expressions (none in a
+        program without numpy: there a sliced or measured argument is a list)."""
         out: set[str] = set()
+        if self.np is None:
+            return out
         for a in [*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs]:
             if a.annotation is not None and "array" in ast.unparse(a.annotation).lower():
                 out.add(a.arg)
@@ -311,3 +392,18 @@ def _has_slice(node: ast.AST) -> bool:
     if isinstance(node, ast.Slice):
         return True
     return isinstance(node, ast.Tuple) and any(isinstance(e, ast.Slice) for e in node.elts)
+
+
+def _collection(node: ast.AST) -> bool:
+    """Whether `node` builds a collection, a string or an object rather than a number."""
+    if isinstance(node, (ast.Dict, ast.List, ast.Set, ast.Tuple, ast.ListComp, ast.SetComp, ast.DictComp,
+                         ast.GeneratorExp, ast.JoinedStr)):
+        return True
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, str)
+    if isinstance(node, ast.Call):
+        f = node.func
+        fname = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
+        return fname in ("dict", "list", "set", "tuple", "sorted", "range", "enumerate", "zip", "Random",
+                         "defaultdict", "deque", "Counter", "str")
+    return False

@@ -8,6 +8,7 @@ must not crash on `max()`/`abs()`/`if` around an array or on a local read before
 from __future__ import annotations
 
 import random
+import signal
 import warnings
 from collections import Counter
 from typing import Any
@@ -123,3 +124,31 @@ def test_scalar_programs_keep_the_builtin_max_and_min() -> None:
 def test_array_programs_get_numpy_elementwise_functions() -> None:
     children = _lineages(LOCALS_SEED, 100, 3, random.Random(3))
     assert any("np.maximum" in c or "np.minimum" in c or "np.abs" in c for c in children)
+
+
+def test_containers_and_strings_are_not_used_as_numbers() -> None:
+    """txn's seed keeps dicts, lists, tuples and strings in locals: arithmetic on them only crashes."""
+    from evolve.plugins import load_problem
+
+    def stop(signum: int, frame: object) -> None:
+        raise TimeoutError("the child ran for more than 2 s")
+
+    signal.signal(signal.SIGALRM, stop)
+    problem = load_problem("txn")
+    instance = problem.instances("quick")[0]
+    code0, rng, mutator = problem.initial_program, random.Random(4), OfflineMutator()
+    crashed = 0
+    for _ in range(60):
+        code = code0
+        for _ in range(rng.randint(1, 3)):
+            code = mutator.mutate(code, [code0], rng).code or code
+        namespace: dict[str, Any] = {"__name__": "candidate"}
+        signal.setitimer(signal.ITIMER_REAL, 2.0)  # a child that loops forever counts as crashed
+        try:
+            exec(compile(code, "candidate.py", "exec"), namespace)
+            problem.score(instance, namespace["schedule"](*instance.args))
+        except Exception:
+            crashed += 1
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    assert crashed <= 24, f"{crashed} of 60 children crashed or were invalid"  # ~49 before numbers-only sites
