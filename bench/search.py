@@ -185,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
                     "(the defaults were tuned on 0-4 and 10-12)")
     ap.add_argument("--workers", type=int, default=2, help="evaluation workers of each run")
     ap.add_argument("--jobs", type=int, default=1, help="runs at a time (each in its own process)")
-    ap.add_argument("--log", type=Path, help="append each finished run to this JSON-lines file")
+    ap.add_argument("--log", type=Path, help="append each finished run to this JSON-lines file (runs it "
+                    "already holds are not run again)")
     ap.add_argument("--table", type=Path, help="print the table of the runs in this log, run nothing")
     ap.add_argument("overrides", nargs="*", help="Hydra overrides for every run, e.g. llm.max_nodes=null")
     args = ap.parse_args(argv)
@@ -198,6 +199,12 @@ def main(argv: list[str] | None = None) -> int:
             for seed in range(args.first_seed, args.first_seed + args.seeds)
             for prob in args.problems for s in args.strategies]
     runs: list[dict[str, Any]] = []
+    if args.log is not None and args.log.exists():  # resume a bench that was cut short: skip logged runs
+        logged = [json.loads(line) for line in args.log.read_text().splitlines() if line.strip()]
+        keys = {(r["problem"], r["strategy"], r["seed"], r["budget"], tuple(r["overrides"])) for r in logged}
+        runs = [r for r in logged if (r["problem"], r["strategy"], r["seed"], r["budget"], tuple(r["overrides"]))
+                in {(*job[:4], job[5]) for job in plan}]
+        plan = [job for job in plan if (*job[:4], job[5]) not in keys]
 
     def done(run: dict[str, Any]) -> None:
         runs.append(run)
