@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import json
 import multiprocessing
+import os
 import statistics
 import sys
 import tempfile
@@ -211,9 +212,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {run['problem']:8s} {run['strategy']:10s} seed {run['seed']}: best " + " ".join(
             f"@{b} {best_at(run['curve'], b, run['seed_score']):8.3f}" for b in sorted(args.budgets))
               + f" ({run['seconds']:.0f} s)", file=sys.stderr, flush=True)
-        if args.log is not None:
-            with args.log.open("a") as fh:
-                fh.write(json.dumps(run) + "\n")
+        if args.log is not None:  # one write() per line: benches sharing a log never interleave their lines
+            fd = os.open(args.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, (json.dumps(run) + "\n").encode())
+            finally:
+                os.close(fd)
 
     if args.jobs <= 1:
         for job in plan:
