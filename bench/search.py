@@ -117,6 +117,12 @@ def table(runs: list[dict[str, Any]], budgets: Sequence[int] | None = None) -> s
     from scipy.stats import mannwhitneyu
 
     out: list[str] = []
+    longest: dict[tuple[str, str, int], dict[str, Any]] = {}
+    for r in runs:  # one run per (problem, strategy, seed): the longest, whose prefixes are the shorter ones
+        key = (r["problem"], r["strategy"], r["seed"])
+        if key not in longest or r["budget"] > longest[key]["budget"]:
+            longest[key] = r
+    runs = list(longest.values())
     problems = [p for p in PROBLEMS if any(r["problem"] == p for r in runs)]
     problems += sorted({r["problem"] for r in runs} - set(problems))
     for prob in problems:
