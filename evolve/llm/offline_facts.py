@@ -25,9 +25,6 @@ REDUCTIONS = frozenset({
     "amin", "count_nonzero", "dot", "item", "nanmax", "nanmin", "nansum", "ptp", "average"})
 #: array attributes that are plain numbers or tuples
 SCALAR_ATTRS = frozenset({"shape", "size", "ndim", "dtype", "itemsize", "nbytes"})
-#: builtins whose result is never an array
-SCALAR_BUILTINS = frozenset({"len", "int", "float", "bool", "round", "sum", "str", "range", "enumerate", "sorted",
-                             "list", "tuple", "isinstance", "math"})
 #: builtins the mutator may write around an expression, and numpy's element-wise counterparts
 ELEMENTWISE_OF = {"max": "maximum", "min": "minimum", "abs": "abs"}
 _BUILTINS = frozenset(dir(builtins))
