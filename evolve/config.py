@@ -100,6 +100,7 @@ class SearchConfig:
     exploration: float = 0.2
     elitism: float = 0.1
     restart: float = 0.3  # evolution: share of children mutated from the seed (the random baseline as an arm)
+    arm_bandit: bool = False  # evolution: shift the arms' shares toward those whose children set new bests
     tournament_size: int = 4
     power_law_alpha: float = 1.0
     child_bonus: float = 1.0

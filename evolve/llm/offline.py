@@ -5,6 +5,10 @@ sub-expression with a random expression over the names in scope; wrap an express
 with another; splice an expression or statement from an inspiration program (crossover). Generic: it
 knows nothing about any problem. Seeded by the `random.Random` it is given; always returns code that
 compiles (or reports that it could not find a change).
+
+A child reads only names bound where it reads them, and where an expression may be a numpy array it is
+wrapped with `np.maximum`/`np.minimum`/`np.abs`, never with `max`/`min`/`abs` (offline_facts.py says how
+that is known); a change that adds such a hazard to the block is thrown away and another one is tried.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from dataclasses import dataclass
 
 from evolve.edit.blocks import BlockError, find_blocks, replace_blocks
 from evolve.llm.base import Proposal, ProposalRequest
+from evolve.llm.offline_facts import ELEMENTWISE_OF, NP_ELEMENTWISE, BlockFacts, module_names, numpy_alias
 
 OPERATORS = ("constant", "operator", "replace", "wrap", "crossover")
 WEIGHTS = (0.3, 0.15, 0.2, 0.25, 0.1)
@@ -41,6 +46,7 @@ class _Site:
     field: str
     index: int | None
     scope: tuple[str, ...]
+    arrays: frozenset[str] = frozenset()  # names in scope that may hold numpy arrays
 
     def get(self) -> ast.expr:
         value = getattr(self.parent, self.field)
@@ -76,12 +82,17 @@ class OfflineMutator:
         steps = 1
         while steps < self.max_steps and rng.random() < self.step_prob:
             steps += 1
-        child = self._mutate_once(code, donors, rng)
+        try:
+            program = ast.parse(code)
+        except SyntaxError:
+            program = None
+        env = _Env(numpy_alias(program), frozenset(module_names(program)))
+        child = self._mutate_once(code, donors, rng, env)
         if steps == 1 or child.code is None:
             return child
         edits, kinds = [child.edit], [child.edit_kind]
         for _ in range(steps - 1):
-            nxt = self._mutate_once(child.code, donors, rng)  # type: ignore[arg-type]
+            nxt = self._mutate_once(child.code, donors, rng, env)  # type: ignore[arg-type]
             if nxt.code is None:
                 break
             if nxt.code == code:  # this step undid the earlier ones: keep the child it was applied to
@@ -94,8 +105,10 @@ class OfflineMutator:
         ops = "+".join(k.removeprefix("offline:") for k in kinds)
         return Proposal(code=child.code, edit="; ".join(edits), edit_kind=f"offline:{ops}", model=self.name)
 
-    def _mutate_once(self, code: str, donors: Sequence[str], rng: random.Random) -> Proposal:
+    def _mutate_once(self, code: str, donors: Sequence[str], rng: random.Random, env: _Env | None = None
+                     ) -> Proposal:
         """One operator application to `code`."""
+        env = env or _Env(None, frozenset())
         try:
             blocks = find_blocks(code)
         except BlockError as exc:
@@ -119,8 +132,12 @@ class OfflineMutator:
                                 error=f"EVOLVE-BLOCK {bi} is not valid Python on its own: {exc}")
             donor_trees = _donor_trees(donors) if op == "crossover" else []
             before = _size(tree) if self.max_nodes is not None else 0
-            desc = _apply(op, tree, donor_trees, rng)
+            facts = BlockFacts(tree, env.np, env.outer)
+            desc = _apply(op, tree, donor_trees, rng, facts)
             if desc is None:
+                continue
+            if BlockFacts(tree, env.np, env.outer).hazards > facts.hazards:
+                last_error = "every change read an unbound name or used an array as a truth value"
                 continue
             if self.max_nodes is not None and _size(tree) > max(self.max_nodes, before):
                 last_error = f"every change grew the block past llm.max_nodes={self.max_nodes} AST nodes"
@@ -151,6 +168,14 @@ class OfflineMutator:
         return None
 
 
+@dataclass(frozen=True)
+class _Env:
+    """What a block's program provides around it: numpy's alias and the module-level names."""
+
+    np: str | None
+    outer: frozenset[str]
+
+
 def _size(tree: ast.AST) -> int:
     return sum(1 for _ in ast.walk(tree))
 
@@ -173,33 +198,30 @@ def _donor_trees(donors: Sequence[str]) -> list[ast.Module]:
     return trees
 
 
-def _scopes(tree: ast.Module) -> dict[int, tuple[str, ...]]:
-    """For every node id, the plain names visible to an expression there (arguments and locals)."""
-    scope_of: dict[int, tuple[str, ...]] = {}
-    inside: set[int] = set()
-    functions = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))]
-    for fn in functions:
-        inside.update(id(sub) for sub in ast.walk(fn) if sub is not fn)
-    module_names = tuple(sorted({n.id for n in ast.walk(tree) if isinstance(n, ast.Name)
-                                 and isinstance(n.ctx, ast.Store) and id(n) not in inside}))
-    for fn in functions:  # outer functions first (walk is breadth-first), inner ones override
-        args = [a.arg for a in ast.walk(fn.args) if isinstance(a, ast.arg)]
-        local = [n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)]
-        names = tuple(dict.fromkeys([*args, *local]))
-        for sub in ast.walk(fn):
-            scope_of[id(sub)] = names
-    for node in ast.walk(tree):
-        scope_of.setdefault(id(node), module_names)
-    return scope_of
-
-
 def _is_docstring(parent: ast.AST, node: ast.AST) -> bool:
     return isinstance(parent, ast.Expr) and isinstance(node, ast.Constant) and isinstance(node.value, str)
 
 
-def _sites(tree: ast.Module) -> list[_Site]:
-    """Every replaceable expression: loaded values, not call targets, attribute bases or strings."""
-    scopes = _scopes(tree)
+#: calls whose arguments are values a random expression may replace (not shapes, types, sequences)
+_VALUE_CALLS = frozenset({"max", "min", "abs"})
+
+
+def _value_call(call: ast.Call, facts: BlockFacts, local_functions: set[str]) -> bool:
+    """Whether `call` takes plain values: builtin max/min/abs, numpy's element-wise functions, math, or a
+    function of the block (not len, range, np.zeros, a method…, whose arguments are shapes or sequences)."""
+    f = call.func
+    if isinstance(f, ast.Name):
+        return f.id in _VALUE_CALLS or f.id in local_functions
+    if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name):
+        return (f.value.id == facts.np and f.attr in NP_ELEMENTWISE) or f.value.id == "math"
+    return False
+
+
+def _sites(tree: ast.Module, facts: BlockFacts | None = None) -> list[_Site]:
+    """Every replaceable expression: loaded values, not call targets, attribute bases, subscripts, loop
+    sequences, unpacked values, arguments of calls that take shapes or sequences, or names of builtins."""
+    facts = facts or BlockFacts(tree, None)
+    local_functions = {f.name for f in ast.walk(tree) if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))}
     out: list[_Site] = []
     for parent in ast.walk(tree):
         if isinstance(parent, (ast.JoinedStr, ast.FormattedValue)):
@@ -211,7 +233,14 @@ def _sites(tree: ast.Module) -> list[_Site]:
                     continue
                 if isinstance(parent, ast.Call) and fname == "func":
                     continue
-                if isinstance(parent, ast.Attribute) or isinstance(parent, ast.keyword):
+                if isinstance(parent, (ast.Attribute, ast.keyword, ast.Subscript, ast.List, ast.Tuple, ast.Set,
+                                       ast.Dict)):
+                    continue
+                if isinstance(parent, ast.Call) and not _value_call(parent, facts, local_functions):
+                    continue
+                if isinstance(parent, (ast.For, ast.AsyncFor, ast.comprehension)) and fname == "iter":
+                    continue
+                if isinstance(parent, ast.Assign) and any(isinstance(t, (ast.Tuple, ast.List)) for t in parent.targets):
                     continue
                 if isinstance(getattr(node, "ctx", None), (ast.Store, ast.Del)):
                     continue
@@ -221,9 +250,17 @@ def _sites(tree: ast.Module) -> list[_Site]:
                     continue
                 if _is_docstring(parent, node) or (isinstance(parent, (ast.comprehension,)) and fname == "target"):
                     continue
-                if isinstance(parent, ast.arguments):
-                    continue
-                out.append(_Site(parent, fname, idx, scopes.get(id(node), ())))
+                if isinstance(parent, (ast.arguments, ast.arg)) or fname == "returns":
+                    continue  # annotations say what a value is (offline_facts reads them): never changed
+                scope = facts.scope.get(id(node), ())
+                if isinstance(node, ast.Name) and node.id not in scope:
+                    continue  # a global, a builtin or a type: not a value to replace
+                if not facts.numeric(node):
+                    continue  # the mutator writes arithmetic: it replaces numbers only
+                fn = facts.owner.get(id(node))
+                opaque = facts.opaque.get(id(fn), set()) if fn is not None else set()
+                out.append(_Site(parent, fname, idx, tuple(n for n in scope if n not in opaque),
+                                 frozenset(facts.arrays_at(node))))
     return out
 
 
@@ -231,8 +268,26 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _rand_expr(names: Sequence[str], rng: random.Random, depth: int = 2) -> ast.expr:
-    """A random arithmetic expression over `names` and small constants."""
+def _mentions(node: ast.AST, names: frozenset[str]) -> bool:
+    return bool(names) and any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(node))
+
+
+def _call(fn: str, args: list[ast.expr], array: bool, np_name: str | None) -> ast.expr | None:
+    """`fn(*args)` for fn in max/min/abs: numpy's element-wise function when an argument may be an array
+    (None when it may be one and the program has no numpy to call)."""
+    if array:
+        if np_name is None:
+            return None
+        func: ast.expr = ast.Attribute(value=ast.Name(id=np_name, ctx=ast.Load()), attr=ELEMENTWISE_OF[fn],
+                                       ctx=ast.Load())
+    else:
+        func = ast.Name(id=fn, ctx=ast.Load())
+    return ast.Call(func=func, args=args, keywords=[])
+
+
+def _rand_expr(names: Sequence[str], rng: random.Random, depth: int = 2, arrays: frozenset[str] = frozenset(),
+               np_name: str | None = None) -> ast.expr:
+    """A random arithmetic expression over `names` and small constants (numpy-safe over `arrays`)."""
     if depth <= 0 or rng.random() < 0.35:
         if names and rng.random() < 0.7:
             return ast.Name(id=rng.choice(list(names)), ctx=ast.Load())
@@ -240,12 +295,14 @@ def _rand_expr(names: Sequence[str], rng: random.Random, depth: int = 2) -> ast.
     r = rng.random()
     if r < 0.7:
         op = rng.choice([ast.Add(), ast.Sub(), ast.Mult(), ast.Div()])
-        return ast.BinOp(left=_rand_expr(names, rng, depth - 1), op=op, right=_rand_expr(names, rng, depth - 1))
+        return ast.BinOp(left=_rand_expr(names, rng, depth - 1, arrays, np_name), op=op,
+                         right=_rand_expr(names, rng, depth - 1, arrays, np_name))
     if r < 0.9:
         fn = rng.choice(["max", "min"])
-        return ast.Call(func=ast.Name(id=fn, ctx=ast.Load()),
-                        args=[_rand_expr(names, rng, depth - 1), _rand_expr(names, rng, depth - 1)], keywords=[])
-    return ast.Call(func=ast.Name(id="abs", ctx=ast.Load()), args=[_rand_expr(names, rng, depth - 1)], keywords=[])
+        args = [_rand_expr(names, rng, depth - 1, arrays, np_name), _rand_expr(names, rng, depth - 1, arrays, np_name)]
+    else:
+        fn, args = "abs", [_rand_expr(names, rng, depth - 1, arrays, np_name)]
+    return _call(fn, args, any(_mentions(a, arrays) for a in args), np_name) or args[0]
 
 
 def _perturb(value: int | float, rng: random.Random) -> int | float:
@@ -258,13 +315,18 @@ def _perturb(value: int | float, rng: random.Random) -> int | float:
 
 
 def _free_names(node: ast.AST) -> set[str]:
-    builtins = {"max", "min", "abs", "math", "np", "numpy", "len", "sum", "range", "int", "float", "round"}
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and n.id not in builtins}
+    """The names `node` reads as values (not the functions or modules it calls through)."""
+    callees = {id(n.func) for n in ast.walk(node) if isinstance(n, ast.Call)}
+    bases = {id(n.value) for n in ast.walk(node) if isinstance(n, ast.Attribute)}
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and id(n) not in callees | bases}
 
 
-def _apply(op: str, tree: ast.Module, donors: list[ast.Module], rng: random.Random) -> str | None:
+def _apply(op: str, tree: ast.Module, donors: list[ast.Module], rng: random.Random,
+           facts: BlockFacts | None = None) -> str | None:
     """Mutate `tree` in place with operator `op`; return a one-line description, or None if not applicable."""
-    sites = _sites(tree)
+    facts = facts or BlockFacts(tree, None)
+    np_name = facts.np
+    sites = _sites(tree, facts)
     if not sites:
         return None
     if op == "constant":
@@ -277,8 +339,7 @@ def _apply(op: str, tree: ast.Module, donors: list[ast.Module], rng: random.Rand
         site.set(ast.Constant(value=new))
         return f"constant {old!r} -> {new!r}"
     if op == "operator":
-        nodes = [n for n in ast.walk(tree) if isinstance(n, (ast.BinOp, ast.Compare))
-                 or (isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in ("min", "max"))]
+        nodes = [n for n in ast.walk(tree) if isinstance(n, (ast.BinOp, ast.Compare)) or _min_max(n, np_name)]
         if not nodes:
             return None
         node = rng.choice(nodes)
@@ -297,25 +358,40 @@ def _apply(op: str, tree: ast.Module, donors: list[ast.Module], rng: random.Rand
             old_src = ast.unparse(node)
             node.ops[i] = rng.choice(choices)()
             return f"operator: {old_src} -> {ast.unparse(node)}"
-        assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+        assert isinstance(node, ast.Call)
         old_src = ast.unparse(node)
-        node.func.id = "min" if node.func.id == "max" else "max"
+        swap = {"max": "min", "min": "max", "maximum": "minimum", "minimum": "maximum"}
+        if isinstance(node.func, ast.Name):
+            node.func.id = swap[node.func.id]
+        else:
+            assert isinstance(node.func, ast.Attribute)
+            node.func.attr = swap[node.func.attr]
         return f"operator: {old_src} -> {ast.unparse(node)}"
     if op == "replace":
         site = rng.choice(sites)
         old_src = ast.unparse(site.get())
-        new = _rand_expr(site.scope, rng)
+        keep_array = facts.may_be_array(site.get(), set(site.arrays))
+        for _ in range(8):  # an array stays an array: its readers may index it or call its methods
+            new = _rand_expr(site.scope, rng, arrays=site.arrays, np_name=np_name)
+            if not keep_array or facts.may_be_array(new, set(site.arrays)):
+                break
+        else:
+            return None
         site.set(new)
         return f"replace: {old_src} -> {ast.unparse(new)}"
     if op == "wrap":
         site = rng.choice(sites)
         old = site.get()
-        other = _rand_expr(site.scope, rng, depth=1 if rng.random() < 0.5 else 2)
+        other = _rand_expr(site.scope, rng, depth=1 if rng.random() < 0.5 else 2, arrays=site.arrays,
+                           np_name=np_name)
         kind = rng.choice(["max", "min", "abs", "add", "mul"])
-        if kind in ("max", "min"):
-            new: ast.expr = ast.Call(func=ast.Name(id=kind, ctx=ast.Load()), args=[old, other], keywords=[])
-        elif kind == "abs":
-            new = ast.Call(func=ast.Name(id="abs", ctx=ast.Load()), args=[old], keywords=[])
+        if kind in ("max", "min", "abs"):
+            args = [old, other] if kind != "abs" else [old]
+            array = any(facts.may_be_array(a, set(site.arrays)) for a in args)
+            wrapped = _call(kind, args, array, np_name)
+            if wrapped is None:
+                return None
+            new: ast.expr = wrapped
         elif kind == "add":
             new = ast.BinOp(left=old, op=ast.Add(),
                             right=ast.BinOp(left=ast.Constant(value=rng.choice(_CONSTANTS)), op=ast.Mult(),
@@ -333,7 +409,11 @@ def _apply(op: str, tree: ast.Module, donors: list[ast.Module], rng: random.Rand
         site = rng.choice(sites)
         pool = [n for n in ast.walk(donor) if isinstance(n, ast.expr) and not isinstance(n, (ast.Constant,))
                 and not isinstance(getattr(n, "ctx", None), (ast.Store, ast.Del))
-                and _free_names(n) <= set(site.scope) and not isinstance(n, (ast.Starred, ast.Slice))]
+                and _free_names(n) <= set(site.scope) and not isinstance(n, (ast.Starred, ast.Slice, ast.Attribute))
+                and not (isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id not in _VALUE_CALLS)]
+        pool = [n for n in pool if facts.numeric(n, site.get())]
+        if facts.may_be_array(site.get(), set(site.arrays)):
+            pool = [n for n in pool if facts.may_be_array(n, set(site.arrays))]
         if not pool:
             return None
         donor_expr = copy.deepcopy(rng.choice(pool))
@@ -361,3 +441,14 @@ def _splice_statement(tree: ast.Module, donor: ast.Module, rng: random.Random) -
     else:
         a.body.insert(max(0, len(a.body) - 1), stmt)
     return f"crossover: statement {i} of {name}() from an inspiration"
+
+
+def _min_max(node: ast.AST, np_name: str | None) -> bool:
+    """Whether `node` calls builtin max/min or numpy's maximum/minimum (the operator swaps one for the other)."""
+    if not isinstance(node, ast.Call):
+        return False
+    f = node.func
+    if isinstance(f, ast.Name):
+        return f.id in ("max", "min")
+    return isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == np_name \
+        and f.attr in ("maximum", "minimum")

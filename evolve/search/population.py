@@ -10,9 +10,13 @@ import bisect
 import heapq
 import math
 import random
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+#: the ways evolution chooses a parent: the seed, the island's best, a MAP-Elites cell's elite, by rank
+ARMS = ("restart", "elite", "explore", "rank")
 
 
 @dataclass
@@ -101,6 +105,7 @@ class SearchSettings:
     migration_interval: int = 100
     migration_rate: float = 0.1
     restart: float = 0.3
+    arm_bandit: bool = False
 
     @classmethod
     def from_config(cls, search: Any) -> SearchSettings:
@@ -110,7 +115,7 @@ class SearchSettings:
                    child_bonus=search.child_bonus, num_inspirations=search.num_inspirations,
                    feature_dims=tuple(search.feature_dims), feature_bins=search.feature_bins,
                    migration_interval=search.migration_interval, migration_rate=search.migration_rate,
-                   restart=float(search.restart))
+                   restart=float(search.restart), arm_bandit=bool(search.get("arm_bandit", False)))
 
 
 class Population:
@@ -126,6 +131,9 @@ class Population:
         self.ranges_version = 0
         self.added = 0
         self._next_island = 0
+        #: arm -> [children, children that set a new overall best] (the bandit's evidence)
+        self.arm_stats: dict[str, list[int]] = {a: [0, 0] for a in ARMS}
+        self._arms_of: dict[int, deque[str]] = {}  # parent id -> arms that chose it, children pending
 
     # -- insertion ---------------------------------------------------------------------------------
     def island_for_child(self, parent_island: int | None) -> int:
@@ -161,6 +169,7 @@ class Population:
             for isl in self.islands:
                 if parent_id in isl.members:
                     isl.members[parent_id].children += 1
+        self._credit(parent_id, self.best is None or score > self.best.score)
         self.latest_id = pid
         self.added += 1
         for isl_idx in targets:
@@ -184,6 +193,33 @@ class Population:
         for isl in self.islands:
             if parent_id in isl.members:
                 isl.members[parent_id].children += 1
+        self._credit(parent_id, False)
+
+    def _credit(self, parent_id: int | None, won: bool) -> None:
+        """Count a child of `parent_id` for the arm that chose that parent (the oldest one pending)."""
+        arms = self._arms_of.get(parent_id) if parent_id is not None else None
+        if not arms:
+            return
+        arm = arms.popleft()
+        if not arms:
+            del self._arms_of[parent_id]  # type: ignore[arg-type]
+        self.arm_stats[arm][0] += 1
+        self.arm_stats[arm][1] += won
+
+    def arm_shares(self) -> list[float]:
+        """The share of children each arm (ARMS) gets: the configured shares, or with search.arm_bandit
+        each share scaled by its arm's rate of new bests (Laplace-smoothed) and renormalised, with a floor
+        of a tenth of the configured share so that no arm is starved on early bad luck."""
+        base = [self.s.restart, self.s.elitism, self.s.exploration,
+                max(0.0, 1.0 - self.s.restart - self.s.elitism - self.s.exploration)]
+        if not self.s.arm_bandit:
+            return base
+        rates = [(self.arm_stats[a][1] + 1) / (self.arm_stats[a][0] + 2) for a in ARMS]
+        scaled = [b * r for b, r in zip(base, rates)]
+        total = sum(scaled) or 1.0
+        shares = [max(b / 10, x / total) for b, x in zip(base, scaled)]
+        total = sum(shares) or 1.0
+        return [x / total for x in shares]
 
     def _trim(self, isl: Island) -> None:
         """Evict the worst programs (lowest score, then newest) that are neither a cell's elite nor the seed.
@@ -276,18 +312,23 @@ class Population:
         if self.s.strategy == "sequential":
             return self.member(self.latest_id) or first
         members = isl.ranked_members()
+        restart, elitism, exploration, _ = self.arm_shares()
         r = rng.random()
-        if r < self.s.restart and self.seed_id is not None:
-            seed = isl.members.get(self.seed_id) or self.member(self.seed_id)
-            if seed is not None:
-                return seed
-        r -= self.s.restart
-        if 0 <= r < self.s.elitism:
-            return members[0]
-        if 0 <= r < self.s.elitism + self.s.exploration:
+        chosen: Member | None = None
+        arm = "rank"
+        if r < restart and self.seed_id is not None:
+            chosen, arm = isl.members.get(self.seed_id) or self.member(self.seed_id), "restart"
+        r -= restart
+        if chosen is None and 0 <= r < elitism:
+            chosen, arm = members[0], "elite"
+        elif chosen is None and 0 <= r < elitism + exploration:
             elites = sorted(self.cell_elites(isl).values())
-            return isl.members[rng.choice(elites)]
-        return members[pick_index(self.s, [m.score for m in members], [m.children for m in members], rng)]
+            chosen, arm = isl.members[rng.choice(elites)], "explore"
+        if chosen is None:
+            arm = "rank"
+            chosen = members[pick_index(self.s, [m.score for m in members], [m.children for m in members], rng)]
+        self._arms_of.setdefault(chosen.id, deque()).append(arm)
+        return chosen
 
     def inspirations(self, rng: random.Random, island: int, exclude: int) -> list[Member]:
         """Top programs of the island plus elites of other cells (diverse), never the parent."""
@@ -323,10 +364,13 @@ class Population:
         return moves
 
     def state(self) -> dict[str, Any]:
-        return {"next_island": self._next_island}
+        return {"next_island": self._next_island, "arm_stats": {a: list(v) for a, v in self.arm_stats.items()}}
 
     def load_state(self, state: dict[str, Any]) -> None:
         self._next_island = int(state.get("next_island", 0))
+        for arm, (tries, wins) in dict(state.get("arm_stats", {})).items():
+            if arm in self.arm_stats:
+                self.arm_stats[arm] = [int(tries), int(wins)]
 
 
 def _top(ranked: list[Member], n: int, exclude: int) -> list[Member]:

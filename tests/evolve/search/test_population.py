@@ -3,6 +3,8 @@ from __future__ import annotations
 import random
 from collections import Counter
 
+import pytest
+
 from evolve.search.population import Population, SearchSettings, features_of, pick_index
 
 
@@ -120,3 +122,41 @@ def test_equal_scores_rank_the_shorter_program_first() -> None:
     pop.add(2, 5.0, {"code_length": 90.0}, 0, 1, 1)
     pop.add(3, 5.0, {"code_length": 40.0}, 0, 1, 1)
     assert pop.select_parent(random.Random(0), 0).id == 3  # type: ignore[union-attr]
+
+
+def _grow(pop: Population, rng: random.Random, rounds: int, winning_arm: str) -> None:
+    """Choose parents and report their children: only the children of `winning_arm`'s parents set new bests."""
+    next_id, best = 100, 1.0
+    for _ in range(rounds):
+        parent = pop.select_parent(rng, 0)
+        assert parent is not None
+        arm = pop._arms_of[parent.id][-1]
+        if arm == winning_arm:
+            best += 1.0
+            pop.add(next_id, best, {"code_length": 1.0, "ast_nodes": 1.0}, 0, 1, parent.id)
+        else:
+            pop.note_child(parent.id)
+        next_id += 1
+
+
+def test_arm_bandit_shifts_children_to_the_arm_that_finds_new_bests() -> None:
+    from evolve.search.population import ARMS
+
+    fixed, bandit = _pop(islands=1), _pop(islands=1, arm_bandit=True)
+    for pop in (fixed, bandit):
+        pop.add(1, 1.0, {"code_length": 1.0, "ast_nodes": 1.0}, 0, 0, None, seed=True)
+        _grow(pop, random.Random(0), 300, "restart")
+    base = fixed.arm_shares()
+    shares = dict(zip(ARMS, bandit.arm_shares()))
+    assert shares["restart"] > 2 * base[0] and min(shares.values()) > 0  # no arm starves
+    assert bandit.arm_stats["restart"][1] == bandit.arm_stats["restart"][0] > 0
+    again = _pop(islands=1, arm_bandit=True)
+    again.load_state(bandit.state())
+    assert again.arm_shares() == bandit.arm_shares()
+
+
+def test_without_the_bandit_the_arms_keep_their_configured_shares() -> None:
+    pop = _pop(islands=1, restart=0.3, elitism=0.3, exploration=0.2)
+    pop.add(1, 1.0, {"code_length": 1.0, "ast_nodes": 1.0}, 0, 0, None, seed=True)
+    _grow(pop, random.Random(1), 100, "elite")
+    assert pop.arm_shares() == [0.3, 0.3, 0.2, pytest.approx(0.2)]
