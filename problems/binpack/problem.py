@@ -68,11 +68,15 @@ class BinPacking(Problem):
                 raise ValueError(f"unknown split {split!r}; use quick, train or holdout")
             o = self.options
             n, count, seed = getattr(o, f"{split}_n"), getattr(o, f"{split}_count"), getattr(o, f"{split}_seed")
+            if split == "holdout":  # drawn from the run's secret; its seed is named nowhere
+                seed = self.holdout_seed(seed)
             out = []
             for index in range(count):
                 raw = generate(seed, index, n, o.capacity)
-                out.append(Instance(id=f"{split}/weibull-n{n}-s{seed}-{index}", args=(raw.items, raw.capacity),
-                                    meta={"n": n, "seed": seed, "index": index, "distribution": "weibull(3, 45)"},
+                shown = "" if split == "holdout" else f"-s{seed}"
+                out.append(Instance(id=f"{split}/weibull-n{n}{shown}-{index}", args=(raw.items, raw.capacity),
+                                    meta={"n": n, "index": index, "distribution": "weibull(3, 45)",
+                                          **({} if split == "holdout" else {"seed": seed})},
                                     reference=float(lower_bound(raw.items, raw.capacity)),
                                     reference_kind="lower_bound"))
             self._cache[split] = out
