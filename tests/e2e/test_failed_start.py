@@ -33,7 +33,8 @@ def _free_port() -> int:
 
 @pytest.mark.parametrize("args, reason", [
     (["llm=openai_compatible", "llm.model=m", "llm.api_base=http://127.0.0.1:{port}/v1"], "cannot connect"),
-    (["evaluator=ray"], "evaluator=ray"),
+    # refused whether or not the dask extra is installed: not installed, or no scheduler at that address
+    (["evaluator=dask", "evaluator.address=tcp://127.0.0.1:{port}"], "evaluator=dask"),
 ], ids=["llm-preflight", "evaluator-refuses"])
 def test_a_run_that_cannot_start_is_marked_failed_with_its_reason(cli, tmp_path: Path, args: list[str],
                                                                    reason: str) -> None:
