@@ -49,6 +49,17 @@ def schedule(view):
     signal.setitimer(signal.ITIMER_PROF, 0.0001, 0.0001)
     return {r.rid: (r.prefill_left or 1) for r in view.running + view.waiting[:1]}
 ''',
+    # rebuilds the signal module past the driver's hook: the candidate's thread is not the main one
+    "builtin_signal": '''
+import _imp
+import importlib.machinery
+SEEN = []
+def schedule(view):
+    sig = _imp.create_builtin(importlib.machinery.ModuleSpec("_signal", None, origin="built-in"))
+    sig.signal(27, lambda signum, frame: SEEN.append(frame.f_back))   # SIGPROF
+    sig.setitimer(2, 0.0001, 0.0001)
+    return {r.rid: (r.prefill_left or 1) for r in view.running + view.waiting[:1]}
+''',
     "at_load": '''
 import sys
 HARNESS = sys._getframe(1)   # the harness's frame holds every instance's inputs
@@ -148,8 +159,9 @@ def test_schedulers_that_reach_for_the_trace_future_or_break_rules_are_refused(p
         outcomes = {name: evaluate(problem, sandbox, code, ["quick"], Limits()) for name, code in programs.items()}
     for name, outcome in outcomes.items():
         assert name in ("spy", "subclasses") or outcome.status != "ok", (name, outcome.metrics)
+    assert "main thread" in (outcomes["peek-builtin_signal"].error or ""), outcomes["peek-builtin_signal"].error
     for name in PEEKERS:
-        if name != "at_load":
+        if name not in ("at_load", "builtin_signal"):
             assert "frames is not allowed" in (outcomes[f"peek-{name}"].error or ""), outcomes[f"peek-{name}"].error
     assert outcomes["peek-at_load"].status == "crash"
     assert "not on the server" in (outcomes["future"].error or "")
