@@ -232,6 +232,11 @@ class Archive:
                     check_revision(conn, url)
         except ArchiveError:
             raise
+        except ImportError as exc:  # the URL's database driver is an optional extra
+            driver = exc.name or "its driver"
+            fix = "pip install 'evolve[postgres]'" if driver.startswith("psycopg") else f"pip install {driver}"
+            raise ArchiveError(f"cannot open the archive at {_safe_url(url)}: its database driver {driver} is not "
+                               f"installed ({fix})") from exc
         except SQLAlchemyError as exc:
             raise ArchiveError(f"cannot open the archive at {_safe_url(url)}: {exc.__class__.__name__}: "
                                f"{str(exc).splitlines()[0]}{damage_advice(exc)}") from exc

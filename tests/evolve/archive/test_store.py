@@ -148,3 +148,8 @@ def test_a_direct_write_that_sqlite_refuses_is_an_archive_error(tmp_path: Path) 
         other.close()
     assert a.program(pid).status == "pending"  # nothing of the failed batch was kept
     a.close()
+
+
+def test_a_url_whose_database_driver_is_not_installed_is_one_archive_error_naming_it() -> None:
+    with pytest.raises(ArchiveError, match=r"its database driver pg8000 is not installed \(pip install pg8000\)"):
+        Archive("postgresql+pg8000://u:p@127.0.0.1:1/db")
