@@ -33,7 +33,10 @@ def test_ci_runs_the_readme_test_command_verbatim_inside_a_fresh_venv() -> None:
     activate = lines.index(". .venv/bin/activate")
     assert "rm -rf .venv" in lines[:venv]
     assert venv < activate < lines.index(test)
+    between = lines[activate + 1:lines.index(test)]
+    assert not any("pip install" in line for line in between), "the README's command must run in a bare venv"
     assert not any("python -m pytest" in line for line in lines), "CI must run plain `pytest`, as the README does"
+    assert not any("EVOLVE_REQUIRE_POSTGRES" in line for line in lines[:lines.index(test)])
 
 
 def test_plain_pytest_collects_the_suite_without_the_checkout_on_sys_path(tmp_path: Path) -> None:
