@@ -9,7 +9,12 @@ $0, and `unknown_price` lets the run say so before it spends anything when a bud
 
 from __future__ import annotations
 
+import functools
+import importlib.util
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from evolve.llm.litellm_loader import load_litellm
 from evolve.llm.models import ModelSpec
@@ -48,12 +53,41 @@ class Pricing:
         return prompt_tokens * rates[0] + completion_tokens * rates[1]
 
 
+#: the price table litellm ships (and reads itself with LITELLM_LOCAL_MODEL_COST_MAP=True)
+PRICE_TABLE = "model_prices_and_context_window_backup.json"
+
+
+@functools.lru_cache(maxsize=1)
+def _price_table() -> dict[str, Any] | None:
+    """litellm's bundled price table, read from its file: importing litellm to price a call costs about 3 s
+    and 150 MB, which an OpenAI-protocol run (served by the aiohttp client) otherwise never pays."""
+    spec = importlib.util.find_spec("litellm")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    try:
+        table = json.loads((Path(next(iter(spec.submodule_search_locations))) / PRICE_TABLE).read_text())
+    except (OSError, ValueError):
+        return None
+    return table if isinstance(table, dict) else None
+
+
 def _table_rates(model: str) -> tuple[float, float] | None:
     """litellm's price of `model`, tried as written and without a leading `provider/` (gateways' names)."""
-    litellm = load_litellm()
     names = [model]
     if "/" in model:
         names.append(model.split("/", 1)[1])
+    table = _price_table()
+    if table is not None:
+        for name in names:
+            info = table.get(name)
+            if not isinstance(info, dict):
+                continue
+            inp, out = info.get("input_cost_per_token"), info.get("output_cost_per_token")
+            if inp is None and out is None:
+                continue
+            return float(inp or 0.0), float(out or 0.0)
+        return None
+    litellm = load_litellm()
     for name in names:
         try:
             info = litellm.get_model_info(name)

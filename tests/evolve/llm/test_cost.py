@@ -62,3 +62,14 @@ def test_a_reply_without_usage_is_counted_with_a_tokenizer_and_said_once(archive
     assert first.cost_usd == pytest.approx((first.prompt_tokens + 4 * first.completion_tokens) / 1e6)
     assert second.cost_usd > 0
     assert caplog.text.count("returns no token usage") == 1
+
+
+def test_pricing_a_model_reads_the_price_table_without_importing_litellm() -> None:
+    """An OpenAI-protocol run never needs litellm; importing it to price a call cost ~3 s and ~150 MB."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from evolve.llm.cost import _table_rates; "
+            "print(_table_rates('openai/gpt-4.1-mini'), _table_rates('a-local-model'), 'litellm' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.split() == ["(4e-07,", "1.6e-06)", "None", "False"], out.stdout + out.stderr
