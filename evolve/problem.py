@@ -7,9 +7,10 @@ Its `score` runs in the trusted parent on outputs that crossed the sandbox bound
 from __future__ import annotations
 
 import abc
+import dataclasses
 import hashlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -193,6 +194,25 @@ class Problem(abc.ABC):
     def describe_metrics(self) -> dict[str, str]:
         """Metric name -> one-line meaning, for reports (override to document problem metrics)."""
         return {"score": "higher is better"}
+
+
+def options_from_mapping(cls: Any, options: Mapping[str, Any],
+                         convert: Callable[[str, str, Any], Any] | None = None) -> Any:
+    """A plugin's options dataclass `cls` from the mapping Hydra hands over: an unknown key, or a value
+    `convert(key, field type, value)` refuses, is a ValueError naming `cls.problem_name` and the key.
+    The default conversion follows the field's declared type: str, float, else int."""
+    types = {f.name: str(f.type) for f in dataclasses.fields(cls)}
+    unknown = set(options) - set(types)
+    if unknown:
+        raise ValueError(f"unknown {cls.problem_name} option(s) {sorted(unknown)}; known: {sorted(types)}")
+    kw: dict[str, Any] = {}
+    for key, value in options.items():
+        try:
+            kw[key] = convert(key, types[key], value) if convert else \
+                {"str": str, "float": float}.get(types[key], int)(value)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{cls.problem_name} option {key}={value!r}: {exc}") from None
+    return cls(**kw)
 
 
 def _built_instances(value: Any) -> bool:

@@ -12,13 +12,13 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
 
-from evolve.problem import Harness, Instance, InvalidOutput, Problem
+from evolve.problem import Harness, Instance, InvalidOutput, Problem, options_from_mapping
 from problems.cant_be_late import traces
 from problems.cant_be_late.driver import CODE_CHARS, ON_DEMAND_PRICE, SPOT_PRICE, replay
 
@@ -74,32 +74,21 @@ class CantBeLateOptions:
 
     @classmethod
     def from_mapping(cls, options: Mapping[str, Any]) -> Self:
-        types = {f.name: str(f.type) for f in fields(cls)}
-        unknown = set(options) - set(types)
-        if unknown:
-            raise ValueError(f"unknown {cls.problem_name} option(s) {sorted(unknown)}; known: {sorted(types)}")
-        kw: dict[str, Any] = {}
-        for key, value in options.items():
-            kind = types[key]
-            try:
-                if key == "envs":
-                    kw[key] = (value,) if isinstance(value, str) else tuple(str(v) for v in value)
-                elif kind.startswith("tuple"):
-                    kw[key] = (float(value),) if isinstance(value, (int, float)) else tuple(float(v) for v in value)
-                elif kind == "str":
-                    kw[key] = str(value)
-                elif kind == "float":
-                    kw[key] = float(value)
-                else:
-                    kw[key] = int(value)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"{cls.problem_name} option {key}={value!r}: {exc}") from None
-        return cls(**kw)
+        return options_from_mapping(cls, options, _option_value)
 
     @property
     def configs(self) -> list[tuple[float, float]]:
         """(deadline h, overhead h) pairs, in the leaderboard's order."""
         return [(d, o) for d in self.deadlines_hours for o in self.overheads_hours]
+
+def _option_value(key: str, kind: str, value: Any) -> Any:
+    """One option as its field declares it; `envs` and the tuple fields also take a single value."""
+    if key == "envs":
+        return (value,) if isinstance(value, str) else tuple(str(v) for v in value)
+    if kind.startswith("tuple"):
+        return (float(value),) if isinstance(value, (int, float)) else tuple(float(v) for v in value)
+    return {"str": str, "float": float}.get(kind, int)(value)
+
 
 
 def holdout_seed(options: CantBeLateOptions) -> int:

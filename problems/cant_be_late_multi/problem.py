@@ -11,13 +11,13 @@ import dataclasses
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
 
-from evolve.problem import Harness, Instance, InvalidOutput
+from evolve.problem import Harness, Instance, InvalidOutput, options_from_mapping
 from problems.cant_be_late import traces
 from problems.cant_be_late.problem import CantBeLate, Job, summarise
 from problems.cant_be_late_multi import regions
@@ -52,17 +52,7 @@ class MultiOptions:
 
     @classmethod
     def from_mapping(cls, options: Mapping[str, Any]) -> Self:
-        types = {f.name: str(f.type) for f in fields(cls)}
-        unknown = set(options) - set(types)
-        if unknown:
-            raise ValueError(f"unknown {cls.problem_name} option(s) {sorted(unknown)}; known: {sorted(types)}")
-        kw: dict[str, Any] = {}
-        for key, value in options.items():
-            try:
-                kw[key] = {"str": str, "float": float}.get(types[key], int)(value)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"{cls.problem_name} option {key}={value!r}: {exc}") from None
-        return cls(**kw)
+        return options_from_mapping(cls, options)
 
 
 def holdout_seed(options: MultiOptions) -> int:
