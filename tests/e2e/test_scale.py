@@ -6,6 +6,7 @@ once, no job stored twice, nothing left pending when the run finished.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import json
 import os
 import signal
 import socket
@@ -201,6 +202,46 @@ def test_dask_run_on_a_local_cluster_of_two_workers_keeps_the_archive_invariants
     assert archive.get_run(run_id).config["evaluator"]["name"] == "dask"
     assert_invariants(archive, run_id, 16)
     assert {p.name for p in archive.programs(run_id, roles=("baseline",))} >= {"edd", "spt", "mdd"}
+
+
+OPENEVOLVE = Path(__file__).resolve().parents[1] / "evolve" / "openevolve" / "problems"
+
+
+@pytest.mark.slow
+def test_an_openevolve_folder_runs_on_dask_workers_started_from_the_command_line(tmp_path: Path) -> None:
+    """The OpenEvolve evaluator runs in the sandbox on separate `dask worker` processes; its metrics and its
+    artifacts come back through the result channel and reach the archive."""
+    run_dir = tmp_path / "runs" / "oe-dask"
+    with dask_cli_cluster(tmp_path) as (address, _):
+        code, log = _finish(_start_run(run_dir, [f"problem.openevolve={OPENEVOLVE / 'artifacts'}", "evaluator=dask",
+                                                 f"evaluator.address={address}", "search.iterations=12"]))
+    assert code == 0, log[-3000:]
+    archive, run_id = _only_run_dir_archive(run_dir)
+    run = archive.get_run(run_id)
+    assert run.problem == "artifacts" and run.config["evaluator"]["name"] == "dask"
+    assert_invariants(archive, run_id, 12)
+    seed = archive.program(next(iter(archive.programs(run_id, roles=("seed",)))).id)
+    assert seed.status == "ok" and seed.metrics["guess"] == 10.0
+    assert "the guess 10 is too low" in (seed.stages[-1].feedback or "")
+    assert "no hold-out" in log
+
+
+@pytest.mark.slow
+def test_an_openevolve_folder_runs_on_ray_with_its_named_holdout(tmp_path: Path) -> None:
+    _ray_or_skip()
+    run_dir = tmp_path / "runs" / "oe-ray"
+    code, log = _finish(_start_run(run_dir, [f"problem.openevolve={OPENEVOLVE / 'minimize'}",
+                                             "+problem.options.holdout=evaluate_holdout", "evaluator=ray",
+                                             "evaluator.workers=2", "search.iterations=12"]))
+    assert code == 0, log[-3000:]
+    archive, run_id = _only_run_dir_archive(run_dir)
+    run = archive.get_run(run_id)
+    assert run.problem == "minimize" and run.config["evaluator"]["name"] == "ray"
+    assert_invariants(archive, run_id, 12)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["has_holdout"] and "combined_score" in summary["best"]["holdout"]
+    best = archive.program(summary["best"]["id"])
+    assert [s.split for s in best.stages] == ["quick", "train", "holdout"] and best.metrics["value_score"] > 0
 
 
 @pytest.mark.slow
