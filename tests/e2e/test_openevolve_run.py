@@ -93,3 +93,25 @@ def test_llm_run_records_a_raising_evaluator_as_a_crash_and_goes_on(cli: Any, tm
     crash = next(p for p in progs if "return -3" in p.code)
     assert crash.status == "crash" and "cannot score a negative answer (-3)" in (crash.error or "")
     assert summary["best"]["train"]["score"] == 2.0
+
+
+@pytest.mark.slow
+def test_an_llm_ensemble_on_two_islands_evolves_an_openevolve_folder(cli: Any, tmp_path: Path) -> None:
+    """Two models of one ensemble, chosen by weight, each reply a different guess; two islands."""
+
+    def guesser(req: RecordedRequest) -> Reply:
+        offset = 40 if req.model == "model-b" else 0  # model-b guesses 40-48, model-a 0-8
+        guess = offset + len(req.prompt_text) % 9
+        return Reply.text(f"Closer.\n```python\ndef guess():\n    return {guess}\n```\n")
+
+    with ScriptedLLMServer([], responder=guesser, models=["model-a", "model-b"]) as server:
+        models = (f"llm.models=[{{model: model-a, weight: 0.5, provider: openai, api_base: '{server.url}'}}, "
+                  f"{{model: model-b, weight: 0.5, provider: openai, api_base: '{server.url}'}}]")
+        _, archive, run_rec, summary = run(cli, tmp_path, [
+            f"problem.openevolve={PROBLEMS / 'artifacts'}", "llm=ensemble", models, "search.islands=2",
+            "search.iterations=12", "llm.max_concurrency=2", "seed=3"])
+    calls = archive.llm_calls(run_rec.id)
+    assert {c.model for c in calls} == {"model-a", "model-b"} and all(c.status == "ok" for c in calls)
+    evaluated = [p for p in archive.programs(run_rec.id, roles=("candidate",)) if p.eval_index is not None]
+    assert len(evaluated) == 12 and {p.island for p in evaluated} == {0, 1}
+    assert summary["best"]["train"]["score"] > summary["seed"]["train"]["score"]
