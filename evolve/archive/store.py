@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, create_engine, event, func, insert, inspect, select, update
+from sqlalchemy import bindparam, create_engine, event, func, insert, inspect, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DatabaseError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, defer, sessionmaker
@@ -39,7 +39,7 @@ def _row_template(table: Any, per_call: Sequence[str]) -> tuple[dict[str, Any], 
     template: dict[str, Any] = {}
     required = set()
     for c in table.columns:
-        if (c.primary_key and c.autoincrement is not False and isinstance(c.type, Integer)) or c.key in per_call:
+        if c.primary_key or c.key in per_call:  # the database numbers the rows; the store sets `per_call`
             continue
         if c.default is not None:
             template[c.key] = c.default.arg(None) if c.default.is_callable else c.default.arg

@@ -70,6 +70,7 @@ class StorageConformance:
         assert [r.id for r in storage.list_runs()] == ["a", "b", "c"]
 
     def test_an_unknown_run_is_an_archive_error(self, storage: Storage) -> None:
+        assert storage.shown, "set `shown`: how messages name the store (without a password)"
         with pytest.raises(ArchiveError, match="holds no run"):
             storage.get_run()
         storage.create_run(RUN, "smtt", {}, 0, None)
