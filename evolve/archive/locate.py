@@ -85,7 +85,8 @@ def open_archive(url: str, shown: str | None = None) -> Archive:
 def open_run(target: str, run_id: str | None = None) -> tuple[Archive, RunRecord]:
     """Open what a user names as RUN (a run directory, an archive.db file, or a database URL), read-only.
 
-    Without `run_id` the newest run in the database is chosen (a run directory holds exactly one).
+    Without `run_id`, `pick_run` chooses: the newest run of the database, or for a run directory whose
+    config names a shared database, the newest run started in that directory.
     """
     run_dir: Path | None = None
     if "://" in target:

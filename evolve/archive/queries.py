@@ -1,8 +1,8 @@
 """Read-only questions about a stored run, for the terminal views and the report.
 
-Everything here only reads: a run directory's SQLite file is opened in read-only mode, so browsing a run
-that is still going never takes a write lock. Queries select the columns they need and never load code
-blobs unless they are asked for code.
+Everything here only reads, from an archive that evolve/archive/locate.py opened read-only (a run
+directory's SQLite file in read-only mode), so browsing a run that is still going never takes a write
+lock. Queries select the columns they need and never load code blobs unless they are asked for code.
 """
 
 from __future__ import annotations
