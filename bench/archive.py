@@ -1,6 +1,6 @@
 """Parent selection and insertion as the archive grows: time per select+insert at 1k, 10k, 100k programs.
 
-    python bench/archive.py [--sizes 1000 10000 100000] [--ops 300]
+    python bench/archive.py [--sizes 1000 10000 100000] [--ops 300] [--no-direct]
 
 For each size, a SQLite archive (WAL, in a temp dir) is filled with that many evaluated programs, the
 population is rebuilt from it (as on resume), then `--ops` iterations of the loop's per-candidate
@@ -9,6 +9,8 @@ in-memory index, as the loop does since it stopped asking the database), insert 
 outcome and admit it. Prints milliseconds per iteration (median and p95 wall
 time, and the median CPU time of this process, which a busy shared machine does not inflate), the
 ratio to the smallest size, and the process's peak RSS growth (the loop's memory must stay flat).
+`--no-direct` runs the hot-path statements through SQLAlchemy's execution layer instead of the SQLite
+driver (Archive._Direct): the two runs back to back say what the fast path is worth.
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     ap.add_argument("--ops", type=int, default=300)
+    ap.add_argument("--no-direct", action="store_true", help="no SQLite fast path: SQLAlchemy executes every statement")
     args = ap.parse_args(argv)
     rng = random.Random(0)
     print(f"{'programs':>10} {'median ms':>10} {'p95 ms':>8} {'cpu ms':>7} {'vs first':>9} {'rebuild s':>10} "
@@ -94,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     for n in args.sizes:
         with tempfile.TemporaryDirectory(prefix="evolve-bench-archive-") as tmp:
             archive = Archive(sqlite_url(Path(tmp) / "archive.db"))
+            if args.no_direct:
+                archive._direct = {}
             archive.create_run("bench", "smtt", {}, 0, tmp)
             fill(archive, n, rng)
             t0 = time.perf_counter()

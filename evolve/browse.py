@@ -21,7 +21,7 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
-from evolve.archive import Archive, ProgramRecord, RunRecord
+from evolve.archive import Archive, ProgramRecord, RunRecord, locate
 from evolve.archive import queries as q
 from evolve.archive.store import damage_advice
 from evolve.errors import ArchiveError, EvolveError
@@ -135,7 +135,7 @@ def main(cmd: str, argv: Sequence[str], console: Console | None = None) -> int:
 
 # -- archive ------------------------------------------------------------------------------------------
 def _archive(args: argparse.Namespace, out: Console) -> int:
-    archive, run = q.open_run(args.run, args.run_id)
+    archive, run = locate.open_run(args.run, args.run_id)
     try:
         action = {"top": _top, "show": _show, "diff": _diff, "lineage": _lineage, "export": _export}[args.action]
         return action(archive, run, args, out)
@@ -234,7 +234,7 @@ def _widths(headers: Sequence[str], rows: Sequence[Sequence[str | Text]]) -> lis
 def _run_arg(target: str, run: RunRecord) -> str:
     """How to name this run again on the command line (a URL without its password, plus the run id)."""
     if "://" in target:
-        return f"{q.safe_url(target)} --run-id {run.id}"
+        return f"{locate.safe_url(target)} --run-id {run.id}"
     return target
 
 
@@ -426,8 +426,8 @@ def _problem_arg(run: RunRecord) -> str:
 
 # -- runs -------------------------------------------------------------------------------------------------
 def _runs(args: argparse.Namespace, out: Console) -> int:
-    listings = q.find_runs(args.dir)
-    where = q.safe_url(args.dir) if "://" in args.dir else args.dir
+    listings = locate.find_runs(args.dir)
+    where = locate.safe_url(args.dir) if "://" in args.dir else args.dir
     if not listings:
         out.print(f"no runs in {where} yet; start one with `evolve run`")
         return 0
@@ -473,7 +473,7 @@ def _report(args: argparse.Namespace, out: Console) -> int:
 
     if args.top < 1:
         raise EvolveError("evolve report: --top must be at least 1")
-    archive, run = q.open_run(args.run, args.run_id)
+    archive, run = locate.open_run(args.run, args.run_id)
     try:
         if args.output:
             html_path = Path(args.output).expanduser()

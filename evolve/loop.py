@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evaluators.dispatch import EvaluatorLost
-from evolve.archive import Archive, ProgramRecord
+from evolve.archive import ProgramRecord, Storage
 from evolve.archive import queries as q
 from evolve.edit.blocks import normalised_hash
 from evolve.errors import EvolveError
@@ -79,7 +79,7 @@ class _Job:
 class Evolution:
     """One run of the loop against one archive run."""
 
-    def __init__(self, *, cfg: Any, problem: Problem, spec: ProblemSpec, archive: Archive, run_id: str,
+    def __init__(self, *, cfg: Any, problem: Problem, spec: ProblemSpec, archive: Storage, run_id: str,
                  mutator: Mutator, executor_factory: Callable[[], cf.Executor], workers: int,
                  limits: Any, isolation: Any, seed: int,
                  on_progress: Callable[[Progress], None] | None = None) -> None:
@@ -652,7 +652,9 @@ class Evolution:
     def _best_history(self, k: int) -> list[int]:
         """Up to `k` of the programs that were each the run's best when evaluated, spread evenly over the
         run and always with the last one: scored on hold-out, they show whether the gains carry over."""
-        steps = q.best_so_far(q.evaluation_points(self.archive, self.run_id))
+        evaluated = sorted((p.eval_index, p.id, p.island, p.status, p.score) for p in self.archive.programs(
+            self.run_id, roles=("candidate",), with_code=False) if p.eval_index is not None)
+        steps = q.best_so_far([q.EvalPoint(*row) for row in evaluated])
         if k <= 0 or not steps:
             return []
         if len(steps) <= k:

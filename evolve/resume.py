@@ -17,8 +17,9 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from evolve.archive import Archive, RunRecord
-from evolve.errors import ArchiveError, ConfigError
+from evolve.archive import RunRecord, Storage
+from evolve.archive.locate import pick_run
+from evolve.errors import ConfigError
 
 #: top-level keys of the invocation, not of the run: they always come from the command
 INVOCATION_KEYS = ("resume", "quiet", "archive")
@@ -79,19 +80,12 @@ def resume_config(cfg: DictConfig, stored: Mapping[str, Any], overrides: Sequenc
     return Resumed(merged, changes, tuple(dropped), raised)
 
 
-def find_run(archive: Archive, run_dir: Path, resume: str = "") -> RunRecord:
-    """The run to resume: by run id (a database shared by many runs), else the one of this run directory."""
-    listed = archive.list_runs()
+def find_run(archive: Storage, run_dir: Path, resume: str = "") -> RunRecord:
+    """The run to resume: `resume=` names a run id (a database shared by many runs) unless it is a folder;
+    else the run of this run directory."""
     if resume and not Path(resume).is_dir():
-        runs = [r for r in listed if r.id == resume]
-        if not runs:
-            raise ArchiveError(f"resume={resume}: no run with that id in {archive.url.split('@')[-1]}; "
-                               "`evolve runs` or `evolve archive top URL` show the run ids")
-    else:
-        runs = [r for r in listed if r.run_dir in (None, str(run_dir)) or len(listed) == 1]
-    if not runs:
-        raise ArchiveError(f"resume={run_dir}: no run recorded in {archive.url}")
-    return runs[-1]
+        return pick_run(archive, run_id=resume)
+    return pick_run(archive, run_dir=run_dir)
 
 
 def updated_config(stored: Mapping[str, Any], now: Mapping[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
 
-from evolve.archive import Archive, ProgramRecord
+from evolve.archive import ProgramRecord, Storage
 
 
 def _splits(p: ProgramRecord) -> dict[str, dict[str, Any]]:
@@ -26,7 +26,7 @@ def _splits(p: ProgramRecord) -> dict[str, dict[str, Any]]:
     return out
 
 
-def build_summary(archive: Archive, run_id: str, run_dir: str | None) -> dict[str, Any]:
+def build_summary(archive: Storage, run_id: str, run_dir: str | None) -> dict[str, Any]:
     """The summary.json document (see the README): seed, best and baselines with metrics per split."""
     run = archive.get_run(run_id)
     seed = next(iter(archive.programs(run_id, roles=("seed",))), None)

@@ -56,8 +56,8 @@ class ProgramRow(Base):
     island: Mapped[int] = mapped_column(Integer, default=0)
     cell: Mapped[str | None] = mapped_column(String(200), nullable=True)
     generation: Mapped[int] = mapped_column(Integer, default=0)
-    code: Mapped[str] = mapped_column(Text)
-    code_hash: Mapped[str] = mapped_column(String(64))
+    code: Mapped[str] = mapped_column(Text, default="")  # "" for a proposal that produced no program
+    code_hash: Mapped[str] = mapped_column(String(64), default="")
     edit: Mapped[str | None] = mapped_column(Text, nullable=True)
     edit_kind: Mapped[str | None] = mapped_column(String(40), nullable=True)
     model: Mapped[str | None] = mapped_column(String(200), nullable=True)

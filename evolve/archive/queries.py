@@ -1,8 +1,8 @@
 """Read-only questions about a stored run, for the terminal views and the report.
 
-Everything here only reads: a run directory's SQLite file is opened in read-only mode, so browsing a run
-that is still going never takes a write lock. Queries select the columns they need and never load code
-blobs unless they are asked for code.
+Everything here only reads, from an archive that evolve/archive/locate.py opened read-only (a run
+directory's SQLite file in read-only mode), so browsing a run that is still going never takes a write
+lock. Queries select the columns they need and never load code blobs unless they are asked for code.
 """
 
 from __future__ import annotations
@@ -14,18 +14,14 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from sqlalchemy import func, literal, select
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import aliased
 
-from evolve.archive.models import LLMCallRow, ProgramRow, RunRow
+from evolve.archive.models import LLMCallRow, ProgramRow
 from evolve.archive.records import LLMCallRecord, ProgramRecord, RunRecord
-from evolve.archive.store import DB_NAME, Archive, _program, _safe_url
+from evolve.archive.store import Archive, _program
 from evolve.errors import ArchiveError
 
 #: statuses that mean "the proposal produced no usable program"
@@ -33,165 +29,6 @@ FAILURE_STATUSES = ("invalid", "timeout", "memory", "crash", "forbidden", "parse
                     "duplicate")
 #: statuses of programs that are not finished yet
 OPEN_STATUSES = ("pending", "running")
-
-
-# -- opening ----------------------------------------------------------------------------------------
-def safe_url(url: str) -> str:
-    """A database URL as it may be printed: without its password."""
-    return _safe_url(url)
-
-
-def readonly_sqlite_url(db_file: Path) -> str:
-    """A SQLAlchemy URL that opens `db_file` read-only (safe next to a writer in WAL mode)."""
-    url = URL.create("sqlite", database=f"file:{quote(str(db_file.resolve()))}",
-                     query={"mode": "ro", "uri": "true"})
-    return url.render_as_string(hide_password=False)
-
-
-def open_archive(url: str, shown: str | None = None) -> Archive:
-    """Open an existing archive by URL without creating or migrating anything (SQLite: read-only).
-
-    `shown` is how error messages name it (default: the URL without its password).
-    """
-    shown = shown or _safe_url(url)
-    if url.startswith("sqlite"):
-        try:
-            db = make_url(url).database
-        except ArgumentError as exc:
-            raise ArchiveError(f"{shown} is not a valid database URL: {exc}") from exc
-        if db and db != ":memory:" and not db.startswith("file:"):
-            if not Path(db).is_file():  # SQLite would create an empty file: that is a write
-                raise ArchiveError(f"{shown}: no such database file {db}")
-            url = readonly_sqlite_url(Path(db))
-    try:
-        archive = Archive(url, create=False, upgrade=False)
-        archive.shown = shown
-        return archive
-    except ImportError as exc:  # e.g. a postgresql URL without the driver installed
-        raise ArchiveError(f"cannot open {shown}: the database driver is missing ({exc.name}); "
-                           "install it, e.g. pip install 'evolve[postgres]'") from exc
-    except ArchiveError as exc:
-        raise ArchiveError(str(exc).replace(_safe_url(url), shown)) from exc
-
-
-def open_run(target: str, run_id: str | None = None) -> tuple[Archive, RunRecord]:
-    """Open what a user names as RUN (a run directory, an archive.db file, or a database URL), read-only.
-
-    Without `run_id` the newest run in the database is chosen (a run directory holds exactly one).
-    """
-    if "://" in target:
-        archive = open_archive(target)
-        where = _safe_url(target)
-    else:
-        path = Path(target).expanduser()
-        where = target
-        if not path.exists():
-            raise ArchiveError(f"{target}: no such run directory; `evolve runs` lists the runs under runs/ "
-                               "(or give a database URL such as postgresql+psycopg://host/db with --run-id)")
-        if path.is_file():
-            archive = open_archive(readonly_sqlite_url(path), target)
-        elif (path / DB_NAME).is_file():
-            archive = open_archive(readonly_sqlite_url(path / DB_NAME), target)
-        else:
-            url = _configured_url(path)
-            if url is None:
-                hint = (f"; it holds runs: `evolve runs {target}` lists them"
-                        if _run_dbs(path) else
-                        "; give the folder `evolve run` printed as its run directory")
-                raise ArchiveError(f"{target} is not a run directory: it has no {DB_NAME}{hint}")
-            archive = open_archive(url)
-            where = _safe_url(url)
-            run_id = run_id or _run_id_for_dir(archive, path)
-    try:
-        return archive, _get_run(archive, run_id, where)
-    except BaseException:
-        archive.close()
-        raise
-
-
-def _run_dbs(base: Path, depth: int = 4) -> list[Path]:
-    """archive.db files up to `depth` folders below `base` (runs/<problem>/<time>/ or …/multirun_*/<n>/)."""
-    found: list[Path] = []
-    for level in range(depth + 1):
-        found.extend(p for p in base.glob("/".join(["*"] * level + [DB_NAME])) if p.is_file())
-    return sorted(found)
-
-
-def _get_run(archive: Archive, run_id: str | None, where: str) -> RunRecord:
-    try:
-        return archive.get_run(run_id)
-    except ArchiveError as exc:
-        if run_id is None:
-            raise ArchiveError(f"{where} holds no run yet") from exc
-        raise ArchiveError(f"no run {run_id!r} in {where}; `evolve runs {where}` lists the run ids") from exc
-
-
-def _configured_url(run_dir: Path) -> str | None:
-    """The archive URL a run directory's config.yaml names (a run stored in a shared database)."""
-    cfg = run_dir / "config.yaml"
-    if not cfg.is_file():
-        return None
-    import yaml
-
-    try:
-        data = yaml.safe_load(cfg.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
-        return None
-    url = (data.get("archive") or {}).get("url") if isinstance(data, dict) else None
-    return str(url) if url else None
-
-
-def _run_id_for_dir(archive: Archive, run_dir: Path) -> str | None:
-    with archive.session() as s:
-        rows = s.execute(select(RunRow.id, RunRow.run_dir).order_by(RunRow.started_at.desc())).all()
-    resolved = str(run_dir.resolve())
-    for rid, rdir in rows:
-        if rdir and Path(rdir).resolve().as_posix() == resolved:
-            return str(rid)
-    raise ArchiveError(f"{run_dir}: its config names a shared archive, but no run there was started in this "
-                       "directory; pass the database URL and --run-id")
-
-
-# -- listing runs -----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class RunListing:
-    """One run found under a folder (or in a database), or an archive that could not be read."""
-
-    location: str
-    run: RunRecord | None
-    error: str | None = None
-
-
-def find_runs(root: str) -> list[RunListing]:
-    """Every run under the folder `root` (any depth), or every run in the database URL `root`."""
-    if "://" in root:
-        archive = open_archive(root)
-        try:
-            return [RunListing(_safe_url(root), r) for r in archive.list_runs()]
-        finally:
-            archive.close()
-    base = Path(root).expanduser()
-    if not base.is_dir():
-        raise ArchiveError(f"{root}: no such directory; run `evolve runs` in the folder where you ran "
-                           "`evolve run`, or name the runs folder: evolve runs PATH")
-    out: list[RunListing] = []
-    for db in _run_dbs(base):
-        location = str(db.parent)
-        try:
-            archive = open_archive(readonly_sqlite_url(db), location)
-        except ArchiveError as exc:
-            out.append(RunListing(location, None, str(exc)))
-            continue
-        try:
-            runs = archive.list_runs()
-            out.extend(RunListing(location, r) for r in runs)
-            if not runs:
-                out.append(RunListing(location, None, "no run recorded yet"))
-        except ArchiveError as exc:
-            out.append(RunListing(location, None, str(exc)))
-        finally:
-            archive.close()
-    return out
 
 
 # -- programs ----------------------------------------------------------------------------------------
@@ -245,11 +82,6 @@ def codes(archive: Archive, run_id: str, ids: Iterable[int]) -> dict[int, str]:
                                                                           ProgramRow.id.in_(chunk)))
             out.update({int(i): str(c) for i, c in rows})
     return out
-
-
-def program_ids(archive: Archive, run_id: str) -> tuple[int, ...]:
-    with archive.session() as s:
-        return tuple(int(i) for i in s.scalars(select(ProgramRow.id).where(ProgramRow.run_id == run_id)))
 
 
 def seed_id(archive: Archive, run_id: str) -> int | None:

@@ -8,7 +8,6 @@ evolve/archive/migrations. The database is the checkpoint: a run resumes from it
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import fcntl
 import hashlib
 import re
@@ -24,6 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DatabaseError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, defer, sessionmaker
 
+from evolve.archive.base import RUN_FIELDS, Storage
 from evolve.archive.models import Base, EvaluationRow, EventRow, LLMCallRow, ProgramRow, RunRow, utcnow
 from evolve.archive.records import LLMCallRecord, ProgramRecord, RunRecord, StageRecord
 from evolve.errors import ArchiveError
@@ -32,15 +32,29 @@ DB_NAME = "archive.db"
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-# every column of a new program row with its default: one prepared INSERT serves every call
-_PROGRAM_ROW: dict[str, Any] = {
-    "role": "candidate", "name": None, "parent_id": None, "inspiration_ids": [], "island": 0, "cell": None,
-    "generation": 0, "code": "", "code_hash": "", "edit": None, "edit_kind": None, "model": None,
-    "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0, "status": "pending", "score": None,
-    "metrics": {}, "holdout": None, "features": {}, "error": None, "stage": None, "eval_seconds": 0.0,
-    "eval_index": None, "evaluated_at": None,
-}
-# the hot path's statements, built once (SQLAlchemy caches their compiled form)
+def _row_template(table: Any, per_call: Sequence[str]) -> tuple[dict[str, Any], frozenset[str]]:
+    """Every column of `table` a caller may leave out, with the model's default (None where it has none),
+    and the columns a caller must give: one prepared INSERT, whose columns the models define, serves every
+    call. `per_call` are set by the store itself (the run, the time)."""
+    template: dict[str, Any] = {}
+    required = set()
+    for c in table.columns:
+        if c.primary_key or c.key in per_call:  # the database numbers the rows; the store sets `per_call`
+            continue
+        if c.default is not None:
+            template[c.key] = c.default.arg(None) if c.default.is_callable else c.default.arg
+        elif c.nullable:
+            template[c.key] = None
+        else:
+            required.add(c.key)
+    return template, frozenset(required)
+
+
+_PROGRAM_ROW, _ = _row_template(ProgramRow.__table__, ("run_id", "job_id", "created_at"))
+_LLM_CALL_ROW, _LLM_CALL_NEEDS = _row_template(LLMCallRow.__table__, ("run_id", "created_at"))
+_STAGE_KEYS = tuple(c.key for c in EvaluationRow.__table__.columns if not c.primary_key)
+# the hot path's statements, built once (SQLAlchemy caches their compiled form; the SQLite fast path
+# compiles these same statements: see _Direct)
 _FIND_JOB = select(ProgramRow.id).where(ProgramRow.run_id == bindparam("r"), ProgramRow.job_id == bindparam("j"))
 _INSERT_PROGRAM = insert(ProgramRow).returning(ProgramRow.id)
 _RUN_OF = select(ProgramRow.run_id).where(ProgramRow.id == bindparam("p"))
@@ -50,26 +64,17 @@ _COMPLETE_PROGRAM = update(ProgramRow).where(ProgramRow.id == bindparam("p")).va
 # the run's counter only moves forward, whoever writes last (a stale writer cannot lower it)
 _COUNT_RUN = update(RunRow).where(RunRow.id == bindparam("r"), RunRow.evaluations <= bindparam("evaluations")).values(
     evaluations=bindparam("evaluations"), heartbeat_at=bindparam("heartbeat_at"))
-_LLM_CALL_ROW: dict[str, Any] = {
-    "program_id": None, "kind": None, "prompt": None, "response": None, "prompt_tokens": 0,
-    "completion_tokens": 0, "cost_usd": 0.0, "latency_s": 0.0, "error": None, "finish_reason": None,
-    "retries": 0, "retry_statuses": None, "request_id": None, "reasoning": None,
-}
 _INSERT_LLM_CALL = insert(LLMCallRow).returning(LLMCallRow.id)
 _INSERT_LLM_CALLS = insert(LLMCallRow)
 _INSERT_STAGES = insert(EvaluationRow)
-_STAGE_KEYS = ("program_id", "split", "status", "metrics", "error", "failed_instance", "seconds", "stdout", "stderr",
-               "feedback", "created_at")
 _LINK_LLM_CALL = update(LLMCallRow).where(LLMCallRow.id == bindparam("c")).values(program_id=bindparam("p"))
-_FIND_HASH = select(ProgramRow.id).where(ProgramRow.run_id == bindparam("r"), ProgramRow.code_hash == bindparam("h"),
-                                         ProgramRow.status != "duplicate").limit(1)
 
 
 def _llm_call_values(run_id: str, fields: Mapping[str, Any], now: Any) -> dict[str, Any]:
     values = {**_LLM_CALL_ROW, **fields, "run_id": run_id, "created_at": fields.get("created_at") or now}
-    bad = set(values) - set(_LLM_CALL_ROW) - {"run_id", "created_at", "model", "status"}
-    if bad or "model" not in values or "status" not in values:
-        raise ValueError(f"an LLM call needs model and status and takes no {sorted(bad)}")
+    bad = set(values) - set(_LLM_CALL_ROW) - {"run_id", "created_at"} - _LLM_CALL_NEEDS
+    if bad or not _LLM_CALL_NEEDS <= set(values):
+        raise ValueError(f"an LLM call needs {sorted(_LLM_CALL_NEEDS)} and takes no {sorted(bad)}")
     return values
 
 
@@ -199,8 +204,8 @@ def schema_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-class Archive:
-    """All reads and writes of the archive. One process writes a run; any number may read."""
+class Archive(Storage):
+    """The archive on SQLAlchemy: any SQL database by URL. One process writes a run; any number may read."""
 
     def __init__(self, url: str, *, create: bool = True, upgrade: bool = True) -> None:
         self.url = url
@@ -395,9 +400,7 @@ class Archive:
             return [_run(r) for r in s.scalars(select(RunRow).order_by(RunRow.started_at))]
 
     def update_run(self, run_id: str, **fields: Any) -> None:
-        allowed = {"status", "stop_reason", "evaluations", "best_program_id", "best_score", "rng_state",
-                   "search_state", "meta", "finished_at", "heartbeat_at", "run_dir", "config"}
-        bad = set(fields) - allowed
+        bad = set(fields) - RUN_FIELDS
         if bad:
             raise ValueError(f"cannot update run fields {sorted(bad)}")
         with self.session() as s:
@@ -503,12 +506,6 @@ class Archive:
                 ProgramRow.run_id == run_id, ProgramRow.role == "candidate").group_by(ProgramRow.status))
             return {str(k): int(v) for k, v in rows}
 
-    def has_hash(self, run_id: str, code_hash: str) -> int | None:
-        """The id of a stored (non-duplicate) program of the run with this normalised hash, if any."""
-        with self._conn() as conn:
-            found = conn.execute(_FIND_HASH, {"r": run_id, "h": code_hash}).scalar()
-            return None if found is None else int(found)
-
     # -- llm calls and events ----------------------------------------------------------------------
     def add_llm_call(self, run_id: str, **fields: Any) -> int:
         values = _llm_call_values(run_id, fields, utcnow())
@@ -588,7 +585,7 @@ def _direct_sqlite(dialect: Any, insert_program: Any) -> dict[int, _Direct]:
         (_COMPLETE_PROGRAM, None),
         (_INSERT_STAGES, list(_STAGE_KEYS)),
         (_COUNT_RUN, None),
-        (_INSERT_LLM_CALLS, [*_LLM_CALL_ROW, "run_id", "created_at", "model", "status"]))}
+        (_INSERT_LLM_CALLS, [*_LLM_CALL_ROW, "run_id", "created_at", *sorted(_LLM_CALL_NEEDS)]))}
 
 
 def _insert_program(dialect: str) -> Any:
@@ -646,19 +643,3 @@ def _program(r: ProgramRow, stages: Sequence[EvaluationRow] = ()) -> ProgramReco
         stages=tuple(StageRecord(e.split, e.status, e.metrics or {}, e.error, e.failed_instance, e.seconds,
                                  e.stdout, e.stderr, e.feedback) for e in stages))
 
-
-def resolve_run(target: str, run_id: str | None = None) -> tuple[Archive, RunRecord]:
-    """Open what a user names as RUN: a run directory, or a database URL (plus an optional run id)."""
-    if "://" in target:
-        archive = Archive(target, create=False, upgrade=False)
-    else:
-        path = Path(target)
-        if not path.exists():
-            raise ArchiveError(f"{target}: no such run directory (or give a database URL such as "
-                               "postgresql+psycopg://host/db with --run-id)")
-        archive = Archive.for_run_dir(path)
-    return archive, archive.get_run(run_id)
-
-
-def now() -> dt.datetime:
-    return utcnow()

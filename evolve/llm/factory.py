@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from evolve.archive import Archive
+from evolve.archive import Storage
 from evolve.errors import ConfigError
 from evolve.llm.base import Mutator
 from evolve.llm.offline import OfflineMutator
@@ -25,7 +25,7 @@ def call_settings(llm: Any) -> Any:
                         client=str(llm.client), num_ctx=llm.num_ctx)
 
 
-def make_mutator(cfg: Any, archive: Archive | None = None, run_id: str | None = None) -> Mutator:
+def make_mutator(cfg: Any, archive: Storage | None = None, run_id: str | None = None) -> Mutator:
     """`llm.provider=offline` gives the AST mutator; litellm/openai give the LLM mutator."""
     provider = cfg.llm.provider
     if provider == "offline":

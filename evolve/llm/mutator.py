@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from evolve.archive import Archive
+from evolve.archive import Storage
 from evolve.archive.models import utcnow
 from evolve.edit.diff import EditError, apply_reply
 from evolve.edit.reply import idea_line
@@ -59,7 +59,7 @@ class LLMMutator:
 
     def __init__(self, specs: list[ModelSpec], *, settings: CallSettings, pricing: Pricing | None = None,
                  selection: str = "weighted", mode_weights: tuple[float, float, float] = (0.6, 0.3, 0.1),
-                 fix_retries: int = 1, prompts: PromptBuilder | None = None, archive: Archive | None = None,
+                 fix_retries: int = 1, prompts: PromptBuilder | None = None, archive: Storage | None = None,
                  run_id: str | None = None, clients: list[ChatClient] | None = None) -> None:
         self.specs = specs
         self.settings = settings

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from archive_builder import Built
 
-from evolve.archive import Archive
+from evolve.archive import Archive, locate
 from evolve.archive import queries as q
 from evolve.archive.store import sqlite_url
 from evolve.errors import ArchiveError
@@ -15,7 +15,7 @@ from evolve.errors import ArchiveError
 
 @pytest.fixture
 def opened(built: Built):  # type: ignore[no-untyped-def]
-    archive, run = q.open_run(str(built.run_dir))
+    archive, run = locate.open_run(str(built.run_dir))
     yield archive, run
     archive.close()
 
@@ -34,7 +34,7 @@ def test_open_run_follows_the_archive_url_in_a_run_directorys_config(built: Buil
     a = Archive(sqlite_url(built.run_dir / "archive.db"))
     a.create_run("r-shared", "smtt", {}, 0, str(other_dir))
     a.close()
-    archive, run = q.open_run(str(other_dir))
+    archive, run = locate.open_run(str(other_dir))
     archive.close()
     assert run.id == "r-shared"
 

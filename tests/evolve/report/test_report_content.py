@@ -13,8 +13,7 @@ from archive_builder import Built, build_archive
 from rich.console import Console
 
 from evolve import browse
-from evolve.archive import Archive
-from evolve.archive import queries as q
+from evolve.archive import Archive, locate
 from evolve.archive.store import sqlite_url
 from evolve.report import collect, render_html, write_report
 from evolve.report.charts import figures
@@ -88,7 +87,7 @@ def test_the_report_has_the_ranked_table_models_failures_and_grid(built: Built, 
 
 
 def test_every_chart_is_a_valid_plotly_figure(built: Built) -> None:
-    archive, run = q.open_run(str(built.run_dir))
+    archive, run = locate.open_run(str(built.run_dir))
     try:
         data = collect(archive, run)
     finally:
@@ -164,7 +163,7 @@ def test_report_from_a_database_url_and_run_id(built: Built, tmp_path: Path, mon
 def test_render_html_is_deterministic_apart_from_the_generation_time(built: Built) -> None:
     import datetime as dt
 
-    archive, run = q.open_run(str(built.run_dir))
+    archive, run = locate.open_run(str(built.run_dir))
     try:
         now = dt.datetime(2026, 1, 2, 3, 4, 5)
         first, second = (render_html(collect(archive, run, now=now)) for _ in range(2))
@@ -174,7 +173,7 @@ def test_render_html_is_deterministic_apart_from_the_generation_time(built: Buil
 
 
 def test_write_report_names_the_markdown_after_the_html(built: Built, tmp_path: Path) -> None:
-    archive, run = q.open_run(str(built.run_dir))
+    archive, run = locate.open_run(str(built.run_dir))
     try:
         written = write_report(archive, run, tmp_path / "my-report.html")
     finally:

@@ -13,8 +13,7 @@ from archive_builder import SEED_CODE, Built, variant
 from rich.console import Console
 
 from evolve import browse
-from evolve.archive import Archive
-from evolve.archive import queries as q
+from evolve.archive import Archive, locate
 from evolve.archive.store import sqlite_url
 from evolve.evaluation import StageResult
 from evolve.report import collect
@@ -29,7 +28,7 @@ def report(run: Path, out: Path) -> tuple[str, str]:
 
 
 def data_of(run_dir: Path) -> ReportData:
-    archive, run = q.open_run(str(run_dir))
+    archive, run = locate.open_run(str(run_dir))
     try:
         return collect(archive, run)
     finally:
