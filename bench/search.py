@@ -47,8 +47,8 @@ def run_one(problem_name: str, strategy: str, seed: int, budget: int, workers: i
     from evolve.archive import Archive
     from evolve.archive.store import sqlite_url
     from evolve.config import register
-    from evolve.llm.factory import make_mutator
     from evolve.loop import Evolution
+    from evolve.mutators.registry import make_mutator
     from evolve.plugins import load_problem
     from evolve.runner import isolation_from, limits_from
     from evolve.worker import ProblemSpec, share_problem

@@ -15,8 +15,8 @@ from evolve.archive import Archive
 from evolve.archive.store import sqlite_url
 from evolve.config import register
 from evolve.edit.blocks import replace_blocks
-from evolve.llm.base import ProgramView, Proposal, ProposalRequest
 from evolve.loop import Evolution
+from evolve.mutators.base import ProgramView, Proposal, ProposalRequest
 from evolve.plugins import load_problem
 from evolve.runner import isolation_from, limits_from
 from evolve.worker import ProblemSpec
