@@ -139,9 +139,8 @@ def test_problem_options_take_added_keys() -> None:
 
 
 def test_an_llm_run_has_no_time_cap_by_default_and_the_offline_demo_keeps_100_s() -> None:
-    from evolve.loop import max_seconds
-
     from evolve.llm.mutator import LLMMutator
+    from evolve.loop import max_seconds
     from evolve.mutators.offline import OfflineMutator
 
     offline, llm = OfflineMutator.default_max_seconds, LLMMutator.default_max_seconds
