@@ -16,7 +16,7 @@ from evolve.archive.store import sqlite_url
 from evolve.config import register
 from evolve.edit.blocks import replace_blocks
 from evolve.loop import Evolution
-from evolve.mutators.base import ProgramView, Proposal, ProposalRequest
+from evolve.mutators.base import Mutator, ProgramView, Proposal, ProposalRequest
 from evolve.plugins import load_problem
 from evolve.runner import isolation_from, limits_from
 from evolve.worker import ProblemSpec
@@ -39,10 +39,11 @@ HOSTILE = {
 }
 
 
-class Scripted:
-    """A mutator that replays fixed children (then repeats the last)."""
+class Scripted(Mutator):
+    """A mutator that replays fixed children (then repeats the last), driven as the LLM mutator is."""
 
     name = "scripted"
+    concurrency, fix_rate, history = 4, 0.1, 5
 
     def __init__(self, codes: list[str | None]) -> None:
         self.codes = codes
