@@ -15,7 +15,8 @@ import math
 import random
 from collections.abc import Sequence
 
-from evolve.mutators.offline.facts import ELEMENTWISE_OF, BlockFacts
+from evolve.mutators.offline.arrays import ELEMENTWISE_OF
+from evolve.mutators.offline.facts import BlockFacts
 from evolve.mutators.offline.sites import VALUE_CALLS, find_sites
 
 OPERATORS = ("constant", "operator", "replace", "wrap", "crossover")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from evolve.mutators.offline.facts import NP_ELEMENTWISE, BlockFacts
+from evolve.mutators.offline.arrays import NP_ELEMENTWISE
+from evolve.mutators.offline.facts import BlockFacts
 
 
 @dataclass
