@@ -1,9 +1,11 @@
 """The evolution loop: select a parent, propose a child, dedup, evaluate in the sandbox, store, repeat.
 
-Proposals and evaluations overlap: proposals run as asyncio tasks (as many as the mutator's concurrency,
-llm.max_concurrency for an LLM), evaluations as executor futures (bounded by the number of workers). Counting is by completed
-evaluations. Everything that happens is stored in the archive as it happens, so the database is the
-checkpoint: `resume` rebuilds the population from it and re-queues what was in flight.
+Proposals and evaluations overlap: proposals run as asyncio tasks (as many as the mutator's concurrency:
+llm.max_concurrency for an LLM), evaluations as executor futures (bounded by the number of workers).
+The loop drives every mutator through the Mutator protocol and never asks which one it holds; it is the
+one writer of the archive, llm_calls included. Counting is by completed evaluations. Everything that
+happens is stored in the archive as it happens, so the database is the checkpoint: `resume` rebuilds
+the population from it and re-queues what was in flight.
 """
 
 from __future__ import annotations
