@@ -47,8 +47,8 @@ def run_one(problem_name: str, strategy: str, seed: int, budget: int, workers: i
     from evolve.archive import Archive
     from evolve.archive.store import sqlite_url
     from evolve.config import register
-    from evolve.llm.factory import make_mutator
     from evolve.loop import Evolution
+    from evolve.mutators.registry import make_mutator
     from evolve.plugins import load_problem
     from evolve.runner import isolation_from, limits_from
     from evolve.worker import ProblemSpec, share_problem
@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--log", type=Path, help="append each finished run to this JSON-lines file (runs it "
                     "already holds are not run again)")
     ap.add_argument("--table", type=Path, help="print the table of the runs in this log, run nothing")
-    ap.add_argument("overrides", nargs="*", help="Hydra overrides for every run, e.g. llm.max_nodes=null")
+    ap.add_argument("overrides", nargs="*", help="Hydra overrides for every run, e.g. offline.max_nodes=null")
     args = ap.parse_args(argv)
     if args.table is not None:
         runs = [json.loads(line) for line in args.table.read_text().splitlines() if line.strip()]

@@ -150,9 +150,15 @@ def _known_problem_configs() -> set[str]:
 
 
 def rewrite_overrides(args: list[str]) -> list[str]:
-    """Let `problem=NAME` name any discovered plugin, and `resume=DIR` reuse that run directory."""
+    """Let `problem=NAME` name any discovered plugin, `resume=DIR` reuse that run directory, and a moved
+    key (MOVED_KEYS: `llm.max_nodes`) set its new one (`offline.max_nodes`)."""
+    from evolve.config import MOVED_KEYS
+
     out: list[str] = []
     for a in args:
+        key = a.split("=", 1)[0]
+        if key in MOVED_KEYS and "=" in a:
+            a = f"{MOVED_KEYS[key]}={a.split('=', 1)[1]}"
         if a.startswith("problem=") and a.split("=", 1)[1] not in _known_problem_configs():
             out.append(f"problem.name={a.split('=', 1)[1]}")
             continue

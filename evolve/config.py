@@ -47,7 +47,7 @@ class LLMConfig:
     """How children are proposed: `offline` (AST mutation, no LLM) or an LLM provider."""
 
     name: str = "offline"
-    provider: str = "offline"  # offline | litellm | openai
+    provider: str = "offline"  # offline | an LLM provider (evolve/llm/providers.py): litellm | openai
     model: Optional[str] = None  # noqa: UP045
     models: List[ModelConfig] = field(default_factory=list)  # noqa: UP006
     selection: str = "weighted"  # weighted | bandit
@@ -75,10 +75,19 @@ class LLMConfig:
     #: a mutation prompt's size limit in tokens (about 4 characters each); the oldest history goes first,
     #: then inspirations, then recent failures
     prompt_max_tokens: int = 12000
-    # offline mutator
-    crossover_rate: float = 0.15
-    max_steps: int = 3  # offline mutator: up to this many operator applications per child
-    max_nodes: Optional[int] = None  # noqa: UP045  (offline mutator: no change grows a block past this)
+
+
+@dataclass
+class OfflineConfig:
+    """The offline mutator's settings (`llm=offline`: AST mutation, no LLM)."""
+
+    crossover_rate: float = 0.15  # share of operator draws that splice from an inspiration, when there is one
+    max_steps: int = 3  # up to this many operator applications per child
+    max_nodes: Optional[int] = None  # noqa: UP045  (no change grows a block past this many AST nodes)
+
+
+#: settings that moved, old key -> new key: the CLI and a resumed run's stored configuration accept the old
+MOVED_KEYS = {f"llm.{key}": f"offline.{key}" for key in ("crossover_rate", "max_steps", "max_nodes")}
 
 
 @dataclass
@@ -165,6 +174,7 @@ class Config:
 
     problem: ProblemConfig = field(default_factory=ProblemConfig)
     llm: LLMConfig = field(default_factory=LLMConfig)
+    offline: OfflineConfig = field(default_factory=OfflineConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     evaluator: EvaluatorConfig = field(default_factory=EvaluatorConfig)
     archive: ArchiveConfig = field(default_factory=ArchiveConfig)
@@ -315,6 +325,8 @@ def _finite_or_none(value: Any) -> bool:
 
 def validate(cfg: Any) -> None:
     """Checks Hydra's typing cannot express; raises ConfigError naming the key and the fix."""
+    from evolve.mutators.registry import mutator_names
+
     s, e, llm = cfg.search, cfg.evaluator, cfg.llm
 
     def need(cond: bool, key: str, msg: str) -> None:
@@ -334,8 +346,10 @@ def validate(cfg: Any) -> None:
     need(s.island_size >= 2, "search.island_size", "must be at least 2")
     need(0.0 <= s.exploration <= 1.0, "search.exploration", "must lie in [0, 1]")
     need(0.0 <= s.restart <= 1.0, "search.restart", "must lie in [0, 1]")
-    need(llm.max_steps >= 1, "llm.max_steps", "must be at least 1")
-    need(llm.max_nodes is None or llm.max_nodes >= 1, "llm.max_nodes", "must be at least 1 (or null)")
+    off = cfg.offline
+    need(off.max_steps >= 1, "offline.max_steps", "must be at least 1")
+    need(off.max_nodes is None or off.max_nodes >= 1, "offline.max_nodes", "must be at least 1 (or null)")
+    need(0.0 <= off.crossover_rate <= 1.0, "offline.crossover_rate", "must lie in [0, 1]")
     need(0.0 <= s.migration_rate <= 1.0, "search.migration_rate", "must lie in [0, 1]")
     need(0.0 <= s.elitism <= 1.0, "search.elitism", "must lie in [0, 1]")
     need(s.tournament_size >= 1, "search.tournament_size", "must be at least 1")
@@ -359,8 +373,8 @@ def validate(cfg: Any) -> None:
     need(e.max_retries >= 0, "evaluator.max_retries", "must be 0 or more")
     check_limits(e)
     _check_workers(e)
-    need(llm.provider in ("offline", "litellm", "openai"), "llm.provider",
-         f"unknown provider {llm.provider!r}; use offline, litellm or openai")
+    kinds = mutator_names()
+    need(llm.provider in kinds, "llm.provider", f"unknown provider {llm.provider!r}; use {', '.join(kinds)}")
     need(llm.client in ("aiohttp", "sdk"), "llm.client", f"unknown client {llm.client!r}; use aiohttp or sdk")
     need(llm.selection in ("weighted", "bandit"), "llm.selection", "use weighted or bandit")
     need(llm.max_concurrency >= 1, "llm.max_concurrency", "must be at least 1")
@@ -374,7 +388,6 @@ def validate(cfg: Any) -> None:
     need(0.0 <= llm.fix_rate <= 1.0, "llm.fix_rate", "must lie in [0, 1]")
     need(llm.prompt_history >= 0, "llm.prompt_history", "must be 0 or more")
     need(llm.prompt_max_tokens >= 1000, "llm.prompt_max_tokens", "must be at least 1000")
-    need(0.0 <= llm.crossover_rate <= 1.0, "llm.crossover_rate", "must lie in [0, 1]")
     for key in ("max_cost_usd", "input_cost_per_mtok", "output_cost_per_mtok"):
         need(llm[key] is None or 0 <= llm[key] < math.inf, f"llm.{key}", "must be a finite number, 0 or more (or null)")
     need(all(0 <= p < math.inf for p in (llm.diff_prob, llm.full_prob, llm.crossover_prob))

@@ -1,9 +1,11 @@
 """The evolution loop: select a parent, propose a child, dedup, evaluate in the sandbox, store, repeat.
 
-Proposals and evaluations overlap: LLM proposals run as asyncio tasks (bounded by llm.max_concurrency),
-evaluations as executor futures (bounded by the number of workers). Counting is by completed
-evaluations. Everything that happens is stored in the archive as it happens, so the database is the
-checkpoint: `resume` rebuilds the population from it and re-queues what was in flight.
+Proposals and evaluations overlap: proposals run as asyncio tasks (as many as the mutator's concurrency:
+llm.max_concurrency for an LLM), evaluations as executor futures (bounded by the number of workers).
+The loop drives every mutator through the Mutator protocol and never asks which one it holds; it is the
+one writer of the archive, llm_calls included. Counting is by completed evaluations. Everything that
+happens is stored in the archive as it happens, so the database is the checkpoint: `resume` rebuilds
+the population from it and re-queues what was in flight.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from evolve.archive import queries as q
 from evolve.edit.blocks import normalised_hash
 from evolve.errors import EvolveError
 from evolve.evaluation import Outcome, StageResult
-from evolve.llm.base import ChildView, Mutator, ProgramView, Proposal, ProposalRequest, StageView
+from evolve.mutators.base import ChildView, Mutator, ProgramView, Proposal, ProposalRequest, StageView
 from evolve.problem import Problem
 from evolve.search.population import Population, SearchSettings, features_of
 from evolve.worker import EvalTask, ProblemSpec, run_task
@@ -85,8 +87,6 @@ class Evolution:
                  on_progress: Callable[[Progress], None] | None = None) -> None:
         self.cfg, self.problem, self.spec = cfg, problem, spec
         self.archive, self.run_id, self.mutator = archive, run_id, mutator
-        if hasattr(mutator, "defer_calls"):  # its LLM calls are stored with their program, in our batch
-            mutator.defer_calls = True
         self.executor_factory = executor_factory
         self.executor = executor_factory()
         self.workers, self.limits, self.isolation, self.seed = workers, limits, isolation, seed
@@ -103,13 +103,13 @@ class Evolution:
         self.proposals: dict[asyncio.Task[Proposal],
                              tuple[int | None, int, int, tuple[int, ...], random.Random]] = {}
         self.failures: deque[ProgramView] = deque(maxlen=4)
-        #: recent children that failed in the sandbox (id, island, generation), newest last: an LLM
-        #: mutator is handed one of them to fix at rate llm.fix_rate
+        #: recent children that failed in the sandbox (id, island, generation), newest last: the mutator
+        #: is handed one of them to fix at its fix_rate (llm.fix_rate)
         self.fixable: deque[tuple[int, int, int]] = deque(maxlen=16)
-        self.fix_rate = float(getattr(cfg.llm, "fix_rate", 0.0) or 0.0)
+        self.fix_rate = float(mutator.fix_rate)
         #: each parent's latest children (idea, status, score or why it failed), for the prompt's history
         self.children: dict[int, deque[ChildView]] = {}
-        self.history_k = int(getattr(cfg.llm, "prompt_history", 0) or 0)
+        self.history_k = int(mutator.history)
         self.dup_streak = 0
         self.error_streak = 0
         self._views: OrderedDict[int, ProgramView] = OrderedDict()
@@ -120,10 +120,9 @@ class Evolution:
         #: the task statement, entry and metric notes, read once: run-wide, as the cached system prompt
         #: assumes (the description property reads a file)
         self._task_text = (problem.description, problem.entry, problem.describe_metrics())
-        self.offline = getattr(mutator, "name", "") == "offline"
         #: seconds earlier processes of this run spent (search.max_seconds bounds the run, not each process)
         self.spent_before = 0.0
-        seconds = max_seconds(self.search.max_seconds, self.offline)
+        seconds = max_seconds(self.search.max_seconds, mutator.default_max_seconds)
         self.deadline = time.monotonic() + seconds if seconds is not None else None
         #: what the run's LLM calls spent before this session (preflight probes, earlier sessions of a
         #: resumed run): budgets hold across resumes; `answered` calls give the expected cost of the next
@@ -136,7 +135,7 @@ class Evolution:
             "migration_interval": max(1, int(self.search.migration_interval)),
             "feature_dims": tuple(self.search.feature_dims), "strategy": str(self.search.name),
             "cascade_threshold": self.search.cascade_threshold, "max_retries": int(cfg.evaluator.max_retries),
-            "max_concurrency": int(cfg.llm.max_concurrency), "llm_timeout_s": float(cfg.llm.timeout_s)}
+            "llm_timeout_s": float(cfg.llm.timeout_s)}
         #: the splits every candidate (and the seed) is evaluated on, in one sandboxed process
         self.splits = CASCADE if self.search.cascade else TRAIN_ONLY
 
@@ -317,6 +316,10 @@ class Evolution:
                     self._on_proposal(task)
         for task in self.proposals:
             task.cancel()
+        if self.proposals:  # let them end, then store the calls they had made
+            await asyncio.gather(*self.proposals, return_exceptions=True)
+            self.proposals.clear()
+        self.archive.add_llm_calls(self.run_id, self.mutator.abandoned_calls())
 
     def _expected_spend(self) -> tuple[float | None, float | None]:
         """The mean cost and tokens of an answered proposal so far (None before the first answer)."""
@@ -341,31 +344,37 @@ class Evolution:
 
     def _spend_stop(self) -> str | None:
         """The stop reason when not even one more call fits the budget (see _launch_fits_budget)."""
-        if self.offline or self.proposals or self._launch_fits_budget():
+        if self.proposals or self._launch_fits_budget():
             return None
         which = "llm.max_cost_usd" if self.limits_cfg["max_cost_usd"] is not None else "llm.max_tokens_total"
         return f"budget: {which} reached (the next call would pass it)"
 
     async def _fill(self) -> None:
-        """Start proposals while there is budget and room."""
-        if self.offline:
-            while self.stop_reason is None and len(self.inflight) + len(self.ready) < self.capacity \
-                    and self._budget_left() > 0:
+        """Start proposals while there is budget and room, and take those already answered."""
+        while self.stop_reason is None and self._room():
+            while self.stop_reason is None and self._room():
                 rng = self._next_rng()
                 parent, island, gen, insp = self._choose(rng)
-                req = self._request(parent, insp)
-                proposal = await self.mutator.propose(req, rng)
-                self._accept(proposal, parent, island, gen, insp, rng)
-                self._check_stops()
-            return
-        limit = self.limits_cfg["max_concurrency"]
-        while self.stop_reason is None and len(self.proposals) < limit \
-                and len(self.ready) + len(self.proposals) < self.capacity + limit \
-                and self._budget_left() - len(self.proposals) > 0 and self._launch_fits_budget():
-            rng = self._next_rng()
-            parent, island, gen, insp = self._choose(rng)
-            task = asyncio.ensure_future(self.mutator.propose(self._request(parent, insp), rng))
-            self.proposals[task] = (parent, island, gen, insp, rng)
+                task = asyncio.ensure_future(self.mutator.propose(self._request(parent, insp), rng))
+                self.proposals[task] = (parent, island, gen, insp, rng)
+            await asyncio.sleep(0)  # one step of each: a mutator that waits on nothing has answered now
+            answered = [t for t in self.proposals if t.done()]
+            if not answered:
+                return
+            for task in answered:  # in submission order, as run() handles them
+                self._on_proposal(task)
+            self._check_stops()
+
+    def _room(self) -> bool:
+        """Whether to start one more proposal: budget left, and room by the mutator's concurrency (none
+        given: its answers are immediate, so only as many as the evaluation workers can take now)."""
+        if self._budget_left() - len(self.proposals) <= 0 or not self._launch_fits_budget():
+            return False
+        limit = self.mutator.concurrency
+        waiting = len(self.ready) + len(self.proposals)
+        if limit is None:
+            return len(self.inflight) + waiting < self.capacity
+        return len(self.proposals) < limit and waiting < self.capacity + limit
 
     def _next_rng(self) -> random.Random:
         rng = random.Random(f"evolve/{self.seed}/{self.proposed}")
@@ -373,7 +382,7 @@ class Evolution:
         return rng
 
     def _choose(self, rng: random.Random) -> tuple[int | None, int, int, tuple[int, ...]]:
-        if not self.offline and self.fixable and rng.random() < self.fix_rate:
+        if self.fix_rate > 0 and self.fixable and rng.random() < self.fix_rate:
             pid, island, generation = self.fixable.pop()  # the newest failure, handed out once
             return pid, island, generation + 1, ()
         island = rng.randrange(len(self.pop.islands))
@@ -413,8 +422,8 @@ class Evolution:
                                metric_notes=notes, history=tuple(self.children.get(parent_id, ())))
 
     def _child(self, parent_id: int | None, child: ChildView) -> None:
-        """Remember a child of `parent_id` for the history its next prompts show (LLM runs only)."""
-        if parent_id is None or self.offline or self.history_k <= 0 or child.status == "llm_error":
+        """Remember a child of `parent_id` for the history its next prompts show (when the mutator reads it)."""
+        if parent_id is None or self.history_k <= 0 or child.status == "llm_error":
             return
         self.children.setdefault(parent_id, deque(maxlen=self.history_k)).append(child)
 
@@ -423,7 +432,7 @@ class Evolution:
         try:
             proposal = task.result()
         except Exception as exc:  # a mutator bug or an unexpected client error: stored, run goes on
-            proposal = Proposal(code=None, edit="", edit_kind="llm", model=getattr(self.mutator, "name", "?"),
+            proposal = Proposal(code=None, edit="", edit_kind="llm", model=self.mutator.name,
                                 status="llm_error", error=f"{type(exc).__name__}: {exc}")
         self._accept(proposal, parent, island, gen, insp, rng)
 
@@ -466,8 +475,7 @@ class Evolution:
         self.ready.append(_Job(pid, parent, island, gen, proposal.code, model=proposal.model, idea=proposal.idea))
 
     def _link_calls(self, proposal: Proposal, pid: int) -> None:
-        for call_id in proposal.llm_call_ids:
-            self.archive.link_llm_call(call_id, pid)
+        """Store the proposal's LLM calls with its child (the loop is the one writer of llm_calls)."""
         self.archive.add_llm_calls(self.run_id, proposal.llm_calls, program_id=pid)
 
     def _dispatch(self) -> None:
@@ -508,7 +516,7 @@ class Evolution:
             outcome = Outcome("crash", None, {}, (), f"evaluation worker failed {job.attempts} times: {exc}")
         self.progress.evaluations += 1
         features = self._store_outcome(job.program_id, job.code, outcome, count=True)
-        if not self.offline:
+        if self.history_k > 0:
             reached = outcome.status == "ok" and bool(outcome.stages) and outcome.stages[-1].split == self.splits[-1]
             self._child(job.parent_id, ChildView(job.program_id, job.idea, outcome.status,
                                                  outcome.score if reached else None, outcome.error))
@@ -534,17 +542,14 @@ class Evolution:
             self._save_state()
 
     def _observe(self, job: _Job, outcome: Outcome) -> None:
-        """Tell a learning mutator (the bandit) whether this child improved on its parent."""
-        observe = getattr(self.mutator, "observe", None)
-        if observe is None:
-            return
+        """Tell the mutator (the LLM mutator's bandit learns from it) whether this child improved on its parent."""
         parent = self.pop.member(job.parent_id)
         parent_score = parent.score if parent is not None else None
         if parent_score is None and job.parent_id is not None:
             parent_score = self._view(job.parent_id).score
         score = outcome.score if outcome.stages and outcome.stages[-1].split == self.splits[-1] else None
         delta = score - parent_score if score is not None and parent_score is not None else None
-        observe(job.program_id, improved=delta is not None and delta > 0, score_delta=delta, model=job.model)
+        self.mutator.observe(job.program_id, improved=delta is not None and delta > 0, score_delta=delta, model=job.model)
 
     def _lost(self, exc: BaseException) -> None:
         if self.stop_reason is None:
@@ -682,13 +687,15 @@ def _stage_views(outcome: Outcome) -> tuple[StageView, ...]:
                  for st in outcome.stages)
 
 
-#: search.max_seconds when the config leaves it unset: the offline demo's cap; an LLM run has none (its
-#: iterations and llm.max_cost_usd bound it, and a cap would cancel calls already paid for)
-OFFLINE_MAX_SECONDS = 100.0
-
-
-def max_seconds(configured: float | None, offline: bool) -> float | None:
-    """The run's time cap: search.max_seconds if set (0: none), else 100 s offline and none with an LLM."""
+def max_seconds(configured: float | None, default: float | None) -> float | None:
+    """The run's time cap: search.max_seconds if set (0: none), else the mutator's default (100 s offline,
+    none with an LLM)."""
     if configured is not None:
         return float(configured) if configured > 0 else None
-    return OFFLINE_MAX_SECONDS if offline else None
+    return default
+
+
+async def preflight(mutator: Mutator, archive: Storage, run_id: str) -> None:
+    """The mutator's checks before any work (a one-line error names the setting to fix); the calls they
+    sent are stored like any other."""
+    archive.add_llm_calls(run_id, await mutator.preflight())

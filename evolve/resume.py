@@ -62,6 +62,7 @@ def named_keys(overrides: Sequence[str]) -> list[str]:
 def resume_config(cfg: DictConfig, stored: Mapping[str, Any], overrides: Sequence[str]) -> Resumed:
     """`cfg` (composed from the command) with the stored configuration laid over every key it does not name."""
     named = named_keys(overrides)
+    stored = _moved(stored)
     merged = copy.deepcopy(cfg)
     dropped: list[str] = []
     _overlay(merged, stored, "", named, dropped)
@@ -94,6 +95,25 @@ def updated_config(stored: Mapping[str, Any], now: Mapping[str, Any]) -> dict[st
     for key, value in now.items():
         old = out.get(key)
         out[key] = updated_config(old, value) if isinstance(old, Mapping) and isinstance(value, Mapping) else value
+    return out
+
+
+def _moved(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """The stored configuration with settings that moved since (MOVED_KEYS) under their new keys."""
+    from evolve.config import MOVED_KEYS
+
+    out = copy.deepcopy(dict(stored))
+    for old, new in MOVED_KEYS.items():
+        section, key = old.split(".", 1)
+        node = out.get(section)
+        if isinstance(node, Mapping) and key in node:
+            node = dict(node)
+            value = node.pop(key)
+            out[section] = node
+            to_section, to_key = new.split(".", 1)
+            target = dict(out.get(to_section) or {})
+            target.setdefault(to_key, value)
+            out[to_section] = target
     return out
 
 

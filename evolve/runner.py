@@ -28,8 +28,8 @@ from evolve.archive.store import DB_NAME, sqlite_url
 from evolve.config import check_limits, validate, worker_count
 from evolve.errors import ConfigError, EvolveError, ProblemError
 from evolve.evaluation import evaluate, sandbox_imports
-from evolve.llm.factory import make_mutator
-from evolve.loop import EVALUATOR_LOST, LEASE_LOST, Evolution
+from evolve.loop import EVALUATOR_LOST, LEASE_LOST, Evolution, preflight
+from evolve.mutators.registry import make_mutator
 from evolve.plugins import load_problem, source_path
 from evolve.problem import Problem
 from evolve.progress import ProgressLine
@@ -210,9 +210,7 @@ def _run_owned(cfg: Any, run_dir: Path, console: Console, started: Any | None, a
     problem.set_holdout_secret(spec.holdout_secret)
     share_problem(spec, problem)  # local worker threads use the problem loaded here
     mutator = make_mutator(cfg, archive, run_id)
-    preflight = getattr(mutator, "preflight", None)
-    if preflight is not None:
-        asyncio.run(preflight())  # a missing key or dead endpoint is one clear error, before any work
+    asyncio.run(preflight(mutator, archive, run_id))  # a missing key or dead endpoint: one clear error, before any work
     archive.update_run(run_id, meta={
         **archive.get_run(run_id).meta,
         "reference_score": {s: problem.reference_score(s) for s in ("quick", "train", "holdout")},

@@ -111,14 +111,6 @@ class Storage(abc.ABC):
         linked to `program_id` when given."""
 
     @abc.abstractmethod
-    def add_llm_call(self, run_id: str, **fields: Any) -> int:
-        """Store one LLM call and return its id."""
-
-    @abc.abstractmethod
-    def link_llm_call(self, call_id: int, program_id: int) -> None:
-        """Link a stored call to the program its reply became."""
-
-    @abc.abstractmethod
     def llm_calls(self, run_id: str) -> list[LLMCallRecord]:
         """The run's calls in the order they were stored."""
 

@@ -64,10 +64,8 @@ _COMPLETE_PROGRAM = update(ProgramRow).where(ProgramRow.id == bindparam("p")).va
 # the run's counter only moves forward, whoever writes last (a stale writer cannot lower it)
 _COUNT_RUN = update(RunRow).where(RunRow.id == bindparam("r"), RunRow.evaluations <= bindparam("evaluations")).values(
     evaluations=bindparam("evaluations"), heartbeat_at=bindparam("heartbeat_at"))
-_INSERT_LLM_CALL = insert(LLMCallRow).returning(LLMCallRow.id)
 _INSERT_LLM_CALLS = insert(LLMCallRow)
 _INSERT_STAGES = insert(EvaluationRow)
-_LINK_LLM_CALL = update(LLMCallRow).where(LLMCallRow.id == bindparam("c")).values(program_id=bindparam("p"))
 
 
 def _llm_call_values(run_id: str, fields: Mapping[str, Any], now: Any) -> dict[str, Any]:
@@ -507,11 +505,6 @@ class Archive(Storage):
             return {str(k): int(v) for k, v in rows}
 
     # -- llm calls and events ----------------------------------------------------------------------
-    def add_llm_call(self, run_id: str, **fields: Any) -> int:
-        values = _llm_call_values(run_id, fields, utcnow())
-        with self._conn() as conn:
-            return int(conn.execute(_INSERT_LLM_CALL, values).scalar_one())
-
     def add_llm_calls(self, run_id: str, calls: Sequence[Mapping[str, Any]], program_id: int | None = None) -> None:
         """Insert several calls in one statement (the loop stores a proposal's calls with its program)."""
         if not calls:
@@ -537,10 +530,6 @@ class Archive(Storage):
             rows = s.scalars(select(LLMCallRow).where(LLMCallRow.run_id == run_id).order_by(LLMCallRow.id))
             return [LLMCallRecord(**{c: getattr(r, c) for c in LLMCallRecord.__dataclass_fields__})
                     for r in rows]
-
-    def link_llm_call(self, call_id: int, program_id: int) -> None:
-        with self._conn() as conn:
-            conn.execute(_LINK_LLM_CALL, {"c": call_id, "p": program_id})
 
     def add_event(self, run_id: str, kind: str, message: str = "", data: dict[str, Any] | None = None) -> None:
         with self.session() as s:

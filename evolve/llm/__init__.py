@@ -1,1 +1,1 @@
-"""Producing children: the offline AST mutator and LLM clients behind one `Mutator` interface."""
+"""LLM access: providers and their clients, the models a configuration names, and the LLM mutator."""

@@ -106,10 +106,11 @@ def _quiet_http_logs() -> None:
 
 
 def make_client(spec: ModelSpec, settings: CallSettings) -> ChatClient:
+    """The client of the model's provider (evolve/llm/providers.py)."""
+    from evolve.llm.providers import get_provider
+
     _quiet_http_logs()
-    if spec.provider != "openai":
-        return LiteLLMClient(spec, settings)
-    return OpenAIClient(spec, settings) if settings.client == "sdk" else HTTPClient(spec, settings)
+    return get_provider(spec.provider, spec.setting.rsplit(".", 1)[0] + ".provider").client(spec, settings)
 
 
 def where(spec: ModelSpec) -> str:

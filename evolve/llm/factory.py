@@ -1,4 +1,4 @@
-"""Builds the mutator a configuration asks for."""
+"""Builds the LLM mutator from an `llm` configuration (evolve/mutators/registry.py calls it)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ from typing import Any
 
 from evolve.archive import Storage
 from evolve.errors import ConfigError
-from evolve.llm.base import Mutator
-from evolve.llm.offline import OfflineMutator
+from evolve.llm.mutator import LLMMutator
 
 
 def call_settings(llm: Any) -> Any:
@@ -25,17 +24,10 @@ def call_settings(llm: Any) -> Any:
                         client=str(llm.client), num_ctx=llm.num_ctx)
 
 
-def make_mutator(cfg: Any, archive: Storage | None = None, run_id: str | None = None) -> Mutator:
-    """`llm.provider=offline` gives the AST mutator; litellm/openai give the LLM mutator."""
-    provider = cfg.llm.provider
-    if provider == "offline":
-        return OfflineMutator(crossover_rate=float(cfg.llm.crossover_rate), max_steps=int(cfg.llm.max_steps),
-                              max_nodes=cfg.llm.max_nodes)
-    if provider not in ("litellm", "openai"):
-        raise ConfigError(f"llm.provider={provider}: use offline, litellm or openai")
+def make_llm_mutator(cfg: Any, archive: Storage | None = None, run_id: str | None = None) -> LLMMutator:
+    """The LLM mutator of `cfg.llm` (its provider, models, prompts, prices and budget)."""
     from evolve.llm.cost import Pricing
     from evolve.llm.models import model_specs
-    from evolve.llm.mutator import LLMMutator
     from evolve.llm.prompts import PromptBuilder
 
     llm = cfg.llm
@@ -55,4 +47,7 @@ def make_mutator(cfg: Any, archive: Storage | None = None, run_id: str | None = 
                          fix_retries=int(llm.fix_retries), prompts=prompts,
                          archive=archive, run_id=run_id)
     mutator.budget_usd = llm.max_cost_usd
+    mutator.concurrency = int(llm.max_concurrency)
+    mutator.fix_rate = float(llm.fix_rate)
+    mutator.history = int(llm.prompt_history)
     return mutator

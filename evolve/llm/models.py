@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from evolve.errors import ConfigError, LLMError
+from evolve.llm.providers import get_provider
 
-PROVIDERS = ("litellm", "openai")
 # llm=<option> -> the litellm prefix a bare model name gets, and the prefixes that count as already given
 _PREFIXES: dict[str, tuple[str, tuple[str, ...]]] = {
     "ollama": ("ollama_chat/", ("ollama_chat/", "ollama/", "openai/")),
@@ -27,7 +27,7 @@ class ModelSpec:
 
     key: str  # unique label: Proposal.model, the archive's model column, the bandit's arm
     model: str  # the model string handed to the client
-    provider: str  # litellm | openai
+    provider: str  # a registered LLM provider (evolve/llm/providers.py): litellm | openai | …
     api_base: str | None = None
     api_key_env: str | None = None
     weight: float = 1.0
@@ -48,8 +48,7 @@ class ModelSpec:
 def model_specs(llm: Any) -> list[ModelSpec]:
     """The models of an `llm` config node; raises ConfigError naming the key to fix."""
     provider = str(llm.provider)
-    if provider not in PROVIDERS:
-        raise ConfigError(f"llm.provider={provider}: the LLM mutator needs litellm or openai")
+    get_provider(provider)
     option = str(getattr(llm, "name", "") or "")
     entries = list(getattr(llm, "models", None) or [])
     specs: list[ModelSpec] = []
@@ -65,8 +64,7 @@ def model_specs(llm: Any) -> list[ModelSpec]:
             if weight < 0:
                 raise ConfigError(f"llm.models[{i}].weight={weight}: must be zero or positive")
             p = _get(entry, "provider") or provider
-            if p not in PROVIDERS:
-                raise ConfigError(f"llm.models[{i}].provider={p}: use litellm or openai")
+            get_provider(p, f"llm.models[{i}].provider")
             base = _get(entry, "api_base") or llm.api_base
             name = _native(_prefixed(option, str(model), p), p, base, setting)
             specs.append(ModelSpec(key=str(model), model=name, provider=p, api_base=base,
@@ -93,18 +91,8 @@ def _get(entry: Any, name: str, default: Any = None) -> Any:
 
 
 def _native(model: str, provider: str, api_base: str | None, setting: str) -> str:
-    """The name OpenAI's own API knows: `openai/gpt-4.1-mini` is litellm's spelling of `gpt-4.1-mini`.
-
-    Behind an api_base the name is kept as written (a gateway may serve `openai/gpt-4.1-mini` by that name).
-    """
-    if provider != "openai" or api_base or "/" not in model:
-        return model
-    prefix, bare = model.split("/", 1)
-    if prefix == "openai":
-        return bare
-    raise ConfigError(f"{setting}={model}: llm.provider=openai talks to OpenAI's API, which does not serve "
-                      f"{prefix}/ models; use llm.provider=litellm (e.g. llm=anthropic for anthropic/…), or set "
-                      "llm.api_base to the gateway that serves this name")
+    """The name the provider's client sends for `model`."""
+    return get_provider(provider).model_name(model, api_base, setting)
 
 
 def _prefixed(option: str, model: str, provider: str) -> str:

@@ -5,7 +5,8 @@ the model (weighted or bandit), all before the first await so concurrent proposa
 A reply that cannot be used (malformed, SEARCH text not found, edits outside the EVOLVE-BLOCKs,
 invalid Python) is sent back with the reason up to llm.fix_retries times; each call is its own
 llm_calls row, with the rendered prompt, the reply, tokens, cost, latency and status
-(ok | parse_error | error | timeout | cancelled). A child's edit_kind says what the reply was (diff |
+(ok | parse_error | error | timeout | cancelled), which travels in the Proposal for the loop to store with the
+child (the loop is the table's one writer). A child's edit_kind says what the reply was (diff |
 full), after which prompt when not a plain one (crossover:full, fix:diff), and "+fix" when a retry
 was needed.
 """
@@ -25,12 +26,12 @@ from evolve.archive.models import utcnow
 from evolve.edit.diff import EditError, apply_reply
 from evolve.edit.reply import idea_line
 from evolve.errors import ArchiveError
-from evolve.llm.base import Proposal, ProposalRequest
 from evolve.llm.clients import CallFailed, CallSettings, ChatClient, Completion, make_client, where
 from evolve.llm.cost import Pricing, estimate_tokens
 from evolve.llm.models import ModelSpec
 from evolve.llm.prompts import PromptBuilder, render_transcript, trim_error
 from evolve.llm.selection import Selector, make_selector
+from evolve.mutators.base import Mutator, Proposal, ProposalRequest
 
 log = logging.getLogger(__name__)
 MODES = ("diff", "full", "crossover")
@@ -43,19 +44,21 @@ class _Tally:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
-    call_ids: list[int] = field(default_factory=list)
-    #: rows of calls not stored yet (with `defer_calls`: the caller stores them with the program)
+    #: the llm_calls rows of the proposal's calls, for the loop to store
     calls: list[dict[str, Any]] = field(default_factory=list)
 
 
-class LLMMutator:
-    """Proposes children with LLMs; implements the loop's Mutator protocol (plus preflight and observe)."""
+class LLMMutator(Mutator):
+    """Proposes children with LLMs: many proposals in flight, fixes failed children, shows the history.
+
+    The defaults of `concurrency`, `fix_rate` and `history` are those of llm.max_concurrency, llm.fix_rate
+    and llm.prompt_history; the factory sets the configured ones.
+    """
 
     name = "llm"
-    #: True: a proposal's calls travel in `Proposal.llm_calls` and the caller stores them (the loop does,
-    #: with the program, in its batched transaction). A proposal that never reaches the caller (cancelled,
-    #: or a bug) still has its calls stored here.
-    defer_calls = False
+    concurrency: int | None = 4
+    fix_rate = 0.1
+    history = 5
 
     def __init__(self, specs: list[ModelSpec], *, settings: CallSettings, pricing: Pricing | None = None,
                  selection: str = "weighted", mode_weights: tuple[float, float, float] = (0.6, 0.3, 0.1),
@@ -73,6 +76,8 @@ class LLMMutator:
         #: llm.max_cost_usd: with a budget, a model whose cost is unknown is said so before the first call
         self.budget_usd: float | None = None
         self._warned: set[str] = set()
+        #: calls of proposals cancelled before they returned (see abandoned_calls)
+        self._abandoned: list[dict[str, Any]] = []
 
     # -- the Mutator protocol ------------------------------------------------------------------------
     async def propose(self, request: ProposalRequest, rng: random.Random) -> Proposal:
@@ -86,9 +91,12 @@ class LLMMutator:
         tally = _Tally()
         try:
             return await self._propose(request, mode, answer, spec, client, tally)
-        except BaseException:
-            self._store_calls(tally)
+        except asyncio.CancelledError:  # the run stopped: the loop collects these calls by abandoned_calls
+            self._abandoned.extend(tally.calls)
             raise
+        except Exception as exc:  # a bug, not a reply: the child is an llm_error that keeps its calls
+            return Proposal(code=None, edit="", edit_kind=mode, model=spec.key, status="llm_error",
+                            error=f"{type(exc).__name__}: {exc}", **_usage(tally))
         finally:
             self.selector.finished(index, tally.cost_usd, tally.prompt_tokens + tally.completion_tokens)
 
@@ -178,7 +186,7 @@ class LLMMutator:
     def _record(self, spec: ModelSpec, kind: str, messages: list[dict[str, str]], response: str | None,
                 prompt_tokens: int, completion_tokens: int, cost: float, latency: float, status: str,
                 error: str | None, tally: _Tally, **extra: Any) -> None:
-        """Count a call in the proposal's tally and queue its llm_calls row (`extra`: finish_reason, retries,
+        """Count a call in the proposal's tally and add its llm_calls row (`extra`: finish_reason, retries,
         retry_statuses, request_id, reasoning)."""
         tally.prompt_tokens += prompt_tokens
         tally.completion_tokens += completion_tokens
@@ -187,19 +195,10 @@ class LLMMutator:
                    prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, cost_usd=cost,
                    latency_s=round(latency, 4), status=status, error=error, created_at=utcnow(), **extra)
         tally.calls.append(row)
-        if not self.defer_calls:
-            self._store_calls(tally)
 
-    def _store_calls(self, tally: _Tally) -> None:
-        """Store the calls not stored yet (their ids go to the proposal)."""
-        rows, tally.calls = tally.calls, []
-        if self.archive is None or self.run_id is None:
-            return
-        for row in rows:
-            try:
-                tally.call_ids.append(self.archive.add_llm_call(self.run_id, **row))
-            except ArchiveError as exc:  # never lose the proposal over a bookkeeping write
-                log.warning("could not store an llm call: %s", exc)
+    def abandoned_calls(self) -> tuple[dict[str, Any], ...]:
+        rows, self._abandoned = tuple(self._abandoned), []
+        return rows
 
     def state(self) -> dict[str, Any]:
         return {"selector": self.selector.state()}
@@ -232,19 +231,20 @@ class LLMMutator:
             except ArchiveError:
                 pass
 
-    async def preflight(self) -> None:
+    async def preflight(self) -> tuple[dict[str, Any], ...]:
         """Raise a one-line LLMError naming the setting to fix (missing key, dead endpoint, unknown model);
-        warn about costs the run cannot count when a budget is set."""
+        warn about costs the run cannot count when a budget is set. Probe requests spend tokens: their
+        rows are returned, to be accounted for like any call."""
         from evolve.llm.preflight import PROBE, check_model
 
         for message in self.cost_warnings():
             self._warn_once(message, message)
+        tally = _Tally()
         for spec, client in zip(self.specs, self.clients):
             result = await check_model(spec, client)
-            if result.probe is not None:  # a probe request spent tokens: account for it like any call
-                tally = _Tally()
+            if result.probe is not None:
                 self._store(spec, "preflight", PROBE, result.probe, 0.0, "ok", None, tally)
-                self._store_calls(tally)  # no proposal carries it
+        return tuple(tally.calls)
 
     def observe(self, program_id: int, improved: bool, score_delta: float | None = None,
                 model: str | None = None) -> None:
@@ -266,4 +266,4 @@ class LLMMutator:
 
 def _usage(tally: _Tally) -> dict[str, Any]:
     return {"prompt_tokens": tally.prompt_tokens, "completion_tokens": tally.completion_tokens,
-            "cost_usd": tally.cost_usd, "llm_call_ids": tuple(tally.call_ids), "llm_calls": tuple(tally.calls)}
+            "cost_usd": tally.cost_usd, "llm_calls": tuple(tally.calls)}

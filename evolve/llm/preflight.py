@@ -29,9 +29,9 @@ from evolve.llm.clients import (
 )
 from evolve.llm.litellm_loader import load_litellm
 from evolve.llm.models import ModelSpec, model_specs, require_key
+from evolve.llm.providers import OPENAI_API, get_provider
 
 LIST_TIMEOUT_S = 10.0
-OPENAI_API = "https://api.openai.com/v1"
 PROBE = [{"role": "user", "content": "Reply with the single word: ok"}]
 
 
@@ -47,26 +47,9 @@ class Check:
 async def check_model(spec: ModelSpec, client: ChatClient) -> Check:
     """Check one model; raise LLMError naming the setting to fix."""
     require_key(spec)
-    if spec.provider == "openai":
-        if not spec.api_base and not (spec.api_key() or os.environ.get("OPENAI_API_KEY")):
-            raise LLMError(f"{spec.key_setting()}: no API key for the OpenAI API (OPENAI_API_KEY is not set); "
-                           f"export it, name your key's variable in {spec.key_setting()}, or set "
-                           f"{spec.base_setting()} to your server")
-        native = spec.model
-    else:
-        assert isinstance(client, LiteLLMClient)
-        provider = client.provider
-        if provider is None:
-            raise LLMError(f"{spec.setting}={spec.model}: litellm cannot tell which provider serves this model; "
-                           "write it with the provider prefix, e.g. openai/…, anthropic/…, ollama_chat/…, "
-                           "hosted_vllm/…")
-        if not spec.api_key_env and not spec.api_base:
-            missing = load_litellm().validate_environment(model=spec.model).get("missing_keys") or []
-            if missing:
-                raise LLMError(f"{spec.setting}={spec.model}: {', '.join(missing)} is not set; export it, or set "
-                               f"{spec.key_setting()} to the variable that holds the key")
-        native = spec.model.split("/", 1)[1] if spec.model.startswith(f"{provider}/") else spec.model
-    base = spec.api_base or (OPENAI_API if spec.provider == "openai" else None)
+    provider = get_provider(spec.provider)
+    native = await provider.check(spec, client)
+    base = spec.api_base or provider.default_api_base
     if base:
         ollama = spec.provider == "litellm" and spec.model.startswith(("ollama/", "ollama_chat/"))
         served = await asyncio.to_thread(_list_models, spec, base, ollama)
@@ -79,6 +62,32 @@ async def check_model(spec: ModelSpec, client: ChatClient) -> Check:
             return Check(spec, f"{base} serves {native}")
     completion = await _probe(spec, client)
     return Check(spec, f"{spec.model} answered a one-token probe", completion)
+
+
+def check_openai(spec: ModelSpec) -> str:
+    """The OpenAI protocol's own checks: a key for OpenAI's API; the model is listed as written."""
+    if not spec.api_base and not (spec.api_key() or os.environ.get("OPENAI_API_KEY")):
+        raise LLMError(f"{spec.key_setting()}: no API key for the OpenAI API (OPENAI_API_KEY is not set); "
+                       f"export it, name your key's variable in {spec.key_setting()}, or set "
+                       f"{spec.base_setting()} to your server")
+    return spec.model
+
+
+def check_litellm(spec: ModelSpec, client: ChatClient) -> str:
+    """litellm's checks: it can route the model, and the key its provider expects is set; the model is
+    listed without litellm's provider prefix."""
+    assert isinstance(client, LiteLLMClient)
+    provider = client.provider
+    if provider is None:
+        raise LLMError(f"{spec.setting}={spec.model}: litellm cannot tell which provider serves this model; "
+                       "write it with the provider prefix, e.g. openai/…, anthropic/…, ollama_chat/…, "
+                       "hosted_vllm/…")
+    if not spec.api_key_env and not spec.api_base:
+        missing = load_litellm().validate_environment(model=spec.model).get("missing_keys") or []
+        if missing:
+            raise LLMError(f"{spec.setting}={spec.model}: {', '.join(missing)} is not set; export it, or set "
+                           f"{spec.key_setting()} to the variable that holds the key")
+    return spec.model.split("/", 1)[1] if spec.model.startswith(f"{provider}/") else spec.model
 
 
 def _list_models(spec: ModelSpec, base: str, ollama: bool) -> list[str] | None:
@@ -143,9 +152,10 @@ async def _probe(spec: ModelSpec, client: ChatClient) -> Completion:
 def run_check(cfg: Any, console: Console) -> int:
     """`evolve llm check`: check every configured model, one line each; 0 when all pass, else 1."""
     from evolve.llm.factory import call_settings
+    from evolve.llm.providers import provider_names
 
-    if cfg.llm.provider == "offline":
-        console.print("llm=offline: the offline mutator calls no LLM; nothing to check")
+    if cfg.llm.provider not in provider_names():
+        console.print(f"llm={cfg.llm.name}: the {cfg.llm.provider} mutator calls no LLM; nothing to check")
         return 0
     specs = model_specs(cfg.llm)
     settings = call_settings(cfg.llm)

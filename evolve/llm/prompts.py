@@ -24,7 +24,7 @@ import jinja2
 
 from evolve.edit.blocks import BlockError, find_blocks, outside_blocks
 from evolve.errors import ConfigError
-from evolve.llm.base import ProposalRequest
+from evolve.mutators.base import ProposalRequest
 
 MODES = ("diff", "full", "crossover", "fix")
 Message = dict[str, str]

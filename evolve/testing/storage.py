@@ -229,12 +229,12 @@ class StorageConformance:
              "completion_tokens": 5, "cost_usd": 0.5, "retries": 1, "retry_statuses": [429]},
             {"model": "m1", "status": "error", "error": "500", "prompt_tokens": 3, "cost_usd": 0.25}], program_id=pid)
         run.add_llm_calls(RUN, [])
-        cid = run.add_llm_call(RUN, model="m2", status="ok", response="r2", prompt_tokens=1, completion_tokens=1)
-        run.link_llm_call(cid, pid)
+        run.add_llm_calls(RUN, [{"model": "m2", "status": "ok", "response": "r2", "prompt_tokens": 1,
+                                 "completion_tokens": 1}], program_id=pid)
         calls = run.llm_calls(RUN)
         assert [(c.model, c.status, c.program_id) for c in calls] == [("m1", "ok", pid), ("m1", "error", pid),
                                                                       ("m2", "ok", pid)]
-        assert calls[2].id == cid and (calls[0].retries, calls[0].retry_statuses) == (1, [429])
+        assert calls[0].id < calls[1].id < calls[2].id and (calls[0].retries, calls[0].retry_statuses) == (1, [429])
         assert (calls[0].prompt, calls[0].response, calls[1].error) == ("p", "r", "500")
         assert run.llm_spent(RUN) == (pytest.approx(0.75), 20, 2)
         assert run.llm_spent("no-such-run") == (0.0, 0, 0)
@@ -243,7 +243,7 @@ class StorageConformance:
         with pytest.raises(ValueError, match="model"):
             run.add_llm_calls(RUN, [{"status": "ok"}])
         with pytest.raises(ValueError, match="colour"):
-            run.add_llm_call(RUN, model="m", status="ok", colour="red")
+            run.add_llm_calls(RUN, [{"model": "m", "status": "ok", "colour": "red"}])
 
     def test_events_are_kept_in_order_and_filtered_by_kind(self, run: Storage) -> None:
         run.add_event(RUN, "resume", "resumed", {"evaluations": 3})

@@ -148,7 +148,8 @@ def test_resuming_a_finished_run_does_nothing_unless_a_budget_is_raised(tmp_path
     assert "search.iterations: 6 -> 10" in out
     run = Archive.for_run_dir(run_dir).get_run()
     assert run.status == "finished" and run.evaluations == 10 and run.config["search"]["iterations"] == 10
-    assert run.config["seed"] == 5 and run.config["llm"]["max_steps"] == 2  # the rest is the run's own
+    # the rest is the run's own (the command gave llm.max_steps, the old spelling of offline.max_steps)
+    assert run.config["seed"] == 5 and run.config["offline"]["max_steps"] == 2
     assert "iterations: 10" in (run_dir / "config.yaml").read_text()
     baselines = Archive.for_run_dir(run_dir).programs(run.id, roles=("baseline",))
     assert len(baselines) == len({b.name for b in baselines})

@@ -139,3 +139,8 @@ def test_a_relative_problem_folder_is_stored_absolute(monkeypatch: pytest.Monkey
     assert f"problem.path={tmp_path / 'mine' / 'bin_packing'}" in out
     assert "problem.name=bin_packing" in out and "search.iterations=5" in out
     assert "problem.path='my plugins/x'" in cli.rewrite_overrides(["problem.path='my plugins/x'"])  # quoted: as given
+
+
+def test_the_old_spelling_of_an_offline_setting_sets_the_new_one() -> None:
+    assert cli.rewrite_overrides(["llm.max_nodes=150", "llm.max_steps=2", "llm.crossover_rate=0.2"]) == [
+        "offline.max_nodes=150", "offline.max_steps=2", "offline.crossover_rate=0.2"]

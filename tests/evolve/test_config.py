@@ -41,8 +41,8 @@ def test_value_of_wrong_type_is_rejected() -> None:
     ("search.exploration=1.5", "search.exploration"),
     ("evaluator.name=cloud", "evaluator.name"),
     ("search.restart=-0.1", "search.restart"),
-    ("llm.max_steps=0", "llm.max_steps"),
-    ("llm.max_nodes=0", "llm.max_nodes"),
+    ("offline.max_steps=0", "offline.max_steps"),
+    ("offline.max_nodes=0", "offline.max_nodes"),
     ("llm.client=curl", "llm.client"),
     ("evaluator.cpu_s=0", "evaluator.cpu_s"),
     ("evaluator.cpu_s=inf", "evaluator.cpu_s"),
@@ -67,7 +67,7 @@ def test_value_of_wrong_type_is_rejected() -> None:
     ("llm.max_tokens=0", "llm.max_tokens"),
     ("llm.max_retries=-1", "llm.max_retries"),
     ("llm.fix_retries=-1", "llm.fix_retries"),
-    ("llm.crossover_rate=2", "llm.crossover_rate"),
+    ("offline.crossover_rate=2", "offline.crossover_rate"),
     ("llm.max_cost_usd=nan", "llm.max_cost_usd"),
     ("llm.input_cost_per_mtok=-1", "llm.input_cost_per_mtok"),
     ("llm.full_prob=nan", "llm.diff_prob/full_prob/crossover_prob"),
@@ -139,11 +139,14 @@ def test_problem_options_take_added_keys() -> None:
 
 
 def test_an_llm_run_has_no_time_cap_by_default_and_the_offline_demo_keeps_100_s() -> None:
+    from evolve.llm.mutator import LLMMutator
     from evolve.loop import max_seconds
+    from evolve.mutators.offline import OfflineMutator
 
-    assert max_seconds(None, offline=True) == 100.0
-    assert max_seconds(None, offline=False) is None
-    assert max_seconds(30.0, offline=False) == 30.0 and max_seconds(0.0, offline=True) is None
+    offline, llm = OfflineMutator.default_max_seconds, LLMMutator.default_max_seconds
+    assert max_seconds(None, offline) == 100.0
+    assert max_seconds(None, llm) is None
+    assert max_seconds(30.0, llm) == 30.0 and max_seconds(0.0, offline) is None
 
 
 def test_run_help_says_how_the_time_cap_depends_on_the_llm(tmp_path: Path) -> None:

@@ -15,8 +15,8 @@ from evolve.archive import Archive
 from evolve.archive.store import sqlite_url
 from evolve.config import register
 from evolve.edit.blocks import replace_blocks
-from evolve.llm.base import ProgramView, Proposal, ProposalRequest
 from evolve.loop import Evolution
+from evolve.mutators.base import Mutator, ProgramView, Proposal, ProposalRequest
 from evolve.plugins import load_problem
 from evolve.runner import isolation_from, limits_from
 from evolve.worker import ProblemSpec
@@ -39,10 +39,11 @@ HOSTILE = {
 }
 
 
-class Scripted:
-    """A mutator that replays fixed children (then repeats the last)."""
+class Scripted(Mutator):
+    """A mutator that replays fixed children (then repeats the last), driven as the LLM mutator is."""
 
     name = "scripted"
+    concurrency, fix_rate, history = 4, 0.1, 5
 
     def __init__(self, codes: list[str | None]) -> None:
         self.codes = codes
@@ -300,3 +301,78 @@ def test_a_cascade_threshold_without_the_cascade_is_a_config_error(tmp_path: Pat
         cfg = compose("config", overrides=["search.cascade=false", "search.cascade_threshold=0"])
     with pytest.raises(ConfigError, match=r"search\.cascade_threshold: .* search\.cascade=true"):
         validate(cfg)
+
+
+class Counting(Scripted):
+    """A scripted mutator that records how many of its proposals were in flight at once."""
+
+    def __init__(self, codes: list[str | None], concurrency: int | None) -> None:
+        super().__init__(codes)
+        self.concurrency = concurrency
+        self.running = 0
+        self.most = 0
+
+    async def propose(self, request: ProposalRequest, rng: random.Random) -> Proposal:
+        self.running += 1
+        self.most = max(self.most, self.running)
+        try:
+            if self.concurrency is not None:
+                await asyncio.sleep(0.01)  # an LLM waits on its reply
+            return await super().propose(request, rng)
+        finally:
+            self.running -= 1
+
+
+@pytest.mark.parametrize("concurrency", [None, 3])
+def test_the_loop_drives_a_mutator_by_its_declared_concurrency(tmp_path: Path, concurrency: int | None) -> None:
+    mutator = Counting([body(f"d + {k} * p") for k in range(1, 30)], concurrency)
+    evo, archive = make_evolution(tmp_path, mutator, ["search.iterations=8"])
+    try:
+        evo.seed_population(SEED)
+        assert asyncio.run(evo.run()) == "iterations"
+    finally:
+        evo.close()
+    # one worker: a mutator that answers at once is asked for one child at a time, an LLM for up to three
+    assert mutator.most == (1 if concurrency is None else 3)
+    assert archive.get_run("r").evaluations == 8
+
+
+class Hanging(Scripted):
+    """A mutator whose proposals never return, and that had made an LLM call for each."""
+
+    concurrency = 2
+
+    def __init__(self) -> None:
+        super().__init__([None])
+        self.cancelled = 0
+
+    async def propose(self, request: ProposalRequest, rng: random.Random) -> Proposal:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+        raise AssertionError("unreachable")
+
+    def abandoned_calls(self) -> tuple[dict[str, Any], ...]:
+        rows = tuple({"model": "m", "kind": "diff", "prompt": "p", "response": None, "status": "cancelled"}
+                     for _ in range(self.cancelled))
+        self.cancelled = 0
+        return rows
+
+
+def test_the_loop_stores_the_calls_of_proposals_cancelled_when_the_run_stops(tmp_path: Path) -> None:
+    mutator = Hanging()
+    evo, archive = make_evolution(tmp_path, mutator, ["search.iterations=5"])
+
+    async def interrupted() -> str:
+        asyncio.get_running_loop().call_later(0.3, evo.stop, "interrupted")
+        return await evo.run()
+
+    try:
+        evo.seed_population(SEED)
+        assert asyncio.run(interrupted()) == "interrupted"
+    finally:
+        evo.close()
+    calls = archive.llm_calls("r")
+    assert len(calls) == 2 and {(c.status, c.program_id) for c in calls} == {("cancelled", None)}

@@ -64,3 +64,11 @@ def test_a_stored_key_this_version_lacks_is_reported_and_ignored() -> None:
     r = resume_config(_compose([]), stored, [])
     assert r.dropped == ("search.gone_setting",)
     assert "search.gone_setting: stored, but no longer a setting (ignored)" in r.describe()
+
+
+def test_an_offline_setting_stored_under_llm_by_an_older_version_keeps_its_value() -> None:
+    stored = {k: v for k, v in STORED.items() if k != "offline"}  # type: ignore[union-attr]
+    stored["llm"] = {**STORED["llm"], "max_steps": 2, "max_nodes": 150}  # type: ignore[dict-item]
+    r = resume_config(_compose([]), stored, [])
+    assert (r.cfg.offline.max_steps, r.cfg.offline.max_nodes) == (2, 150)
+    assert r.dropped == () and r.changes == ()

@@ -97,12 +97,11 @@ def build_archive(run_dir: Path, run_id: str = "r-test", status: str = "finished
                                                   ">>>>>>> REPLACE", edit_kind="diff", model="gpt-test",
                              prompt_tokens=1200, completion_tokens=80, cost_usd=0.0031)
         ok(best, -5.0, 2, "1,1")
-        call = a.add_llm_call(run_id, model="gpt-test", kind="diff", prompt="PROMPT: improve priority()",
-                              response="REPLY: return d + 2 * p", prompt_tokens=1200, completion_tokens=80,
-                              cost_usd=0.0031, latency_s=1.5, status="ok")
-        a.link_llm_call(call, best)
-        a.add_llm_call(run_id, model="gpt-test", kind="diff", prompt="x", response=None, status="error",
-                       error="RateLimitError: slow down")
+        a.add_llm_calls(run_id, [dict(model="gpt-test", kind="diff", prompt="PROMPT: improve priority()",
+                                      response="REPLY: return d + 2 * p", prompt_tokens=1200, completion_tokens=80,
+                                      cost_usd=0.0031, latency_s=1.5, status="ok")], program_id=best)
+        a.add_llm_calls(run_id, [dict(model="gpt-test", kind="diff", prompt="x", response=None, status="error",
+                                      error="RateLimitError: slow down")])
         crash = a.add_program(run_id, "j3", parent_id=better, island=0, generation=2, code=variant("d / 0"),
                               code_hash="h3", edit="replace: d + p -> d / 0", edit_kind="offline:replace",
                               model="offline")

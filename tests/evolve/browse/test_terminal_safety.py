@@ -30,9 +30,8 @@ def _hostile_program(built: Built) -> int:
                                                failed_instance=f"quick/{HOSTILE}", seconds=0.01,
                                                stdout=f"out {HOSTILE}", stderr=f"err {HOSTILE}")],
                            eval_index=4, run_evaluations=4)
-        call = a.add_llm_call(built.run_id, model="gpt-test", kind="diff", prompt=f"prompt {HOSTILE}",
-                              response=f"reply {HOSTILE}", status="ok", error=None)
-        a.link_llm_call(call, pid)
+        a.add_llm_calls(built.run_id, [dict(model="gpt-test", kind="diff", prompt=f"prompt {HOSTILE}",
+                                            response=f"reply {HOSTILE}", status="ok", error=None)], program_id=pid)
         a.update_run(built.run_id, stop_reason=f"stopped {HOSTILE}")
     finally:
         a.close()

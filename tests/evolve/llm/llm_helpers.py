@@ -7,11 +7,11 @@ import random
 from typing import Any
 
 from evolve.archive import Archive
-from evolve.llm.base import ProgramView, Proposal, ProposalRequest
 from evolve.llm.clients import CallSettings
 from evolve.llm.cost import Pricing
 from evolve.llm.models import ModelSpec
 from evolve.llm.mutator import LLMMutator
+from evolve.mutators.base import ProgramView, Proposal, ProposalRequest
 from evolve.plugins import load_problem
 
 SMTT = load_problem("smtt")
@@ -38,9 +38,13 @@ def make_mutator(specs: list[ModelSpec], archive: Archive | None = None, *, time
 
 
 def propose(mutator: LLMMutator, request: ProposalRequest | None = None, seed: int = 0) -> Proposal:
+    """One proposal; its calls are then stored as the loop stores them (the mutator itself writes none)."""
     async def go() -> Proposal:
         try:
             return await mutator.propose(request or smtt_request(), random.Random(seed))
         finally:
             await mutator.aclose()
-    return asyncio.run(go())
+    proposal = asyncio.run(go())
+    if mutator.archive is not None and mutator.run_id is not None:
+        mutator.archive.add_llm_calls(mutator.run_id, proposal.llm_calls)
+    return proposal

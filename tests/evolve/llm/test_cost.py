@@ -42,7 +42,7 @@ def test_a_budget_with_an_unknown_price_is_said_before_the_first_call(archive: A
         mutator = make_mutator([ModelSpec("my-model", "my-model", "openai", server.url)], archive)
         mutator.budget_usd = 2.0
         with caplog.at_level(logging.WARNING):
-            asyncio.run(mutator.preflight())
+            assert asyncio.run(mutator.preflight()) == ()
         assert server.completions == []
     assert "llm.max_cost_usd=2 is set, but the price of llm.model=my-model is unknown" in caplog.text
     assert "llm.input_cost_per_mtok" in caplog.text

@@ -10,9 +10,9 @@ from llm_helpers import MDD_DIFF, SEED, make_mutator, propose, rewrite, smtt_req
 
 from evolve.archive import Archive
 from evolve.edit.blocks import find_blocks
-from evolve.llm.base import ProgramView, StageView
 from evolve.llm.cost import Pricing
 from evolve.llm.models import ModelSpec
+from evolve.mutators.base import ProgramView, StageView
 from evolve.testing.llm_server import Reply, ScriptedLLMServer
 
 
@@ -28,7 +28,6 @@ def test_a_good_diff_becomes_a_child_and_its_call_is_stored(archive: Archive) ->
     assert "return max(d, t + p)" in find_blocks(proposal.code or "")[0].text
     assert (proposal.prompt_tokens, proposal.completion_tokens, proposal.cost_usd) == (321, 45, 0.0)
     (call,) = archive.llm_calls("r")
-    assert proposal.llm_call_ids == (call.id,)
     assert (call.model, call.kind, call.status, call.error) == ("scripted-model", "diff", "ok", None)
     assert (call.prompt_tokens, call.completion_tokens, call.cost_usd) == (321, 45, 0.0)
     assert call.response == MDD_DIFF and call.latency_s > 0
@@ -78,7 +77,7 @@ def test_a_fix_retry_sends_the_reason_back_and_each_call_is_stored(archive: Arch
     assert "could not be used: the reply has neither SEARCH/REPLACE" in second.messages[3]["content"]
     calls = archive.llm_calls("r")
     assert [(c.kind, c.status) for c in calls] == [("diff", "parse_error"), ("fix", "ok")]
-    assert proposal.llm_call_ids == tuple(c.id for c in calls)
+    assert len(proposal.llm_calls) == len(calls)
 
 
 def test_fix_retries_give_up_with_the_last_reason(archive: Archive) -> None:
@@ -217,13 +216,13 @@ def test_state_round_trips_through_the_mutator(archive: Archive) -> None:
     assert again.state()["selector"]["arms"]["scripted-model"]["calls"] == 1
 
 
-def test_deferred_calls_travel_with_the_proposal_and_are_stored_with_the_program(archive: Archive) -> None:
+def test_the_mutator_stores_no_call_they_travel_with_the_proposal(archive: Archive) -> None:
     with ScriptedLLMServer([Reply.text("no code", prompt_tokens=100, completion_tokens=5),
                             Reply.text(MDD_DIFF, prompt_tokens=150, completion_tokens=40)]) as server:
         mutator = make_mutator([spec(server)], archive, fix_retries=1)
-        mutator.defer_calls = True
-        proposal = propose(mutator)
-    assert archive.llm_calls("r") == [] and proposal.llm_call_ids == ()
+        proposal = asyncio.run(mutator.propose(smtt_request(), random.Random(0)))
+        asyncio.run(mutator.aclose())
+    assert archive.llm_calls("r") == []
     assert [(c["kind"], c["status"], c["prompt_tokens"]) for c in proposal.llm_calls] == [
         ("diff", "parse_error", 100), ("fix", "ok", 150)]
     pid = archive.add_program("r", "job-1", code="x", code_hash="h", status="pending")
@@ -234,11 +233,9 @@ def test_deferred_calls_travel_with_the_proposal_and_are_stored_with_the_program
     assert calls[1].response == MDD_DIFF and calls[0].created_at <= calls[1].created_at
 
 
-@pytest.mark.parametrize("defer", [False, True])
-def test_a_cancelled_request_is_stored_as_cancelled(archive: Archive, defer: bool) -> None:
+def test_a_cancelled_request_is_handed_over_as_cancelled_once(archive: Archive) -> None:
     with ScriptedLLMServer([Reply.slow(MDD_DIFF, delay_s=3)]) as server:
         mutator = make_mutator([spec(server)], archive)
-        mutator.defer_calls = defer  # deferred or not: a proposal that never reaches the loop keeps its calls
 
         async def cancel() -> None:
             task = asyncio.ensure_future(mutator.propose(smtt_request(), random.Random(0)))
@@ -249,6 +246,8 @@ def test_a_cancelled_request_is_stored_as_cancelled(archive: Archive, defer: boo
             await mutator.aclose()
 
         asyncio.run(cancel())
-    (call,) = archive.llm_calls("r")
-    assert call.status == "cancelled" and call.response is None
+    assert archive.llm_calls("r") == []  # the loop stores them: the mutator writes no call
+    (call,) = mutator.abandoned_calls()
+    assert call["status"] == "cancelled" and call["response"] is None
+    assert mutator.abandoned_calls() == ()
     assert mutator.selector.inflight["scripted-model"] == 0

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from evolve.errors import ConfigError
-from evolve.llm.base import ProgramView, ProposalRequest, StageView
 from evolve.llm.prompts import PromptBuilder, render_transcript, shipped_dir, trim_error
+from evolve.mutators.base import ProgramView, ProposalRequest, StageView
 from evolve.plugins import load_problem
 
 SMTT = load_problem("smtt")
@@ -163,7 +163,7 @@ def smtt_feedback() -> str:
 
 
 def rich_request(**kw: object) -> ProposalRequest:
-    from evolve.llm.base import ChildView
+    from evolve.mutators.base import ChildView
 
     parent = ProgramView(4, SEED, -62.34, {"score": -62.34, "gap_pct": 62.34, "_feedback": smtt_feedback()},
                          stages=(StageView("quick", "ok", seconds=0.21, metrics={"score": -60.1, "gap_pct": 60.1}),

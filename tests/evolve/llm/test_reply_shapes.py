@@ -8,8 +8,8 @@ from llm_helpers import SEED, make_mutator, propose, smtt_request
 
 from evolve.archive import Archive
 from evolve.edit.blocks import find_blocks, outside_blocks
-from evolve.llm.base import ProgramView
 from evolve.llm.models import ModelSpec
+from evolve.mutators.base import ProgramView
 from evolve.testing.llm_server import Reply, ScriptedLLMServer
 
 MDD = "    return max(d, t + p)\n"

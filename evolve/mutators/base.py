@@ -1,4 +1,4 @@
-"""What the loop asks of a mutator, and what it gets back."""
+"""What the loop asks of a mutator (LLM or offline), and what it gets back."""
 
 from __future__ import annotations
 
@@ -89,25 +89,52 @@ class Proposal:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
-    llm_call_ids: tuple[int, ...] = ()  # calls the mutator stored itself
-    llm_calls: tuple[dict[str, Any], ...] = ()  # calls for the caller to store with the program
+    llm_calls: tuple[dict[str, Any], ...] = ()  # llm_calls rows: the loop stores them with the program
     idea: str | None = None  # the reply's NAME/IDEA line (the archive keeps it as the program's name)
 
 
 class Mutator(Protocol):
-    """Turns a parent (plus context) into a child proposal.
+    """Turns a parent (plus context) into a child proposal: the one interface the loop drives.
 
-    Optional hooks, called when a mutator has them: `async preflight()` before any work (raises a
-    one-line LLMError), and `observe(program_id, improved, score_delta=None, model=None)` after each
-    evaluated child (the LLM mutator's bandit learns from it).
+    A mutator subclasses this protocol and implements `propose`; the rest has defaults that do nothing.
+    The class attributes say how the loop drives it, so the loop never asks which mutator it holds.
     """
 
-    name: str
+    name: str = "mutator"
+    #: proposals in flight at once; None: `propose` answers without waiting on anything (no I/O), so the
+    #: loop asks only for what the evaluation workers can take now
+    concurrency: int | None = None
+    #: share of proposals that hand the mutator a recent child that failed in the sandbox, to fix
+    fix_rate: float = 0.0
+    #: the parent's latest children the loop keeps for each request's `history` (0: none)
+    history: int = 0
+    #: search.max_seconds when the configuration leaves it unset (None: no time cap)
+    default_max_seconds: float | None = None
 
-    async def propose(self, request: ProposalRequest, rng: random.Random) -> Proposal: ...
+    async def propose(self, request: ProposalRequest, rng: random.Random) -> Proposal:
+        """A child of `request.parent`; every LLM call it made travels in `Proposal.llm_calls`."""
+        ...
 
-    def state(self) -> dict[str, Any]: ...
+    async def preflight(self) -> tuple[dict[str, Any], ...]:
+        """Check the mutator can work before any is done (raise a one-line LLMError naming the setting to
+        fix); returns the llm_calls rows of any requests the check sent, for the loop to store."""
+        return ()
 
-    def load_state(self, state: dict[str, Any]) -> None: ...
+    def observe(self, program_id: int, improved: bool, score_delta: float | None = None,
+                model: str | None = None) -> None:
+        """Hear how an evaluated child (made by `model`) fared against its parent."""
+        return None
 
-    async def aclose(self) -> None: ...
+    def abandoned_calls(self) -> tuple[dict[str, Any], ...]:
+        """The llm_calls rows of proposals that never returned (cancelled when the run stopped), once."""
+        return ()
+
+    def state(self) -> dict[str, Any]:
+        """What a resumed run needs to go on as this one would have."""
+        return {}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None

@@ -7,7 +7,8 @@ import textwrap
 import pytest
 
 from evolve.edit.blocks import find_blocks, outside_blocks
-from evolve.llm.offline import OPERATORS, OfflineMutator, _apply, _size
+from evolve.mutators.offline.mutator import OfflineMutator, _size
+from evolve.mutators.offline.operators import OPERATORS, _apply
 
 SEED = """import math
 
@@ -104,7 +105,7 @@ def test_max_nodes_stops_blocks_growing_past_it_but_not_smaller_changes() -> Non
     for i in range(200):  # a chain of children, as in a long run: each the parent of the next
         child = capped.mutate(code, [DONOR], random.Random(i))
         if child.code is None:
-            assert "llm.max_nodes" in (child.error or "")
+            assert "offline.max_nodes" in (child.error or "")
             continue
         assert _block_size(child.code) <= max(limit, _block_size(code))
         code = child.code

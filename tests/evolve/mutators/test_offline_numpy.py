@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from evolve.llm.offline import OfflineMutator
+from evolve.mutators.offline import OfflineMutator
 from problems.binpack import make
 from problems.binpack.driver import drive
 

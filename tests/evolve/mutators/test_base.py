@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from evolve.archive import Archive
 from evolve.evaluation import StageResult
-from evolve.llm.base import ProgramView, StageView
+from evolve.mutators.base import ProgramView, StageView
 
 
 def test_a_view_from_an_archive_record_carries_the_per_split_feedback(archive: Archive) -> None:
