@@ -250,7 +250,10 @@ def _channel(fd: int) -> tuple[Any, Any, Any]:
     future instance (EPLB scores instance i on window i+1) is ever in the process ahead of its call.
     """
     write, lock, pack, close = os.write, threading.Lock(), wire.pack, os.close
-    chan = socket.socket(fileno=os.dup(fd))
+    # family and type given, so nothing is asked of the kernel; retired, so it is never finalised (a
+    # socket collected unclosed formats a ResourceWarning, two more system calls and the warnings machinery)
+    chan = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET, 0, fileno=os.dup(fd))
+    _RETIRED.append(chan)
     recvmsg, space = chan.recvmsg, socket.CMSG_SPACE(4)
     sol_socket, scm_rights = int(socket.SOL_SOCKET), int(socket.SCM_RIGHTS)
     decode, decode_body, unpack_from, head = _decode_fd, wire.decode, wire.HEADER.unpack_from, wire.HEADER.size
@@ -273,7 +276,7 @@ def _channel(fd: int) -> tuple[Any, Any, Any]:
         carries), NOTHING (a go for a stage without instances), or None (stop)."""
         msg, ancillary, _flags, _addr = recvmsg(INLINE_BYTES + 16, space)
         fds = [int.from_bytes(data[:4], sys.byteorder) for level, kind, data in ancillary
-               if level == sol_socket and kind == scm_rights]
+               if level == sol_socket and kind == scm_rights] if ancillary else ()
         if msg[:1] != b"N" or len(fds) > 1:
             for extra in fds:
                 close(extra)
@@ -492,12 +495,23 @@ def _candidate(job: dict[str, Any], achieved: dict[str, Any], c: Any, cwd: str, 
     finished.acquire()
     handed = [first]  # this thread keeps no reference to the inputs once the candidate's thread has them
     del first
+    exit_now, format_exc, write = os._exit, traceback.format_exc, os.write
 
     def body() -> None:
         try:
             _run_candidate(job, handed.pop(), send, receive, flush)
+        except BaseException:  # the harness's own failure (e.g. the parent went away): said on stderr
+            try:
+                flush()
+                write(2, ("evolve sandbox: the candidate's thread failed:\n" + format_exc()).encode())
+            except BaseException:
+                pass
         finally:
-            finished.release()
+            # The process ends here, with its output flushed: waking the waiting main thread to end it
+            # would cost a context switch and this thread's teardown.
+            flush()
+            exit_now(0)
+            finished.release()  # not reached
 
     # The candidate runs in a thread of its own (see _run_candidate); this thread, whose frames hold the
     # harness (libc, the job), only waits, out of the candidate's reach: other threads' frames come only
@@ -739,6 +753,7 @@ def zygote(ctrl_fd: int, preload: list[str], config: dict[str, Any]) -> None:
             sys.stderr.write(f"evolve sandbox: cannot preload {name}: {exc}\n")
     c = jail.libc()
     jail.bind_functions(c)
+    jail.one_arena(c)
     config["bpf"] = jail.prepare_filter(bytes.fromhex(config["bpf"])) if config.get("bpf") else None
     if config.get("zygote_uid") is not None and jail.is_privileged():
         jail.drop_uid(int(config["zygote_uid"]), int(config["zygote_uid"]))  # as a non-root user would run
