@@ -276,7 +276,7 @@ def _channel(fd: int) -> tuple[Any, Any, Any]:
         carries), NOTHING (a go for a stage without instances), or None (stop)."""
         msg, ancillary, _flags, _addr = recvmsg(INLINE_BYTES + 16, space)
         fds = [int.from_bytes(data[:4], sys.byteorder) for level, kind, data in ancillary
-               if level == sol_socket and kind == scm_rights] if ancillary else ()
+               if level == sol_socket and kind == scm_rights]
         if msg[:1] != b"N" or len(fds) > 1:
             for extra in fds:
                 close(extra)

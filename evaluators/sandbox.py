@@ -438,14 +438,13 @@ class Sandbox:
         return out
 
     def _inputs_piece(self, job: Job, i: int, as_fd: bool = False) -> bytes | int:
-        """Instance i's inputs alone, the child gets each instance's only when it is due: the message
-        that carries them (b"N" and the encoded frame) when they are small enough to travel in one,
-        else (or `as_fd`) a sealed memfd."""
+        """Instance i's inputs alone, the child gets each instance's only when it is due: the encoded
+        frame when it is small enough to travel in one message, else (or `as_fd`) a sealed memfd."""
         key = (job.inputs_key, i, as_fd)
         piece = self._inputs.get(key)
         if piece is None:
             frame = wire.encode(list(job.inputs[i]))
-            piece = b"N" + frame if len(frame) <= INLINE_BYTES and not as_fd else _sealed_memfd("inputs", frame)
+            piece = frame if len(frame) <= INLINE_BYTES and not as_fd else _sealed_memfd("inputs", frame)
             self._inputs[key] = piece
             while len(self._inputs) > self.INPUTS_CACHE:
                 old = self._inputs.popitem(last=False)[1]
@@ -624,13 +623,13 @@ def _remove_groups(groups: dict[str, Any]) -> None:
 
 
 def _send_next(results: socket.socket, piece: bytes | int | None) -> None:
-    """The next instance's inputs (a message from `_inputs_piece`, or b"N" with a memfd); b"N" alone,
-    the go of a stage without instances."""
+    """b"N" with the next instance's inputs (in the message, or a memfd); alone, the go of a stage
+    without instances."""
     try:
         if piece is None:
             results.send(b"N")
         elif isinstance(piece, bytes):
-            results.send(piece)
+            results.send(b"N" + piece)
         else:
             socket.send_fds(results, [b"N"], [piece])
     except OSError:
