@@ -250,7 +250,10 @@ def _channel(fd: int) -> tuple[Any, Any, Any]:
     future instance (EPLB scores instance i on window i+1) is ever in the process ahead of its call.
     """
     write, lock, pack, close = os.write, threading.Lock(), wire.pack, os.close
-    chan = socket.socket(fileno=os.dup(fd))
+    # family and type given, so nothing is asked of the kernel; retired, so it is never finalised (a
+    # socket collected unclosed formats a ResourceWarning, two more system calls and the warnings machinery)
+    chan = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET, 0, fileno=os.dup(fd))
+    _RETIRED.append(chan)
     recvmsg, space = chan.recvmsg, socket.CMSG_SPACE(4)
     sol_socket, scm_rights = int(socket.SOL_SOCKET), int(socket.SCM_RIGHTS)
     decode, decode_body, unpack_from, head = _decode_fd, wire.decode, wire.HEADER.unpack_from, wire.HEADER.size
@@ -492,12 +495,23 @@ def _candidate(job: dict[str, Any], achieved: dict[str, Any], c: Any, cwd: str, 
     finished.acquire()
     handed = [first]  # this thread keeps no reference to the inputs once the candidate's thread has them
     del first
+    exit_now, format_exc, write = os._exit, traceback.format_exc, os.write
 
     def body() -> None:
         try:
             _run_candidate(job, handed.pop(), send, receive, flush)
+        except BaseException:  # the harness's own failure (e.g. the parent went away): said on stderr
+            try:
+                flush()
+                write(2, ("evolve sandbox: the candidate's thread failed:\n" + format_exc()).encode())
+            except BaseException:
+                pass
         finally:
-            finished.release()
+            # The process ends here, with its output flushed: waking the waiting main thread to end it
+            # would cost a context switch and this thread's teardown.
+            flush()
+            exit_now(0)
+            finished.release()  # not reached
 
     # The candidate runs in a thread of its own (see _run_candidate); this thread, whose frames hold the
     # harness (libc, the job), only waits, out of the candidate's reach: other threads' frames come only
@@ -727,6 +741,51 @@ class _Spares:
         return pid, armed, group
 
 
+def _warm(config: dict[str, Any]) -> None:
+    """Run the code each candidate's process runs per instance (the result channel, the wire format,
+    one instance's call and report, the pre-filter's policy) on sample values, here, once.
+
+    The interpreter specialises a function's bytecode in place after a few calls: done in each
+    candidate's process, that writes to (and so copies) the pages of every code object involved and
+    repeats the specialising work, about 0.3 ms per candidate of four instances. Done here, before
+    `gc.freeze` and the forks, the children inherit the specialised code. Nothing of a candidate or an
+    instance is involved, and nothing this leaves behind is reachable from one.
+    """
+    import numpy as np
+
+    sample = (np.arange(8, dtype=np.int64), np.arange(8, dtype=np.int64), [1, 2.5, "x", None, True])
+    frame = b"N" + wire.encode(list(sample))
+    plain = wire.encode_plain({"code": "x", "limits": {"max_output_mb": 1}, "counts": [4]})
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        send, _send_raw, receive = _channel(theirs.fileno())
+        chan = _RETIRED.pop()  # its dup of `theirs`, closed below: the zygote keeps no descriptor of this
+        pristine = {"len": len, "sorted": sorted}
+        shared = dict(pristine)
+
+        def failure(event: dict[str, Any], exc: BaseException) -> dict[str, Any]:
+            return {**event, "status": "crash", "error": ""}
+
+        for i in range(16):
+            ours.send(frame)
+            args = receive()
+            _run_instance(i, args[:2], lambda p, d: sorted(range(len(p))), None, send, failure, wire.tree,
+                          shared, pristine, time.perf_counter_ns, 1, 0, 1 << 20, False)
+            ours.recv(1 << 16)
+            header_len, _ = wire.HEADER.unpack_from(plain)
+            wire.decode(plain[wire.HEADER.size:], header_len, writable=False)
+            wire.count_items(plain)
+        chan.close()
+    finally:
+        ours.close()
+        theirs.close()
+    verdict = guard.make_verdict(config.get("root_dir") or os.getcwd())
+    for _ in range(16):
+        for event, args in (("open", ("data.txt", "r", 0)), ("import", ("numpy",)), ("exec", (None,)),
+                            ("compile", (None, "candidate.py")), ("object.__getattr__", (None, "x"))):
+            verdict(event, args)
+
+
 def zygote(ctrl_fd: int, preload: list[str], config: dict[str, Any]) -> None:
     # Imported once here so every candidate starts warm; they are all a candidate can import.
     import gc
@@ -739,6 +798,7 @@ def zygote(ctrl_fd: int, preload: list[str], config: dict[str, Any]) -> None:
             sys.stderr.write(f"evolve sandbox: cannot preload {name}: {exc}\n")
     c = jail.libc()
     jail.bind_functions(c)
+    jail.one_arena(c)
     config["bpf"] = jail.prepare_filter(bytes.fromhex(config["bpf"])) if config.get("bpf") else None
     if config.get("zygote_uid") is not None and jail.is_privileged():
         jail.drop_uid(int(config["zygote_uid"]), int(config["zygote_uid"]))  # as a non-root user would run
@@ -748,6 +808,7 @@ def zygote(ctrl_fd: int, preload: list[str], config: dict[str, Any]) -> None:
     sock = socket.socket(fileno=ctrl_fd)
     spares = _Spares(c, _zygote_namespaces(c, config), config, sock)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
+    _warm(config)
     gc.collect()
     gc.freeze()  # the children's collections then skip (and do not copy-on-write) what we imported
     spares.make()
