@@ -66,17 +66,6 @@ _RETIRED: list[Any] = []
 THREAD_LIMIT_TEXT = "can't start new thread"
 
 
-def _recv_exact(sock: socket.socket, n: int) -> bytes:
-    chunks, got = [], 0
-    while got < n:
-        chunk = sock.recv(min(n - got, 1 << 20))
-        if not chunk:
-            raise EOFError("control socket closed")
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
-
-
 def _send(sock: socket.socket, value: Any) -> None:
     sock.sendall(wire.encode_plain(value))
 

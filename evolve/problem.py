@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 SPLITS = ("quick", "train", "holdout")
-REFERENCE_KINDS = ("optimum", "best_known", "lower_bound", "oracle")
 
 
 class InvalidOutput(Exception):

@@ -13,7 +13,6 @@ from evolve.report.data import ReportData
 from evolve.report.text import edit_summary, num
 
 INK = "#1f2937"
-MUTED = "#6b7280"
 GRID = "#e5e7eb"
 ACCENT = "#4f46e5"
 HOLDOUT = "#e11d48"
