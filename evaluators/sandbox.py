@@ -32,14 +32,13 @@ from pathlib import Path
 from typing import Any
 
 from evaluators import cgroup, syscalls, wire
+from evaluators.status import VERDICTS, Status
 
 log = logging.getLogger(__name__)
 
 CHILD_SCRIPT = Path(__file__).with_name("child.py")
 #: stages one sandbox run can have
 MAX_STAGES = 4
-#: statuses a sandbox run can end with (the problem's validator may still turn `ok` into `invalid`)
-STATUSES = ("ok", "invalid", "timeout", "memory", "crash", "forbidden")
 #: variables the child may inherit: locale and numeric-library settings, never keys or tokens
 ENV_PASSTHROUGH = ("LANG", "LC_ALL", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "TZ")
 #: packages a candidate may import besides the standard library
@@ -947,7 +946,7 @@ def timing_error(runs: Sequence[InstanceRun], parent_ms: Sequence[float]) -> str
 
 
 def _status(value: Any) -> str:
-    return value if value in STATUSES else "crash"
+    return value if value in VERDICTS else Status.CRASH.value
 
 
 def _death(wait_status: int, got: int, exit_text: str, cpu_s: float | None,

@@ -21,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
+from evaluators.status import FAILURES, Status
 from evolve.archive import Archive, ProgramRecord, RunRecord
 from evolve.archive import queries as q
 from evolve.archive.store import damage_advice
@@ -40,9 +41,8 @@ from evolve.report.text import (
     signed,
 )
 
-STATUS_CHOICES = ("ok", "all", "invalid", "timeout", "memory", "crash", "forbidden", "parse_error", "llm_error",
-                  "duplicate", "pending")
-STATUS_STYLE = {"ok": "green", "duplicate": "dim", "pending": "yellow", "running": "yellow"}
+STATUS_CHOICES = (Status.OK.value, "all", *(s.value for s in FAILURES), Status.PENDING.value)
+STATUS_STYLE = {Status.OK: "green", Status.DUPLICATE: "dim", Status.PENDING: "yellow", Status.RUNNING: "yellow"}
 
 
 class _Parser(argparse.ArgumentParser):

@@ -21,13 +21,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evaluators.dispatch import EvaluatorLost
+from evaluators.status import RUN_FAILURES
 from evolve.archive import Archive, ProgramRecord
 from evolve.archive import queries as q
 from evolve.edit.blocks import normalised_hash
 from evolve.errors import EvolveError
 from evolve.evaluation import Outcome, StageResult
 from evolve.llm.base import ChildView, Mutator, ProgramView, Proposal, ProposalRequest, StageView
-from evolve.problem import Problem
+from evolve.problem import RESULT_SPLITS, Problem
 from evolve.search.population import Population, SearchSettings, features_of
 from evolve.worker import EvalTask, ProblemSpec, run_task
 
@@ -37,7 +38,7 @@ CASCADE = ("quick", "train")
 #: the splits of a candidate's evaluation with search.cascade=false
 TRAIN_ONLY = ("train",)
 #: failures a model can be asked to fix (the program ran and did something wrong)
-FIXABLE = frozenset({"crash", "timeout", "invalid", "memory", "forbidden"})
+FIXABLE = frozenset(RUN_FAILURES)
 #: the stop reason when the evaluation cluster is gone; the run stays resumable
 EVALUATOR_LOST = "evaluator lost"
 #: the stop reason when another process took the run's lease over: this one stops writing at once
@@ -627,7 +628,7 @@ class Evolution:
             bid = self.archive.add_program(self.run_id, f"baseline:{name}", role="baseline", name=name, code=code,
                                            code_hash=normalised_hash(code), status="pending")
             baseline_ids[name] = bid
-        base_splits = ("train", "holdout") if hold_out else ("train",)
+        base_splits = RESULT_SPLITS if hold_out else TRAIN_ONLY
         base_futs = {name: self._submit(self._task(self.archive.program(bid).code, base_splits))
                      for name, bid in baseline_ids.items()}
         baseline_ids.update(scored)

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 SPLITS = ("quick", "train", "holdout")
+#: the splits a program's results are shown on: `quick` is the cascade's cheap filter, not a result
+RESULT_SPLITS = ("train", "holdout")
 
 
 class InvalidOutput(Exception):

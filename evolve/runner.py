@@ -31,7 +31,7 @@ from evolve.evaluation import evaluate, sandbox_imports
 from evolve.llm.factory import make_mutator
 from evolve.loop import EVALUATOR_LOST, LEASE_LOST, Evolution
 from evolve.plugins import load_problem, source_path
-from evolve.problem import Problem
+from evolve.problem import SPLITS, Problem
 from evolve.progress import ProgressLine
 from evolve.resume import BUDGETS, Resumed, find_run, resume_config, updated_config
 from evolve.summary import build_summary, print_final, write_summary
@@ -215,7 +215,7 @@ def _run_owned(cfg: Any, run_dir: Path, console: Console, started: Any | None, a
         asyncio.run(preflight())  # a missing key or dead endpoint is one clear error, before any work
     archive.update_run(run_id, meta={
         **archive.get_run(run_id).meta,
-        "reference_score": {s: problem.reference_score(s) for s in ("quick", "train", "holdout")},
+        "reference_score": {s: problem.reference_score(s) for s in SPLITS},
         "summary_metrics": list(summary_metrics(problem)), "workers": workers, "has_holdout": problem.has_holdout,
         "metric_notes": problem.describe_metrics()})
     try:
@@ -384,8 +384,8 @@ def eval_file(cfg: Any) -> dict[str, Any]:
         raise ConfigError("evolve eval needs a program file: evolve eval FILE [problem=…] [split=…]")
     if not path.is_file():
         raise ConfigError(f"{cfg.file}: no such program file")
-    if cfg.split not in ("quick", "train", "holdout"):
-        raise ConfigError(f"split={cfg.split}: use quick, train or holdout")
+    if cfg.split not in SPLITS:
+        raise ConfigError(f"split={cfg.split}: use {', '.join(SPLITS[:-1])} or {SPLITS[-1]}")
     problem = load_problem(cfg.problem.name, source_path(cfg.problem), OmegaConf.to_container(cfg.problem.options))
     if cfg.split == "holdout" and not problem.has_holdout:
         raise ConfigError(f"split=holdout: problem {problem.name!r} has no hold-out split (an OpenEvolve folder gets "

@@ -23,16 +23,16 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import aliased
 
+from evaluators.status import FAILURES, OPEN, Status
 from evolve.archive.models import LLMCallRow, ProgramRow, RunRow
 from evolve.archive.records import LLMCallRecord, ProgramRecord, RunRecord
 from evolve.archive.store import DB_NAME, Archive, _program, _safe_url
 from evolve.errors import ArchiveError
 
-#: statuses that mean "the proposal produced no usable program"
-FAILURE_STATUSES = ("invalid", "timeout", "memory", "crash", "forbidden", "parse_error", "llm_error",
-                    "duplicate")
+#: statuses that mean "the proposal produced no usable program" (plain strings, as SQL parameters)
+FAILURE_STATUSES = tuple(s.value for s in FAILURES)
 #: statuses of programs that are not finished yet
-OPEN_STATUSES = ("pending", "running")
+OPEN_STATUSES = tuple(s.value for s in OPEN)
 
 
 # -- opening ----------------------------------------------------------------------------------------
@@ -636,7 +636,7 @@ def run_totals(archive: Archive, run_id: str) -> RunTotals:
     prog_cost = sum(float(r[3] or 0.0) for r in by_status)
     prog_tokens = sum(int(r[4] or 0) for r in by_status)
     return RunTotals(proposals=sum(statuses.values()), evaluated=sum(int(r[2]) for r in by_status),
-                     valid=statuses.get("ok", 0),
+                     valid=statuses.get(Status.OK, 0),
                      pending=sum(statuses.get(s, 0) for s in OPEN_STATUSES), statuses=statuses,
                      llm_calls=n_calls, cost_usd=float(calls[1] or 0.0) if n_calls else prog_cost,
                      tokens=int(calls[2] or 0) if n_calls else prog_tokens)

@@ -9,9 +9,9 @@ from typing import Any
 
 from evolve.archive import Archive, ProgramRecord, RunRecord
 from evolve.archive import queries as q
+from evolve.problem import RESULT_SPLITS
 from evolve.report.text import code_diff, metric_columns
 
-SPLITS = ("train", "holdout")
 LINEAGE_LEAVES = 5
 LINEAGE_MAX_NODES = 150
 
@@ -176,7 +176,7 @@ def _comparison(best: ProgramCard | None, seed: ProgramCard | None, baselines: l
         note = None if b.status == "ok" else f"{b.status}: {b.error or ''}".strip(": ")
         rows.append(ComparisonRow(f"baseline {b.name or b.id}", "baseline", b.id,
                                   _splits(b.metrics if b.status == "ok" else {}, b.holdout), note))
-    limit = {s: {"score": float(v)} for s, v in reference.items() if s in SPLITS and _float(v) is not None}
+    limit = {s: {"score": float(v)} for s, v in reference.items() if s in RESULT_SPLITS and _float(v) is not None}
     if limit:
         rows.append(ComparisonRow("reference limit", "limit", None, limit))
     return rows
@@ -188,7 +188,7 @@ def _ahead(comparison: list[ComparisonRow]) -> dict[str, tuple[tuple[str, float]
     out: dict[str, tuple[tuple[str, float], ...]] = {}
     if best is None:
         return out
-    for split in SPLITS:
+    for split in RESULT_SPLITS:
         mine = _float((best.splits.get(split) or {}).get("score"))
         if mine is None:
             continue
