@@ -423,12 +423,13 @@ class Sandbox:
         `recv` each for the prefix and the body) where this takes two: eight fewer per candidate, each
         a turn of the GIL.
         """
-        buf = self._ctrl_buf
+        buf, sock = self._ctrl_buf, self._sock
+        assert sock is not None
         while len(buf) < n:
             left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self._sock], [], [], left)[0]:
+            if left <= 0 or not select.select([sock], [], [], left)[0]:
                 raise TimeoutError("the zygote did not answer in time")
-            chunk = self._sock.recv(1 << 16)  # type: ignore[union-attr]
+            chunk = sock.recv(1 << 16)
             if not chunk:
                 raise EOFError("zygote closed its control socket")
             buf += chunk

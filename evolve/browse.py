@@ -42,7 +42,7 @@ from evolve.report.text import (
 )
 
 STATUS_CHOICES = (Status.OK.value, "all", *(s.value for s in FAILURES), Status.PENDING.value)
-STATUS_STYLE = {Status.OK: "green", Status.DUPLICATE: "dim", Status.PENDING: "yellow", Status.RUNNING: "yellow"}
+STATUS_STYLE: dict[str, str] = {Status.OK: "green", Status.DUPLICATE: "dim", Status.PENDING: "yellow", Status.RUNNING: "yellow"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -287,11 +287,11 @@ def _show(archive: Archive, run: RunRecord, args: argparse.Namespace, out: Conso
         parts: list[Any] = []
         if call.error:
             parts.append(Text(f"error: {printable(call.error)}", style="red"))
-        facts = [f"finish: {printable(call.finish_reason)}" if call.finish_reason else "",
-                 f"retries: {call.retries} ({', '.join(map(str, call.retry_statuses or []))})" if call.retries else "",
-                 f"request id: {printable(call.request_id)}" if call.request_id else ""]
-        if any(facts):
-            parts.append(Text(" · ".join(f for f in facts if f), style="dim"))
+        details = [f"finish: {printable(call.finish_reason)}" if call.finish_reason else "",
+                   f"retries: {call.retries} ({', '.join(map(str, call.retry_statuses or []))})" if call.retries else "",
+                   f"request id: {printable(call.request_id)}" if call.request_id else ""]
+        if any(details):
+            parts.append(Text(" · ".join(d for d in details if d), style="dim"))
         if call.reasoning:
             parts.append(Panel(Text(printable(call.reasoning)), title="reasoning", title_align="left", border_style="dim"))
         parts.append(Panel(Text(printable(call.prompt) or "(no prompt stored)"), title="prompt", title_align="left",

@@ -621,7 +621,7 @@ class Evolution:
                    if hold_out and p.holdout is None}
         baseline_ids: dict[str, int] = {}
         scored = {p.name: p.id for p in self.archive.programs(self.run_id, roles=("baseline",), with_code=False)
-                  if p.status != "pending"}
+                  if p.status != "pending" and p.name is not None}
         for name, code in sorted(self.problem.baselines().items()):
             if name in scored:
                 continue

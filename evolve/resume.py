@@ -18,6 +18,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from evolve.archive import Archive, RunRecord
+from evolve.config import plain
 from evolve.errors import ArchiveError, ConfigError
 
 #: top-level keys of the invocation, not of the run: they always come from the command
@@ -64,8 +65,7 @@ def resume_config(cfg: DictConfig, stored: Mapping[str, Any], overrides: Sequenc
     merged = copy.deepcopy(cfg)
     dropped: list[str] = []
     _overlay(merged, stored, "", named, dropped)
-    now = OmegaConf.to_container(merged, resolve=True)
-    assert isinstance(now, dict)
+    now = plain(merged, resolve=True)
     before, after = dict(_flat(stored)), dict(_flat(now))
     changes = tuple((k, before.get(k), after.get(k)) for k in sorted(set(before) | set(after))
                     if k.split(".", 1)[0] not in INVOCATION_KEYS and k not in dropped

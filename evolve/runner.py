@@ -24,7 +24,7 @@ from evaluators.sandbox import Limits
 from evolve.archive import Archive, RunRecord
 from evolve.archive.lease import Lease
 from evolve.archive.store import DB_NAME, sqlite_url
-from evolve.config import check_limits, validate, worker_count
+from evolve.config import check_limits, plain, validate, worker_count
 from evolve.errors import ConfigError, EvolveError, ProblemError
 from evolve.evaluation import evaluate, sandbox_imports
 from evolve.llm.factory import make_mutator
@@ -132,8 +132,7 @@ def _create_run(cfg: Any, run_dir: Path) -> tuple[Problem, Archive, str]:
         raise
     run_id = f"{dt.datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
     try:
-        archive.create_run(run_id, problem.name, OmegaConf.to_container(cfg, resolve=True),  # type: ignore[arg-type]
-                           int(cfg.seed), str(run_dir))
+        archive.create_run(run_id, problem.name, plain(cfg, resolve=True), int(cfg.seed), str(run_dir))
     except BaseException:
         archive.close()
         raise
@@ -168,7 +167,7 @@ def _record_resumed_config(cfg: Any, run_dir: Path, archive: Archive, run_rec: R
                            resumed: Resumed) -> None:
     """The configuration a resumed run goes on with, in its row, its events and its folder's config.yaml."""
     if resumed.changes:  # the run goes on with what it now runs with, and says so
-        config = updated_config(run_rec.config, OmegaConf.to_container(cfg, resolve=True))  # type: ignore[arg-type]
+        config = updated_config(run_rec.config, plain(cfg, resolve=True))
         config["resume"] = run_rec.config.get("resume")
         archive.update_run(run_rec.id, config=config)
         archive.add_event(run_rec.id, "config", "; ".join(resumed.describe()),
@@ -246,8 +245,7 @@ def _run_owned(cfg: Any, run_dir: Path, console: Console, started: Any | None, a
 
 def _shared_problem(cfg: Any, archive: Archive, run_id: str, problem: Problem) -> ProblemSpec:
     """The problem as workers load it, with the run's hold-out secret; local worker threads share `problem`."""
-    spec = ProblemSpec(cfg.problem.name, source_path(cfg.problem),
-                       dict(OmegaConf.to_container(cfg.problem.options)),  # type: ignore[arg-type]
+    spec = ProblemSpec(cfg.problem.name, source_path(cfg.problem), plain(cfg.problem.options),
                        holdout_secret=_holdout_secret(archive, run_id))
     problem.set_holdout_secret(spec.holdout_secret)
     share_problem(spec, problem)  # local worker threads use the problem loaded here
@@ -330,7 +328,7 @@ def _say_how_to_continue(cfg: Any, run_dir: Path, console: Console, run_id: str,
 
 def _load_checked_problem(cfg: Any) -> Problem:
     folder = source_path(cfg.problem)
-    problem = load_problem(cfg.problem.name, folder, OmegaConf.to_container(cfg.problem.options))
+    problem = load_problem(cfg.problem.name, folder, plain(cfg.problem.options))
     broken = fast_check(problem)
     if broken:
         raise ProblemError(f"problem {problem.name!r} breaks the plugin contract; nothing was run:\n  "
@@ -445,7 +443,7 @@ def eval_file(cfg: Any) -> dict[str, Any]:
         raise ConfigError(f"{cfg.file}: no such program file")
     if cfg.split not in SPLITS:
         raise ConfigError(f"split={cfg.split}: use {', '.join(SPLITS[:-1])} or {SPLITS[-1]}")
-    problem = load_problem(cfg.problem.name, source_path(cfg.problem), OmegaConf.to_container(cfg.problem.options))
+    problem = load_problem(cfg.problem.name, source_path(cfg.problem), plain(cfg.problem.options))
     if cfg.split == "holdout" and not problem.has_holdout:
         raise ConfigError(f"split=holdout: problem {problem.name!r} has no hold-out split (an OpenEvolve folder gets "
                           "one from problem.options.holdout=FUNCTION or holdout_file=FILE)")

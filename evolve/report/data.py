@@ -131,7 +131,8 @@ def collect(archive: Archive, run: RunRecord, top_n: int = 20,
     metric_cols = tuple(metric_columns(rows, prefer, limit=3))
     search = run.config.get("search") or {}
     points = tuple(q.evaluation_points(archive, rid))
-    start = q.BestStep(0, seed.score, seed.id) if seed is not None and _float(seed.score) is not None else None
+    seed_score = _float(seed.score) if seed is not None else None
+    start = q.BestStep(0, seed_score, seed.id) if seed is not None and seed_score is not None else None
     steps = q.best_so_far(points, start)
     held = q.holdouts(archive, rid, [s.program_id for s in steps])
     holdout_steps = tuple((s.eval_index, s.program_id, float(held[s.program_id]["score"])) for s in steps
