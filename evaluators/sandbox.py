@@ -240,7 +240,7 @@ class Sandbox:
         #: a finished candidate whose exit is collected before the next job: (pid, its working folder)
         self._exiting: tuple[int, Path | None] | None = None
         #: whether the last candidate ran in its own empty root (its /tmp a private tmpfs): the next one
-        #: then gets no working folder on the host (making and removing one took 2-3 ms of every
+        #: then gets no working folder on the host (making and removing one costs 2-3 ms of every
         #: evaluation under load); one that cannot build its root after all asks for a folder
         self._rooted = False
         self._tmp_root = Path(tempfile.mkdtemp(prefix="evolve-sbx-"))
@@ -419,7 +419,7 @@ class Sandbox:
 
         The socket stays blocking: a `select` bounds each wait, and one `recv` takes whatever has
         arrived, usually a whole message, keeping the rest for the next call. With a socket timeout a
-        message took six system calls (an `ioctl` to set it and one to clear it, and a `poll` and a
+        message takes six system calls (an `ioctl` to set it and one to clear it, and a `poll` and a
         `recv` each for the prefix and the body) where this takes two: eight fewer per candidate, each
         a turn of the GIL.
         """

@@ -378,8 +378,8 @@ def _start_up_frozen() -> Iterator[None]:
 
     The CLI keeps the garbage collector off from its start to here (`evolve.cli._run_main`): the
     imports and the set-up then do not run full collections (two of about 50 ms each), and freezing
-    moves all they made out of the collector's sight for the run (the 70 ms full collection at the
-    end of a 1500-iteration run was mostly spent walking them). This is the pattern the `gc.freeze`
+    moves all they made out of the collector's sight for the run (otherwise they are most of what the
+    70 ms full collection at the end of a 1500-iteration run walks). This is the pattern the `gc.freeze`
     documentation gives for pre-fork servers; the few cycles start-up left as garbage stay until exit.
     """
     gc.freeze()

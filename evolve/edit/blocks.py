@@ -110,7 +110,7 @@ def _normalise_children(node: ast.AST) -> None:
 def _normalise_function(node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
     """Canonical names for a function's arguments and locals; docstring and annotations dropped.
 
-    In place, in one walk per statement (an ast.NodeTransformer made the whole hash take about three
+    In place, in one walk per statement (an ast.NodeTransformer makes the whole hash take about three
     times as long). Functions nested in the body get their own names first, then the outer names
     apply to what is left.
     """
