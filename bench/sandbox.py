@@ -10,8 +10,8 @@ Prints, in one run:
   (all-workers throughput / (workers x single-worker throughput)); the same work in plain worker
   processes shows what the machine's free cores allow at that moment.
 - the CPU per candidate with and without the walls that can be switched off (seccomp, cgroup).
-Targets (issue 4): overhead below 1/5 of a fresh interpreter start; efficiency at least 0.9.
-Target (issue 25): the new walls cost at most +0.5 ms of CPU per candidate.
+Targets: overhead below 1/5 of a fresh interpreter start; efficiency at least 0.9; the switchable walls
+(seccomp, cgroup) cost at most +0.5 ms of CPU per candidate.
 The machine is often shared, so each figure is the best of `--rounds` rounds (and the load is printed).
 """
 
@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
 
     cost = walls(args.candidates, args.rounds)
     print(f"\nCPU per candidate with and without the switchable walls (parent + zygote + child; best of "
-          f"{args.rounds} interleaved rounds of {args.candidates}); target for issue 25: at most +0.5 ms")
+          f"{args.rounds} interleaved rounds of {args.candidates}); target: at most +0.5 ms")
     for j in ("1 instance", "8 instances"):
         on, off = cost["all walls"][j], cost["without seccomp and cgroup"][j]
         print(f"  trivial candidate, {j:12s} {on:8.2f} ms with all walls, {off:8.2f} ms without seccomp and "

@@ -66,17 +66,6 @@ _RETIRED: list[Any] = []
 THREAD_LIMIT_TEXT = "can't start new thread"
 
 
-def _recv_exact(sock: socket.socket, n: int) -> bytes:
-    chunks, got = [], 0
-    while got < n:
-        chunk = sock.recv(min(n - got, 1 << 20))
-        if not chunk:
-            raise EOFError("control socket closed")
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
-
-
 def _send(sock: socket.socket, value: Any) -> None:
     sock.sendall(wire.encode_plain(value))
 
@@ -177,7 +166,7 @@ def _message(exc: BaseException) -> str:
     """
     cls = type(exc)
     args = _exc_args(exc)
-    extra = ()
+    extra: tuple[Any, ...] = ()
     if issubclass(cls, OSError):
         extra = (OSError.__dict__["filename"].__get__(exc), OSError.__dict__["filename2"].__get__(exc),
                  OSError.__dict__["strerror"].__get__(exc))
@@ -194,7 +183,7 @@ def _error_text(exc: BaseException, lines: list[str], limit: int = 4000) -> str:
     """The exception and the candidate's own frames, quoted from its code (the harness's frames are
     noise to the LLM); nothing the candidate defined runs to produce it."""
     try:
-        frames = []
+        frames: list[tuple[str, int, str]] = []
         tb = _exc_tb(exc)
         while tb is not None and len(frames) < 1000:
             code = tb.tb_frame.f_code
@@ -296,7 +285,9 @@ def _channel(fd: int) -> tuple[Any, Any, Any]:
 
 def _refusal_reporter(send_raw: Any) -> Any:
     """What the audit hook calls on a refusal: one `forbidden` frame to the parent, the first time."""
-    encode_string, header, size = json.encoder.c_encode_basestring_ascii, wire.HEADER.pack, wire.HEADER.size
+    # typeshed omits json.encoder's C accelerator, which every CPython build has
+    encode_string = json.encoder.c_encode_basestring_ascii  # type: ignore[attr-defined]
+    header, size = wire.HEADER.pack, wire.HEADER.size
     pad, done = wire.ALIGN, [False]
     if encode_string is None:  # the C accelerator is part of every CPython build
         raise RuntimeError("json's C string encoder is missing")

@@ -32,14 +32,13 @@ from pathlib import Path
 from typing import Any
 
 from evaluators import cgroup, syscalls, wire
+from evaluators.status import VERDICTS, Status
 
 log = logging.getLogger(__name__)
 
 CHILD_SCRIPT = Path(__file__).with_name("child.py")
 #: stages one sandbox run can have
 MAX_STAGES = 4
-#: statuses a sandbox run can end with (the problem's validator may still turn `ok` into `invalid`)
-STATUSES = ("ok", "invalid", "timeout", "memory", "crash", "forbidden")
 #: variables the child may inherit: locale and numeric-library settings, never keys or tokens
 ENV_PASSTHROUGH = ("LANG", "LC_ALL", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "TZ")
 #: packages a candidate may import besides the standard library
@@ -241,7 +240,7 @@ class Sandbox:
         #: a finished candidate whose exit is collected before the next job: (pid, its working folder)
         self._exiting: tuple[int, Path | None] | None = None
         #: whether the last candidate ran in its own empty root (its /tmp a private tmpfs): the next one
-        #: then gets no working folder on the host (making and removing one took 2-3 ms of every
+        #: then gets no working folder on the host (making and removing one costs 2-3 ms of every
         #: evaluation under load); one that cannot build its root after all asks for a folder
         self._rooted = False
         self._tmp_root = Path(tempfile.mkdtemp(prefix="evolve-sbx-"))
@@ -420,16 +419,17 @@ class Sandbox:
 
         The socket stays blocking: a `select` bounds each wait, and one `recv` takes whatever has
         arrived, usually a whole message, keeping the rest for the next call. With a socket timeout a
-        message took six system calls (an `ioctl` to set it and one to clear it, and a `poll` and a
+        message takes six system calls (an `ioctl` to set it and one to clear it, and a `poll` and a
         `recv` each for the prefix and the body) where this takes two: eight fewer per candidate, each
         a turn of the GIL.
         """
-        buf = self._ctrl_buf
+        buf, sock = self._ctrl_buf, self._sock
+        assert sock is not None
         while len(buf) < n:
             left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self._sock], [], [], left)[0]:
+            if left <= 0 or not select.select([sock], [], [], left)[0]:
                 raise TimeoutError("the zygote did not answer in time")
-            chunk = self._sock.recv(1 << 16)  # type: ignore[union-attr]
+            chunk = sock.recv(1 << 16)
             if not chunk:
                 raise EOFError("zygote closed its control socket")
             buf += chunk
@@ -947,7 +947,7 @@ def timing_error(runs: Sequence[InstanceRun], parent_ms: Sequence[float]) -> str
 
 
 def _status(value: Any) -> str:
-    return value if value in STATUSES else "crash"
+    return value if value in VERDICTS else Status.CRASH.value
 
 
 def _death(wait_status: int, got: int, exit_text: str, cpu_s: float | None,

@@ -21,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
+from evaluators.status import FAILURES, Status
 from evolve.archive import Archive, ProgramRecord, RunRecord, locate
 from evolve.archive import queries as q
 from evolve.archive.store import damage_advice
@@ -40,9 +41,8 @@ from evolve.report.text import (
     signed,
 )
 
-STATUS_CHOICES = ("ok", "all", "invalid", "timeout", "memory", "crash", "forbidden", "parse_error", "llm_error",
-                  "duplicate", "pending")
-STATUS_STYLE = {"ok": "green", "duplicate": "dim", "pending": "yellow", "running": "yellow"}
+STATUS_CHOICES = (Status.OK.value, "all", *(s.value for s in FAILURES), Status.PENDING.value)
+STATUS_STYLE: dict[str, str] = {Status.OK: "green", Status.DUPLICATE: "dim", Status.PENDING: "yellow", Status.RUNNING: "yellow"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -287,11 +287,11 @@ def _show(archive: Archive, run: RunRecord, args: argparse.Namespace, out: Conso
         parts: list[Any] = []
         if call.error:
             parts.append(Text(f"error: {printable(call.error)}", style="red"))
-        facts = [f"finish: {printable(call.finish_reason)}" if call.finish_reason else "",
-                 f"retries: {call.retries} ({', '.join(map(str, call.retry_statuses or []))})" if call.retries else "",
-                 f"request id: {printable(call.request_id)}" if call.request_id else ""]
-        if any(facts):
-            parts.append(Text(" · ".join(f for f in facts if f), style="dim"))
+        details = [f"finish: {printable(call.finish_reason)}" if call.finish_reason else "",
+                   f"retries: {call.retries} ({', '.join(map(str, call.retry_statuses or []))})" if call.retries else "",
+                   f"request id: {printable(call.request_id)}" if call.request_id else ""]
+        if any(details):
+            parts.append(Text(" · ".join(d for d in details if d), style="dim"))
         if call.reasoning:
             parts.append(Panel(Text(printable(call.reasoning)), title="reasoning", title_align="left", border_style="dim"))
         parts.append(Panel(Text(printable(call.prompt) or "(no prompt stored)"), title="prompt", title_align="left",

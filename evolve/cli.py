@@ -252,8 +252,8 @@ def _exit_after(work: Callable[[], None]) -> NoReturn:
     """Run `work`, then end the process without tearing the interpreter down.
 
     A run ends holding a large heap (Hydra, SQLAlchemy, aiohttp, the run's own objects); freeing it
-    object by object took 0.2-0.3 s at the end of every `evolve run`, about 3% of a 600-iteration run,
-    and nothing is left to free. What a normal exit does that matters still happens, in its order: the
+    object by object costs 0.2-0.3 s at the end of every `evolve run`, about 3% of a 600-iteration run,
+    and nothing needs freeing. What a normal exit does that matters still happens, in its order: the
     other threads are waited for, the exit handlers run (log files, temporary folders), the output is
     flushed. An exception other than SystemExit propagates, so its traceback prints as usual. Under a
     profiler or a tracer (`python -m cProfile`, coverage) the exit is the usual SystemExit, which lets

@@ -306,7 +306,8 @@ def _sections(schema: type) -> dict[str, type | None]:
 
     out: dict[str, type | None] = {}
     for name, ann in typing.get_type_hints(schema).items():
-        out[name] = next((t for t in (ann, *typing.get_args(ann)) if dataclasses.is_dataclass(t)), None)  # type: ignore[misc]
+        out[name] = next((t for t in (ann, *typing.get_args(ann))
+                          if isinstance(t, type) and dataclasses.is_dataclass(t)), None)
     return out
 
 
@@ -398,3 +399,11 @@ def validate(cfg: Any) -> None:
 def worker_count(cfg: Any) -> int:
     """evaluator.workers, with 0 meaning every core."""
     return int(cfg.evaluator.workers) or (os.cpu_count() or 1)
+
+
+def plain(node: Any, resolve: bool = False) -> dict[str, Any]:
+    """A mapping of the configuration as a plain dict: what the archive stores and problems and workers take."""
+    value = OmegaConf.to_container(node, resolve=resolve)
+    if not isinstance(value, dict):
+        raise ConfigError(f"expected a mapping in the configuration, got {value!r}")
+    return {str(k): v for k, v in value.items()}

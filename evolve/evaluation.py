@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from evaluators.sandbox import DEFAULT_PACKAGES, DEFAULT_PRELOAD, Job, Limits, Sandbox, SandboxResult
 from evolve.problem import Instance, InvalidOutput, Problem, finite
@@ -66,10 +66,17 @@ def limits_for(problem: Problem, base: Limits, split: str) -> Limits:
                      "split_wall_s": split_wall, "cpu_s": max(base.cpu_s, split_wall)})
 
 
-def sandbox_imports(problem: Problem) -> dict[str, tuple[str, ...]]:
+class SandboxImports(TypedDict):
+    """What a Sandbox lets a problem's programs import: its `packages` and `preload` arguments."""
+
+    packages: tuple[str, ...]
+    preload: tuple[str, ...]
+
+
+def sandbox_imports(problem: Problem) -> SandboxImports:
     """The `packages` and `preload` of a Sandbox that can run this problem's programs: the defaults plus
     `Problem.sandbox_modules` (third-party ones linked in as packages). Worked out once per problem object."""
-    cached: dict[str, tuple[str, ...]] | None = problem.__dict__.get("_evolve_imports")
+    cached: SandboxImports | None = problem.__dict__.get("_evolve_imports")
     if cached is not None:
         return cached
     import sys
@@ -77,7 +84,8 @@ def sandbox_imports(problem: Problem) -> dict[str, tuple[str, ...]]:
     extra = tuple(m for m in problem.sandbox_modules if m not in DEFAULT_PRELOAD)
     packages = tuple(dict.fromkeys((*DEFAULT_PACKAGES, *(m.split(".")[0] for m in extra
                                                          if m.split(".")[0] not in sys.stdlib_module_names))))
-    found = problem.__dict__["_evolve_imports"] = {"packages": packages, "preload": (*DEFAULT_PRELOAD, *extra)}
+    found = SandboxImports(packages=packages, preload=(*DEFAULT_PRELOAD, *extra))
+    problem.__dict__["_evolve_imports"] = found
     return found
 
 
@@ -119,10 +127,21 @@ def _token(problem: Problem) -> str:
     return str(token)
 
 
+class _StageCommon(TypedDict):
+    """The fields of a StageResult that every outcome of one sandbox result shares."""
+
+    split: str
+    seconds: float
+    stdout: str
+    stderr: str
+    isolation: dict[str, Any]
+    feedback: NotRequired[str]
+
+
 def score_result(problem: Problem, split: str, res: SandboxResult, seconds: float) -> StageResult:
     """Validate and score a sandbox result in the parent."""
     instances = instances_of(problem, split)
-    common = {"split": split, "seconds": seconds, "stdout": res.stdout, "stderr": res.stderr,
+    common: _StageCommon = {"split": split, "seconds": seconds, "stdout": res.stdout, "stderr": res.stderr,
               "isolation": dict(res.isolation)}
     if res.status != "ok":
         idx = len(res.runs) - 1 if res.runs and res.runs[-1].status != "ok" else len(res.runs)

@@ -23,13 +23,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evaluators.dispatch import EvaluatorLost
+from evaluators.status import RUN_FAILURES
 from evolve.archive import ProgramRecord, Storage
 from evolve.archive import queries as q
 from evolve.edit.blocks import normalised_hash
 from evolve.errors import EvolveError
 from evolve.evaluation import Outcome, StageResult
 from evolve.mutators.base import ChildView, Mutator, ProgramView, Proposal, ProposalRequest, StageView
-from evolve.problem import Problem
+from evolve.problem import RESULT_SPLITS, Problem
 from evolve.search.population import Population, SearchSettings, features_of
 from evolve.worker import EvalTask, ProblemSpec, run_task
 
@@ -39,7 +40,7 @@ CASCADE = ("quick", "train")
 #: the splits of a candidate's evaluation with search.cascade=false
 TRAIN_ONLY = ("train",)
 #: failures a model can be asked to fix (the program ran and did something wrong)
-FIXABLE = frozenset({"crash", "timeout", "invalid", "memory", "forbidden"})
+FIXABLE = frozenset(RUN_FAILURES)
 #: the stop reason when the evaluation cluster is gone; the run stays resumable
 EVALUATOR_LOST = "evaluator lost"
 #: the stop reason when another process took the run's lease over: this one stops writing at once
@@ -625,14 +626,14 @@ class Evolution:
                    if hold_out and p.holdout is None}
         baseline_ids: dict[str, int] = {}
         scored = {p.name: p.id for p in self.archive.programs(self.run_id, roles=("baseline",), with_code=False)
-                  if p.status != "pending"}
+                  if p.status != "pending" and p.name is not None}
         for name, code in sorted(self.problem.baselines().items()):
             if name in scored:
                 continue
             bid = self.archive.add_program(self.run_id, f"baseline:{name}", role="baseline", name=name, code=code,
                                            code_hash=normalised_hash(code), status="pending")
             baseline_ids[name] = bid
-        base_splits = ("train", "holdout") if hold_out else ("train",)
+        base_splits = RESULT_SPLITS if hold_out else TRAIN_ONLY
         base_futs = {name: self._submit(self._task(self.archive.program(bid).code, base_splits))
                      for name, bid in baseline_ids.items()}
         baseline_ids.update(scored)

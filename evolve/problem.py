@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 SPLITS = ("quick", "train", "holdout")
-REFERENCE_KINDS = ("optimum", "best_known", "lower_bound", "oracle")
+#: the splits a program's results are shown on: `quick` is the cascade's cheap filter, not a result
+RESULT_SPLITS = ("train", "holdout")
 
 
 class InvalidOutput(Exception):

@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from evolve.archive import RunRecord, Storage
 from evolve.archive.locate import pick_run
+from evolve.config import plain
 from evolve.errors import ConfigError
 
 #: top-level keys of the invocation, not of the run: they always come from the command
@@ -66,8 +67,7 @@ def resume_config(cfg: DictConfig, stored: Mapping[str, Any], overrides: Sequenc
     merged = copy.deepcopy(cfg)
     dropped: list[str] = []
     _overlay(merged, stored, "", named, dropped)
-    now = OmegaConf.to_container(merged, resolve=True)
-    assert isinstance(now, dict)
+    now = plain(merged, resolve=True)
     before, after = dict(_flat(stored)), dict(_flat(now))
     changes = tuple((k, before.get(k), after.get(k)) for k in sorted(set(before) | set(after))
                     if k.split(".", 1)[0] not in INVOCATION_KEYS and k not in dropped

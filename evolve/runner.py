@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import datetime as dt
 import gc
 import logging
@@ -13,7 +12,7 @@ import shutil
 import signal
 import traceback
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +21,16 @@ from rich.console import Console
 
 from evaluators.dispatch import EvaluatorLost, EvaluatorUnavailable, make_executor
 from evaluators.sandbox import Limits
-from evolve.archive import Archive
+from evolve.archive import Archive, RunRecord
 from evolve.archive.lease import Lease
 from evolve.archive.store import DB_NAME, sqlite_url
-from evolve.config import check_limits, validate, worker_count
+from evolve.config import check_limits, plain, validate, worker_count
 from evolve.errors import ConfigError, EvolveError, ProblemError
 from evolve.evaluation import evaluate, sandbox_imports
 from evolve.loop import EVALUATOR_LOST, LEASE_LOST, Evolution, preflight
 from evolve.mutators.registry import make_mutator
 from evolve.plugins import load_problem, source_path
-from evolve.problem import Problem
+from evolve.problem import SPLITS, Problem
 from evolve.progress import ProgressLine
 from evolve.resume import BUDGETS, Resumed, find_run, resume_config, updated_config
 from evolve.summary import build_summary, print_final, write_summary
@@ -84,6 +83,7 @@ def _command_overrides() -> list[str]:
 def _run(cfg: Any, run_dir: Path, console: Console, started: Any | None, overrides: Sequence[str]) \
         -> dict[str, Any]:
     problem: Problem | None = None
+    resumed: Resumed | None = None
     if cfg.resume:
         if started is not None:  # its workers were started for the command's defaults, not the run's config
             started.shutdown(wait=False)
@@ -97,55 +97,15 @@ def _run(cfg: Any, run_dir: Path, console: Console, started: Any | None, overrid
         run_id = run_rec.id
         if run_rec.status == "finished" and not resumed.raised:
             return _nothing_to_do(archive, run_rec, run_dir, console)
-        lease = Lease(archive, run_id)
-        try:
-            taken = lease.acquire()
-        except BaseException:
-            archive.close()
-            raise
-        if taken is not None:
-            log.info("run %s: lease taken over from %s", run_id, taken.describe())
-            console.print(f"[yellow]taking the run over[/] from its previous owner ({taken.describe()})",
-                          soft_wrap=True, highlight=False)
-        for line in resumed.describe():
-            log.info("resume: %s", line)
-        if resumed.changes or resumed.dropped:
-            console.print("resuming with the stored configuration, except: " + "; ".join(resumed.describe()),
-                          soft_wrap=True, highlight=False, markup=False)
+        lease = _take_lease(archive, run_id, console)
+        _say_what_resume_changes(resumed, console)
     else:
-        try:
-            validate(cfg)
-            problem = _load_checked_problem(cfg)
-        except BaseException:
-            _discard_unused(run_dir)  # no run was made: leave no folder behind
-            raise
-        run_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            archive = _open_archive(cfg, run_dir)
-        except BaseException:
-            _discard_unused(run_dir)  # no database, no run: no folder either
-            raise
-        run_id = f"{dt.datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
-        try:
-            archive.create_run(run_id, problem.name, OmegaConf.to_container(cfg, resolve=True),  # type: ignore[arg-type]
-                               int(cfg.seed), str(run_dir))
-        except BaseException:
-            archive.close()
-            raise
-        (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+        problem, archive, run_id = _create_run(cfg, run_dir)
         lease = Lease(archive, run_id)
         lease.acquire()
     try:
-        if cfg.resume and resumed.changes:  # the run goes on with what it now runs with, and says so
-            config = updated_config(run_rec.config, OmegaConf.to_container(cfg, resolve=True))  # type: ignore[arg-type]
-            config["resume"] = run_rec.config.get("resume")
-            archive.update_run(run_id, config=config)
-            archive.add_event(run_id, "config", "; ".join(resumed.describe()),
-                              {"changes": [list(c) for c in resumed.changes]})
-            (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(config))
-        elif not (run_dir / "config.yaml").exists():  # a run id resumed in a new folder on this machine
-            run_dir.mkdir(parents=True, exist_ok=True)
-            (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(run_rec.config))
+        if resumed is not None:
+            _record_resumed_config(cfg, run_dir, archive, run_rec, resumed)
         return _run_owned(cfg, run_dir, console, started, archive, run_id, lease, problem)
     except BaseException as exc:
         if lease.lost is None:
@@ -154,6 +114,68 @@ def _run(cfg: Any, run_dir: Path, console: Console, started: Any | None, overrid
     finally:
         lease.release()
         archive.close()
+
+
+def _create_run(cfg: Any, run_dir: Path) -> tuple[Problem, Archive, str]:
+    """A new run: its configuration checked, its problem loaded, its row and config.yaml written."""
+    try:
+        validate(cfg)
+        problem = _load_checked_problem(cfg)
+    except BaseException:
+        _discard_unused(run_dir)  # no run was made: leave no folder behind
+        raise
+    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        archive = _open_archive(cfg, run_dir)
+    except BaseException:
+        _discard_unused(run_dir)  # no database, no run: no folder either
+        raise
+    run_id = f"{dt.datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+    try:
+        archive.create_run(run_id, problem.name, plain(cfg, resolve=True), int(cfg.seed), str(run_dir))
+    except BaseException:
+        archive.close()
+        raise
+    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    return problem, archive, run_id
+
+
+def _take_lease(archive: Archive, run_id: str, console: Console) -> Lease:
+    """The resumed run's lease, taken over (and said so) when a previous owner stopped renewing it."""
+    lease = Lease(archive, run_id)
+    try:
+        taken = lease.acquire()
+    except BaseException:
+        archive.close()
+        raise
+    if taken is not None:
+        log.info("run %s: lease taken over from %s", run_id, taken.describe())
+        console.print(f"[yellow]taking the run over[/] from its previous owner ({taken.describe()})",
+                      soft_wrap=True, highlight=False)
+    return lease
+
+
+def _say_what_resume_changes(resumed: Resumed, console: Console) -> None:
+    for line in resumed.describe():
+        log.info("resume: %s", line)
+    if resumed.changes or resumed.dropped:
+        console.print("resuming with the stored configuration, except: " + "; ".join(resumed.describe()),
+                      soft_wrap=True, highlight=False, markup=False)
+
+
+def _record_resumed_config(cfg: Any, run_dir: Path, archive: Archive, run_rec: RunRecord,
+                           resumed: Resumed) -> None:
+    """The configuration a resumed run goes on with, in its row, its events and its folder's config.yaml."""
+    if resumed.changes:  # the run goes on with what it now runs with, and says so
+        config = updated_config(run_rec.config, plain(cfg, resolve=True))
+        config["resume"] = run_rec.config.get("resume")
+        archive.update_run(run_rec.id, config=config)
+        archive.add_event(run_rec.id, "config", "; ".join(resumed.describe()),
+                          {"changes": [list(c) for c in resumed.changes]})
+        (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(config))
+    elif not (run_dir / "config.yaml").exists():  # a run id resumed in a new folder on this machine
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(run_rec.config))
 
 
 def _open_resumed(cfg: Any, run_dir: Path, overrides: Sequence[str]) -> tuple[Archive, Any, Resumed]:
@@ -196,37 +218,70 @@ def _run_owned(cfg: Any, run_dir: Path, console: Console, started: Any | None, a
         run_rec = archive.get_run(run_id)
         archive.update_run(run_id, status="running", stop_reason=None, heartbeat_at=_now(), finished_at=None)
         console.print(f"resuming run {run_id} ({run_rec.evaluations} evaluations so far)")
-    spec = ProblemSpec(cfg.problem.name, source_path(cfg.problem),
-                       dict(OmegaConf.to_container(cfg.problem.options)))  # type: ignore[arg-type]
     log.info("run %s %s in %s: problem=%s llm=%s search=%s evaluator=%s seed=%s", run_id,
              "resumed" if cfg.resume else "started", run_dir, problem.name, cfg.llm.name, cfg.search.name,
              cfg.evaluator.name, cfg.seed)
     workers = worker_count(cfg)
-    kind = str(cfg.evaluator.name)
     if started is None:
         started = start_local_workers(cfg)
-    early = [started] if started is not None else []
-    spec = dataclasses.replace(spec, holdout_secret=_holdout_secret(archive, run_id))
-    problem.set_holdout_secret(spec.holdout_secret)
-    share_problem(spec, problem)  # local worker threads use the problem loaded here
-    mutator = make_mutator(cfg, archive, run_id)
-    asyncio.run(preflight(mutator, archive, run_id))  # a missing key or dead endpoint: one clear error, before any work
-    archive.update_run(run_id, meta={
-        **archive.get_run(run_id).meta,
-        "reference_score": {s: problem.reference_score(s) for s in ("quick", "train", "holdout")},
-        "summary_metrics": list(summary_metrics(problem)), "workers": workers, "has_holdout": problem.has_holdout,
-        "metric_notes": problem.describe_metrics()})
+    spec = _shared_problem(cfg, archive, run_id, problem)
+    mutator = _ready_mutator(cfg, archive, run_id)
+    _record_meta(archive, run_id, problem, workers)
     try:
-        def executor_factory() -> Any:
-            return early.pop() if early else make_executor(kind, workers, cfg.evaluator.address)
-
         evo = Evolution(cfg=cfg, problem=problem, spec=spec, archive=archive, run_id=run_id, mutator=mutator,
-                        executor_factory=executor_factory,
+                        executor_factory=_executor_factory(cfg, started, workers),
                         workers=workers, limits=limits_from(cfg), isolation=isolation_from(cfg),
                         seed=int(cfg.seed))
     except (EvaluatorLost, EvaluatorUnavailable) as exc:  # no cluster at that address, or no extra
         raise EvolveError(f"evaluator={cfg.evaluator.name}: {exc}") from exc
     lease.keep(lambda reason: evo.stop(LEASE_LOST))
+    reason = _evolve(cfg, run_dir, console, archive, run_id, lease, problem, evo, workers)
+    summary = build_summary(archive, run_id, str(run_dir))
+    write_summary(summary, run_dir)
+    print_final(summary, summary_metrics(problem), console)
+    _say_how_to_continue(cfg, run_dir, console, run_id, reason, summary)
+    return summary
+
+
+def _shared_problem(cfg: Any, archive: Archive, run_id: str, problem: Problem) -> ProblemSpec:
+    """The problem as workers load it, with the run's hold-out secret; local worker threads share `problem`."""
+    spec = ProblemSpec(cfg.problem.name, source_path(cfg.problem), plain(cfg.problem.options),
+                       holdout_secret=_holdout_secret(archive, run_id))
+    problem.set_holdout_secret(spec.holdout_secret)
+    share_problem(spec, problem)  # local worker threads use the problem loaded here
+    return spec
+
+
+def _ready_mutator(cfg: Any, archive: Archive, run_id: str) -> Any:
+    """The run's mutator, its endpoints checked: a missing key or dead endpoint is one clear error, before any work."""
+    mutator = make_mutator(cfg, archive, run_id)
+    asyncio.run(preflight(mutator, archive, run_id))
+    return mutator
+
+
+def _record_meta(archive: Archive, run_id: str, problem: Problem, workers: int) -> None:
+    """What the summary and the report need to know of the problem and the run's set-up, in the run's row."""
+    archive.update_run(run_id, meta={
+        **archive.get_run(run_id).meta,
+        "reference_score": {s: problem.reference_score(s) for s in SPLITS},
+        "summary_metrics": list(summary_metrics(problem)), "workers": workers, "has_holdout": problem.has_holdout,
+        "metric_notes": problem.describe_metrics()})
+
+
+def _executor_factory(cfg: Any, started: Any | None, workers: int) -> Callable[[], Any]:
+    """Executors for the loop: first the local one already started, then new ones of the configured kind."""
+    early = [started] if started is not None else []
+    kind = str(cfg.evaluator.name)
+
+    def executor_factory() -> Any:
+        return early.pop() if early else make_executor(kind, workers, cfg.evaluator.address)
+
+    return executor_factory
+
+
+def _evolve(cfg: Any, run_dir: Path, console: Console, archive: Archive, run_id: str, lease: Lease,
+            problem: Problem, evo: Evolution, workers: int) -> str:
+    """The loop from the seed (or the restored state) to its stop; records how it stopped and returns why."""
     try:
         if cfg.resume:
             evo.restore()
@@ -253,23 +308,25 @@ def _run_owned(cfg: Any, run_dir: Path, console: Console, started: Any | None, a
         raise
     finally:
         evo.close()
-    summary = build_summary(archive, run_id, str(run_dir))
-    write_summary(summary, run_dir)
-    print_final(summary, summary_metrics(problem), console)
-    if interrupted:
+    return reason
+
+
+def _say_how_to_continue(cfg: Any, run_dir: Path, console: Console, run_id: str, reason: str,
+                         summary: dict[str, Any]) -> None:
+    """After a run that stopped before its budget (interrupted, or its cluster gone): the command to go on."""
+    if reason == "interrupted":
         console.print(f"[yellow]interrupted[/] after {summary['evaluations']} evaluations: the archive is "
                       f"consistent; continue with `evolve run resume={run_dir}`", soft_wrap=True)
-    if lost:
+    if reason == EVALUATOR_LOST:
         again = f"resume={run_id} archive.url=…" if cfg.archive.url else f"resume={run_dir}"
         console.print(f"[yellow]{EVALUATOR_LOST}[/] after {summary['evaluations']} evaluations: the cluster "
                       f"is gone, the archive is consistent; when it is back, continue with `evolve run {again}`",
                       soft_wrap=True)
-    return summary
 
 
 def _load_checked_problem(cfg: Any) -> Problem:
     folder = source_path(cfg.problem)
-    problem = load_problem(cfg.problem.name, folder, OmegaConf.to_container(cfg.problem.options))
+    problem = load_problem(cfg.problem.name, folder, plain(cfg.problem.options))
     broken = fast_check(problem)
     if broken:
         raise ProblemError(f"problem {problem.name!r} breaks the plugin contract; nothing was run:\n  "
@@ -319,8 +376,8 @@ def _start_up_frozen() -> Iterator[None]:
 
     The CLI keeps the garbage collector off from its start to here (`evolve.cli._run_main`): the
     imports and the set-up then do not run full collections (two of about 50 ms each), and freezing
-    moves all they made out of the collector's sight for the run (the 70 ms full collection at the
-    end of a 1500-iteration run was mostly spent walking them). This is the pattern the `gc.freeze`
+    moves all they made out of the collector's sight for the run (otherwise they are most of what the
+    70 ms full collection at the end of a 1500-iteration run walks). This is the pattern the `gc.freeze`
     documentation gives for pre-fork servers; the few cycles start-up left as garbage stay until exit.
     """
     gc.freeze()
@@ -382,9 +439,9 @@ def eval_file(cfg: Any) -> dict[str, Any]:
         raise ConfigError("evolve eval needs a program file: evolve eval FILE [problem=…] [split=…]")
     if not path.is_file():
         raise ConfigError(f"{cfg.file}: no such program file")
-    if cfg.split not in ("quick", "train", "holdout"):
-        raise ConfigError(f"split={cfg.split}: use quick, train or holdout")
-    problem = load_problem(cfg.problem.name, source_path(cfg.problem), OmegaConf.to_container(cfg.problem.options))
+    if cfg.split not in SPLITS:
+        raise ConfigError(f"split={cfg.split}: use {', '.join(SPLITS[:-1])} or {SPLITS[-1]}")
+    problem = load_problem(cfg.problem.name, source_path(cfg.problem), plain(cfg.problem.options))
     if cfg.split == "holdout" and not problem.has_holdout:
         raise ConfigError(f"split=holdout: problem {problem.name!r} has no hold-out split (an OpenEvolve folder gets "
                           "one from problem.options.holdout=FUNCTION or holdout_file=FILE)")

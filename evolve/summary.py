@@ -13,6 +13,7 @@ from rich.measure import Measurement
 from rich.table import Table
 
 from evolve.archive import ProgramRecord, Storage
+from evolve.problem import RESULT_SPLITS
 
 
 def _splits(p: ProgramRecord) -> dict[str, dict[str, Any]]:
@@ -82,7 +83,7 @@ def _fmt(v: Any) -> str:
 
 
 def final_table(summary: dict[str, Any], metrics: tuple[str, ...],
-                splits: tuple[str, ...] = ("train", "holdout")) -> Table:
+                splits: tuple[str, ...] = RESULT_SPLITS) -> Table:
     """Seed, best and baselines, each with `metrics` on each of `splits` (one split: plain metric headers)."""
     title = f"{summary['problem']}: {summary['evaluations']} evaluations, stopped by {summary.get('stop_reason')}"
     if len(splits) == 1:
@@ -117,7 +118,7 @@ def print_final(summary: dict[str, Any], metrics: tuple[str, ...], console: Cons
     if natural <= console.width:
         console.print(table)
     else:  # a narrow terminal: one table per split, rather than every number cut short
-        for split in ("train", "holdout") if summary.get("has_holdout", True) else ("train",):
+        for split in RESULT_SPLITS if summary.get("has_holdout", True) else RESULT_SPLITS[:1]:
             console.print(final_table(summary, metrics, (split,)))
     if not summary.get("has_holdout", True):
         console.print("no hold-out: this problem names no hold-out evaluator, so every score above was seen by "

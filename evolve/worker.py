@@ -14,7 +14,7 @@ from typing import Any
 
 from evaluators.dispatch import LOCAL_KINDS, claim_slot, make_executor
 from evaluators.sandbox import Isolation, Limits, Sandbox
-from evolve.evaluation import Outcome, StageResult, evaluate, sandbox_imports
+from evolve.evaluation import Outcome, SandboxImports, StageResult, evaluate, sandbox_imports
 from evolve.plugins import load_problem
 from evolve.problem import Problem
 
@@ -76,16 +76,20 @@ def _problem(spec: ProblemSpec) -> Problem:
     return problem
 
 
-def _sandbox(isolation: Isolation, disk_mb: int, imports: Mapping[str, tuple[str, ...]] | None = None) -> Sandbox:
+def _sandbox(isolation: Isolation, disk_mb: int, imports: SandboxImports | None = None) -> Sandbox:
     """This thread's sandbox, restarted when the isolation, the disk size or the problem's imports differ."""
     sb = _state.sandbox
     if sb is None or sb.isolation != isolation or sb.disk_mb != disk_mb or (
             imports is not None and (sb.packages, sb.preload) != (imports["packages"], imports["preload"])):
         if sb is not None:
             sb.close()  # its zygote and candidates are gone: the new sandbox takes over its slot
-        _state.sandbox = Sandbox(slot=sb.slot if sb is not None else claim_slot(), isolation=isolation,
-                                 disk_mb=disk_mb, **(imports or {}))
-    return _state.sandbox  # type: ignore[return-value]
+        slot = sb.slot if sb is not None else claim_slot()
+        if imports is None:
+            sb = Sandbox(slot=slot, isolation=isolation, disk_mb=disk_mb)
+        else:
+            sb = Sandbox(slot=slot, isolation=isolation, disk_mb=disk_mb, **imports)
+        _state.sandbox = sb
+    return sb
 
 
 def isolation_from(cfg: Any) -> Isolation:

@@ -19,16 +19,16 @@ from typing import Any
 from sqlalchemy import func, literal, select
 from sqlalchemy.orm import aliased
 
+from evaluators.status import FAILURES, OPEN, Status
 from evolve.archive.models import LLMCallRow, ProgramRow
 from evolve.archive.records import LLMCallRecord, ProgramRecord, RunRecord
 from evolve.archive.store import Archive, _program
 from evolve.errors import ArchiveError
 
-#: statuses that mean "the proposal produced no usable program"
-FAILURE_STATUSES = ("invalid", "timeout", "memory", "crash", "forbidden", "parse_error", "llm_error",
-                    "duplicate")
+#: statuses that mean "the proposal produced no usable program" (plain strings, as SQL parameters)
+FAILURE_STATUSES = tuple(s.value for s in FAILURES)
 #: statuses of programs that are not finished yet
-OPEN_STATUSES = ("pending", "running")
+OPEN_STATUSES = tuple(s.value for s in OPEN)
 
 
 # -- programs ----------------------------------------------------------------------------------------
@@ -468,7 +468,7 @@ def run_totals(archive: Archive, run_id: str) -> RunTotals:
     prog_cost = sum(float(r[3] or 0.0) for r in by_status)
     prog_tokens = sum(int(r[4] or 0) for r in by_status)
     return RunTotals(proposals=sum(statuses.values()), evaluated=sum(int(r[2]) for r in by_status),
-                     valid=statuses.get("ok", 0),
+                     valid=statuses.get(Status.OK, 0),
                      pending=sum(statuses.get(s, 0) for s in OPEN_STATUSES), statuses=statuses,
                      llm_calls=n_calls, cost_usd=float(calls[1] or 0.0) if n_calls else prog_cost,
                      tokens=int(calls[2] or 0) if n_calls else prog_tokens)

@@ -584,13 +584,16 @@ def _insert_program(dialect: str) -> Any:
     (a plain INSERT would fail and abort the loop's batch transaction) and the caller reads the first id.
     """
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    else:
-        return None
-    return dialect_insert(ProgramRow).on_conflict_do_nothing(
-        index_elements=["run_id", "job_id"]).returning(ProgramRow.id)
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(ProgramRow).on_conflict_do_nothing(
+            index_elements=["run_id", "job_id"]).returning(ProgramRow.id)
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(ProgramRow).on_conflict_do_nothing(
+            index_elements=["run_id", "job_id"]).returning(ProgramRow.id)
+    return None
 
 
 def _driver_url(url: str) -> str:

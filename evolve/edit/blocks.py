@@ -110,7 +110,7 @@ def _normalise_children(node: ast.AST) -> None:
 def _normalise_function(node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
     """Canonical names for a function's arguments and locals; docstring and annotations dropped.
 
-    In place, in one walk per statement (an ast.NodeTransformer made the whole hash take about three
+    In place, in one walk per statement (an ast.NodeTransformer makes the whole hash take about three
     times as long). Functions nested in the body get their own names first, then the outer names
     apply to what is left.
     """
@@ -129,16 +129,16 @@ def _normalise_function(node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
             if isinstance(sub, ast.Name):
                 sub.id = names.get(sub.id, sub.id)
     node.body = body
-    for a in ast.walk(args):
-        if isinstance(a, ast.arg):
-            a.arg = names.get(a.arg, a.arg)
-            a.annotation = None
+    for sub in ast.walk(args):
+        if isinstance(sub, ast.arg):
+            sub.arg = names.get(sub.arg, sub.arg)
+            sub.annotation = None
     node.returns = None
 
 
 def _strip_docstring(body: list[ast.stmt]) -> list[ast.stmt]:
-    if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
-            and isinstance(body[0].value.value, str):
+    first = body[0] if body else None
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
         return body[1:] or [ast.Pass()]
     return body
 

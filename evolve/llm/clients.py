@@ -184,11 +184,6 @@ class OpenAIClient:
             raise CallFailed.from_exception(exc, where(self.spec)) from exc
         return _completion(resp)
 
-    async def list_models(self) -> list[str]:
-        """The model ids the endpoint serves (GET /models)."""
-        page = await self._client().models.list()
-        return [m.id for m in page.data]
-
     async def aclose(self) -> None:
         """Close the client of the running loop; clients of finished loops are dropped (their loop is gone)."""
         clients, self._clients = self._clients, weakref.WeakKeyDictionary()
@@ -274,14 +269,6 @@ class HTTPClient:
                                      request_id=request_id) from None
             await asyncio.sleep(delay if delay is not None else _backoff(attempt))
         raise AssertionError("unreachable")
-
-    async def list_models(self) -> list[str]:
-        """The model ids the endpoint serves (GET /models)."""
-        base = (self.spec.api_base or DEFAULT_API_BASE).rstrip("/")
-        async with self._session().get(base + "/models") as resp:
-            resp.raise_for_status()
-            payload = await resp.json(content_type=None)
-        return [str(m.get("id")) for m in payload.get("data") or [] if isinstance(m, dict)]
 
     async def aclose(self) -> None:
         sessions, self._sessions = self._sessions, weakref.WeakKeyDictionary()

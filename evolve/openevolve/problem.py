@@ -21,7 +21,7 @@ from typing import Any
 
 from evolve.errors import ProblemError
 from evolve.openevolve.settings import OpenEvolveSettings
-from evolve.problem import Harness, Instance, InvalidOutput, Problem
+from evolve.problem import SPLITS, Harness, Instance, InvalidOutput, Problem
 
 HARNESS = Path(__file__).with_name("harness.py")
 #: what harness.py imports beyond the sandbox's default preload
@@ -84,7 +84,7 @@ class OpenEvolveProblem(Problem):
         self.allowed_imports = tuple(sorted({m.split(".")[0] for m in _imports_of([seed], set())}))
         shipped = {n: f for n, f in files.items() if layout.holdout_file is None or n != layout.holdout_file.name}
         self._programs = {"run": self._prefix(shipped, holdout=False), "holdout": self._prefix(files, holdout=True)}
-        self._instances = {split: [Instance(f"openevolve/{split}", (split,))] for split in ("quick", "train", "holdout")}
+        self._instances = {split: [Instance(f"openevolve/{split}", (split,))] for split in SPLITS}
 
     # --- what the sandbox runs --------------------------------------------------------------------
     @property

@@ -8,19 +8,20 @@ from __future__ import annotations
 import math
 from typing import Any, TypeGuard
 
+from evaluators.status import Status
 from evolve.archive import queries as q
 from evolve.report.data import ReportData
 from evolve.report.text import edit_summary, num
 
 INK = "#1f2937"
-MUTED = "#6b7280"
 GRID = "#e5e7eb"
 ACCENT = "#4f46e5"
 HOLDOUT = "#e11d48"
 ISLAND_COLORS = ("#2563eb", "#d97706", "#059669", "#db2777", "#7c3aed", "#0891b2", "#65a30d", "#dc2626")
 BASELINE_COLORS = ("#9ca3af", "#a16207", "#0f766e", "#9d174d", "#6d28d9")
-STATUS_COLORS = {"crash": "#dc2626", "invalid": "#f97316", "timeout": "#eab308", "memory": "#a855f7",
-                 "forbidden": "#7f1d1d", "parse_error": "#0ea5e9", "llm_error": "#64748b", "duplicate": "#cbd5e1"}
+STATUS_COLORS: dict[str, str] = {Status.CRASH: "#dc2626", Status.INVALID: "#f97316", Status.TIMEOUT: "#eab308",
+                                 Status.MEMORY: "#a855f7", Status.FORBIDDEN: "#7f1d1d", Status.PARSE_ERROR: "#0ea5e9",
+                                 Status.LLM_ERROR: "#64748b", Status.DUPLICATE: "#cbd5e1"}
 FONT = "-apple-system, BlinkMacSystemFont, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
 
 
@@ -177,7 +178,8 @@ def lineage_figure(d: ReportData) -> dict[str, Any] | None:
     # (often most of the whole gain) would otherwise flatten every later step into one line. Nodes below
     # the axis are drawn on its floor as down-pointing triangles; their hover gives their score.
     finite = [b.score for b in nodes.values() if _finite(b.score)]
-    steps = [nodes[i].score for i in d.best_path if i in nodes and nodes[i].role != "seed" and _finite(nodes[i].score)]
+    path = [nodes[i] for i in d.best_path if i in nodes and nodes[i].role != "seed"]
+    steps = [b.score for b in path if _finite(b.score)]
     lo = robust_range(steps)[0] if steps else min(finite, default=0.0)
     hi = max(finite, default=1.0)
     if finite and hi > lo and min(finite) < lo:
@@ -286,8 +288,8 @@ def grid_figure(d: ReportData) -> dict[str, Any] | None:
 def failure_figure(d: ReportData) -> dict[str, Any] | None:
     """Failed proposals per stretch of evaluations, stacked by status, with the failure share on the right."""
     ft = d.failures
-    failing = [s for s in STATUS_COLORS if any(ft.counts.get(s, ()))]
-    failing += sorted(s for s in ft.counts if s not in STATUS_COLORS and s != "ok" and any(ft.counts[s]))
+    failing: list[str] = [s for s in STATUS_COLORS if any(ft.counts.get(s, ()))]
+    failing += sorted(s for s in ft.counts if s not in STATUS_COLORS and s != Status.OK and any(ft.counts[s]))
     if not failing:
         return None
     labels = [f"{a}–{b - 1}" if b - 1 > a else str(a) for a, b in zip(ft.edges, ft.edges[1:])]

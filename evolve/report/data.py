@@ -9,9 +9,9 @@ from typing import Any
 
 from evolve.archive import Archive, ProgramRecord, RunRecord
 from evolve.archive import queries as q
+from evolve.problem import RESULT_SPLITS
 from evolve.report.text import code_diff, metric_columns
 
-SPLITS = ("train", "holdout")
 LINEAGE_LEAVES = 5
 LINEAGE_MAX_NODES = 150
 
@@ -131,7 +131,8 @@ def collect(archive: Archive, run: RunRecord, top_n: int = 20,
     metric_cols = tuple(metric_columns(rows, prefer, limit=3))
     search = run.config.get("search") or {}
     points = tuple(q.evaluation_points(archive, rid))
-    start = q.BestStep(0, seed.score, seed.id) if seed is not None and _float(seed.score) is not None else None
+    seed_score = _float(seed.score) if seed is not None else None
+    start = q.BestStep(0, seed_score, seed.id) if seed is not None and seed_score is not None else None
     steps = q.best_so_far(points, start)
     held = q.holdouts(archive, rid, [s.program_id for s in steps])
     holdout_steps = tuple((s.eval_index, s.program_id, float(held[s.program_id]["score"])) for s in steps
@@ -176,7 +177,7 @@ def _comparison(best: ProgramCard | None, seed: ProgramCard | None, baselines: l
         note = None if b.status == "ok" else f"{b.status}: {b.error or ''}".strip(": ")
         rows.append(ComparisonRow(f"baseline {b.name or b.id}", "baseline", b.id,
                                   _splits(b.metrics if b.status == "ok" else {}, b.holdout), note))
-    limit = {s: {"score": float(v)} for s, v in reference.items() if s in SPLITS and _float(v) is not None}
+    limit = {s: {"score": float(v)} for s, v in reference.items() if s in RESULT_SPLITS and _float(v) is not None}
     if limit:
         rows.append(ComparisonRow("reference limit", "limit", None, limit))
     return rows
@@ -188,7 +189,7 @@ def _ahead(comparison: list[ComparisonRow]) -> dict[str, tuple[tuple[str, float]
     out: dict[str, tuple[tuple[str, float], ...]] = {}
     if best is None:
         return out
-    for split in SPLITS:
+    for split in RESULT_SPLITS:
         mine = _float((best.splits.get(split) or {}).get("score"))
         if mine is None:
             continue

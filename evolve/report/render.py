@@ -13,9 +13,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 
 from evolve import __version__ as evolve_version
+from evolve.problem import RESULT_SPLITS
 from evolve.report import text as fmt
 from evolve.report.charts import STATUS_COLORS, figures
-from evolve.report.data import SPLITS, ProgramCard, ReportData
+from evolve.report.data import ProgramCard, ReportData
 
 TEMPLATES = Path(__file__).with_name("templates")
 CODE_STYLE = "friendly"
@@ -171,7 +172,7 @@ def _context(d: ReportData) -> dict[str, Any]:
     rows = []
     for r in d.comparison:
         cells = []
-        for split in SPLITS:
+        for split in RESULT_SPLITS:
             m = r.splits.get(split) or {}
             failed = "status" in m and m.get("status") != "ok" and "score" not in m
             cells.append({"split": split, "failed": m.get("status") if failed else None,
@@ -186,7 +187,7 @@ def _context(d: ReportData) -> dict[str, Any]:
         "seed_holdout": d.seed.holdout_score if d.seed else None,
         "rate": (run.evaluations / secs) if secs > 0 else None, "failing": failing,
         "valid_share": (d.totals.valid / d.totals.evaluated) if d.totals.evaluated else None,
-        "status_colors": STATUS_COLORS, "version": evolve_version, "splits": SPLITS,
+        "status_colors": STATUS_COLORS, "version": evolve_version, "splits": RESULT_SPLITS,
         "alike_total": sum(len(v) for v in d.alike.values()),
         "behind": _behind(d), "top_cols": _top_columns(d),
     }

@@ -130,20 +130,11 @@ class Population:
         self.ranges: dict[str, tuple[float, float]] = {}
         self.ranges_version = 0
         self.added = 0
-        self._next_island = 0
         #: arm -> [children, children that set a new overall best] (the bandit's evidence)
         self.arm_stats: dict[str, list[int]] = {a: [0, 0] for a in ARMS}
         self._arms_of: dict[int, deque[str]] = {}  # parent id -> arms that chose it, children pending
 
     # -- insertion ---------------------------------------------------------------------------------
-    def island_for_child(self, parent_island: int | None) -> int:
-        """Children stay on their parent's island; the seed and re-seeds go round-robin."""
-        if parent_island is not None and 0 <= parent_island < len(self.islands):
-            return parent_island
-        isl = self._next_island % len(self.islands)
-        self._next_island += 1
-        return isl
-
     def add(self, pid: int, score: float, features: dict[str, float], island: int, generation: int,
             parent_id: int | None, seed: bool = False, quick: float | None = None) -> bool:
         """Insert a valid program; returns True when it is a new overall best."""
@@ -364,10 +355,9 @@ class Population:
         return moves
 
     def state(self) -> dict[str, Any]:
-        return {"next_island": self._next_island, "arm_stats": {a: list(v) for a, v in self.arm_stats.items()}}
+        return {"arm_stats": {a: list(v) for a, v in self.arm_stats.items()}}
 
     def load_state(self, state: dict[str, Any]) -> None:
-        self._next_island = int(state.get("next_island", 0))
         for arm, (tries, wins) in dict(state.get("arm_stats", {})).items():
             if arm in self.arm_stats:
                 self.arm_stats[arm] = [int(tries), int(wins)]

@@ -690,7 +690,8 @@ def check_baselines(problem: Problem, sandbox: Sandbox, limits: Limits | None = 
 def _sandbox(problem: Problem | None = None) -> Iterator[Sandbox]:
     from evaluators.dispatch import claim_slot
 
-    with Sandbox(slot=claim_slot(), **(sandbox_imports(problem) if problem is not None else {})) as sb:
+    slot = claim_slot()
+    with Sandbox(slot, **sandbox_imports(problem)) if problem is not None else Sandbox(slot) as sb:
         yield sb
 
 

@@ -22,7 +22,6 @@ from typing import Any
 import pytest
 
 from evaluators.dispatch import EvaluatorLost, EvaluatorUnavailable, make_executor
-from evolve import loop
 from evolve.archive import Archive
 from evolve.archive.store import DB_NAME
 
@@ -30,9 +29,6 @@ ENV = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
 FAST = ["search.max_seconds=0", "search.holdout_top_k=1", "seed=5", "search.migration_interval=10"]
 
 distributed = pytest.importorskip("distributed", reason="the dask extra is not installed (pip install 'evolve[dask]')")
-needs_loop_patch = pytest.mark.skipif(
-    not hasattr(loop, "EVALUATOR_LOST"),
-    reason="needs the evolve/loop.py + runner.py patch of issue 10 (stop on a lost cluster, resume by run id)")
 
 
 # -- helpers ---------------------------------------------------------------------------------------------
@@ -268,7 +264,6 @@ def test_a_dask_worker_killed_mid_run_is_replaced_and_no_program_is_stored_twice
 
 
 @pytest.mark.slow
-@needs_loop_patch
 def test_a_lost_scheduler_stops_the_run_cleanly_and_it_resumes_by_run_id_from_postgres(
         tmp_path: Path, postgres_url: str) -> None:
     common = ["evaluator=dask", "evaluator.workers=2", "search.iterations=24", f"archive.url={postgres_url}"]

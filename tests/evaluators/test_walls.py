@@ -1,4 +1,4 @@
-"""Hostile candidates against the walls of issue #25: no instance sees another's inputs, the pre-filter is
+"""Hostile candidates against the sandbox's walls: no instance sees another's inputs, the pre-filter is
 out of reach, the syscall filter, one memory budget per candidate, bounded decoding, honest statuses.
 
 `sandbox` has every wall; `bare` has the namespaces alone (no audit hook, no syscall filter), to show what
@@ -99,7 +99,7 @@ def test_the_mapping_behind_an_input_array_holds_only_its_instance(bare: Sandbox
 
 
 # -- the pre-filter is out of the candidate's reach ----------------------------------------------------
-#: finds the harness's guard object in the frames above the call (today's attack on the pre-filter)
+#: finds the harness's guard object in the frames above the call (an attack on the pre-filter)
 FIND_GUARD = """
     def guard_objects():
         try:
@@ -183,7 +183,7 @@ def test_the_harness_and_process_handles_cannot_be_imported(sandbox: Sandbox) ->
 
 
 def test_an_exceptions_own_text_never_runs_with_trust(sandbox: Sandbox) -> None:
-    # today the harness formats the message inside its trusted section: __str__ could open a socket
+    # a harness that formatted the message inside its trusted section would let __str__ open a socket
     res = run(sandbox, src("""
         import socket
         class Sly(Exception):

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_module
 from hydra.errors import ConfigCompositionException
+from omegaconf import OmegaConf
 
 from evolve.config import register, validate
 from evolve.errors import ConfigError
@@ -85,7 +86,10 @@ def test_bad_values_name_the_key(override: str, key: str) -> None:
 @pytest.mark.parametrize("override", ["search.max_seconds=null", "search.target_score=null", "llm.max_cost_usd=0",
                                       "evaluator.nofile=0", "search.num_inspirations=0"])
 def test_edge_values_that_mean_something_are_accepted(override: str) -> None:
-    validate(_compose([override]))
+    cfg = _compose([override])
+    validate(cfg)  # a refused value raises ConfigError
+    key, value = override.split("=")
+    assert OmegaConf.select(cfg, key) == (None if value == "null" else float(value))
 
 
 def test_the_sandbox_limits_refuse_an_endless_time_limit() -> None:
@@ -135,7 +139,9 @@ def test_an_added_key_with_nothing_close_says_where_the_settings_are_listed() ->
 
 
 def test_problem_options_take_added_keys() -> None:
-    validate(_compose(["+problem.options.train_n=[30]"]))
+    cfg = _compose(["+problem.options.train_n=[30]"])
+    validate(cfg)  # a refused key raises ConfigError
+    assert list(cfg.problem.options.train_n) == [30]
 
 
 def test_an_llm_run_has_no_time_cap_by_default_and_the_offline_demo_keeps_100_s() -> None:

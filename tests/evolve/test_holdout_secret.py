@@ -1,4 +1,4 @@
-"""The hold-out comes from a per-run secret: public generator seeds can be memorised (issue 25)."""
+"""The hold-out comes from a per-run secret: public generator seeds can be memorised."""
 
 from __future__ import annotations
 

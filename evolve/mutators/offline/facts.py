@@ -89,9 +89,12 @@ class BlockFacts(ArrayFacts):
                 return None
             if isinstance(st, ast.If):
                 a, b = self._bind(st.body, bound), self._bind(st.orelse, bound)
-                if a is None and b is None:
-                    return None
-                bound = a if b is None else b if a is None else a & b
+                if a is None:
+                    if b is None:
+                        return None
+                    bound = b
+                else:
+                    bound = a if b is None else a & b
             elif isinstance(st, (ast.For, ast.AsyncFor)):
                 self._bind(st.body, bound | _stored(st.target))
                 self._bind(st.orelse, bound)

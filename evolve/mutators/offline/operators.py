@@ -97,10 +97,10 @@ def _apply(op: str, tree: ast.Module, donors: list[ast.Module], rng: random.Rand
         if not consts:
             return None
         site = rng.choice(consts)
-        old = site.get().value  # type: ignore[attr-defined]
-        new = _perturb(old, rng)
-        site.set(ast.Constant(value=new))
-        return f"constant {old!r} -> {new!r}"
+        value = site.get().value  # type: ignore[attr-defined]
+        perturbed = _perturb(value, rng)
+        site.set(ast.Constant(value=perturbed))
+        return f"constant {value!r} -> {perturbed!r}"
     if op == "operator":
         nodes = [n for n in ast.walk(tree) if isinstance(n, (ast.BinOp, ast.Compare)) or _min_max(n, np_name)]
         if not nodes:
@@ -154,7 +154,7 @@ def _apply(op: str, tree: ast.Module, donors: list[ast.Module], rng: random.Rand
             wrapped = _call(kind, args, array, np_name)
             if wrapped is None:
                 return None
-            new: ast.expr = wrapped
+            new = wrapped
         elif kind == "add":
             new = ast.BinOp(left=old, op=ast.Add(),
                             right=ast.BinOp(left=ast.Constant(value=rng.choice(_CONSTANTS)), op=ast.Mult(),

@@ -10,16 +10,11 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 from sqlalchemy import event, func, select
 
-from evolve.archive import Archive, store
+from evolve.archive import Archive
 from evolve.archive.models import ProgramRow
 from evolve.archive.store import SCHEMA_HEAD, schema_revision
-
-needs_store_patch = pytest.mark.skipif(
-    not hasattr(store, "_schema_lock"),
-    reason="needs the evolve/archive/store.py patch of issue 10 (race-safe migrations, add_program, counter)")
 
 
 def _together(n: int, fn: Callable[[int], Any]) -> list[Any]:
@@ -55,7 +50,6 @@ def _open_and_report(url: str, barrier: Any, out: Any) -> None:
         out.put(f"{type(exc).__name__}: {exc}")
 
 
-@needs_store_patch
 def test_processes_opening_a_fresh_database_at_once_all_get_the_newest_schema(db_url: str) -> None:
     ctx = multiprocessing.get_context("fork")  # forked after the imports: they open at the same instant
     barrier, out = ctx.Barrier(4), ctx.Queue()
@@ -73,7 +67,6 @@ def test_processes_opening_a_fresh_database_at_once_all_get_the_newest_schema(db
     a.close()
 
 
-@needs_store_patch
 def test_a_job_stored_by_another_writer_in_the_meantime_returns_that_id(db_url: str) -> None:
     """Writer A checks for the job, writer B inserts it, then A inserts: A gets B's id, no second row."""
     first, second = Archive(db_url), Archive(db_url)
@@ -140,7 +133,6 @@ def test_runs_written_at_once_keep_their_own_programs_and_counters(db_url: str) 
         setup.close()
 
 
-@needs_store_patch
 def test_the_run_counter_never_moves_backwards(db_url: str) -> None:
     a = Archive(db_url)
     a.create_run("r1", "smtt", {}, 0, None)
@@ -155,8 +147,6 @@ def test_the_run_counter_never_moves_backwards(db_url: str) -> None:
 
 def test_a_postgres_url_without_driver_uses_psycopg(postgres_url: str) -> None:
     bare = postgres_url.replace("postgresql+psycopg://", "postgresql://", 1)
-    if not hasattr(store, "_driver_url"):
-        pytest.skip("needs the evolve/archive/store.py patch of issue 10 (postgresql:// means psycopg 3)")
     a = Archive(bare)
     assert a.engine.dialect.driver == "psycopg"
     a.close()

@@ -12,7 +12,7 @@ from evolve.archive import Archive
 from evolve.edit.blocks import find_blocks
 from evolve.llm.cost import Pricing
 from evolve.llm.models import ModelSpec
-from evolve.mutators.base import ProgramView, StageView
+from evolve.mutators.base import ProgramView, ProposalRequest, StageView
 from evolve.testing.llm_server import Reply, ScriptedLLMServer
 
 
@@ -157,15 +157,29 @@ def test_a_crossover_child_says_which_prompt_made_it(archive: Archive) -> None:
     assert archive.llm_calls("r")[0].kind == "crossover"
 
 
+def _prompted_modes(modes: tuple[float, float, float], request: ProposalRequest, n: int) -> list[str]:
+    """The kind of prompt each of `n` proposals sent the model, told apart by its instructions."""
+    with ScriptedLLMServer([rewrite("d")] * n) as server:
+        mutator = make_mutator([spec(server)], modes=modes)
+
+        async def go() -> None:
+            rng = random.Random(0)
+            try:
+                for _ in range(n):
+                    await mutator.propose(request, rng)
+            finally:
+                await mutator.aclose()
+
+        asyncio.run(go())
+        prompts = [r.messages[-1]["content"] for r in server.completions]
+    return ["crossover" if "Combine" in p else "diff" if "SEARCH/REPLACE blocks" in p else "full" for p in prompts]
+
+
 def test_modes_follow_their_probabilities_and_crossover_needs_inspirations() -> None:
-    mutator = make_mutator([ModelSpec("m", "m", "openai", "http://127.0.0.1:9/v1")], modes=(0.0, 0.0, 1.0))
-    rng = random.Random(0)
-    assert mutator._mode(smtt_request(), rng) == "diff"  # crossover impossible without inspirations
     insp = (ProgramView(2, SEED, -50.0),)
-    assert mutator._mode(smtt_request(inspirations=insp), rng) == "crossover"
-    mutator.mode_weights = (0.5, 0.5, 0.0)
-    seen = {mutator._mode(smtt_request(inspirations=insp), rng) for _ in range(50)}
-    assert seen == {"diff", "full"}
+    assert _prompted_modes((0.0, 0.0, 1.0), smtt_request(), 1) == ["diff"]  # no crossover without inspirations
+    assert _prompted_modes((0.0, 0.0, 1.0), smtt_request(inspirations=insp), 1) == ["crossover"]
+    assert set(_prompted_modes((0.5, 0.5, 0.0), smtt_request(inspirations=insp), 30)) == {"diff", "full"}
 
 
 def test_an_ensemble_spreads_proposals_by_weight(archive: Archive) -> None:

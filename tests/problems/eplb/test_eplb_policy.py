@@ -62,10 +62,11 @@ def test_every_baseline_returns_a_valid_mapping_on_every_instance(name: str) -> 
     for split in ("quick", "train", "holdout"):
         for inst in PROBLEM.instances(split):
             weight, replicas = inst.args[:2]
-            validate_mapping(fn(*inst.args), *weight.shape, replicas)
+            m = validate_mapping(fn(*inst.args), *weight.shape, replicas)
+            assert (m.logcnt.sum(axis=1) == replicas).all(), (split, inst.id)
 
 
-def test_the_baselines_are_the_three_the_issue_names() -> None:
+def test_the_baselines_are_round_robin_the_global_policy_and_hamilton_snake() -> None:
     assert sorted(PROBLEM.baselines()) == ["global_policy", "hamilton_snake", "round_robin"]
 
 

@@ -45,7 +45,7 @@ def rebalance_experts(weight, num_replicas, num_groups, num_nodes, num_gpus):
             np.tile(np.bincount(slots % E, minlength=E), (L, 1)))
 '''
 
-#: the attack of issue 25: a cache keyed on the normalised loads (dividing by the maximum undoes any
+#: a cache keyed on the normalised loads (dividing by the maximum undoes any
 #: rescaling); a hit returns garbage, so a timed (and scored) call that a cache answered shows as invalid
 NORMALISED_CACHE = '''
 import numpy as np

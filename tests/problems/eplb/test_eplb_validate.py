@@ -36,7 +36,9 @@ def test_lists_of_ints_and_int32_and_wide_log2phy_are_accepted() -> None:
     p, q, c = valid()
     wide = np.full((L, E, R - E + 1), -1)
     wide[:, :, :q.shape[2]] = q
-    validate_mapping([p.astype(np.int32).tolist(), wide, c.astype(np.uint16)], L, E, R)
+    m = validate_mapping([p.astype(np.int32).tolist(), wide, c.astype(np.uint16)], L, E, R)
+    assert m.phy2log.dtype == m.log2phy.dtype == m.logcnt.dtype == np.int64
+    assert (m.phy2log == p).all() and (m.logcnt == c).all()
 
 
 @pytest.mark.parametrize("out", [None, (1, 2), [np.zeros(1)] * 4, "abc", {"a": 1}])
