@@ -86,7 +86,7 @@ class LLMConfig:
 class SearchConfig:
     """The search strategy and when to stop."""
 
-    name: str = "evolution"  # a registered strategy (evolve.search.strategy): evolution | random | sequential
+    name: str = "evolution"  # a registered strategy (evolve/search/strategy.py): evolution, random, sequential, ...
     iterations: int = 1500  # evaluations (duplicates cost none and do not count)
     #: a time cap in seconds; unset (null): 100 with llm=offline (the demo), none with an LLM, whose runs
     #: iterations and llm.max_cost_usd bound (a cap would cancel calls already paid for); 0: no cap
