@@ -3,6 +3,8 @@
     python bench/search.py [--problems smtt eplb txn binpack] [--budgets 300 1000 3000] [--seeds 10]
                            [--first-seed 100] [--jobs 1] [--workers 2] [--log runs.jsonl] [OVERRIDE ...]
     python bench/search.py --table runs.jsonl        # the table of whatever runs a log holds
+    python bench/search.py --evolution thompson ...  # another registered strategy in evolution's column
+    python bench/search.py --evolution-override search.restart=0.5 ...  # an override of evolution's runs only
 
 Every (problem, strategy, seed) runs once, with the offline mutator, at the largest budget; the best train
 score after each budget is read from the archive (a run is prefix-consistent: the best after 300
@@ -54,10 +56,12 @@ def run_one(problem_name: str, strategy: str, seed: int, budget: int, workers: i
     from evolve.worker import ProblemSpec, share_problem
 
     register()
+    group = [o for o in overrides if o.startswith("search=")] or [f"search={strategy}"]  # --evolution NAME
     with initialize_config_module("evolve.conf", version_base="1.3"):
-        cfg = compose("config", overrides=[f"problem={problem_name}", f"search={strategy}",
+        cfg = compose("config", overrides=[f"problem={problem_name}", *group,
                                            f"search.iterations={budget}", "search.max_seconds=0",
-                                           f"evaluator.workers={workers}", f"seed={seed}", *overrides])
+                                           f"evaluator.workers={workers}", f"seed={seed}",
+                                           *(o for o in overrides if not o.startswith("search="))])
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="evolve-bench-search-") as tmp:
         archive = Archive(sqlite_url(Path(tmp) / "run.db"))
@@ -190,6 +194,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--first-seed", type=int, default=100, help="seeds first-seed … first-seed+seeds-1 "
                     "(the defaults were tuned on 0-4 and 10-12)")
+    ap.add_argument("--evolution", default="evolution", help="the registered search strategy (search=NAME) "
+                    "run in evolution's column against the baselines")
+    ap.add_argument("--evolution-override", action="append", default=[], metavar="OVERRIDE",
+                    help="a Hydra override for evolution's runs only (repeatable): the baselines' runs stay "
+                    "those of the log")
     ap.add_argument("--workers", type=int, default=2, help="evaluation workers of each run")
     ap.add_argument("--jobs", type=int, default=1, help="runs at a time (each in its own process)")
     ap.add_argument("--log", type=Path, help="append each finished run to this JSON-lines file (runs it "
@@ -202,7 +211,8 @@ def main(argv: list[str] | None = None) -> int:
         print(table(runs))
         return 0
     top = max(args.budgets)
-    plan = [(prob, s, seed, top, args.workers, tuple(args.overrides))
+    mine = ((f"search={args.evolution}",) if args.evolution != "evolution" else ()) + tuple(args.evolution_override)
+    plan = [(prob, s, seed, top, args.workers, tuple(args.overrides) + (mine if s == "evolution" else ()))
             for seed in range(args.first_seed, args.first_seed + args.seeds)
             for prob in args.problems for s in args.strategies]
     runs: list[dict[str, Any]] = []
@@ -233,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
             for fut in as_completed([pool.submit(_job, job) for job in plan]):
                 done(fut.result())
     print(f"\noffline mutator, {args.workers} evaluation workers per run"
-          + (f", overrides: {' '.join(args.overrides)}" if args.overrides else ""))
+          + (f", overrides: {' '.join(args.overrides)}" if args.overrides else "")
+          + (f", evolution's own: {' '.join(mine)}" if mine else ""))
     print(table(runs, sorted(args.budgets)))
     return 0
 

@@ -19,6 +19,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
 from evolve.errors import ConfigError
+from evolve.search.strategy import find_strategy, strategy_names
 
 
 @dataclass
@@ -94,7 +95,7 @@ MOVED_KEYS = {f"llm.{key}": f"offline.{key}" for key in ("crossover_rate", "max_
 class SearchConfig:
     """The search strategy and when to stop."""
 
-    name: str = "evolution"  # evolution | random | sequential
+    name: str = "evolution"  # a registered strategy (evolve/search/strategy.py): evolution, random, sequential, ...
     iterations: int = 1500  # evaluations (duplicates cost none and do not count)
     #: a time cap in seconds; unset (null): 100 with llm=offline (the demo), none with an LLM, whose runs
     #: iterations and llm.max_cost_usd bound (a cap would cancel calls already paid for); 0: no cap
@@ -110,6 +111,8 @@ class SearchConfig:
     elitism: float = 0.1
     restart: float = 0.3  # evolution: share of children mutated from the seed (the random baseline as an arm)
     arm_bandit: bool = False  # evolution: shift the arms' shares toward those whose children set new bests
+    #: settings of a strategy that the keys above do not cover (its config file sets them)
+    params: Dict[str, Any] = field(default_factory=dict)  # noqa: UP006
     tournament_size: int = 4
     power_law_alpha: float = 1.0
     child_bonus: float = 1.0
@@ -338,8 +341,9 @@ def validate(cfg: Any) -> None:
     _unknown_keys(cfg, root if isinstance(root, type) and dataclasses.is_dataclass(root) else Config, "")
     need(cfg.seed >= 0, "seed", f"must be 0 or more, not {cfg.seed}")
 
-    need(s.name in ("evolution", "random", "sequential"), "search.name",
-         f"unknown strategy {s.name!r}; use evolution, random or sequential")
+    need(find_strategy(s.name) is not None, "search.name",
+         f"unknown strategy {s.name!r}; use one of {', '.join(strategy_names())}, "
+         f"or add evolve/search/{s.name}.py (docs/extending.md)")
     need(s.iterations >= 1, "search.iterations", "must be at least 1")
     need(s.max_seconds is None or 0 <= s.max_seconds < math.inf, "search.max_seconds",
          "must be a number of seconds, 0 for no time cap, or null (100 s offline, no cap with an LLM)")

@@ -134,7 +134,7 @@ class Evolution:
             "stagnation": self.search.stagnation, "max_duplicate_streak": int(self.search.max_duplicate_streak),
             "max_cost_usd": cfg.llm.max_cost_usd, "max_tokens_total": cfg.llm.max_tokens_total,
             "migration_interval": max(1, int(self.search.migration_interval)),
-            "feature_dims": tuple(self.search.feature_dims), "strategy": str(self.search.name),
+            "feature_dims": tuple(self.search.feature_dims),
             "cascade_threshold": self.search.cascade_threshold, "max_retries": int(cfg.evaluator.max_retries),
             "llm_timeout_s": float(cfg.llm.timeout_s)}
         #: the splits every candidate (and the seed) is evaluated on, in one sandboxed process
@@ -222,7 +222,7 @@ class Evolution:
             if p.eval_index:
                 self.progress.evaluations = max(self.progress.evaluations, p.eval_index)
                 self.progress.count(p.status)
-                if p.eval_index % interval == 0 and self.search.name == "evolution":
+                if p.eval_index % interval == 0:
                     self.pop.migrate(random.Random(p.eval_index))
         if self.pop.best is not None:
             self.progress.best_score, self.progress.best_id = self.pop.best.score, self.pop.best.id
@@ -534,7 +534,7 @@ class Evolution:
             if outcome.status in FIXABLE:
                 self.fixable.append((job.program_id, job.island, job.generation))
         interval = self.limits_cfg["migration_interval"]
-        if self.progress.evaluations % interval == 0 and self.limits_cfg["strategy"] == "evolution":
+        if self.progress.evaluations % interval == 0:
             moves = self.pop.migrate(random.Random(self.progress.evaluations))
             if moves:
                 self.archive.add_event(self.run_id, "migration", f"{len(moves)} programs migrated",

@@ -1,7 +1,9 @@
-"""The in-memory population: islands, a MAP-Elites grid per island, parent and inspiration selection.
+"""The in-memory population: islands and a MAP-Elites grid per island, which a search strategy selects from.
 
 The archive is the durable record; this is the fast index the loop selects from. It is rebuilt from the
-archive on resume by replaying `add` in evaluation order, so it holds no state the archive lacks.
+archive on resume by replaying `add` in evaluation order, so it holds no state the archive lacks but the
+strategy's own (`state`). Parent and inspiration choice and migration are the strategy's
+(`evolve.search.strategy`); the population forwards them so that the loop holds one object.
 """
 
 from __future__ import annotations
@@ -10,13 +12,11 @@ import bisect
 import heapq
 import math
 import random
-from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-#: the ways evolution chooses a parent: the seed, the island's best, a MAP-Elites cell's elite, by rank
-ARMS = ("restart", "elite", "explore", "rank")
+from evolve.search.strategy import SearchStrategy, make_strategy
 
 
 @dataclass
@@ -106,6 +106,8 @@ class SearchSettings:
     migration_rate: float = 0.1
     restart: float = 0.3
     arm_bandit: bool = False
+    #: settings of a strategy that SearchConfig does not name (search.params)
+    params: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, search: Any) -> SearchSettings:
@@ -115,14 +117,16 @@ class SearchSettings:
                    child_bonus=search.child_bonus, num_inspirations=search.num_inspirations,
                    feature_dims=tuple(search.feature_dims), feature_bins=search.feature_bins,
                    migration_interval=search.migration_interval, migration_rate=search.migration_rate,
-                   restart=float(search.restart), arm_bandit=bool(search.get("arm_bandit", False)))
+                   restart=float(search.restart), arm_bandit=bool(search.get("arm_bandit", False)),
+                   params=dict(search.get("params") or {}))
 
 
 class Population:
     """Islands of valid programs with MAP-Elites cells; all randomness comes from the rng passed in."""
 
-    def __init__(self, settings: SearchSettings) -> None:
+    def __init__(self, settings: SearchSettings, strategy: SearchStrategy | None = None) -> None:
         self.s = settings
+        self.strategy = strategy if strategy is not None else make_strategy(settings)
         self.islands = [Island() for _ in range(settings.islands)]
         self.seed_id: int | None = None
         self.latest_id: int | None = None
@@ -130,9 +134,6 @@ class Population:
         self.ranges: dict[str, tuple[float, float]] = {}
         self.ranges_version = 0
         self.added = 0
-        #: arm -> [children, children that set a new overall best] (the bandit's evidence)
-        self.arm_stats: dict[str, list[int]] = {a: [0, 0] for a in ARMS}
-        self._arms_of: dict[int, deque[str]] = {}  # parent id -> arms that chose it, children pending
 
     # -- insertion ---------------------------------------------------------------------------------
     def add(self, pid: int, score: float, features: dict[str, float], island: int, generation: int,
@@ -160,7 +161,7 @@ class Population:
             for isl in self.islands:
                 if parent_id in isl.members:
                     isl.members[parent_id].children += 1
-        self._credit(parent_id, self.best is None or score > self.best.score)
+        self.strategy.observe(self, parent_id, score, self.best is None or score > self.best.score)
         self.latest_id = pid
         self.added += 1
         for isl_idx in targets:
@@ -184,33 +185,7 @@ class Population:
         for isl in self.islands:
             if parent_id in isl.members:
                 isl.members[parent_id].children += 1
-        self._credit(parent_id, False)
-
-    def _credit(self, parent_id: int | None, won: bool) -> None:
-        """Count a child of `parent_id` for the arm that chose that parent (the oldest one pending)."""
-        arms = self._arms_of.get(parent_id) if parent_id is not None else None
-        if not arms:
-            return
-        arm = arms.popleft()
-        if not arms:
-            del self._arms_of[parent_id]  # type: ignore[arg-type]
-        self.arm_stats[arm][0] += 1
-        self.arm_stats[arm][1] += won
-
-    def arm_shares(self) -> list[float]:
-        """The share of children each arm (ARMS) gets: the configured shares, or with search.arm_bandit
-        each share scaled by its arm's rate of new bests (Laplace-smoothed) and renormalised, with a floor
-        of a tenth of the configured share so that no arm is starved on early bad luck."""
-        base = [self.s.restart, self.s.elitism, self.s.exploration,
-                max(0.0, 1.0 - self.s.restart - self.s.elitism - self.s.exploration)]
-        if not self.s.arm_bandit:
-            return base
-        rates = [(self.arm_stats[a][1] + 1) / (self.arm_stats[a][0] + 2) for a in ARMS]
-        scaled = [b * r for b, r in zip(base, rates)]
-        total = sum(scaled) or 1.0
-        shares = [max(b / 10, x / total) for b, x in zip(base, scaled)]
-        total = sum(shares) or 1.0
-        return [x / total for x in shares]
+        self.strategy.observe(self, parent_id, None, False)
 
     def _trim(self, isl: Island) -> None:
         """Evict the worst programs (lowest score, then newest) that are neither a cell's elite nor the seed.
@@ -293,37 +268,19 @@ class Population:
         return len({pid for isl in self.islands for pid in isl.members})
 
     def select_parent(self, rng: random.Random, island: int) -> Member | None:
-        """A parent from `island` by the configured strategy (random/sequential are the baselines)."""
-        isl = self.islands[island % len(self.islands)]
-        if not isl.members:
-            return None
-        first = next(iter(isl.members.values()))
-        if self.s.strategy == "random":
-            return isl.members.get(self.seed_id, first) if self.seed_id is not None else first
-        if self.s.strategy == "sequential":
-            return self.member(self.latest_id) or first
-        members = isl.ranked_members()
-        restart, elitism, exploration, _ = self.arm_shares()
-        r = rng.random()
-        chosen: Member | None = None
-        arm = "rank"
-        if r < restart and self.seed_id is not None:
-            chosen, arm = isl.members.get(self.seed_id) or self.member(self.seed_id), "restart"
-        r -= restart
-        if chosen is None and 0 <= r < elitism:
-            chosen, arm = members[0], "elite"
-        elif chosen is None and 0 <= r < elitism + exploration:
-            elites = sorted(self.cell_elites(isl).values())
-            chosen, arm = isl.members[rng.choice(elites)], "explore"
-        if chosen is None:
-            arm = "rank"
-            chosen = members[pick_index(self.s, [m.score for m in members], [m.children for m in members], rng)]
-        self._arms_of.setdefault(chosen.id, deque()).append(arm)
-        return chosen
+        """A parent from `island`, as the strategy chooses."""
+        return self.strategy.select_parent(self, rng, island)
 
     def inspirations(self, rng: random.Random, island: int, exclude: int) -> list[Member]:
-        """Top programs of the island plus elites of other cells (diverse), never the parent."""
-        k = self.s.num_inspirations
+        """Programs shown beside the parent `exclude`, as the strategy chooses."""
+        return self.strategy.inspirations(self, rng, island, exclude)
+
+    def migrate(self, rng: random.Random) -> list[tuple[int, int, int]]:
+        """Migration between islands, as the strategy chooses; returns the moves (id, from, to)."""
+        return self.strategy.migrate(self, rng)
+
+    def top_and_cell_elites(self, rng: random.Random, island: int, exclude: int, k: int) -> list[Member]:
+        """Up to `k` members of `island` but `exclude`: its best half, then elites of other cells (diverse)."""
         if k <= 0:
             return []
         isl = self.islands[island % len(self.islands)]
@@ -334,15 +291,15 @@ class Population:
             chosen.append(isl.members[pid])
         return chosen
 
-    def migrate(self, rng: random.Random) -> list[tuple[int, int, int]]:
-        """Copy the top migration_rate of each island to the next (ring); returns (id, from, to)."""
+    def ring_migration(self, rate: float) -> list[tuple[int, int, int]]:
+        """Copy the top `rate` of each island to the next (a ring); returns the moves (id, from, to)."""
         n = len(self.islands)
         if n < 2:
             return []
         moves = []
         for i, isl in enumerate(self.islands):
             ranked = sorted(isl.members.values(), key=lambda m: (-m.score, m.id))
-            count = max(1, round(len(ranked) * self.s.migration_rate)) if ranked else 0
+            count = max(1, round(len(ranked) * rate)) if ranked else 0
             for m in ranked[:count]:
                 dest = (i + 1) % n
                 if m.id not in self.islands[dest].members:
@@ -355,12 +312,11 @@ class Population:
         return moves
 
     def state(self) -> dict[str, Any]:
-        return {"arm_stats": {a: list(v) for a, v in self.arm_stats.items()}}
+        return {"strategy": self.strategy.state()}
 
     def load_state(self, state: dict[str, Any]) -> None:
-        for arm, (tries, wins) in dict(state.get("arm_stats", {})).items():
-            if arm in self.arm_stats:
-                self.arm_stats[arm] = [int(tries), int(wins)]
+        # runs saved before strategies had state of their own kept the evolution arms' counts here
+        self.strategy.load_state(dict(state.get("strategy", state)))
 
 
 def _top(ranked: list[Member], n: int, exclude: int) -> list[Member]:

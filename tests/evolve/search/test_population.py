@@ -130,7 +130,7 @@ def _grow(pop: Population, rng: random.Random, rounds: int, winning_arm: str) ->
     for _ in range(rounds):
         parent = pop.select_parent(rng, 0)
         assert parent is not None
-        arm = pop._arms_of[parent.id][-1]
+        arm = pop.strategy._arms_of[parent.id][-1]  # type: ignore[attr-defined]
         if arm == winning_arm:
             best += 1.0
             pop.add(next_id, best, {"code_length": 1.0, "ast_nodes": 1.0}, 0, 1, parent.id)
@@ -140,23 +140,23 @@ def _grow(pop: Population, rng: random.Random, rounds: int, winning_arm: str) ->
 
 
 def test_arm_bandit_shifts_children_to_the_arm_that_finds_new_bests() -> None:
-    from evolve.search.population import ARMS
+    from evolve.search.evolution import ARMS
 
     fixed, bandit = _pop(islands=1), _pop(islands=1, arm_bandit=True)
     for pop in (fixed, bandit):
         pop.add(1, 1.0, {"code_length": 1.0, "ast_nodes": 1.0}, 0, 0, None, seed=True)
         _grow(pop, random.Random(0), 300, "restart")
-    base = fixed.arm_shares()
-    shares = dict(zip(ARMS, bandit.arm_shares()))
+    base = fixed.strategy.arm_shares()  # type: ignore[attr-defined]
+    shares = dict(zip(ARMS, bandit.strategy.arm_shares()))  # type: ignore[attr-defined]
     assert shares["restart"] > 2 * base[0] and min(shares.values()) > 0  # no arm starves
-    assert bandit.arm_stats["restart"][1] == bandit.arm_stats["restart"][0] > 0
+    assert bandit.strategy.arm_stats["restart"][1] == bandit.strategy.arm_stats["restart"][0] > 0  # type: ignore[attr-defined]
     again = _pop(islands=1, arm_bandit=True)
     again.load_state(bandit.state())
-    assert again.arm_shares() == bandit.arm_shares()
+    assert again.strategy.arm_shares() == bandit.strategy.arm_shares()  # type: ignore[attr-defined]
 
 
 def test_without_the_bandit_the_arms_keep_their_configured_shares() -> None:
     pop = _pop(islands=1, restart=0.3, elitism=0.3, exploration=0.2)
     pop.add(1, 1.0, {"code_length": 1.0, "ast_nodes": 1.0}, 0, 0, None, seed=True)
     _grow(pop, random.Random(1), 100, "elite")
-    assert pop.arm_shares() == [0.3, 0.3, 0.2, pytest.approx(0.2)]
+    assert pop.strategy.arm_shares() == [0.3, 0.3, 0.2, pytest.approx(0.2)]  # type: ignore[attr-defined]
