@@ -91,7 +91,7 @@ def test_thompson_sends_children_to_the_parent_whose_children_improve_on_it() ->
 
 @pytest.mark.slow
 def test_a_resumed_thompson_run_rebuilds_its_counts_from_the_archive(tmp_path: Path) -> None:
-    from evolve.llm.factory import make_mutator
+    from evolve.mutators.registry import make_mutator
     from tests.evolve.test_loop import make_evolution
 
     def evolution(iterations: int) -> Any:
