@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from evaluators.sandbox import Limits, Sandbox
@@ -118,3 +120,14 @@ def test_cheaters_are_invalid_through_the_real_sandbox(problem) -> None:  # type
     assert outcomes["seed"].status == "ok"
     for name in ("peek", "mutate", "wrong"):
         assert outcomes[name].status in ("invalid", "forbidden"), (name, outcomes[name])
+
+
+REPLAYING_PEEKER = (Path(__file__).with_name("replaying_peeker.py")).read_text(encoding="utf-8")
+
+
+def test_a_policy_that_peeks_and_replays_its_decisions_in_the_twin_gains_nothing(problem) -> None:  # type: ignore[no-untyped-def]
+    with Sandbox() as sandbox:
+        seed = evaluate(problem, sandbox, problem.initial_program, ["quick", "train"], Limits())
+        cheat = evaluate(problem, sandbox, REPLAYING_PEEKER, ["quick", "train"], Limits())
+    assert seed.status == "ok" and seed.score is not None
+    assert cheat.status != "ok" or cheat.score <= seed.score + 1e-9, (cheat.score, seed.score)
