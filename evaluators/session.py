@@ -1,0 +1,107 @@
+"""Interactive episodes: the trusted simulator steps in the parent, the candidate only answers observations.
+
+A job with `Job.interactive` set runs each instance as an episode. The parent opens a `Session` for the
+instance (trusted code: a simulator and its state), sends the candidate's process the session's first
+observation, and then, one round trip per step, receives the entry function's decision, hands it to
+`Session.step`, and sends the next observation back, until the session says the episode is over. The
+instance's output is then `Session.result()`, made in the parent. So the candidate's process only ever
+holds the past and the present of an episode: whatever it remembers between calls (module globals, the
+driver's state), it cannot have read what has not happened yet, nor changed the simulator's state.
+
+Each step is bounded on both sides: `StepLimits.step_wall_s` of the parent's clock per call (the episode
+and the split keep `Limits.instance_wall_s` and `split_wall_s`), `max_steps` per episode, and
+`reply_bytes` per decision (the child refuses to encode more, the parent refuses a larger frame).
+Knows nothing about any particular problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+class InvalidDecision(Exception):
+    """Raised by `Session.step` for a decision that breaks the problem's rules (the run is `invalid`)."""
+
+
+class Session(Protocol):
+    """The parent side of one episode (trusted code)."""
+
+    def begin(self) -> tuple[Any, ...]:
+        """The first observation: the positional arguments of the first call of the entry function."""
+
+    def step(self, decision: Any) -> tuple[Any, ...] | None:
+        """Apply the decoded `decision` (raise InvalidDecision to refuse it); the next observation, or
+        None when the episode is over."""
+
+    def result(self) -> Any:
+        """The episode's output (the instance's `InstanceRun.output`), once `step` returned None."""
+
+
+@dataclass(frozen=True)
+class StepLimits:
+    """Bounds of one interactive episode, on top of the job's `Limits`."""
+
+    step_wall_s: float = 1.0        # parent's clock from sending an observation to receiving the decision
+    max_steps: int = 100_000        # decisions in one episode
+    reply_bytes: int = 1 << 16      # encoded size of one decision
+
+    def __post_init__(self) -> None:
+        if not 0 < self.step_wall_s < float("inf"):
+            raise ValueError(f"StepLimits.step_wall_s must be a positive, finite number of seconds, not "
+                             f"{self.step_wall_s}")
+        if self.max_steps < 1 or self.reply_bytes < 64:
+            raise ValueError("StepLimits.max_steps must be ≥ 1 and reply_bytes ≥ 64")
+
+
+@dataclass(frozen=True)
+class Interactive:
+    """Makes a sandbox job interactive: `open(i)` is a fresh session for instance i of the job."""
+
+    open: Callable[[int], Session]
+    limits: StepLimits = field(default_factory=StepLimits)
+
+
+class Episodes:
+    """The parent's bookkeeping of one stage's episodes: the open session, its instance and step count."""
+
+    def __init__(self, interactive: Interactive) -> None:
+        self.interactive = interactive
+        self.limits = interactive.limits
+        self.session: Session | None = None
+        self.index = -1
+        self.steps = 0
+
+    def begin(self, i: int) -> tuple[Any, ...]:
+        """Open instance i's session; its first observation."""
+        self.session, self.index, self.steps = self.interactive.open(i), i, 0
+        return _observation(self.session.begin(), i, 0)
+
+    def answer(self, event: dict[str, Any]) -> tuple[str, Any]:
+        """The parent's answer to a `step` event: ("observation", args), ("over", output) or
+        ("invalid", reason)."""
+        i = event.get("i")
+        if self.session is None or i != self.index or isinstance(i, bool):
+            return "invalid", "protocol error: a decision for an episode that is not open"
+        self.steps += 1
+        if self.steps > self.limits.max_steps:
+            return "invalid", f"the episode ran past its limit of {self.limits.max_steps} steps"
+        try:
+            nxt = self.session.step(event.get("output"))
+        except InvalidDecision as exc:
+            return "invalid", f"step {self.steps - 1}: {str(exc)[:1000]}"
+        except Exception as exc:  # the trusted simulator failed on this decision: the decision's fault
+            return "invalid", (f"step {self.steps - 1}: the simulator could not apply the decision "
+                               f"({type(exc).__name__}: {str(exc)[:300]})")
+        if nxt is None:
+            session, self.session = self.session, None
+            return "over", session.result()
+        return "observation", _observation(nxt, self.index, self.steps)
+
+
+def _observation(args: Any, i: int, step: int) -> tuple[Any, ...]:
+    if not isinstance(args, tuple):
+        raise TypeError(f"a session's observation must be a tuple of arguments, got {type(args).__name__} "
+                        f"(instance {i}, step {step})")
+    return args
