@@ -653,8 +653,10 @@ def _send_next(results: socket.socket, piece: bytes | int | None) -> None:
         pass  # it died: what follows finds no results and reads the exit status
 
 
-def _send_frame(results: socket.socket, frame: bytes) -> None:
+def _send_frame(results: socket.socket, frame: bytes, poller: session.Poller | None = None) -> None:
     """b"N" with one encoded frame (a session's observation): in the message, or a sealed memfd."""
+    if len(frame) <= INLINE_BYTES and poller is not None and poller.send(b"N" + frame):
+        return
     if len(frame) <= INLINE_BYTES:
         _send_next(results, frame)
         return
@@ -761,6 +763,7 @@ def _collect(sock: socket.socket, pid: int, n_instances: int, lim: Limits, start
     split_deadline = start + lim.split_wall_s
     instance_deadline = start + lim.instance_wall_s + 2.0  # loading the module counts toward the first
     step_deadline = float("inf")  # while the child holds an observation: when its decision is due
+    poller = session.Poller(sock, RECV_BYTES) if episodes is not None else None
     if episodes is not None:
         frame_cap = episodes.limits.reply_bytes + STEP_FRAME_SLACK
         cap = frame_cap * 4  # one message at a time: the child waits for the answer to each decision
@@ -782,13 +785,17 @@ def _collect(sock: socket.socket, pid: int, n_instances: int, lim: Limits, start
             budget = lim.split_wall_s if which == "split" else lim.instance_wall_s
             out.timed_out = f"exceeded the {budget:g} s wall-clock limit per {which}"
             break
-        ready, _, _ = select.select([sock], [], [], deadline - now)
-        if not ready:
-            continue
-        try:
-            data, ancillary, flags, _addr = sock.recvmsg(RECV_BYTES, socket.CMSG_SPACE(16))
-        except (BlockingIOError, InterruptedError):
-            continue
+        polled = poller.poll(session.SPIN_S) if poller is not None and step_deadline < float("inf") else None
+        if polled is not None:  # a decision that came quickly (no kernel stamp: steps are not timed)
+            (data, flags), ancillary = polled, []
+        else:
+            ready, _, _ = select.select([sock], [], [], deadline - now)
+            if not ready:
+                continue
+            try:
+                data, ancillary, flags, _addr = sock.recvmsg(RECV_BYTES, socket.CMSG_SPACE(16))
+            except (BlockingIOError, InterruptedError):
+                continue
         if not data:
             if _arrival(ancillary) is not None:  # a message of no bytes (end of file carries no stamp)
                 out.wire_error = "protocol error: the child sent an empty message"
@@ -851,7 +858,7 @@ def _collect(sock: socket.socket, pid: int, n_instances: int, lim: Limits, start
                 verdict, value = episodes.answer(event)
                 step_deadline = float("inf")
                 if verdict == "observation":
-                    _send_frame(sock, wire.encode(list(value)))
+                    _send_frame(sock, wire.encode(list(value)), poller)
                     step_deadline = time.monotonic() + episodes.limits.step_wall_s
                     continue
                 if verdict == "invalid":

@@ -105,3 +105,53 @@ def _observation(args: Any, i: int, step: int) -> tuple[Any, ...]:
         raise TypeError(f"a session's observation must be a tuple of arguments, got {type(args).__name__} "
                         f"(instance {i}, step {step})")
     return args
+
+
+# --- the round trip of a step, without handing the run's other threads the GIL ---------------------
+# A step is one message each way. Each blocking socket call releases the GIL, and getting it back waits
+# up to the switch interval (5 ms) while another thread of the run (a worker, the loop) runs Python:
+# three such calls per step cost 100 steps/s where a lone thread does thousands. So the parent sends an
+# observation and, for a short while, polls for the decision with libc calls made through ctypes.PyDLL,
+# which keep the GIL (non-blocking, so they never hold it long); only a decision that takes longer is
+# waited for with select, which releases it.
+import ctypes  # noqa: E402
+import socket  # noqa: E402
+import time  # noqa: E402
+
+#: how long the parent polls for a decision before it sleeps in select
+SPIN_S = 0.0002
+_MSG_DONTWAIT = int(socket.MSG_DONTWAIT)
+_MSG_TRUNC = int(socket.MSG_TRUNC)
+try:
+    _libc = ctypes.PyDLL(None, use_errno=True)
+    _recv, _send = _libc.recv, _libc.send
+    for _fn in (_recv, _send):
+        _fn.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+        _fn.restype = ctypes.c_ssize_t
+except (OSError, AttributeError):  # no C library to call: the plain socket calls do
+    _recv = _send = None
+
+
+class Poller:
+    """Sends and polls one socket's messages while holding the GIL (see above)."""
+
+    def __init__(self, sock: socket.socket, size: int) -> None:
+        self.fd, self.size = sock.fileno(), size
+        self.buf = ctypes.create_string_buffer(size) if _recv is not None else None
+
+    def send(self, data: bytes) -> bool:
+        """Send one message now; False when it could not go without waiting (use the socket then)."""
+        return _send is not None and _send(self.fd, data, len(data), _MSG_DONTWAIT) == len(data)
+
+    def poll(self, seconds: float) -> tuple[bytes, int] | None:
+        """The next message and its flags (MSG_TRUNC when it was longer than `size`), polling for up to
+        `seconds`; None when none came (b"" at the end of the stream)."""
+        if self.buf is None:
+            return None
+        end = time.perf_counter() + seconds
+        while True:
+            n = _recv(self.fd, self.buf, self.size, _MSG_DONTWAIT | _MSG_TRUNC)
+            if n >= 0:
+                return self.buf.raw[:min(n, self.size)], (_MSG_TRUNC if n > self.size else 0)
+            if time.perf_counter() >= end:
+                return None
