@@ -111,15 +111,15 @@ def _observation(args: Any, i: int, step: int) -> tuple[Any, ...]:
 # A step is one message each way. Each blocking socket call releases the GIL, and getting it back waits
 # up to the switch interval (5 ms) while another thread of the run (a worker, the loop) runs Python:
 # three such calls per step cost 100 steps/s where a lone thread does thousands. So the parent sends an
-# observation and, for a short while, polls for the decision with libc calls made through ctypes.PyDLL,
-# which keep the GIL (non-blocking, so they never hold it long); only a decision that takes longer is
-# waited for with select, which releases it.
+# observation, and first looks for the decision, with non-blocking libc calls made through ctypes.PyDLL,
+# which keep the GIL; only a decision not there yet is waited for with select, which releases it.
 import ctypes  # noqa: E402
 import socket  # noqa: E402
 import time  # noqa: E402
 
-#: how long the parent polls for a decision before it sleeps in select
-SPIN_S = 0.0002
+#: how long the parent polls for a decision before it sleeps in select (0: one look). Polling longer
+#: lost with two workers on two cores (bench/sessions.py: 650-775 steps/s at 0.2 ms, 1480-1790 at 0)
+SPIN_S = 0.0
 _MSG_DONTWAIT = int(socket.MSG_DONTWAIT)
 _MSG_TRUNC = int(socket.MSG_TRUNC)
 try:
