@@ -1,10 +1,11 @@
-"""A hostile cant_be_late policy: peeks at the trace's future and replays its decisions in the twin.
+"""A hostile cant_be_late policy: peeks at the trace's future and replays its decisions in a later episode.
 
 At tick 0 of an episode it finds the simulator's episode in the caller's frames, plays each policy of a
 small family on a copy of it to the end, and keeps the one that costs least in hindsight. It records its
 decisions in module globals, which outlive an episode, and in the next episode replays them for as long
-as that trace equals the recorded one: a twin trace with the same past then sees the same decisions up to
-where the futures part, whatever the future told it. Without an episode to find it plays the seed's rule.
+as that trace equals the recorded one: a trace with the same past (a "twin", against which a check of
+decisions would compare) then gets the same decisions up to where the futures part, whatever the future
+told it. Without an episode to find it plays the seed's rule.
 """
 
 import math
