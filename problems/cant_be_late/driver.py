@@ -155,12 +155,11 @@ class Play:
         if ep.regions > 1 and isinstance(pick, (tuple, list)) and len(pick) == 2:
             pick, region = pick
             if isinstance(region, bool) or not isinstance(region, int) or not 0 <= region < ep.regions:
-                raise ValueError(f"tick {ep.tick}: region {region!r:.40} is not an index in 0..{ep.regions - 1}")
+                raise ValueError(f"region {region!r:.40} is not an index in 0..{ep.regions - 1}")
         code = CODES.get(pick) if isinstance(pick, str) else None
         if code is None:
             allowed = "'spot', 'on_demand' or 'none'" + (" (or a (decision, region) pair)" if ep.regions > 1 else "")
-            raise ValueError(f"tick {ep.tick}: the policy returned {type(pick).__name__} {pick!r:.40}; "
-                             f"return {allowed}")
+            raise ValueError(f"the policy returned {type(pick).__name__} {pick!r:.40}; return {allowed}")
         self.decisions.append(CODE_CHARS[region * 3 + code])
         ep.step(code, region)
         if ep.finished:
@@ -207,7 +206,7 @@ def run_episode(policy: Any, trace: Any, gap: float, duration: float, deadline: 
         while obs is not None:
             obs = play.step(drive(policy, *obs))
     except (ValueError, TraceEnded) as exc:
-        return play.result(), str(exc)
+        return play.result(), f"tick {play.ep.tick}: {exc}"
     return play.result(), None
 
 

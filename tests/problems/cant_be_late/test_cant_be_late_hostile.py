@@ -104,7 +104,7 @@ def test_a_policy_that_mutates_what_it_reaches_gains_nothing(problem, sandbox, s
 def test_a_decision_of_the_wrong_type_is_invalid_naming_the_tick(problem, sandbox) -> None:  # type: ignore[no-untyped-def]
     out = evaluate(problem, sandbox, WRONG_TYPE, ["quick"], Limits())
     assert out.status == "invalid"
-    assert "step 3: tick 3: the policy returned int 1; return 'spot', 'on_demand' or 'none'" in (out.error or "")
+    assert "step 3: the policy returned int 1; return 'spot', 'on_demand' or 'none'" in (out.error or "")
 
 
 def test_a_policy_that_hangs_on_one_tick_times_out_naming_the_step(problem, sandbox) -> None:  # type: ignore[no-untyped-def]
