@@ -58,6 +58,8 @@ JOB_FDS = 5
 INLINE_BYTES = 1 << 15
 #: the parent's go for a stage without instances
 NOTHING = object()
+#: the parent's word that the episode is over (interactive jobs, evaluators/session.py)
+EPISODE_END = object()
 #: exit code when the job came without a host folder and the empty root could not be built (sandbox.py)
 NEEDS_WORKDIR = 76
 MESSAGE_BYTES = 1 << 16
@@ -261,11 +263,14 @@ def _channel(fd: int) -> tuple[Any, Any, Any]:
             write(fd, frame)
 
     def receive() -> Any:
-        """The next message of the parent: an instance's inputs (in the message, or in a memfd it
-        carries), NOTHING (a go for a stage without instances), or None (stop)."""
+        """The next message of the parent: an instance's inputs or an episode's next observation (in the
+        message, or in a memfd it carries), NOTHING (a go for a stage without instances), EPISODE_END, or
+        None (stop)."""
         msg, ancillary, _flags, _addr = recvmsg(INLINE_BYTES + 16, space)
         fds = [int.from_bytes(data[:4], sys.byteorder) for level, kind, data in ancillary
                if level == sol_socket and kind == scm_rights]
+        if msg == b"E" and not fds:
+            return EPISODE_END
         if msg[:1] != b"N" or len(fds) > 1:
             for extra in fds:
                 close(extra)
@@ -355,6 +360,7 @@ def _run_candidate(job: dict[str, Any], first: Any, send: Any, receive: Any, flu
     repeats, warmup = max(1, int(job.get("repeats", 1))), max(0, int(job.get("warmup", 0)))
     counts = [int(n) for n in job["counts"]]
     timed = repeats > 1 or warmup > 0
+    reply_bytes = int(job.get("interactive") or 0)  # > 0: every instance is an episode played by the parent
     for stage, count in enumerate(counts):
         if stage:
             send({"event": "stage_end", "stage": stage - 1})
@@ -366,8 +372,12 @@ def _run_candidate(job: dict[str, Any], first: Any, send: Any, receive: Any, flu
             first = None
             if args is None or args is NOTHING:  # the parent stopped the run
                 return
-            if not _run_instance(i, args, call, warm, send, failure, encode_tree, shared, pristine, clock,
-                                 repeats, warmup, max_out, timed):
+            if reply_bytes:
+                if not _run_episode(i, args, call, send, receive, failure, encode_tree, shared, pristine,
+                                    reply_bytes):
+                    return
+            elif not _run_instance(i, args, call, warm, send, failure, encode_tree, shared, pristine, clock,
+                                   repeats, warmup, max_out, timed):
                 return
             del args
     flush()  # the captured output is complete when the parent reads "done" (it may not wait for the exit)
@@ -416,6 +426,36 @@ def _run_instance(i: int, args: Any, call: Any, warm_call: Any, send: Any, failu
     send({"event": "result", "i": i, "status": "ok", "output": tree,
           "times_ms": [t / 1e6 for t in raw], "warmup_ms": warm}, buffers)
     return True
+
+
+def _run_episode(i: int, args: Any, call: Any, send: Any, receive: Any, failure: Any, encode_tree: Any,
+                 shared: dict[str, Any], pristine: dict[str, Any], reply_bytes: int) -> bool:
+    """Answer the observations of one episode, one `step` frame per call, until the parent ends it;
+    False once the candidate fails or the parent stops the run.
+
+    The parent plays the episode: it holds the simulator and its future, and sends each observation only
+    after it has the decision on the previous one, so this process only ever holds the past and present.
+    """
+    while True:
+        try:
+            out = call(*args)
+            _restore(shared, pristine)
+            try:
+                tree, buffers = encode_tree(out, reply_bytes)
+            except wire.WireError as exc:
+                send({"event": "result", "i": i, "status": "invalid",
+                      "error": f"the decision cannot be sent: {exc} (at most {reply_bytes} bytes per decision)"})
+                return False
+        except BaseException as exc:
+            send(failure({"event": "result", "i": i}, exc))
+            return False
+        send({"event": "step", "i": i, "output": tree}, buffers)
+        del out, tree, buffers
+        args = receive()
+        if args is EPISODE_END:
+            return True
+        if args is None or args is NOTHING:
+            return False
 
 
 #: modules of the harness, and those that start processes without an audit event, that a candidate

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evaluators import cgroup, syscalls, wire
+from evaluators import cgroup, session, syscalls, wire
 from evaluators.status import VERDICTS, Status
 
 log = logging.getLogger(__name__)
@@ -119,6 +119,9 @@ class Job:
     limits: Limits = field(default_factory=Limits)
     #: names the inputs so a zygote receives them once; derived from their bytes when not given
     key: str | None = None
+    #: run each instance as an episode whose observations come from a session in the parent
+    #: (evaluators/session.py); `inputs` then only count the instances and never reach the child
+    interactive: session.Interactive | None = None
 
     @property
     def inputs_key(self) -> str:
@@ -370,6 +373,9 @@ class Sandbox:
         if any((j.code, j.entry, j.driver, j.repeats, j.warmup) != (first.code, first.entry, first.driver,
                                                                     first.repeats, first.warmup) for j in jobs):
             raise ValueError("the stages of one sandbox run must run the same program the same way")
+        if any(j.interactive is not None for j in jobs) and (
+                first.repeats > 1 or first.warmup > 0 or any(j.interactive is None for j in jobs)):
+            raise ValueError("interactive stages are not timed, and every stage of the run must be interactive")
         with self._lock:
             for attempt in range(2):
                 try:
@@ -465,11 +471,16 @@ class Sandbox:
             "root_dir": str(self._root_dir),
             "limits": limits, "uid": uid, "gid": uid, "counts": [len(j.inputs) for j in jobs],
             "isolation": _fields(self.isolation),
+            "interactive": job.interactive.limits.reply_bytes if job.interactive is not None else 0,
         }
 
-    def _feed(self, results: socket.socket, job: Job, i: int) -> None:
-        """Hand the child instance i's inputs (only once it has reported every earlier instance)."""
-        _send_next(results, self._inputs_piece(job, i))
+    def _feed(self, results: socket.socket, job: Job, episodes: session.Episodes | None, i: int) -> None:
+        """Hand the child instance i's inputs (only once it has reported every earlier instance); for an
+        episode, the first observation of its session."""
+        if episodes is None:
+            _send_next(results, self._inputs_piece(job, i))
+        else:
+            _send_frame(results, wire.encode(list(episodes.begin(i))))
 
     def _reap_exiting(self) -> None:
         """Collect the exit of the candidate that returned its results without being waited for."""
@@ -498,8 +509,12 @@ class Sandbox:
         done: list[SandboxResult] = []
         pid: int | None = None
         exiting = False  # the child's exit is left to the next job (wait_exit=False, every result in)
+        episodes = [session.Episodes(j.interactive) if j.interactive is not None else None for j in jobs]
         try:
-            if jobs[0].inputs:
+            if jobs[0].inputs and episodes[0] is not None:  # not cached: a session's observation
+                first_fd = _sealed_memfd("inputs", wire.encode(list(episodes[0].begin(0))))
+                fds.append(first_fd)
+            elif jobs[0].inputs:
                 first_fd = int(self._inputs_piece(jobs[0], 0, as_fd=True))
             else:  # a stage without instances: the child never reads it
                 first_fd = _sealed_memfd("inputs", wire.encode([]))
@@ -522,7 +537,7 @@ class Sandbox:
             isolation: dict[str, Any] | None = None  # reported once, at the start of the first stage
             for stage, job in enumerate(jobs):
                 collected = _collect(results, pid, len(job.inputs), job.limits, start,
-                                     functools.partial(self._feed, results, job))
+                                     functools.partial(self._feed, results, job, episodes[stage]), episodes[stage])
                 if stage == 0 and collected.events:  # the first frame comes before any candidate code
                     iso = collected.events[0].get("isolation")
                     self._rooted = isinstance(iso, dict) and str(iso.get("filesystem", "")).startswith(
@@ -540,7 +555,7 @@ class Sandbox:
                 done.append(res)
                 start = time.monotonic()
                 if jobs[stage + 1].inputs:  # the go: the next stage's first instance
-                    self._feed(results, jobs[stage + 1], 0)
+                    self._feed(results, jobs[stage + 1], episodes[stage + 1], 0)
                 else:
                     _send_next(results, None)
             # the stage the run ended in, with the process's exit, usage and captured output
@@ -601,6 +616,8 @@ ZYGOTE_START_S = 60.0
 GRACE_S = 2.0
 
 
+#: room for an event's envelope (and a failure's text) around a decision of `StepLimits.reply_bytes`
+STEP_FRAME_SLACK = 1 << 15
 #: inputs of at most this many bytes travel inside the message that hands them over (child.py's INLINE_BYTES)
 INLINE_BYTES = 1 << 15
 #: exit code of a candidate's process that could not build its empty root and was given no host folder
@@ -634,6 +651,28 @@ def _send_next(results: socket.socket, piece: bytes | int | None) -> None:
             socket.send_fds(results, [b"N"], [piece])
     except OSError:
         pass  # it died: what follows finds no results and reads the exit status
+
+
+def _send_frame(results: socket.socket, frame: bytes, poller: session.Poller | None = None) -> None:
+    """b"N" with one encoded frame (a session's observation): in the message, or a sealed memfd."""
+    if len(frame) <= INLINE_BYTES and poller is not None and poller.send(b"N" + frame):
+        return
+    if len(frame) <= INLINE_BYTES:
+        _send_next(results, frame)
+        return
+    fd = _sealed_memfd("inputs", frame)
+    try:
+        _send_next(results, fd)
+    finally:
+        os.close(fd)
+
+
+def _send_end(results: socket.socket) -> None:
+    """b"E": the last episode of the stage is over (the child goes on to its stage end)."""
+    try:
+        results.send(b"E")
+    except OSError:
+        pass
 
 
 def _remove(workdir: Path | None) -> None:
@@ -709,9 +748,11 @@ def _arrival(ancillary: list[tuple[int, int, bytes]]) -> float | None:
 
 
 def _collect(sock: socket.socket, pid: int, n_instances: int, lim: Limits, start: float,
-             feed: Callable[[int], None]) -> _Collected:
+             feed: Callable[[int], None], episodes: session.Episodes | None = None) -> _Collected:
     """Read result frames until `done`, EOF, a deadline, a refusal or a malformed frame; kill the child if
-    needed. `feed(i)` hands the child instance i's inputs once it has reported i results.
+    needed. `feed(i)` hands the child instance i's inputs once it has reported i results. With `episodes`,
+    each instance is an episode: every `step` frame is answered with the session's next observation, and
+    the instance's result is made here when the session ends it (evaluators/session.py).
 
     The result channel is a SOCK_SEQPACKET socket that timestamps each message as the kernel queues
     it, so an instance's parent-clock time does not depend on when this process gets to read it.
@@ -721,6 +762,11 @@ def _collect(sock: socket.socket, pid: int, n_instances: int, lim: Limits, start
     cap = lim.max_output_mb << 20
     split_deadline = start + lim.split_wall_s
     instance_deadline = start + lim.instance_wall_s + 2.0  # loading the module counts toward the first
+    step_deadline = float("inf")  # while the child holds an observation: when its decision is due
+    poller = session.Poller(sock, RECV_BYTES) if episodes is not None else None
+    if episodes is not None:
+        frame_cap = episodes.limits.reply_bytes + STEP_FRAME_SLACK
+        cap = frame_cap * 4  # one message at a time: the child waits for the answer to each decision
     consumed = received = 0  # stream offsets of buf[0] and of buf's end
     marks: deque[tuple[int, float]] = deque()  # (stream offset where a message starts, its arrival)
     begun_at = time.time()  # the kernel stamps are wall-clock (CLOCK_REALTIME) times
@@ -729,19 +775,28 @@ def _collect(sock: socket.socket, pid: int, n_instances: int, lim: Limits, start
     done = False
     while not done:
         now = time.monotonic()
-        deadline = min(split_deadline, instance_deadline)
+        deadline = min(split_deadline, instance_deadline, step_deadline)
         if now >= deadline:
+            if step_deadline <= min(split_deadline, instance_deadline) and episodes is not None:
+                out.timed_out = (f"step {episodes.steps}: exceeded the {episodes.limits.step_wall_s:g} s "
+                                 "wall-clock limit per step")
+                break
             which = "split" if split_deadline <= instance_deadline else "instance"
             budget = lim.split_wall_s if which == "split" else lim.instance_wall_s
             out.timed_out = f"exceeded the {budget:g} s wall-clock limit per {which}"
             break
-        ready, _, _ = select.select([sock], [], [], deadline - now)
-        if not ready:
-            continue
-        try:
-            data, ancillary, flags, _addr = sock.recvmsg(RECV_BYTES, socket.CMSG_SPACE(16))
-        except (BlockingIOError, InterruptedError):
-            continue
+        polled = poller.poll(session.SPIN_S) if poller is not None and step_deadline < float("inf") else None
+        if polled is not None:  # a decision that came quickly (no kernel stamp: steps are not timed)
+            ancillary: list[tuple[int, int, bytes]] = []
+            data, flags = polled
+        else:
+            ready, _, _ = select.select([sock], [], [], deadline - now)
+            if not ready:
+                continue
+            try:
+                data, ancillary, flags, _addr = sock.recvmsg(RECV_BYTES, socket.CMSG_SPACE(16))
+            except (BlockingIOError, InterruptedError):
+                continue
         if not data:
             if _arrival(ancillary) is not None:  # a message of no bytes (end of file carries no stamp)
                 out.wire_error = "protocol error: the child sent an empty message"
@@ -752,7 +807,11 @@ def _collect(sock: socket.socket, pid: int, n_instances: int, lim: Limits, start
         arrived = _arrival(ancillary)
         marks.append((received, arrived if arrived is not None else time.time()))
         received += len(data)
-        if received > cap:
+        if episodes is not None:  # bounded per frame, not per stage (the steps are counted)
+            if len(buf) + len(data) > cap:
+                out.wire_error = f"the child sent more than {cap} bytes without waiting for an answer"
+                break
+        elif received > cap:
             out.wire_error = f"the child sent more than {lim.max_output_mb} MB of results"
             break
         buf += data
@@ -760,6 +819,11 @@ def _collect(sock: socket.socket, pid: int, n_instances: int, lim: Limits, start
             hlen, plen = wire.HEADER.unpack_from(buf)
             if hlen + plen > cap:
                 out.wire_error = f"a result frame of {hlen + plen} bytes exceeds the cap"
+                done = True
+                break
+            if episodes is not None and hlen + plen > frame_cap:
+                out.wire_error = (f"step {episodes.steps}: a reply of {hlen + plen} bytes exceeds the limit of "
+                                  f"{episodes.limits.reply_bytes} bytes per decision")
                 done = True
                 break
             end = wire.HEADER.size + hlen + plen
@@ -780,8 +844,37 @@ def _collect(sock: socket.socket, pid: int, n_instances: int, lim: Limits, start
                 out.wire_error = "malformed result frame: not an event"
                 done = True
                 break
-            out.events.append(event)
             kind = event["event"]
+            if episodes is not None and kind in ("step", "result"):
+                if kind == "result" and event.get("status") == "ok":
+                    out.wire_error = "protocol error: the child reported the result of an episode the parent plays"
+                    done = True
+                    break
+                if kind == "result":  # the candidate failed on an observation: say on which step
+                    if isinstance(event.get("error"), str):
+                        event["error"] = f"step {episodes.steps}: {event['error']}"
+                    out.events.append(event)
+                    done = True
+                    continue
+                verdict, value = episodes.answer(event)
+                step_deadline = float("inf")
+                if verdict == "observation":
+                    _send_frame(sock, wire.encode(list(value)), poller)
+                    step_deadline = time.monotonic() + episodes.limits.step_wall_s
+                    continue
+                if verdict == "invalid":
+                    out.events.append({"event": "result", "i": episodes.index, "status": "invalid", "error": value})
+                    done = True
+                    continue
+                out.events.append({"event": "result", "i": episodes.index, "status": "ok", "output": value})
+                results += 1
+                instance_deadline = time.monotonic() + lim.instance_wall_s
+                _send_end(sock)  # then the next episode's first observation, as the next instance's inputs
+                if results < n_instances:
+                    feed(results)
+                    step_deadline = time.monotonic() + episodes.limits.step_wall_s
+                continue
+            out.events.append(event)
             if kind == "start":
                 begun_at = stamp  # without "begin" marks, an instance's clock starts where the last ended
             elif kind == "begin":

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, NotRequired, TypedDict
 
 from evaluators.sandbox import DEFAULT_PACKAGES, DEFAULT_PRELOAD, Job, Limits, Sandbox, SandboxResult
+from evaluators.session import Interactive
 from evolve.problem import Instance, InvalidOutput, Problem, finite
 
 #: the call timings a child reports may add up to at most the parent's own clock of the split, plus this
@@ -101,10 +102,16 @@ def _job(problem: Problem, code: str, split: str, limits: Limits) -> Job:
     cache: dict[tuple[str, Limits], Job] = problem.__dict__.setdefault("_evolve_jobs", {})
     template = cache.get((split, limits))
     if template is None:
+        instances = instances_of(problem, split)
+        interactive = None
+        if problem.interactive is not None:  # the parent plays each instance: its inputs never reach the child
+            interactive = Interactive(lambda i: problem.session(instances[i]), problem.interactive)
         template = cache[(split, limits)] = Job(
-            code="", entry=problem.sandbox_entry, inputs=tuple(tuple(i.args) for i in instances_of(problem, split)),
+            code="", entry=problem.sandbox_entry,
+            inputs=tuple(() if interactive else tuple(i.args) for i in instances),
             driver=problem.driver_source(), repeats=problem.harness.repeats, warmup=problem.harness.warmup,
-            limits=limits_for(problem, limits, split), key=f"{problem.name}:{_token(problem)}:{split}")
+            limits=limits_for(problem, limits, split), key=f"{problem.name}:{_token(problem)}:{split}",
+            interactive=interactive)
     return dataclasses.replace(template, code=problem.sandbox_program(code, split))
 
 

@@ -15,13 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evaluators.session import InvalidDecision, Session, StepLimits
+
 SPLITS = ("quick", "train", "holdout")
 #: the splits a program's results are shown on: `quick` is the cascade's cheap filter, not a result
 RESULT_SPLITS = ("train", "holdout")
 
 
-class InvalidOutput(Exception):
-    """Raised by `Problem.score` when a candidate's output breaks the problem's rules."""
+class InvalidOutput(InvalidDecision):
+    """Raised by `Problem.score` when a candidate's output breaks the problem's rules (and by an interactive
+    problem's `Session.step` for a decision that does)."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,11 @@ class Problem(abc.ABC):
     #: optima are known: a reference to compare with the literature, not a secret); None for a plugin that
     #: draws its hold-out instances from `holdout_seed` (docs/plugins.md, "A hold-out the candidate cannot know")
     public_holdout: str | None = None
+
+    #: set for a problem whose instances are episodes played in the parent (`session`): the bounds of one
+    #: step (call timeout, steps per episode, reply size); None: the entry function is called once per
+    #: instance on `Instance.args`
+    interactive: StepLimits | None = None
 
     # --- the hold-out's secret ----------------------------------------------------------------------
     def set_holdout_secret(self, secret: str | None) -> None:
@@ -178,6 +186,14 @@ class Problem(abc.ABC):
 
         It comes from the candidate's side of the boundary, so it is shown, never scored."""
         return ""
+
+    def session(self, instance: Instance) -> Session:
+        """For an `interactive` problem: a fresh parent-side session that plays `instance` with the candidate
+        (evaluators/session.py). It holds the trusted simulator; the candidate's process gets only each
+        observation (the driver's `drive(entry, *observation)` calls the entry function) and answers a
+        decision, which `step` validates (raise InvalidOutput) and applies. `Session.result()` is the
+        instance's output handed to `score`. `Instance.args` are then the session's inputs, never sent."""
+        raise NotImplementedError(f"{type(self).__name__} sets `interactive` but defines no `session`")
 
     def check_output(self, instance: Instance, output: Any) -> None:
         """Optional extra check of the driver's raw output before `score` (default: none)."""

@@ -1,9 +1,10 @@
-"""The spot/on-demand simulator of `cant_be_late`, run by the child driver and replayed by the parent.
+"""The spot/on-demand simulator of `cant_be_late`, played by the parent; its `drive` is the child's side.
 
-This file is executed inside the sandbox child (as the harness driver) and imported by the trusted parent,
-so it depends on numpy and the standard library only and holds no secrets. The child runs the candidate's
-policy through it and returns only the raw decisions; the parent replays those decisions through the same
-`Episode` on its own copy of the traces and recomputes the cost, so nothing the child claims is trusted.
+This file is imported by the trusted parent, which plays every episode (`Play`, a session of
+evaluators/session.py) on its own copy of the trace, and executed inside the sandbox child as the harness
+driver, where only `drive` runs: it turns each observation the parent sends into the `Observation` the
+policy reads and returns the policy's raw decision. So the trace's future is never in the candidate's
+process, and the scorer replays the decisions through the same `Episode` to price them.
 
 The rules are those of the ADRS leaderboard's simulator (sky_spot): time advances in ticks of
 `gap_seconds`; a trace holds 1 where spot is *unavailable*; a tick's progress is realised at the start of
@@ -131,53 +132,82 @@ class Episode:
             self.finished = True
 
 
+class Play:
+    """The parent's session of one episode (evaluators/session.py): the simulator steps here, on the trace
+    the candidate never holds; `step` raises ValueError (a decision that breaks a rule) or TraceEnded."""
+
+    def __init__(self, trace: Any, gap: float, duration: float, deadline: float, overhead: float) -> None:
+        self.ep = Episode(trace, gap, duration, deadline, overhead)
+        self.obs = Observation()
+        self.decisions: list[str] = []
+
+    def begin(self) -> tuple[dict[str, Any]]:
+        self.ep.observe()
+        return (self._fields(),)
+
+    def _fields(self) -> dict[str, Any]:
+        self.ep.fill(self.obs)
+        return {name: getattr(self.obs, name) for name in Observation.__slots__}
+
+    def step(self, pick: Any) -> tuple[dict[str, Any]] | None:
+        ep = self.ep
+        region = ep.region
+        if ep.regions > 1 and isinstance(pick, (tuple, list)) and len(pick) == 2:
+            pick, region = pick
+            if isinstance(region, bool) or not isinstance(region, int) or not 0 <= region < ep.regions:
+                raise ValueError(f"region {region!r:.40} is not an index in 0..{ep.regions - 1}")
+        code = CODES.get(pick) if isinstance(pick, str) else None
+        if code is None:
+            allowed = "'spot', 'on_demand' or 'none'" + (" (or a (decision, region) pair)" if ep.regions > 1 else "")
+            raise ValueError(f"the policy returned {type(pick).__name__} {pick!r:.40}; return {allowed}")
+        self.decisions.append(CODE_CHARS[region * 3 + code])
+        ep.step(code, region)
+        if ep.finished:
+            return None
+        ep.observe()
+        return (self._fields(),)
+
+    def result(self) -> str:
+        """One CODE_CHARS character per tick, which the scorer replays."""
+        return "".join(self.decisions)
+
+
+#: the candidate's per-episode `memory` (the driver runs in the candidate's process, one episode at a time)
+_EPISODE: dict[str, Any] = {}
+
+
+def drive(policy: Any, fields: Any) -> Any:
+    """The harness driver, called once per tick with the observation the parent sent: `policy(obs, memory)`.
+
+    A new episode starts at tick 0 with an empty `memory` and the random generators seeded, so that a
+    policy that draws random numbers decides the same way in every evaluation.
+    """
+    obs = Observation()
+    for name in Observation.__slots__:
+        setattr(obs, name, fields[name])
+    if obs.tick == 0:
+        _EPISODE["memory"] = {}
+        random.seed(0)
+        np.random.seed(0)
+    pick = policy(obs, _EPISODE.setdefault("memory", {}))
+    if isinstance(pick, tuple) and len(pick) == 2 and isinstance(pick[1], np.integer):
+        pick = (pick[0], int(pick[1]))  # a numpy index is an index
+    return pick
+
+
 def run_episode(policy: Any, trace: Any, gap: float, duration: float, deadline: float,
                 overhead: float) -> tuple[str, str | None]:
-    """Run `policy(obs, memory)` to the end of the job; return (one CODE_CHARS character per tick, error).
-
-    A decision is "spot", "on_demand" or "none", or with several regions also a (decision, region) pair.
-    """
-    random.seed(0)  # a policy that draws random numbers decides the same way on both twins of an instance
-    np.random.seed(0)
-    ep = Episode(trace, gap, duration, deadline, overhead)
-    obs, memory, decisions = Observation(), {}, []
+    """The episode in this process (tests, tools): `policy(obs, memory)` to the end of the job; returns
+    (one CODE_CHARS character per tick, error). The sandbox plays the same `Play` with the policy in the
+    child, one observation at a time."""
+    play = Play(trace, gap, duration, deadline, overhead)
     try:
-        while not ep.finished:
-            ep.observe()
-            ep.fill(obs)
-            pick = policy(obs, memory)
-            region = ep.region
-            if ep.regions > 1 and isinstance(pick, tuple) and len(pick) == 2:
-                pick, region = pick
-                if isinstance(region, bool) or not isinstance(region, (int, np.integer)) \
-                        or not 0 <= region < ep.regions:
-                    return "".join(decisions), (f"tick {ep.tick}: region {region!r:.40} is not an index in "
-                                                f"0..{ep.regions - 1}")
-                region = int(region)
-            code = CODES.get(pick) if isinstance(pick, str) else None
-            if code is None:
-                allowed = "'spot', 'on_demand' or 'none'" + (" (or a (decision, region) pair)" if ep.regions > 1
-                                                               else "")
-                return "".join(decisions), (f"tick {ep.tick}: the policy returned {type(pick).__name__} "
-                                            f"{pick!r:.40}; return {allowed}")
-            decisions.append(CODE_CHARS[region * 3 + code])
-            ep.step(code, region)
-    except TraceEnded as exc:
-        return "".join(decisions), str(exc)
-    return "".join(decisions), None
-
-
-def drive(policy: Any, trace: Any, twin: Any, gap: float, duration: float, deadline: float,
-          overhead: float) -> dict[str, Any]:
-    """The harness driver: the episode on the trace and on its twin (same past, another future)."""
-    out: dict[str, Any] = {"trace": "", "twin": "", "error": None}
-    for key, t in (("trace", trace), ("twin", twin)):
-        decisions, error = run_episode(policy, t, gap, duration, deadline, overhead)
-        out[key] = decisions
-        if error is not None:
-            out["error"] = f"{key}: {error}"
-            return out
-    return out
+        obs: Any = play.begin()
+        while obs is not None:
+            obs = play.step(drive(policy, *obs))
+    except (ValueError, TraceEnded) as exc:
+        return play.result(), f"tick {play.ep.tick}: {exc}"
+    return play.result(), None
 
 
 def replay(decisions: str, trace: Any, gap: float, duration: float, deadline: float,

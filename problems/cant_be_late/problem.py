@@ -1,10 +1,9 @@
-"""The `cant_be_late` problem: a spot/on-demand policy for a deadline job, replayed and priced in the parent.
+"""The `cant_be_late` problem: a spot/on-demand policy for a deadline job, played and priced in the parent.
 
-Every instance is one trace and one job configuration (deadline, restart overhead), and carries a *twin*
-trace with the same past up to a tick drawn by the parent and another future after it. The child runs the
-policy on both; the parent replays both decision strings through its own simulator on its own copies of
-the traces, prices them, and rejects the program if the decisions differ before that tick: a policy that
-only uses what has happened cannot tell the twins apart there.
+Every instance is one trace and one job configuration (deadline, restart overhead), played as an
+interactive episode (`Problem.interactive`): the parent steps the simulator on its own copy of the trace
+and sends the candidate's process one observation per tick, the past and the present only; the policy
+answers a decision, which the parent validates and applies. The decisions are then replayed and priced.
 """
 
 from __future__ import annotations
@@ -18,9 +17,10 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 
+from evaluators.session import StepLimits
 from evolve.problem import Harness, Instance, InvalidOutput, Problem, options_from_mapping
 from problems.cant_be_late import traces
-from problems.cant_be_late.driver import CODE_CHARS, ON_DEMAND_PRICE, SPOT_PRICE, replay
+from problems.cant_be_late.driver import CODE_CHARS, ON_DEMAND_PRICE, SPOT_PRICE, Play, TraceEnded, replay
 
 HERE = Path(__file__).resolve().parent
 CANDIDATE_IMPORTS = ("numpy", "math", "random", "heapq", "bisect", "itertools", "functools", "collections",
@@ -98,24 +98,38 @@ def holdout_seed(options: CantBeLateOptions) -> int:
 
 @dataclass(frozen=True)
 class Job:
-    """One episode's inputs, trusted: the trace, its twin, where they part, and the job configuration."""
+    """One episode's inputs, trusted: the trace and the job configuration."""
 
     env: str
     trace: np.ndarray
-    twin: np.ndarray
-    split: int
     gap: float
     duration_h: float
     deadline_h: float
     overhead_h: float
     source: str
-    #: the twin's cost counts too (generated data); on real traces the twin, a splice of two real traces,
-    #: only checks the policy, so that the costs are those of the leaderboard's own episodes
-    score_twin: bool = True
 
     def args(self) -> tuple[Any, ...]:
-        return (self.trace, self.twin, self.gap, self.duration_h * 3600.0, self.deadline_h * 3600.0,
-                self.overhead_h * 3600.0)
+        """The session's inputs (Instance.args): never sent to the candidate, who sees observations."""
+        return (self.trace, self.gap, self.duration_h * 3600.0, self.deadline_h * 3600.0, self.overhead_h * 3600.0)
+
+
+class Session:
+    """The parent's session of one episode (`Problem.session`): `Play`, its refusals as InvalidOutput."""
+
+    def __init__(self, job: Job) -> None:
+        self.play = Play(*job.args())
+
+    def begin(self) -> tuple[Any, ...]:
+        return self.play.begin()
+
+    def step(self, decision: Any) -> tuple[Any, ...] | None:
+        try:
+            return self.play.step(decision)
+        except (ValueError, TraceEnded) as exc:
+            raise InvalidOutput(str(exc)) from None
+
+    def result(self) -> str:
+        return self.play.result()
 
 
 class CantBeLate(Problem):
@@ -127,6 +141,8 @@ class CantBeLate(Problem):
     harness = Harness(driver="driver.py", timeout_s=20.0, split_timeout_s=240.0)
     summary_metrics = ("score", "avg_cost", "savings_vs_on_demand_pct", "late_pct")
     allowed_imports = CANDIDATE_IMPORTS
+    #: a tick's decision is a word: 2 s per call is generous, 4 KiB per reply more than enough
+    interactive = StepLimits(step_wall_s=2.0, max_steps=MAX_DECISIONS, reply_bytes=4096)
 
     def __init__(self, options: CantBeLateOptions | None = None) -> None:
         self.options = options or CantBeLateOptions()
@@ -135,9 +151,6 @@ class CantBeLate(Problem):
     # --- data ---------------------------------------------------------------------------------------
     def _ticks(self, gap: float) -> int:
         return math.ceil((max(self.options.deadlines_hours) + TRACE_SLACK_HOURS) * 3600.0 / gap)
-
-    def _split_tick(self, rng: np.random.Generator, gap: float, deadline_h: float) -> int:
-        return int(rng.integers(1, max(2, int(deadline_h * 3600.0 / gap))))
 
     def generated_jobs(self, split: str) -> list[Job]:
         o = self.options
@@ -152,27 +165,19 @@ class CantBeLate(Problem):
                 rng = np.random.default_rng([seed, traces.ENVS.index(env), r])
                 deadline, overhead = o.configs[(e + r) % len(o.configs)]
                 trace = traces.generate(env, ticks, o.gap_seconds, rng)
-                future = traces.generate(env, ticks, o.gap_seconds, rng)
-                split_at = self._split_tick(rng, o.gap_seconds, deadline)
-                jobs.append(Job(env, trace, traces.with_future(trace, future, split_at), split_at,
-                                o.gap_seconds, o.duration_hours, deadline, overhead, f"generated seed {seed}/{r}"))
+                jobs.append(Job(env, trace, o.gap_seconds, o.duration_hours, deadline, overhead,
+                                f"generated seed {seed}/{r}"))
         return jobs
 
     def real_jobs(self) -> list[Job]:
         """The leaderboard's evaluation on the user's trace files: every picked trace × every config."""
         o = self.options
         found = traces.load_dir(Path(o.traces).expanduser(), o.envs, max(o.deadlines_hours))
-        rng = np.random.default_rng([self.holdout_seed(holdout_seed(o)), 7])
         jobs = []
         for env in o.envs:
-            files = traces.evenly_spaced(found[env], o.real_per_env)
-            for i, f in enumerate(files):
-                other = files[(i + 1) % len(files)] if len(files) > 1 else f
+            for f in traces.evenly_spaced(found[env], o.real_per_env):
                 for deadline, overhead in o.configs:
-                    split_at = self._split_tick(rng, f.gap_seconds, deadline)
-                    twin = traces.with_future(f.data, np.roll(other.data, 1) if other is f else other.data, split_at)
-                    jobs.append(Job(env, f.data, twin, split_at, f.gap_seconds, o.duration_hours, deadline,
-                                    overhead, str(f.path), score_twin=False))
+                    jobs.append(Job(env, f.data, f.gap_seconds, o.duration_hours, deadline, overhead, str(f.path)))
         return jobs
 
     def instances(self, split: str) -> Sequence[Instance]:
@@ -182,9 +187,9 @@ class CantBeLate(Problem):
             jobs = self.real_jobs() if split == "holdout" and self.options.traces else self.generated_jobs(split)
             out = []
             for i, job in enumerate(jobs):
-                trace, twin = job.trace.copy(), job.twin.copy()
-                trace.flags.writeable = twin.flags.writeable = False
-                job = dataclasses.replace(job, trace=trace, twin=twin)
+                trace = job.trace.copy()
+                trace.flags.writeable = False
+                job = dataclasses.replace(job, trace=trace)
                 meta = {"env": job.env, "deadline_hours": job.deadline_h, "overhead_hours": job.overhead_h,
                         "duration_hours": job.duration_h, "gap_seconds": job.gap, "source": job.source,
                         "availability": float(1.0 - trace.mean())}
@@ -194,51 +199,32 @@ class CantBeLate(Problem):
         return self._instances[split]
 
     # --- trusted scoring ----------------------------------------------------------------------------
-    def decisions(self, instance: Instance, output: Any) -> tuple[str, str]:
-        """The two decision strings of a driver output, checked for form and for the twin rule."""
-        if not isinstance(output, dict) or set(output) != {"trace", "twin", "error"}:
-            raise InvalidOutput("the driver's output must be {'trace': str, 'twin': str, 'error': None}; got "
-                                f"{type(output).__name__} {output!r:.80}")
-        if output["error"] is not None:
-            raise InvalidOutput(f"the episode was stopped: {str(output['error'])[:300]}")
-        a, b = output["trace"], output["twin"]
+    def session(self, instance: Instance) -> Session:
+        return Session(instance.private["job"])
+
+    def decisions(self, instance: Instance, output: Any) -> str:
+        """The episode's decision string (the session's result), checked for form."""
         codes = CODE_CHARS[:3 * np.atleast_2d(instance.private["job"].trace).shape[0]]
-        for d in (a, b):
-            if not isinstance(d, str) or len(d) > MAX_DECISIONS or d.strip(codes):
-                raise InvalidOutput(f"decisions must be a string of the characters {codes!r}, got "
-                                    f"{type(d).__name__} {d!r:.40}")
-        split = instance.private["job"].split
-        n = min(split, len(a), len(b))
-        if a[:n] != b[:n] or (min(len(a), len(b)) < split and len(a) != len(b)):
-            tick = next((t for t in range(n) if a[t] != b[t]), n)
-            raise InvalidOutput(f"tick {tick}: the policy decided differently on two traces that are identical up "
-                                f"to tick {split}; a decision may depend only on what has happened so far in "
-                                "this episode (not on the trace's future, nor on memory of earlier episodes)")
-        return a, b
+        if not isinstance(output, str) or len(output) > MAX_DECISIONS or output.strip(codes):
+            raise InvalidOutput(f"the output must be a string of the decision codes {codes!r}, got "
+                                f"{type(output).__name__} {output!r:.40}")
+        return output
 
     def check_output(self, instance: Instance, output: Any) -> None:
         self.decisions(instance, output)
 
     def score(self, instance: Instance, output: Any) -> dict[str, float]:
         job: Job = instance.private["job"]
-        metrics = {"cost": 0.0, "episodes": 0.0, "late": 0.0, "od_anchor": 0.0, "spot_anchor": 0.0,
-                   "spot_hours": 0.0, "on_demand_hours": 0.0}
-        for k, (decisions, trace) in enumerate(zip(self.decisions(instance, output), (job.trace, job.twin))):
-            try:
-                ep = replay(decisions, trace, job.gap, job.duration_h * 3600.0, job.deadline_h * 3600.0,
-                            job.overhead_h * 3600.0)
-            except Exception as exc:
-                raise InvalidOutput(f"the decisions do not replay: {str(exc)[:200]}") from None
-            if k == 1 and not job.score_twin:
-                continue
-            metrics["cost"] += ep.cost
-            metrics["episodes"] += 1.0
-            metrics["late"] += float(ep.finish_tick * job.gap > job.deadline_h * 3600.0 + 1e-6)
-            metrics["od_anchor"] += ON_DEMAND_PRICE * job.duration_h
-            metrics["spot_anchor"] += SPOT_PRICE * job.duration_h
-            metrics["spot_hours"] += ep.ticks_by_type[1] * job.gap / 3600.0
-            metrics["on_demand_hours"] += ep.ticks_by_type[2] * job.gap / 3600.0
-        return metrics
+        decisions = self.decisions(instance, output)
+        try:
+            ep = replay(decisions, job.trace, job.gap, job.duration_h * 3600.0, job.deadline_h * 3600.0,
+                        job.overhead_h * 3600.0)
+        except Exception as exc:
+            raise InvalidOutput(f"the decisions do not replay: {str(exc)[:200]}") from None
+        return {"cost": ep.cost, "episodes": 1.0, "late": float(ep.finish_tick * job.gap > job.deadline_h * 3600.0 + 1e-6),
+                "od_anchor": ON_DEMAND_PRICE * job.duration_h, "spot_anchor": SPOT_PRICE * job.duration_h,
+                "spot_hours": ep.ticks_by_type[1] * job.gap / 3600.0,
+                "on_demand_hours": ep.ticks_by_type[2] * job.gap / 3600.0}
 
     def aggregate(self, instances: Sequence[Instance], metrics: Sequence[Mapping[str, float]],
                   timings: Sequence[float] | None = None) -> dict[str, float]:

@@ -82,12 +82,6 @@ def generate(env: str, ticks: int, gap_seconds: float, rng: np.random.Generator)
     return out[:ticks]
 
 
-def with_future(trace: np.ndarray, future: np.ndarray, split: int) -> np.ndarray:
-    """`trace` up to tick `split` (excluded), then `future` from `split` on: the same past, another future."""
-    n = min(trace.size, future.size)
-    return np.concatenate([trace[:split], future[split:n]]).astype(np.uint8)
-
-
 @dataclass(frozen=True)
 class TraceFile:
     """One trace read from disk, with where it came from."""

@@ -1,7 +1,7 @@
 """The `cant_be_late_multi` problem: the same job, with spot traces in several zones and region moves.
 
-It reuses `cant_be_late`'s simulator (one driver file for both), its twin rule against peeking and its
-replay; what differs is the data (the leaderboard's nine zones and six scenarios) and the aggregation
+It reuses `cant_be_late`'s simulator (one driver file for both), its episodes played in the parent one
+observation at a time, and its replay; what differs is the data (the leaderboard's nine zones and six scenarios) and the aggregation
 (the mean over scenarios of each scenario's mean cost, as the leaderboard averages).
 """
 
@@ -82,25 +82,19 @@ class CantBeLateMulti(CantBeLate):
         chosen = [(regions.SCENARIOS[0], 1)] if split == "quick" else \
             [(s, min(s[2], o.train_traces) if split == "train" else s[2]) for s in regions.SCENARIOS]
         seed = {"quick": o.quick_seed, "train": o.train_seed, "holdout": self.holdout_seed(holdout_seed(o))}[split]
-        rng_split = np.random.default_rng([seed, 99])
         out = []
         for k, ((name, zones, _), count) in enumerate(chosen):
             for i in range(count):
                 if split == "holdout" and o.traces:
                     gap, trace = regions.load(Path(o.traces).expanduser(), zones, i)
-                    _, other = regions.load(Path(o.traces).expanduser(), zones, (i + 1) % count) if count > 1 \
-                        else (gap, np.roll(trace, 1, axis=1))
                     source = f"{o.traces} trace {i}"
                 else:
                     rng = np.random.default_rng([seed, k, i])
                     gap = o.gap_seconds
-                    trace, other = (regions.generate(zones, ticks, gap, rng) for _ in range(2))
+                    trace = regions.generate(zones, ticks, gap, rng)
                     source = f"generated seed {seed}/{k}/{i}"
-                n = min(trace.shape[1], other.shape[1])
-                split_at = int(rng_split.integers(1, max(2, int(o.deadline_hours * 3600.0 / gap))))
-                twin = np.concatenate([trace[:, :split_at], other[:, split_at:n]], axis=1)
-                out.append((name, i, Job(name, trace, twin, split_at, gap, o.duration_hours, o.deadline_hours,
-                                         o.overhead_hours, source, score_twin=not (split == "holdout" and o.traces))))
+                out.append((name, i, Job(name, trace, gap, o.duration_hours, o.deadline_hours, o.overhead_hours,
+                                         source)))
         return out
 
     def instances(self, split: str) -> Sequence[Instance]:
@@ -109,9 +103,9 @@ class CantBeLateMulti(CantBeLate):
         if split not in self._instances:
             out = []
             for name, i, job in self._jobs(split):
-                trace, twin = job.trace.copy(), job.twin.copy()
-                trace.flags.writeable = twin.flags.writeable = False
-                job = dataclasses.replace(job, trace=trace, twin=twin)
+                trace = job.trace.copy()
+                trace.flags.writeable = False
+                job = dataclasses.replace(job, trace=trace)
                 meta = {"scenario": name, "trace": i, "zones": list(next(s[1] for s in regions.SCENARIOS
                                                                          if s[0] == name)),
                         "source": job.source, "availability": [float(1 - r.mean()) for r in trace]}

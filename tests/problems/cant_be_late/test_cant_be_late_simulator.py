@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from problems.cant_be_late import make
-from problems.cant_be_late.driver import NONE, ON_DEMAND, SPOT, Episode, drive, replay, run_episode
+from problems.cant_be_late.driver import NONE, ON_DEMAND, SPOT, Episode, replay, run_episode
 
 HOUR = 3600.0
 
@@ -59,8 +59,8 @@ def test_replay_rejects_too_many_or_too_few_decisions() -> None:
 def test_driver_reports_a_decision_of_the_wrong_type() -> None:
     trace = np.zeros(8, dtype=np.uint8)
     for bad in (1, None, "SPOT", b"spot"):
-        out = drive(lambda o, m, bad=bad: bad, trace, trace, HOUR, 2 * HOUR, 4 * HOUR, 0.0)
-        assert out["error"] is not None and "return 'spot'" in out["error"]
+        decisions, error = run_episode(lambda o, m, bad=bad: bad, trace, HOUR, 2 * HOUR, 4 * HOUR, 0.0)
+        assert decisions == "" and error is not None and "return 'spot'" in error
 
 
 def test_baselines_rank_as_the_literature_says_on_the_train_split() -> None:
@@ -70,7 +70,7 @@ def test_baselines_rank_as_the_literature_says_on_the_train_split() -> None:
         ns: dict[str, object] = {}
         exec(src, ns)
         insts = p.instances("train")
-        scores[name] = p.aggregate(insts, [p.score(i, drive(ns["decide"], *i.args)) for i in insts])
+        scores[name] = p.aggregate(insts, [p.score(i, run_episode(ns["decide"], *i.args)[0]) for i in insts])
     assert scores["on_demand"]["score"] == 0.0
     assert scores["seed"]["score"] == scores["greedy_safety"]["score"] > 10.0
     assert scores["uniform_progress"]["score"] > scores["greedy_safety"]["score"]

@@ -10,9 +10,8 @@ import pytest
 from evaluators.sandbox import Limits, Sandbox
 from evolve.errors import ProblemError
 from evolve.evaluation import evaluate
-from evolve.problem import InvalidOutput
 from problems.cant_be_late import traces
-from problems.cant_be_late.driver import drive, replay, run_episode
+from problems.cant_be_late.driver import replay, run_episode
 from problems.cant_be_late_multi import make, regions
 
 HOUR = 3600.0
@@ -42,8 +41,8 @@ def test_a_move_under_the_strong_guarantee_is_cancelled() -> None:
 def test_a_bad_zone_is_reported() -> None:
     trace = np.zeros((2, 8), dtype=np.uint8)
     for bad in (("spot", 2), ("spot", -1), ("spot", True), ("spot", "1"), ("fly", 0)):
-        out = drive(lambda o, m, bad=bad: bad, trace, trace, HOUR, 2 * HOUR, 4 * HOUR, 0.0)
-        assert out["error"] is not None
+        decisions, error = run_episode(lambda o, m, bad=bad: bad, trace, HOUR, 2 * HOUR, 4 * HOUR, 0.0)
+        assert decisions == "" and error is not None
 
 
 def test_splits_follow_the_leaderboards_scenarios() -> None:
@@ -71,7 +70,7 @@ def test_baselines_rank_as_expected() -> None:
     for name, src in {"seed": p.initial_program, **p.baselines()}.items():
         ns: dict[str, object] = {}
         exec(src, ns)
-        scores[name] = p.aggregate(insts, [p.score(i, drive(ns["decide"], *i.args)) for i in insts])["score"]
+        scores[name] = p.aggregate(insts, [p.score(i, run_episode(ns["decide"], *i.args)[0]) for i in insts])["score"]
     assert scores["on_demand"] == 0.0 and scores["seed"] == scores["single_zone"]
     assert scores["seed"] < scores["round_robin_probe"] < scores["uniform_progress_probe"]
 
@@ -107,20 +106,6 @@ def decide(obs, memory):
 '''
 
 
-def test_a_policy_that_peeks_into_the_future_is_rejected() -> None:
-    p = make({})
-    ns: dict[str, object] = {}
-    exec(PEEKS_OTHER_ZONES, ns)
-    rejected = 0
-    for inst in p.instances("train"):
-        try:
-            p.score(inst, drive(ns["decide"], *inst.args))
-        except InvalidOutput as exc:
-            assert "identical up to tick" in str(exc)
-            rejected += 1
-    assert rejected >= 1
-
-
 @pytest.mark.slow
 def test_seed_and_a_peeker_in_the_real_sandbox() -> None:
     p = make({"train_traces": 1})
@@ -128,4 +113,5 @@ def test_seed_and_a_peeker_in_the_real_sandbox() -> None:
         seed = evaluate(p, sandbox, p.initial_program, ["quick", "train"], Limits())
         peek = evaluate(p, sandbox, PEEKS_OTHER_ZONES, ["quick", "train"], Limits())
     assert seed.status == "ok"
-    assert peek.status in ("invalid", "forbidden")
+    # the trace is played in the parent: the candidate's process holds no episode to find
+    assert peek.status == "crash" and "f_locals" in (peek.error or ""), peek
