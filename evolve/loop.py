@@ -79,6 +79,40 @@ class _Job:
     idea: str | None = None
 
 
+class ViewCache:
+    """The programs the mutator was shown, by id, at most `size` of them. Evaluated programs never change,
+    so a view is built from the archive once. Past the size, the least recently used go first, but those
+    `keep` says yes to (programs still in the population: they can be chosen again, and loading one back
+    costs a query and its stages) go only when nothing else is left to drop."""
+
+    def __init__(self, size: int, keep: Callable[[int], bool]) -> None:
+        self.size, self.keep = size, keep
+        self._views: OrderedDict[int, ProgramView] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._views)
+
+    def ids(self) -> list[int]:
+        """The cached ids, least recently used first."""
+        return list(self._views)
+
+    def get(self, pid: int) -> ProgramView | None:
+        view = self._views.get(pid)
+        if view is not None:
+            self._views.move_to_end(pid)
+        return view
+
+    def put(self, view: ProgramView) -> None:
+        self._views[view.id] = view
+        if len(self._views) > self.size:
+            gone = list(itertools.islice((pid for pid in self._views if not self.keep(pid)),
+                                         len(self._views) - self.size))
+            for pid in gone:
+                del self._views[pid]
+            while len(self._views) > self.size:
+                self._views.popitem(last=False)
+
+
 class Evolution:
     """One run of the loop against one archive run."""
 
@@ -113,11 +147,11 @@ class Evolution:
         self.history_k = int(mutator.history)
         self.dup_streak = 0
         self.error_streak = 0
-        self._views: OrderedDict[int, ProgramView] = OrderedDict()
         #: normalised hash -> id of every stored, non-duplicate program of the run (the loop is the run's
         #: only writer of programs, so this answers the dedup question without a query per proposal)
         self._hashes: dict[str, int] = {}
-        self._views_max = 2 * self.search.islands * self.search.island_size + 64
+        self.views = ViewCache(2 * self.search.islands * self.search.island_size + 64,
+                               keep=lambda pid: self.pop.member(pid) is not None)
         #: the task statement, entry and metric notes, read once: run-wide, as the cached system prompt
         #: assumes (the description property reads a file)
         self._task_text = (problem.description, problem.entry, problem.describe_metrics())
@@ -395,25 +429,11 @@ class Evolution:
 
     def _view(self, pid: int) -> ProgramView:
         """A parent or inspiration as the mutator sees it (cached: evaluated programs never change)."""
-        view = self._views.get(pid)
+        view = self.views.get(pid)
         if view is None:
             view = ProgramView.from_record(self.archive.program(pid))
-            self._remember(view)
-        else:
-            self._views.move_to_end(pid)
+            self.views.put(view)
         return view
-
-    def _remember(self, view: ProgramView) -> None:
-        self._views[view.id] = view
-        if len(self._views) > self._views_max:
-            # least recently used first, but a program still in the population stays: it can be chosen
-            # again, and loading it back from the archive costs a query and its stages
-            gone = list(itertools.islice((pid for pid in self._views if self.pop.member(pid) is None),
-                                         len(self._views) - self._views_max))
-            for pid in gone:
-                del self._views[pid]
-            while len(self._views) > self._views_max:
-                self._views.popitem(last=False)
 
     def _request(self, parent_id: int | None, insp: tuple[int, ...]) -> ProposalRequest:
         assert parent_id is not None
@@ -588,7 +608,7 @@ class Evolution:
                      None)
         improved = self.pop.add(pid, outcome.score, features, island, generation, parent_id, seed=seed,
                                 quick=quick)
-        self._remember(ProgramView(pid, code, outcome.score, dict(outcome.metrics), "ok", None,
+        self.views.put(ProgramView(pid, code, outcome.score, dict(outcome.metrics), "ok", None,
                                    _stage_views(outcome)))
         if improved:
             self.progress.best_score, self.progress.best_id = outcome.score, pid

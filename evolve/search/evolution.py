@@ -25,7 +25,8 @@ class EvolutionSearch(SearchStrategy):
         super().__init__(settings)
         #: arm -> [children, children that set a new overall best] (the bandit's evidence)
         self.arm_stats: dict[str, list[int]] = {a: [0, 0] for a in ARMS}
-        self._arms_of: dict[int, deque[str]] = {}  # parent id -> arms that chose it, children pending
+        #: parent id -> the arms that chose it, oldest first, one per child not yet observed
+        self.arms_of: dict[int, deque[str]] = {}
 
     def select_parent(self, pop: Population, rng: random.Random, island: int) -> Member | None:
         isl = pop.islands[island % len(pop.islands)]
@@ -47,7 +48,7 @@ class EvolutionSearch(SearchStrategy):
         if chosen is None:
             arm = "rank"
             chosen = members[pick_index(self.s, [m.score for m in members], [m.children for m in members], rng)]
-        self._arms_of.setdefault(chosen.id, deque()).append(arm)
+        self.arms_of.setdefault(chosen.id, deque()).append(arm)
         return chosen
 
     def migrate(self, pop: Population, rng: random.Random) -> list[tuple[int, int, int]]:
@@ -56,12 +57,12 @@ class EvolutionSearch(SearchStrategy):
 
     def observe(self, pop: Population, parent_id: int | None, score: float | None, new_best: bool) -> None:
         """Count the child for the arm that chose its parent (the oldest choice of that parent pending)."""
-        arms = self._arms_of.get(parent_id) if parent_id is not None else None
+        arms = self.arms_of.get(parent_id) if parent_id is not None else None
         if not arms:
             return
         arm = arms.popleft()
         if not arms:
-            del self._arms_of[parent_id]  # type: ignore[arg-type]
+            del self.arms_of[parent_id]  # type: ignore[arg-type]
         self.arm_stats[arm][0] += 1
         self.arm_stats[arm][1] += new_best
 

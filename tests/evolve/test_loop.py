@@ -15,7 +15,7 @@ from evolve.archive import Archive
 from evolve.archive.store import sqlite_url
 from evolve.config import register
 from evolve.edit.blocks import replace_blocks
-from evolve.loop import Evolution
+from evolve.loop import Evolution, ViewCache
 from evolve.mutators.base import Mutator, ProgramView, Proposal, ProposalRequest
 from evolve.plugins import load_problem
 from evolve.runner import isolation_from, limits_from
@@ -241,20 +241,18 @@ def test_a_child_stopped_by_the_cascade_counts_as_its_parents_child_as_on_resume
     assert live == restored and live[evo.pop.seed_id] == 3
 
 
-def test_the_view_cache_drops_programs_that_left_the_population_first(tmp_path: Path) -> None:
-    evo, _ = make_evolution(tmp_path, Scripted([None]), [])
-    try:
-        evo._views_max = 3
-        evo.pop.add(1, -5.0, {}, 0, 0, None)  # a member, and the least recently used view below
-        for pid in (1, 2, 3, 4, 5):
-            evo._remember(ProgramView(pid, "code", -1.0))
-        assert list(evo._views) == [1, 4, 5]  # 2 and 3 went first: they are in no island
-        for pid in (6, 7, 8):
-            evo.pop.add(pid, -1.0, {}, 0, 0, None)
-            evo._remember(ProgramView(pid, "code", -1.0))
-        assert list(evo._views) == [6, 7, 8]  # all members now: the least recently used go as before
-    finally:
-        evo.close()
+def test_the_view_cache_drops_programs_that_left_the_population_first() -> None:
+    members = {1}
+    cache = ViewCache(3, keep=lambda pid: pid in members)
+    for pid in (1, 2, 3, 4, 5):
+        cache.put(ProgramView(pid, "code", -1.0))
+    assert cache.ids() == [1, 4, 5]  # 2 and 3 went first: they are in no island
+    assert cache.get(1) is not None and cache.ids() == [4, 5, 1]  # a use makes it the most recent
+    for pid in (6, 7, 8):
+        members.add(pid)
+        cache.put(ProgramView(pid, "code", -1.0))
+    assert cache.ids() == [6, 7, 8]  # all members now: the least recently used go as before
+    assert cache.get(2) is None and len(cache) == 3
 
 
 def test_the_task_statement_is_read_once_per_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -262,14 +260,25 @@ def test_the_task_statement_is_read_once_per_run(tmp_path: Path, monkeypatch: py
     cls = type(load_problem("smtt"))
     original = cls.description
     monkeypatch.setattr(cls, "description", property(lambda self: reads.append(1) or original.fget(self)))
-    evo, _ = make_evolution(tmp_path, Scripted([None]), [])
+
+    class Recording(Scripted):
+        def __init__(self, codes: list[str | None]) -> None:
+            super().__init__(codes)
+            self.descriptions: list[str] = []
+
+        async def propose(self, request: ProposalRequest, rng: random.Random) -> Proposal:
+            self.descriptions.append(request.description)
+            return await super().propose(request, rng)
+
+    mutator = Recording([body(f"d + {k}") for k in range(4)])
+    evo, _ = make_evolution(tmp_path, mutator, ["search.iterations=4"])
     try:
-        seed = evo.seed_population(SEED)
-        first, second = evo._request(seed.id, ()), evo._request(seed.id, ())
-        assert first.description == second.description and "tardiness" in first.description.lower()
-        assert len(reads) == 1
+        evo.seed_population(SEED)
+        assert asyncio.run(evo.run()) == "iterations"
     finally:
         evo.close()
+    assert len(mutator.descriptions) >= 4 and len(set(mutator.descriptions)) == 1
+    assert "tardiness" in mutator.descriptions[0].lower() and len(reads) == 1
 
 
 @pytest.mark.parametrize("cascade", [True, False])

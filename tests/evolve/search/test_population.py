@@ -130,7 +130,7 @@ def _grow(pop: Population, rng: random.Random, rounds: int, winning_arm: str) ->
     for _ in range(rounds):
         parent = pop.select_parent(rng, 0)
         assert parent is not None
-        arm = pop.strategy._arms_of[parent.id][-1]  # type: ignore[attr-defined]
+        arm = pop.strategy.arms_of[parent.id][-1]  # type: ignore[attr-defined]
         if arm == winning_arm:
             best += 1.0
             pop.add(next_id, best, {"code_length": 1.0, "ast_nodes": 1.0}, 0, 1, parent.id)
