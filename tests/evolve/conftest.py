@@ -1,4 +1,4 @@
-"""Fixtures for the LLM tests: an archive with one run ("r") to store calls in."""
+"""Fixtures shared by the tests of evolve/: an archive with one run ("r") to store programs and calls in."""
 
 from __future__ import annotations
 
