@@ -246,7 +246,7 @@ def _run_owned(cfg: Any, run_dir: Path, console: Console, started: Any | None, a
 def _shared_problem(cfg: Any, archive: Archive, run_id: str, problem: Problem) -> ProblemSpec:
     """The problem as workers load it, with the run's hold-out secret; local worker threads share `problem`."""
     spec = ProblemSpec(cfg.problem.name, source_path(cfg.problem), plain(cfg.problem.options),
-                       holdout_secret=_holdout_secret(archive, run_id))
+                       holdout_secret=run_holdout_secret(archive, run_id))
     problem.set_holdout_secret(spec.holdout_secret)
     share_problem(spec, problem)  # local worker threads use the problem loaded here
     return spec
@@ -414,7 +414,7 @@ async def _run_with_signals(evo: Evolution) -> str:
         await evo.mutator.aclose()  # its HTTP sessions belong to this loop: closed here or never
 
 
-def _holdout_secret(archive: Archive, run_id: str) -> str:
+def run_holdout_secret(archive: Archive, run_id: str) -> str:
     """The run's hold-out secret: made when the run starts, kept in its row (`runs.meta`) so that a
     resumed run scores the same hold-out; never shown in a prompt, never sent to a sandbox."""
     meta = archive.get_run(run_id).meta

@@ -63,7 +63,8 @@ def share_problem(spec: ProblemSpec, problem: Problem) -> None:
         _problems[spec.key()] = problem
 
 
-def _problem(spec: ProblemSpec) -> Problem:
+def problem_for(spec: ProblemSpec) -> Problem:
+    """The problem `spec` names, loaded once per process (or shared by the run) with its hold-out secret set."""
     key = spec.key()
     problem = _problems.get(key)
     if problem is None:
@@ -141,7 +142,7 @@ def warm_up(isolation: Isolation, disk_mb: int) -> None:
 
 def run_task(task: EvalTask) -> Outcome:
     """Evaluate `task.code`; failures of the program come back as a classified Outcome."""
-    problem = _problem(task.problem)
+    problem = problem_for(task.problem)
     sandbox = _sandbox(task.isolation, task.limits.disk_mb, sandbox_imports(problem))
 
     def proceed(stage: StageResult) -> bool:

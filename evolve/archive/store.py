@@ -146,7 +146,7 @@ def upgrade_schema(engine: Engine) -> None:
                                  "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))")
             conn.exec_driver_sql(f"INSERT INTO alembic_version (version_num) VALUES ('{SCHEMA_HEAD}')")
             return
-        _alembic_upgrade(conn)
+        alembic_upgrade(conn)
 
 
 def known_revisions() -> set[str]:
@@ -181,7 +181,8 @@ def damage_advice(exc: BaseException) -> str:
     return ""
 
 
-def _alembic_upgrade(conn: Connection) -> None:
+def alembic_upgrade(conn: Connection) -> None:
+    """Bring the database behind `conn` to the newest shipped migration (Alembic `upgrade head`)."""
     import logging
 
     from alembic import command

@@ -98,13 +98,13 @@ def outside_blocks(code: str) -> str:
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
-def _normalise_children(node: ast.AST) -> None:
+def normalise_children(node: ast.AST) -> None:
     """Normalise the functions below `node` (not `node` itself), outermost first on each path."""
     for child in ast.iter_child_nodes(node):
         if isinstance(child, _FUNCTIONS):
             _normalise_function(child)
         else:
-            _normalise_children(child)
+            normalise_children(child)
 
 
 def _normalise_function(node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
@@ -122,9 +122,9 @@ def _normalise_function(node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
     for sub in ast.walk(node):
         if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
             names.setdefault(sub.id, f"_v{len(names)}")
-    body = _strip_docstring(node.body)
+    body = strip_docstring(node.body)
     for stmt in body:
-        _normalise_children(stmt)
+        normalise_children(stmt)
         for sub in ast.walk(stmt):
             if isinstance(sub, ast.Name):
                 sub.id = names.get(sub.id, sub.id)
@@ -136,7 +136,8 @@ def _normalise_function(node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
     node.returns = None
 
 
-def _strip_docstring(body: list[ast.stmt]) -> list[ast.stmt]:
+def strip_docstring(body: list[ast.stmt]) -> list[ast.stmt]:
+    """`body` without a leading docstring (a `pass` if nothing else is left), so docs do not change a hash."""
     first = body[0] if body else None
     if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
         return body[1:] or [ast.Pass()]
@@ -163,6 +164,6 @@ def _ast_hash(code: str) -> str:
         tree = ast.parse(code)
     except SyntaxError:
         return "raw:" + hashlib.sha256(code.encode()).hexdigest()[:40]
-    tree.body = _strip_docstring(tree.body)
-    _normalise_children(tree)
+    tree.body = strip_docstring(tree.body)
+    normalise_children(tree)
     return hashlib.sha256(ast.dump(tree, annotate_fields=False).encode()).hexdigest()[:40]

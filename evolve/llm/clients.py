@@ -254,7 +254,7 @@ class HTTPClient:
                         if last or not (resp.status in RETRY_STATUSES or resp.status >= 500):
                             raise CallFailed(f"HTTP {resp.status} from {at}: {text or resp.reason}",
                                              retry_statuses=tuple(failed), request_id=request_id)
-                        delay = _retry_after(resp.headers)
+                        delay = retry_after_seconds(resp.headers)
             except TimeoutError:
                 failed.append("timeout")
                 if last:
@@ -283,7 +283,7 @@ def _backoff(attempt: int) -> float:
     return min(BACKOFF_MAX_S, BACKOFF_S * 2 ** attempt) * (1 - 0.25 * random.random())
 
 
-def _retry_after(headers: Any) -> float | None:
+def retry_after_seconds(headers: Any) -> float | None:
     """Seconds the server asked us to wait (Retry-After, or retry-after-ms), when sensible."""
     for name, scale in (("retry-after-ms", 1e-3), ("retry-after", 1.0)):
         value = headers.get(name)

@@ -37,7 +37,7 @@ class Pricing:
         if self.configured:
             return (self.input_per_mtok or 0.0) / 1e6, (self.output_per_mtok or 0.0) / 1e6
         if spec.model not in self._rates:
-            self._rates[spec.model] = _table_rates(spec.model)
+            self._rates[spec.model] = table_rates(spec.model)
         return self._rates[spec.model]
 
     def unknown_price(self, spec: ModelSpec) -> bool:
@@ -71,7 +71,7 @@ def _price_table() -> dict[str, Any] | None:
     return table if isinstance(table, dict) else None
 
 
-def _table_rates(model: str) -> tuple[float, float] | None:
+def table_rates(model: str) -> tuple[float, float] | None:
     """litellm's price of `model`, tried as written and without a leading `provider/` (gateways' names)."""
     names = [model]
     if "/" in model:

@@ -140,7 +140,7 @@ class OpenEvolveProblem(Problem):
                                     f"it returned {', '.join(sorted(metrics)) or 'no metrics'}")
             score = numeric[name]
         else:
-            score = _fitness(metrics, self.settings.feature_dimensions)
+            score = openevolve_fitness(metrics, self.settings.feature_dimensions)
         out = {(f"openevolve_{k}" if k == "score" else k): v for k, v in list(numeric.items())[:MAX_METRICS]}
         return {**out, "score": score}
 
@@ -196,7 +196,7 @@ def _checked(output: Any) -> dict[str, Any]:
     return {"metrics": metrics, "artifacts": artifacts}
 
 
-def _fitness(metrics: Mapping[str, Any], feature_dimensions: Sequence[str]) -> float:
+def openevolve_fitness(metrics: Mapping[str, Any], feature_dimensions: Sequence[str]) -> float:
     """OpenEvolve's fitness: `combined_score` if numeric, else the mean of the numeric metrics that are not
     feature dimensions (of all numeric metrics when none is left), 0 without any."""
     def numbers(items: Any) -> list[float]:

@@ -40,9 +40,9 @@ class Island:
     grid: dict[tuple[int, ...], int] = field(default_factory=dict)  # cell -> elite id, cached
     grid_key: tuple[int, int] = (-1, -1)  # (ranges version, change counter) the grid was built for
     changes: int = 0
-    ranked: list[Member] = field(default_factory=list)  # members best first (_rank_key), cached
+    ranked: list[Member] = field(default_factory=list)  # members best first (rank_key), cached
     ranked_key: int = -1  # the change counter `ranked` was built for
-    #: every member's _rank_key, ascending (best first), kept sorted as members come and go: a
+    #: every member's rank_key, ascending (best first), kept sorted as members come and go: a
     #: selection after each admission no longer sorts the island
     order: list[tuple[float, float, int]] = field(default_factory=list)
     #: (score, -id, id) of every member, lowest first: eviction candidates; entries of members that left
@@ -54,7 +54,7 @@ class Island:
         if old is not None:
             self._unorder(old)
         self.members[m.id] = m
-        bisect.insort(self.order, _rank_key(m))
+        bisect.insort(self.order, rank_key(m))
         heapq.heappush(self.low, (m.score, -m.id, m.id))
         self.changes += 1
 
@@ -64,7 +64,7 @@ class Island:
         self.changes += 1
 
     def _unorder(self, m: Member) -> None:
-        key = _rank_key(m)
+        key = rank_key(m)
         i = bisect.bisect_left(self.order, key)
         if i < len(self.order) and self.order[i] == key:
             del self.order[i]
@@ -75,7 +75,7 @@ class Island:
                 return
 
     def ranked_members(self) -> list[Member]:
-        """Members best first by _rank_key (rebuilt from `order` once per change, not sorted)."""
+        """Members best first by rank_key (rebuilt from `order` once per change, not sorted)."""
         if self.ranked_key != self.changes:
             self.ranked, self.ranked_key = [self.members[k[2]] for k in self.order], self.changes
         return self.ranked
@@ -284,7 +284,7 @@ class Population:
         if k <= 0:
             return []
         isl = self.islands[island % len(self.islands)]
-        chosen = _top(isl.ranked_members(), (k + 1) // 2, exclude)
+        chosen = top_members(isl.ranked_members(), (k + 1) // 2, exclude)
         elite_ids = sorted(set(self.cell_elites(isl).values()) - {exclude} - {m.id for m in chosen})
         rng.shuffle(elite_ids)
         for pid in elite_ids[: k - len(chosen)]:
@@ -319,8 +319,8 @@ class Population:
         self.strategy.load_state(dict(state.get("strategy", state)))
 
 
-def _top(ranked: list[Member], n: int, exclude: int) -> list[Member]:
-    """The best `n` of `ranked` (sorted by _rank_key) but `exclude`, ties by age rather than length:
+def top_members(ranked: list[Member], n: int, exclude: int) -> list[Member]:
+    """The best `n` of `ranked` (sorted by rank_key) but `exclude`, ties by age rather than length:
     the first `n`, then the rest of the last one's score, re-sorted by (-score, id)."""
     head: list[Member] = []
     for m in ranked:
@@ -333,7 +333,7 @@ def _top(ranked: list[Member], n: int, exclude: int) -> list[Member]:
     return head[:n]
 
 
-def _rank_key(m: Member) -> tuple[float, float, int]:
+def rank_key(m: Member) -> tuple[float, float, int]:
     """Best first; among equal scores the shorter program (parsimony), then the older."""
     return (-m.score, m.features.get("code_length", 0.0), m.id)
 

@@ -501,7 +501,7 @@ def _with_nan(value: Any) -> Any:
     return None
 
 
-def _bad_outputs(sample: Any) -> list[tuple[str, str, Any]]:
+def bad_outputs(sample: Any) -> list[tuple[str, str, Any]]:
     """Generic malformed outputs: (check id, description, value); the sample is a valid output."""
     out: list[tuple[str, str, Any]] = [(VALIDATOR_NONE, "None", None)]
     size = len(sample) if isinstance(sample, (list, tuple, str, dict)) or (
@@ -543,7 +543,7 @@ def check_validator(problem: Problem, sample: Any = None, instance: Instance | N
     file = _problem_file(problem, "score")
     out = []
     reported: set[str] = set()
-    for check, desc, bad in _bad_outputs(sample):
+    for check, desc, bad in bad_outputs(sample):
         if (kinds is not None and check not in kinds) or check in reported:
             continue
         try:

@@ -39,7 +39,7 @@ def _adjacent_pass(order: np.ndarray, p: np.ndarray, d: np.ndarray, w: np.ndarra
         improved = True
 
 
-def _best_insertion(order: np.ndarray, pos: int, p: np.ndarray, d: np.ndarray, w: np.ndarray,
+def best_insertion(order: np.ndarray, pos: int, p: np.ndarray, d: np.ndarray, w: np.ndarray,
                     comp: np.ndarray) -> tuple[int, int]:
     """(gain, target) of the best position for the job now at `pos` (gain 0 if none improves)."""
     n = len(order)
@@ -73,7 +73,7 @@ def _insertion_pass(order: np.ndarray, p: np.ndarray, d: np.ndarray, w: np.ndarr
     for j in jobs:
         pos = int(np.flatnonzero(order == j)[0])
         comp = np.cumsum(p[order])
-        gain, to = _best_insertion(order, pos, p, d, w, comp)
+        gain, to = best_insertion(order, pos, p, d, w, comp)
         if gain > 0:
             job = order[pos]
             if to > pos:
@@ -85,7 +85,7 @@ def _insertion_pass(order: np.ndarray, p: np.ndarray, d: np.ndarray, w: np.ndarr
     return improved
 
 
-def _insertion_matrix(order: np.ndarray, p: np.ndarray, d: np.ndarray, w: np.ndarray) -> np.ndarray:
+def insertion_matrix(order: np.ndarray, p: np.ndarray, d: np.ndarray, w: np.ndarray) -> np.ndarray:
     """delta[a, b]: change of the objective when the job at position a moves to position b."""
     ps, ds, ws = p[order], d[order], w[order]
     comp = np.cumsum(ps)
@@ -110,7 +110,7 @@ def _insertion_matrix(order: np.ndarray, p: np.ndarray, d: np.ndarray, w: np.nda
 def _matrix_descent(order: np.ndarray, p: np.ndarray, d: np.ndarray, w: np.ndarray, max_moves: int) -> None:
     """Best-improvement insertion descent (adjacent interchanges are insertions by one place)."""
     for _ in range(max_moves):
-        delta = _insertion_matrix(order, p, d, w)
+        delta = insertion_matrix(order, p, d, w)
         flat = int(np.argmin(delta))
         a, b = divmod(flat, len(order))
         if delta[a, b] >= 0:

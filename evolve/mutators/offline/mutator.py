@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from evolve.edit.blocks import BlockError, find_blocks, replace_blocks
 from evolve.mutators.base import Mutator, Proposal, ProposalRequest
 from evolve.mutators.offline.facts import BlockFacts, module_names, numpy_alias
-from evolve.mutators.offline.operators import OPERATORS, _apply
+from evolve.mutators.offline.operators import OPERATORS, apply_operator
 
 #: how often each operator is drawn (crossover's share is offline.crossover_rate when there are donors)
 WEIGHTS = (0.3, 0.15, 0.2, 0.25, 0.1)
@@ -106,15 +106,15 @@ class OfflineMutator(Mutator):
                 return Proposal(code=None, edit="", edit_kind=op, model=self.name, status="parse_error",
                                 error=f"EVOLVE-BLOCK {bi} is not valid Python on its own: {exc}")
             donor_trees = _donor_trees(donors) if op == "crossover" else []
-            before = _size(tree) if self.max_nodes is not None else 0
+            before = tree_size(tree) if self.max_nodes is not None else 0
             facts = BlockFacts(tree, env.np, env.outer)
-            desc = _apply(op, tree, donor_trees, rng, facts)
+            desc = apply_operator(op, tree, donor_trees, rng, facts)
             if desc is None:
                 continue
             if BlockFacts(tree, env.np, env.outer).hazards > facts.hazards:
                 last_error = "every change read an unbound name or used an array as a truth value"
                 continue
-            if self.max_nodes is not None and _size(tree) > max(self.max_nodes, before):
+            if self.max_nodes is not None and tree_size(tree) > max(self.max_nodes, before):
                 last_error = f"every change grew the block past offline.max_nodes={self.max_nodes} AST nodes"
                 continue
             ast.fix_missing_locations(tree)
@@ -142,7 +142,8 @@ class _Env:
     outer: frozenset[str]
 
 
-def _size(tree: ast.AST) -> int:
+def tree_size(tree: ast.AST) -> int:
+    """Number of AST nodes in `tree`: the measure `max_nodes` bounds so that mutations cannot bloat a block."""
     return sum(1 for _ in ast.walk(tree))
 
 

@@ -84,7 +84,7 @@ def _free_names(node: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and id(n) not in callees | bases}
 
 
-def _apply(op: str, tree: ast.Module, donors: list[ast.Module], rng: random.Random,
+def apply_operator(op: str, tree: ast.Module, donors: list[ast.Module], rng: random.Random,
            facts: BlockFacts | None = None) -> str | None:
     """Mutate `tree` in place with operator `op`; return a one-line description, or None if not applicable."""
     facts = facts or BlockFacts(tree, None)

@@ -10,7 +10,7 @@ from sqlalchemy import create_engine
 from evolve.archive import Archive
 from evolve.archive.admin import head_revision
 from evolve.archive.models import Base
-from evolve.archive.store import SCHEMA_HEAD, _alembic_upgrade, schema_revision, sqlite_url
+from evolve.archive.store import SCHEMA_HEAD, alembic_upgrade, schema_revision, sqlite_url
 
 
 def _differences(engine: object) -> list[object]:
@@ -28,7 +28,7 @@ def test_the_schema_head_constant_is_the_newest_migration() -> None:
 def test_the_migrations_build_exactly_the_models_schema(db_url: str) -> None:
     engine = create_engine(db_url)
     with engine.begin() as conn:
-        _alembic_upgrade(conn)
+        alembic_upgrade(conn)
     assert _differences(engine) == []
     engine.dispose()
 

@@ -7,12 +7,12 @@ import pytest
 
 from evolve.edit.blocks import (
     BlockError,
-    _normalise_children,
-    _strip_docstring,
     find_blocks,
+    normalise_children,
     normalised_hash,
     outside_blocks,
     replace_blocks,
+    strip_docstring,
 )
 
 PROGRAM = """import math
@@ -88,7 +88,7 @@ class _ReferenceNormalise(ast.NodeTransformer):
             if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
                 names.setdefault(sub.id, f"_v{len(names)}")
         renamer = _ReferenceRename(names)
-        node.body = [renamer.visit(self.generic_visit(s)) for s in _strip_docstring(node.body)]
+        node.body = [renamer.visit(self.generic_visit(s)) for s in strip_docstring(node.body)]
         for a in ast.walk(node.args):
             if isinstance(a, ast.arg):
                 a.arg = names.get(a.arg, a.arg)
@@ -110,7 +110,7 @@ class _ReferenceRename(ast.NodeTransformer):
 
 def _reference_dump(code: str) -> str:
     tree = ast.parse(code)
-    tree.body = _strip_docstring(tree.body)
+    tree.body = strip_docstring(tree.body)
     return ast.dump(_ReferenceNormalise().visit(tree), annotate_fields=False)
 
 
@@ -126,6 +126,6 @@ def test_the_normalisation_matches_the_node_transformer_it_replaced() -> None:
     for path in files:
         code = path.read_text(encoding="utf-8")
         tree = ast.parse(code)
-        tree.body = _strip_docstring(tree.body)
-        _normalise_children(tree)
+        tree.body = strip_docstring(tree.body)
+        normalise_children(tree)
         assert ast.dump(tree, annotate_fields=False) == _reference_dump(code), path

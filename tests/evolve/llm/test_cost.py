@@ -69,7 +69,7 @@ def test_pricing_a_model_reads_the_price_table_without_importing_litellm() -> No
     import subprocess
     import sys
 
-    code = ("import sys; from evolve.llm.cost import _table_rates; "
-            "print(_table_rates('openai/gpt-4.1-mini'), _table_rates('a-local-model'), 'litellm' in sys.modules)")
+    code = ("import sys; from evolve.llm.cost import table_rates; "
+            "print(table_rates('openai/gpt-4.1-mini'), table_rates('a-local-model'), 'litellm' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.split() == ["(4e-07,", "1.6e-06)", "None", "False"], out.stdout + out.stderr

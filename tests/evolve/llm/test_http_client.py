@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from evolve.llm.clients import CallFailed, CallSettings, HTTPClient, _retry_after
+from evolve.llm.clients import CallFailed, CallSettings, HTTPClient, retry_after_seconds
 from evolve.llm.models import ModelSpec
 from evolve.testing.llm_server import Reply, ScriptedLLMServer
 
@@ -113,7 +113,7 @@ def test_an_unreachable_server_says_so() -> None:
 
 
 def test_retry_after_accepts_seconds_and_milliseconds_and_ignores_nonsense() -> None:
-    assert _retry_after({"retry-after": "2"}) == 2.0
-    assert _retry_after({"retry-after-ms": "250"}) == 0.25
-    assert _retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) is None
-    assert _retry_after({"retry-after": "3600"}) is None
+    assert retry_after_seconds({"retry-after": "2"}) == 2.0
+    assert retry_after_seconds({"retry-after-ms": "250"}) == 0.25
+    assert retry_after_seconds({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) is None
+    assert retry_after_seconds({"retry-after": "3600"}) is None

@@ -7,8 +7,8 @@ import textwrap
 import pytest
 
 from evolve.edit.blocks import find_blocks, outside_blocks
-from evolve.mutators.offline.mutator import OfflineMutator, _size
-from evolve.mutators.offline.operators import OPERATORS, _apply
+from evolve.mutators.offline.mutator import OfflineMutator, tree_size
+from evolve.mutators.offline.operators import OPERATORS, apply_operator
 
 SEED = """import math
 
@@ -54,7 +54,7 @@ def test_each_operator_changes_the_block(op: str) -> None:
         tree = ast.parse(SEED.split("# EVOLVE-BLOCK-START\n")[1].split("# EVOLVE-BLOCK-END")[0])
         before = ast.dump(tree)
         donors = [ast.parse(DONOR.split("# EVOLVE-BLOCK-START\n")[1].split("# EVOLVE-BLOCK-END")[0])]
-        desc = _apply(op, tree, donors, rng)
+        desc = apply_operator(op, tree, donors, rng)
         if desc is not None and ast.dump(tree) != before:
             changed += 1
             compile(ast.fix_missing_locations(tree), "x", "exec")
@@ -64,7 +64,7 @@ def test_each_operator_changes_the_block(op: str) -> None:
 def test_constant_perturbation_touches_only_numbers() -> None:
     rng = random.Random(5)
     tree = ast.parse("def f(x):\n    return x * 2.5 + 'a'.count('b')\n")
-    desc = _apply("constant", tree, [], rng)
+    desc = apply_operator("constant", tree, [], rng)
     assert desc is not None and desc.startswith("constant 2.5 ->")
 
 
@@ -95,7 +95,7 @@ def test_several_steps_apply_several_operators_and_stay_seeded() -> None:
 
 
 def _block_size(code: str) -> int:
-    return sum(_size(ast.parse(textwrap.dedent(b.text))) for b in find_blocks(code))
+    return sum(tree_size(ast.parse(textwrap.dedent(b.text))) for b in find_blocks(code))
 
 
 def test_max_nodes_stops_blocks_growing_past_it_but_not_smaller_changes() -> None:

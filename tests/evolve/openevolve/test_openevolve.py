@@ -12,7 +12,7 @@ import pytest
 
 from evolve.errors import ProblemError
 from evolve.openevolve import make
-from evolve.openevolve.problem import _fitness
+from evolve.openevolve.problem import openevolve_fitness
 from evolve.openevolve.settings import read_settings
 from evolve.plugins import load_problem
 
@@ -257,7 +257,7 @@ def test_config_yaml_keys_evolve_applies_and_the_ones_it_does_not(tmp_path: Path
 
 
 def test_fitness_is_combined_score_else_the_mean_of_numeric_metrics_without_feature_dimensions() -> None:
-    assert _fitness({"combined_score": 0.3, "a": 1.0}, ()) == 0.3
-    assert _fitness({"a": 1.0, "b": 0.0, "error": "text", "complexity": 9.0}, ("complexity",)) == 0.5
-    assert _fitness({"complexity": 4.0}, ("complexity",)) == 4.0
-    assert _fitness({"error": "no numbers"}, ()) == 0.0
+    assert openevolve_fitness({"combined_score": 0.3, "a": 1.0}, ()) == 0.3
+    assert openevolve_fitness({"a": 1.0, "b": 0.0, "error": "text", "complexity": 9.0}, ("complexity",)) == 0.5
+    assert openevolve_fitness({"complexity": 4.0}, ("complexity",)) == 4.0
+    assert openevolve_fitness({"error": "no numbers"}, ()) == 0.0

@@ -235,13 +235,13 @@ def validate_selection(output, weights, capacity):
 def test_validator_checks_without_a_sample_cover_none_and_types_only(plugin: Plugin) -> None:
     problem, _ = plugin.load()
     assert c.check_validator(problem) == []
-    kinds = {check for check, _, _ in c._bad_outputs(None)}
+    kinds = {check for check, _, _ in c.bad_outputs(None)}
     assert kinds == {c.VALIDATOR_NONE, c.VALIDATOR_TYPE}
 
 
 def test_generic_bad_outputs_of_a_tuple_of_arrays() -> None:
     sample = (np.arange(6).reshape(2, 3), np.zeros(4, dtype=np.int64))
-    bad = {desc: value for _, desc, value in c._bad_outputs(sample)}
+    bad = {desc: value for _, desc, value in c.bad_outputs(sample)}
     shorter = next(v for d, v in bad.items() if "shorter" in d)
     assert isinstance(shorter, tuple) and len(shorter) == 1
     nan = next(v for d, v in bad.items() if "NaN" in d)

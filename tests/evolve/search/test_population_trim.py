@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from evolve.search.population import Island, Member, Population, SearchSettings, _rank_key, _top
+from evolve.search.population import Island, Member, Population, SearchSettings, rank_key, top_members
 
 
 class ScanPopulation(Population):
@@ -53,9 +53,9 @@ def test_eviction_matches_a_full_scan_after_every_step(seed: int) -> None:
         for a, b in zip(fast.islands, slow.islands):
             assert fast.cell_elites(a) == slow.cell_elites(b)
             # the kept order is the sort it replaced, and so are the selections made from it
-            assert a.order == sorted(_rank_key(m) for m in a.members.values())
-            assert a.ranked_members() == sorted(a.members.values(), key=_rank_key)
+            assert a.order == sorted(rank_key(m) for m in a.members.values())
+            assert a.ranked_members() == sorted(a.members.values(), key=rank_key)
             exclude = rng.choice(list(a.members)) if a.members else -1
             want = sorted((m for m in a.members.values() if m.id != exclude), key=lambda m: (-m.score, m.id))
             for n in (1, 2, 3, 5):  # the inspirations' top part: best by score, ties by age
-                assert _top(a.ranked_members(), n, exclude) == want[:n]
+                assert top_members(a.ranked_members(), n, exclude) == want[:n]

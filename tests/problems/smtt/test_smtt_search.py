@@ -28,7 +28,7 @@ def test_insertion_matrix_equals_recomputed_costs() -> None:
         p, w = rng.integers(1, 20, n), rng.integers(1, 5, n)
         d = rng.integers(0, int(p.sum()), n)
         order = rng.permutation(n)
-        delta = search._insertion_matrix(order, p, d, w)
+        delta = search.insertion_matrix(order, p, d, w)
         base = search.cost(order, p, d, w)
         for a in range(n):
             for b in range(n):
@@ -44,10 +44,10 @@ def test_per_job_best_insertion_equals_the_matrix_optimum() -> None:
         p, w = rng.integers(1, 30, n), rng.integers(1, 4, n)
         d = rng.integers(0, int(p.sum()), n)
         order = rng.permutation(n)
-        delta = search._insertion_matrix(order, p, d, w)
+        delta = search.insertion_matrix(order, p, d, w)
         comp = np.cumsum(p[order])
         for a in range(n):
-            gain, to = search._best_insertion(order, a, p, d, w, comp)
+            gain, to = search.best_insertion(order, a, p, d, w, comp)
             assert gain == max(0, -int(delta[a].min()))
             if gain:
                 assert delta[a, to] == -gain
