@@ -246,9 +246,11 @@ class Sandbox:
         #: then gets no working folder on the host (making and removing one costs 2-3 ms of every
         #: evaluation under load); one that cannot build its root after all asks for a folder
         self._rooted = False
-        self._tmp_root = Path(tempfile.mkdtemp(prefix="evolve-sbx-"))
-        self._tmp_root.chmod(0o711)
-        self._root_dir = self._tmp_root / "root"  # mount point of the candidate's empty root
+        #: the sandbox's own folder: the zygote's working directory and log, the mount point of the
+        #: candidates' empty root and their job-* working folders; `close` removes it with all of them
+        self.tmp_root = Path(tempfile.mkdtemp(prefix="evolve-sbx-"))
+        self.tmp_root.chmod(0o711)
+        self._root_dir = self.tmp_root / "root"  # mount point of the candidate's empty root
         self._root_dir.mkdir(mode=0o700)
         self._groups: dict[str, Any] | None = None  # the candidates' control groups ({}: unavailable)
         #: namespaces the zygote itself entered (shared by its candidates), known once it has started
@@ -291,7 +293,7 @@ class Sandbox:
 
     def _start(self) -> None:
         parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        log_path = self._tmp_root / "zygote.log"
+        log_path = self.tmp_root / "zygote.log"
         uid = self.uid
         with open(log_path, "ab") as err:
             self._proc = subprocess.Popen(
@@ -302,7 +304,7 @@ class Sandbox:
                              "zygote_uid": self._zygote_uid, "bpf": self._bpf_hex(),
                              "cgroups": self._cgroups()})],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
-                pass_fds=[child_sock.fileno()], env=child_env(), cwd=str(self._tmp_root),
+                pass_fds=[child_sock.fileno()], env=child_env(), cwd=str(self.tmp_root),
                 close_fds=True,
             )
         child_sock.close()
@@ -324,7 +326,7 @@ class Sandbox:
         if self._groups:
             _remove_groups(self._groups)
             self._groups = None
-        shutil.rmtree(self._tmp_root, ignore_errors=True)
+        shutil.rmtree(self.tmp_root, ignore_errors=True)
 
     def __enter__(self) -> Sandbox:
         return self
@@ -387,7 +389,7 @@ class Sandbox:
                 except _NeedsWorkdir:  # its process could not build the empty root: again, with a folder
                     continue
                 except (OSError, EOFError, wire.WireError, ValueError) as exc:
-                    detail = _tail_file(self._tmp_root / "zygote.log", 2000).strip().splitlines()[-1:]
+                    detail = _tail_file(self.tmp_root / "zygote.log", 2000).strip().splitlines()[-1:]
                     log.warning("sandbox zygote failed (%s); restarting it", exc)
                     self.close_zygote()
                     if attempt == 1:
@@ -501,7 +503,7 @@ class Sandbox:
         assert self._sock is not None
         workdir = None
         if not self._rooted:
-            workdir = Path(tempfile.mkdtemp(prefix="job-", dir=self._tmp_root))
+            workdir = Path(tempfile.mkdtemp(prefix="job-", dir=self.tmp_root))
             if self.uid is not None:
                 os.chown(workdir, self.uid, self.uid)
         fds: list[int] = []

@@ -72,12 +72,26 @@ def run(sb: Sandbox, code: str, inputs: tuple[tuple[Any, ...], ...] = (([5, 1, 4
     return sb.run(Job(code=code, entry=job.pop("entry", "f"), inputs=inputs, limits=limits, **job))
 
 
-def _status(pid: str) -> dict[str, str]:
+def proc_status(pid: str) -> dict[str, str]:
+    """The fields of /proc/<pid>/status ({} once the process is gone)."""
     try:
         text = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return {}
     return {k: v.strip() for k, v in (line.split(":", 1) for line in text.splitlines() if ":" in line)}
+
+
+def zygote_pid(sb: Sandbox) -> int | None:
+    """The process `sb` started (its zygote, or the launcher when rootless), found as the user would: a
+    child of this process whose working directory is the sandbox's folder."""
+    me, folder = str(os.getpid()), str(sb.tmp_root)
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if proc_status(pid).get("PPid") == me and os.readlink(f"/proc/{pid}/cwd") == folder:
+                return int(pid)
+        except OSError:
+            pass
+    return None
 
 
 def leftovers(sb: Sandbox) -> list[str]:
@@ -88,8 +102,8 @@ def leftovers(sb: Sandbox) -> list[str]:
     2, is something a candidate left behind.
     """
     assert sb.uid is not None
-    procs = {pid: _status(pid) for pid in os.listdir("/proc") if pid.isdigit()}
-    root = str(sb._proc.pid) if sb._proc is not None else ""
+    procs = {pid: proc_status(pid) for pid in os.listdir("/proc") if pid.isdigit()}
+    root = str(zygote_pid(sb) or "")
 
     def depth(pid: str) -> int | None:
         for d in range(6):
@@ -144,8 +158,8 @@ def assert_clean(sb: Sandbox) -> None:
         assert leftovers(sb) == []
         roots = tuple(p for p in (Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"), REPO) if p.is_dir())
         # the empty mount point of the candidates' root belongs to the uid when the zygote does
-        assert [f for f in files_of(uid, roots) if f != str(sb._tmp_root / "root")] == []
-    assert [p.name for p in sb._tmp_root.iterdir() if p.name.startswith("job-")] == []
+        assert [f for f in files_of(uid, roots) if f != str(sb.tmp_root / "root")] == []
+    assert [p.name for p in sb.tmp_root.iterdir() if p.name.startswith("job-")] == []
     res = run(sb, CANARY, inputs=(([3, 9, 1, 7],),))
     assert res.status == "ok", res.error
     assert res.runs[0].output == [9, 7, 3, 4]
