@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,28 +18,53 @@ from evolve import worker
 
 
 def config(*overrides: str) -> Any:
+    from evolve.config import register
+
+    register()  # the structured configs the YAML extends, as the CLI registers them (this file alone too)
     with initialize_config_module("evolve.conf", version_base="1.3"):
         return compose("config", overrides=list(overrides))
 
 
+def _zygotes() -> set[int]:
+    """Running sandbox zygotes that are children of this process, read from /proc."""
+    found = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                argv = fh.read().split(b"\0")
+        except OSError:
+            continue
+        if fields[0] not in "ZX" and int(fields[1]) == os.getpid() and b"--zygote" in argv:
+            found.add(int(pid))
+    return found
+
+
+def _zygote_of(sb: Any) -> int | None:
+    """The zygote `sb` runs, if any: the child of this process working in the sandbox's folder."""
+    for pid in _zygotes():
+        try:
+            if os.readlink(f"/proc/{pid}/cwd") == str(sb.tmp_root):
+                return pid
+        except OSError:
+            pass
+    return None
+
+
 def test_each_local_worker_thread_starts_its_own_zygote() -> None:
+    before = _zygotes()
     executor = worker.start_local_workers(config("evaluator.workers=2"))
     assert executor is not None
     try:
-        barrier = threading.Barrier(2, timeout=30)
-
-        def probe() -> tuple[int, int | None]:
-            barrier.wait()  # one probe per thread
-            sb = worker._state.sandbox
-            proc = getattr(sb, "_proc", None)
-            return threading.get_ident(), (proc.pid if proc is not None and proc.poll() is None else None)
-
-        (t1, z1), (t2, z2) = (f.result(timeout=60) for f in [executor.submit(probe), executor.submit(probe)])
-        assert t1 != t2 and z1 is not None and z2 is not None and z1 != z2
-        for pid in (z1, z2):  # zygotes of this process, running
-            with open(f"/proc/{pid}/stat") as fh:
-                assert int(fh.read().rsplit(")", 1)[1].split()[1]) == os.getpid()
+        deadline = time.monotonic() + 60.0  # started early, in the background: no task has been submitted
+        while len(_zygotes() - before) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # a third one, if any, would have appeared by now
+        assert len(_zygotes() - before) == 2  # one per worker thread
     finally:
+        # teardown only: no public call closes a worker thread's sandbox before the thread ends, and
+        # leaving the zygotes to the threads' end would keep them alive past this test
         def close() -> None:
             if worker._state.sandbox is not None:
                 worker._state.sandbox.close()
@@ -70,7 +96,7 @@ def test_a_run_adopts_the_started_workers_and_starts_no_other_zygote(tmp_path: P
     original = sandbox_mod.Sandbox.start
 
     def counting(self: Any) -> Any:
-        if self._proc is None:
+        if _zygote_of(self) is None:
             started.append(threading.get_ident())
         return original(self)
 
@@ -88,15 +114,16 @@ def test_the_loop_runs_with_the_start_up_objects_frozen_and_a_run_leaves_none(
     import gc
 
     from evolve import runner
+    from evolve.loop import Evolution
 
     seen: list[tuple[bool, int]] = []
-    original = runner._run_with_signals
+    original = Evolution.run
 
-    async def observed(evo: Any) -> str:
+    async def observed(evo: Any) -> str:  # the loop itself, as the run calls it
         seen.append((gc.isenabled(), gc.get_freeze_count()))
         return await original(evo)
 
-    monkeypatch.setattr(runner, "_run_with_signals", observed)
+    monkeypatch.setattr(Evolution, "run", observed)
     cfg = config("evaluator.workers=1", "search.iterations=2", "search.max_seconds=0", "quiet=true",
                  "search.holdout_top_k=1")
     gc.disable()  # as the CLI leaves it
