@@ -181,7 +181,8 @@ def rewrite_overrides(args: list[str]) -> list[str]:
     return out
 
 
-def _hydra(fn: Any, prog: str, args: list[str]) -> None:
+def run_hydra(fn: Any, prog: str, args: list[str]) -> None:
+    """Run the `@hydra.main` function `fn` as the command `prog args` would, composing its config once."""
     sys.argv = [prog, *args]
     if any(a.lstrip("+~").startswith("hydra.mode=") for a in args):
         fn()  # the mode comes from the composed config: let Hydra compose it to find out
@@ -215,8 +216,8 @@ def main(argv: list[str] | None = None) -> None:
         if cmd == "run":
             overrides = rewrite_overrides(rest)
             if argv is None:  # the process's own command: nothing runs after it
-                _exit_after(lambda: _hydra(_run_main, "evolve run", overrides))
-            _hydra(_run_main, "evolve run", overrides)
+                exit_after(lambda: run_hydra(_run_main, "evolve run", overrides))
+            run_hydra(_run_main, "evolve run", overrides)
         elif cmd == "eval":
             _eval_cmd(rest)
         elif cmd in ("archive", "runs", "report"):
@@ -230,7 +231,7 @@ def main(argv: list[str] | None = None) -> None:
         elif cmd == "llm":
             if not rest or rest[0] != "check":
                 raise EvolveError("usage: evolve llm check [llm=… llm.model=… OVERRIDES…]")
-            _hydra(_llm_check_main, "evolve llm check", rewrite_overrides(rest[1:]))
+            run_hydra(_llm_check_main, "evolve llm check", rewrite_overrides(rest[1:]))
         elif cmd == "doctor":
             from evaluators import doctor
 
@@ -248,7 +249,7 @@ def main(argv: list[str] | None = None) -> None:
         _fail(exc)
 
 
-def _exit_after(work: Callable[[], None]) -> NoReturn:
+def exit_after(work: Callable[[], None]) -> NoReturn:
     """Run `work`, then end the process without tearing the interpreter down.
 
     A run ends holding a large heap (Hydra, SQLAlchemy, aiohttp, the run's own objects); freeing it
@@ -299,7 +300,7 @@ def _eval_cmd(rest: list[str]) -> None:
     overrides = [a for a in rest if "=" in a]
     file_arg = str(Path(files[0]).resolve()).replace("'", "\\'")
     extra = [f"file='{file_arg}'"] + (["json=true"] if "--json" in flags else [])
-    _hydra(_eval_main, "evolve eval", rewrite_overrides(overrides) + extra)
+    run_hydra(_eval_main, "evolve eval", rewrite_overrides(overrides) + extra)
 
 
 if __name__ == "__main__":

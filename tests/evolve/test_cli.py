@@ -12,7 +12,7 @@ from evolve import cli
 
 
 def _composes(monkeypatch: pytest.MonkeyPatch, args: list[str]) -> list[str]:
-    """Run `_hydra` on a task that does nothing; the run modes of every config composition, in order."""
+    """Run `run_hydra` on a task that does nothing; the run modes of every config composition, in order."""
     seen: list[str] = []
     original = ConfigLoaderImpl.load_configuration
 
@@ -27,7 +27,7 @@ def _composes(monkeypatch: pytest.MonkeyPatch, args: list[str]) -> list[str]:
     def task(cfg: Any) -> None:
         return None
 
-    cli._hydra(task, "evolve run", args)
+    cli.run_hydra(task, "evolve run", args)
     return seen
 
 
@@ -50,14 +50,14 @@ def test_the_mode_lookup_is_restored_after_the_run(monkeypatch: pytest.MonkeyPat
 
 
 def _exit_after(tmp_path: Path, body: str) -> Any:
-    """Run `cli._exit_after(work)` in a fresh interpreter; `body` defines `work` (and may set up more)."""
+    """Run `cli.exit_after(work)` in a fresh interpreter; `body` defines `work` (and may set up more)."""
     import subprocess
     import sys
     import textwrap
 
     script = tmp_path / "script.py"
     script.write_text("import atexit, sys, threading, time\nfrom pathlib import Path\nfrom evolve import cli\n"
-                      f"OUT = Path({str(tmp_path)!r})\n" + textwrap.dedent(body) + "\ncli._exit_after(work)\n")
+                      f"OUT = Path({str(tmp_path)!r})\n" + textwrap.dedent(body) + "\ncli.exit_after(work)\n")
     return subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
 
 
@@ -105,7 +105,7 @@ def test_exit_after_leaves_the_exit_to_a_profiler(tmp_path: Path) -> None:
             sys.exit(4)
 
         try:
-            cli._exit_after(work)
+            cli.exit_after(work)
         except SystemExit as exc:
             sys.setprofile(None)
             print("profiler saw exit", exc.code)
@@ -119,17 +119,25 @@ def test_a_run_keeps_the_collector_off_until_its_loop(monkeypatch: pytest.Monkey
     the collector back on, with the start-up objects frozen, when the loop starts (tested there)."""
     import gc
 
+    from evolve import runner, worker
+
     seen: list[bool] = []
-    monkeypatch.setattr(cli, "_run_job", lambda cfg: seen.append(gc.isenabled()))
-    cli._hydra(cli._run_main, "evolve run", [f"hydra.run.dir={tmp_path}"])
+
+    def run(cfg: Any, *args: Any) -> dict[str, Any]:
+        seen.append(gc.isenabled())
+        return {"stop_reason": "iterations"}
+
+    monkeypatch.setattr(worker, "start_local_workers", lambda cfg: None)  # no zygotes for a run that never runs
+    monkeypatch.setattr(runner, "run", run)
+    cli.main(["run", f"hydra.run.dir={tmp_path}"])
     assert seen == [False] and gc.isenabled()
 
-    def fails(cfg: Any) -> None:
+    def fails(cfg: Any, *args: Any) -> None:
         raise RuntimeError("a broken plugin")
 
-    monkeypatch.setattr(cli, "_run_job", fails)
+    monkeypatch.setattr(runner, "run", fails)
     with pytest.raises(SystemExit):  # Hydra reports the error and exits 1
-        cli._hydra(cli._run_main, "evolve run", [f"hydra.run.dir={tmp_path}"])
+        cli.main(["run", f"hydra.run.dir={tmp_path}"])
     assert gc.isenabled()  # back on whatever happened
 
 
