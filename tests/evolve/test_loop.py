@@ -161,20 +161,20 @@ def test_the_worker_has_its_next_candidate_queued_while_the_loop_handles_a_resul
     """The local executor asks for one evaluation queued per worker thread, so the thread does not idle
     through the loop's turn (store the outcome, admit it, dispatch) between two candidates."""
     evo, _ = make_evolution(tmp_path, Scripted([body(f"d + {i}") for i in range(1, 12)]), ["search.iterations=10"])
-    in_flight: list[int] = []
-    dispatch = evo._dispatch
+    in_flight: list[int] = []  # evaluations still in flight once the loop has handled a turn's results
+    report = evo.on_progress
 
-    def watched() -> None:
-        dispatch()
+    def watched(progress: Any) -> None:
         in_flight.append(len(evo.inflight))
+        report(progress)
 
-    evo._dispatch = watched  # type: ignore[method-assign]
+    evo.on_progress = watched
     try:
         evo.seed_population(SEED)
         assert asyncio.run(evo.run()) == "iterations"
     finally:
         evo.close()
-    assert evo.capacity == 2 and max(in_flight) == 2
+    assert evo.capacity == 2 and max(in_flight) == 1  # the one worker's next candidate, already queued
 
 
 def test_stagnation_stops_the_run(tmp_path: Path) -> None:
