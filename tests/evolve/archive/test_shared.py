@@ -81,7 +81,10 @@ def test_a_job_stored_by_another_writer_in_the_meantime_returns_that_id(db_url: 
             worker.join(60)
 
     event.listen(first.engine, "before_cursor_execute", before_insert)
-    if first._direct:  # SQLite's hot path runs on the driver: no SQLAlchemy event fires
+    # fault injection: another writer commits the same job between this writer's check and its insert;
+    # no public call interleaves two writers at that point. SQLite's hot path runs on the driver, where
+    # no SQLAlchemy event fires, so the race is injected at the driver call there
+    if first._direct:
         run_direct = first._run_direct
 
         def racing(conn: Any, stmt: Any, values: Any) -> Any:
