@@ -163,15 +163,11 @@ def test_read_frame_refuses_frames_over_the_cap() -> None:
 
 
 def _walked(value: object) -> object:
-    """decode() with the plain-header shortcut turned off: every node through the strict walk."""
-    frame = wire.encode(value)
+    """decode() of `value` through the strict walk: a sibling string holding a backslash makes the
+    header one that the plain-header shortcut never takes (escapes could spell a reserved key)."""
+    frame = wire.encode([value, "\\"])
     hlen, _ = wire.HEADER.unpack_from(frame)
-    plain = wire._plain
-    wire._plain = lambda header: False  # type: ignore[assignment]
-    try:
-        return wire.decode(frame[wire.HEADER.size:], hlen)
-    finally:
-        wire._plain = plain  # type: ignore[assignment]
+    return wire.decode(frame[wire.HEADER.size:], hlen)[0]
 
 
 @pytest.mark.parametrize("value", [
