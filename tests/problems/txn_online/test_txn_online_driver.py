@@ -38,17 +38,27 @@ def test_state_view_cannot_be_written_through_its_arrays() -> None:
 
 
 def test_state_predictions_match_the_trusted_simulator() -> None:
+    """At every decision of an episode, the state a policy sees agrees with the trusted simulator fed
+    the same appends: its makespan, its per-key times, and where each offered transaction would start."""
     w = generate("tpcc", 40, 6)
     txns = w.batch.as_txns()
-    order = np.random.default_rng(2).permutation(40).tolist()
-    state, prefix = ScheduleState(40, w.batch.n_keys), simulator.Prefix(w.batch)
-    for t in order:
-        assert state.start_if_appended(txns[t]) == int(prefix.starts(np.array([t]))[0])
-        state._append(txns[t])
-        prefix.append(t)
+    ids = {id(txn): t for t, txn in enumerate(txns)}  # the offers hand over these very tuples
+    prefix = simulator.Prefix(w.batch)
+    picked: list[int] = []
+
+    def choose(state: ScheduleState, candidates: tuple[object, ...]) -> int:
         assert state.makespan == prefix.makespan
-    assert np.array_equal(state.last_any, prefix.last_any)
-    assert np.array_equal(state.last_write, prefix.last_write)
+        assert np.array_equal(state.last_any, prefix.last_any)
+        assert np.array_equal(state.last_write, prefix.last_write)
+        for txn in candidates:
+            assert state.start_if_appended(txn) == int(prefix.starts(np.array([ids[id(txn)]]))[0])
+        pick = len(picked) % len(candidates)  # not always the oldest: the appends vary
+        picked.append(ids[id(candidates[pick])])
+        prefix.append(picked[-1])
+        return pick
+
+    out = drive(choose, txns, 4, seed=2, budget_ms=10_000.0)
+    assert out["error"] is None and out["decisions"] == picked and len(picked) == 40
 
 
 def test_drive_appends_the_picked_offer_and_reports_every_decision() -> None:
