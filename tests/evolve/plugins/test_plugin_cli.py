@@ -99,7 +99,12 @@ def test_check_problem_by_registered_name(capsys: pytest.CaptureFixture[str]) ->
 
 def test_new_problem_in_the_builtin_folder_is_then_named_not_pathed(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(plugin_cli, "_builtin_dir", lambda: tmp_path.resolve())
+    import sys
+    import types
+
+    builtin = types.ModuleType("problems")  # the built-in problems package, found in tmp_path instead
+    builtin.__path__ = [str(tmp_path)]
+    monkeypatch.setitem(sys.modules, "problems", builtin)
     code, lines = run(capsys, "new-problem", "named_toy", "--dir", str(tmp_path))
     text = "\n".join(lines)
     assert code == 0 and "evolve check-problem named_toy " in text and "evolve run problem=named_toy " in text
