@@ -140,41 +140,42 @@ class LokyExecutor(cf.Executor):
 
 
 # -- cluster executors: the bookkeeping Dask and Ray share ------------------------------------------------
-class _ClusterExecutor(cf.Executor):
+class ClusterExecutor(cf.Executor):
     """A `concurrent.futures.Executor` over a cluster engine: futures in flight, each settled once, and a
-    shutdown that waits for them or cancels them. Subclasses start a task, watch it, and close the engine."""
+    shutdown that waits for them or cancels them. An engine (Dask, Ray, or another) subclasses it and
+    implements `start_task`, `watch_task` (which calls `finish_task` once per task) and `close_tasks`."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pending: dict[int, tuple[Any, cf.Future[Any]]] = {}  # id(out) -> (engine's handle, out)
         self._closing = False
 
-    def _check_connected(self) -> None:
+    def check_connected(self) -> None:
         """Raise EvaluatorLost when the cluster is gone."""
 
-    def _start(self, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def start_task(self, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Start `fn(*args, **kwargs)` on the cluster; returns the engine's handle of the task."""
         raise NotImplementedError
 
-    def _watch(self, handle: Any, out: cf.Future[Any]) -> None:
-        """Arrange for `_finish(out, …)` to be called once the task is done."""
+    def watch_task(self, handle: Any, out: cf.Future[Any]) -> None:
+        """Arrange for `finish_task(out, …)` to be called once the task is done."""
         raise NotImplementedError
 
-    def _close(self, handles: list[Any]) -> None:
+    def close_tasks(self, handles: list[Any]) -> None:
         """Cancel these tasks (still queued or running) and let go of the cluster."""
 
     def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
         if self._closing:
             raise RuntimeError("cannot submit to an executor that was shut down")
-        self._check_connected()
-        handle = self._start(fn, args, kwargs)
+        self.check_connected()
+        handle = self.start_task(fn, args, kwargs)
         out: cf.Future[Any] = cf.Future()
         with self._lock:
             self._pending[id(out)] = (handle, out)
-        self._watch(handle, out)
+        self.watch_task(handle, out)
         return out
 
-    def _finish(self, out: cf.Future[Any], result: Any = None, error: BaseException | None = None,
+    def finish_task(self, out: cf.Future[Any], result: Any = None, error: BaseException | None = None,
                 cancelled: bool = False) -> None:
         with self._lock:
             self._pending.pop(id(out), None)
@@ -202,7 +203,7 @@ class _ClusterExecutor(cf.Executor):
             pending = list(self._pending.values())
         for _, out in pending:
             _cancel(out)
-        self._close([handle for handle, _ in pending])
+        self.close_tasks([handle for handle, _ in pending])
 
 
 def _cancel(out: cf.Future[Any]) -> None:
@@ -330,7 +331,7 @@ class _Dispatcher:
         return sum(1 for i in call_ids if (f := self._calls.get(i)) is not None and f.cancel())
 
 
-class DaskExecutor(_ClusterExecutor):
+class DaskExecutor(ClusterExecutor):
     """Runs each evaluation as a call on a `_Dispatcher` actor, one per Dask worker; its futures are plain
     `concurrent.futures.Future`s.
 
@@ -382,14 +383,14 @@ class DaskExecutor(_ClusterExecutor):
         """Worker threads on the cluster now (what `evaluator.workers` should be for a full cluster)."""
         return int(sum(self.client.nthreads().values()))
 
-    def _check_connected(self) -> None:
+    def check_connected(self) -> None:
         if self.client.status != "running":
             raise EvaluatorLost(f"the Dask scheduler is unreachable (client {self.client.status})")
 
-    def _start(self, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def start_task(self, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         return _Call(next(self._ids), fn, args, kwargs)
 
-    def _watch(self, handle: Any, out: cf.Future[Any]) -> None:
+    def watch_task(self, handle: Any, out: cf.Future[Any]) -> None:
         handle.out = out
         self.client.loop.add_callback(self._enqueue, handle)
 
@@ -453,7 +454,7 @@ class DaskExecutor(_ClusterExecutor):
             return
         call.settled = True
         assert call.out is not None
-        self._finish(call.out, result, error)
+        self.finish_task(call.out, result, error)
 
     def _retry(self, call: _Call, address: str) -> None:
         call.lost.append(address)
@@ -553,7 +554,7 @@ class DaskExecutor(_ClusterExecutor):
                 call.task.cancel()
 
     # -------------------------------------------------------------------------------------------------
-    def _close(self, handles: list[Any]) -> None:
+    def close_tasks(self, handles: list[Any]) -> None:
         lost = self.client.status != "running"
         if lost:  # closing interrupts the client's reconnect loop, which logs that as an error
             for name in ("distributed.client", "distributed.utils", "distributed.core"):
@@ -593,7 +594,7 @@ def _ray_executor(workers: int, address: str | None) -> RayExecutor:
     return RayExecutor(workers, owns_ray=started)
 
 
-class RayExecutor(_ClusterExecutor):
+class RayExecutor(ClusterExecutor):
     """Submits Ray tasks (one CPU each); a task whose worker process died is retried by Ray."""
 
     def __init__(self, workers: int, owns_ray: bool = False) -> None:
@@ -606,13 +607,13 @@ class RayExecutor(_ClusterExecutor):
 
         return int(ray.cluster_resources().get("CPU", 0))
 
-    def _check_connected(self) -> None:
+    def check_connected(self) -> None:
         import ray
 
         if not ray.is_initialized():
             raise EvaluatorLost("the Ray driver is disconnected")
 
-    def _start(self, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def start_task(self, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         import ray
 
         remote = self._remote.get(fn)
@@ -623,20 +624,20 @@ class RayExecutor(_ClusterExecutor):
         except ConnectionError as exc:
             raise EvaluatorLost(f"lost the Ray cluster: {exc}") from exc
 
-    def _watch(self, handle: Any, out: cf.Future[Any]) -> None:
+    def watch_task(self, handle: Any, out: cf.Future[Any]) -> None:
         handle.future().add_done_callback(lambda f, out=out: self._settle(f, out))
 
     def _settle(self, inner: cf.Future[Any], out: cf.Future[Any]) -> None:
         if inner.cancelled():
-            self._finish(out, cancelled=True)
+            self.finish_task(out, cancelled=True)
             return
         exc = inner.exception()
         if exc is None:
-            self._finish(out, inner.result())
+            self.finish_task(out, inner.result())
         else:
-            self._finish(out, error=EvaluatorLost(f"lost the Ray cluster: {exc}") if _ray_lost(exc) else exc)
+            self.finish_task(out, error=EvaluatorLost(f"lost the Ray cluster: {exc}") if _ray_lost(exc) else exc)
 
-    def _close(self, handles: list[Any]) -> None:
+    def close_tasks(self, handles: list[Any]) -> None:
         try:
             import ray
 
