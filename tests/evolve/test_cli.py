@@ -49,7 +49,7 @@ def test_the_mode_lookup_is_restored_after_the_run(monkeypatch: pytest.MonkeyPat
     assert Hydra.get_mode is before
 
 
-def _exit_after(tmp_path: Path, body: str) -> Any:
+def _exit_after_in_a_process(tmp_path: Path, body: str) -> Any:
     """Run `cli.exit_after(work)` in a fresh interpreter; `body` defines `work` (and may set up more)."""
     import subprocess
     import sys
@@ -62,7 +62,7 @@ def _exit_after(tmp_path: Path, body: str) -> Any:
 
 
 def test_exit_after_keeps_what_a_normal_exit_does(tmp_path: Path) -> None:
-    proc = _exit_after(tmp_path, """
+    proc = _exit_after_in_a_process(tmp_path, """
         def late() -> None:
             time.sleep(0.3)
             (OUT / "thread").write_text("done")
@@ -86,19 +86,19 @@ def test_exit_after_keeps_what_a_normal_exit_does(tmp_path: Path) -> None:
 ])
 def test_exit_after_turns_the_outcome_into_the_exit_status(tmp_path: Path, ending: str, code: int,
                                                            stderr: str) -> None:
-    proc = _exit_after(tmp_path, f"def work() -> None:\n    {ending}\n")
+    proc = _exit_after_in_a_process(tmp_path, f"def work() -> None:\n    {ending}\n")
     assert (proc.returncode, proc.stderr) == (code, stderr)
 
 
 def test_exit_after_lets_an_unexpected_error_print_its_traceback(tmp_path: Path) -> None:
-    proc = _exit_after(tmp_path, "def work() -> None:\n    raise RuntimeError('broken plugin')\n")
+    proc = _exit_after_in_a_process(tmp_path, "def work() -> None:\n    raise RuntimeError('broken plugin')\n")
     assert proc.returncode == 1
     assert "Traceback" in proc.stderr and "RuntimeError: broken plugin" in proc.stderr
 
 
 def test_exit_after_leaves_the_exit_to_a_profiler(tmp_path: Path) -> None:
     # `python -m cProfile` writes its results after the program returns: a hard exit would lose them
-    proc = _exit_after(tmp_path, """
+    proc = _exit_after_in_a_process(tmp_path, """
         sys.setprofile(lambda *args: None)
 
         def work() -> None:
