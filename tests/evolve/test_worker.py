@@ -63,17 +63,12 @@ def test_each_local_worker_thread_starts_its_own_zygote() -> None:
         time.sleep(0.5)  # a third one, if any, would have appeared by now
         assert len(_zygotes() - before) == 2  # one per worker thread
     finally:
-        # teardown only: no public call closes a worker thread's sandbox before the thread ends, and
-        # leaving the zygotes to the threads' end would keep them alive past this test
-        def close() -> None:
-            if worker._state.sandbox is not None:
-                worker._state.sandbox.close()
-                worker._state.sandbox = None
-
-        barrier2 = threading.Barrier(2, timeout=30)
-        for f in [executor.submit(lambda: (barrier2.wait(), close())) for _ in range(2)]:
-            f.result(timeout=30)
         executor.shutdown(wait=True)
+    # the threads are gone and their sandboxes with them: no zygote outlives the executor
+    deadline = time.monotonic() + 10.0
+    while _zygotes() - before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _zygotes() - before == set()
 
 
 @pytest.mark.parametrize("overrides", [("evaluator=loky",), ("evaluator.workers=-1",)])
