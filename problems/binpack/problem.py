@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from evolve.problem import Harness, Instance, InvalidOutput, Problem
+from evolve.problem import Harness, Instance, InvalidOutput, Problem, options_from_mapping
 from problems.binpack.generator import generate, lower_bound
 from problems.binpack.validate import validate_packing
 
@@ -28,6 +28,7 @@ class BinPackingOptions:
     holdout_count: int = 5
     holdout_seed: int = 13
     capacity: int = 100
+    problem_name: ClassVar[str] = "binpack"
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -36,17 +37,14 @@ class BinPackingOptions:
 
     @classmethod
     def from_mapping(cls, options: Mapping[str, Any]) -> BinPackingOptions:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ValueError(f"unknown binpack option(s) {unknown}; known: {sorted(known)}")
-        values = {}
-        for key, value in options.items():
-            try:
-                values[key] = int(value)
-            except (TypeError, ValueError):
-                raise ValueError(f"binpack option {key}={value!r}: must be an integer") from None
-        return cls(**values)
+        return options_from_mapping(cls, options, _integer)
+
+
+def _integer(key: str, kind: str, value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValueError("must be an integer") from None
 
 
 class BinPacking(Problem):
