@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,13 +80,9 @@ def table_rates(model: str) -> tuple[float, float] | None:
     table = _price_table()
     if table is not None:
         for name in names:
-            info = table.get(name)
-            if not isinstance(info, dict):
-                continue
-            inp, out = info.get("input_cost_per_token"), info.get("output_cost_per_token")
-            if inp is None and out is None:
-                continue
-            return float(inp or 0.0), float(out or 0.0)
+            price = _per_token(table.get(name))
+            if price is not None:
+                return price
         return None
     litellm = load_litellm()
     for name in names:
@@ -93,11 +90,20 @@ def table_rates(model: str) -> tuple[float, float] | None:
             info = litellm.get_model_info(name)
         except Exception:  # litellm raises for names missing from its table
             continue
-        inp, out = info.get("input_cost_per_token"), info.get("output_cost_per_token")
-        if inp is None and out is None:
-            continue
-        return float(inp or 0.0), float(out or 0.0)
+        price = _per_token(info)
+        if price is not None:
+            return price
     return None
+
+
+def _per_token(info: Any) -> tuple[float, float] | None:
+    """(input, output) USD per token from a price-table entry; None when the entry prices neither."""
+    if not isinstance(info, Mapping):
+        return None
+    inp, out = info.get("input_cost_per_token"), info.get("output_cost_per_token")
+    if inp is None and out is None:
+        return None
+    return float(inp or 0.0), float(out or 0.0)
 
 
 def estimate_tokens(spec: ModelSpec, messages: list[dict[str, str]], reply: str) -> tuple[int, int]:
