@@ -92,9 +92,15 @@ def _make(parent: str, names: list[str]) -> list[str]:
     return made
 
 
-def create(name: str) -> tuple[dict[str, Any] | None, str]:
+def create(name: str, pids: bool = True) -> tuple[dict[str, Any] | None, str]:
     """Two empty groups `<name>-a` and `<name>-b` for one zygote, and a description; (None, why) when
-    this machine does not let us make them."""
+    this machine does not let us make them.
+
+    With `pids=False` the task budget is left to the caller (on cgroup v1 no `pids` groups are made): a
+    candidate that runs as a uid of its own under the syscall filter can start no process, and
+    RLIMIT_NPROC caps its threads exactly, so a `pids` group would cap nothing more, while on v1 moving
+    each process into it is a second migration (a write to `cgroup.procs`) per candidate.
+    """
     names = [f"{name}-a", f"{name}-b"]
     why = []
     mount, own = _unified_mount(), _own(None)
@@ -117,16 +123,18 @@ def create(name: str) -> tuple[dict[str, Any] | None, str]:
                 why.append(f"cgroup v2: controllers here are {sorted(controllers) or 'none'}")
         except OSError as exc:
             why.append(f"cgroup v2: {exc.strerror or exc}")
-    memory, pids = _own("memory"), _own("pids")
-    if memory is not None and pids is not None:
+    memory, own_pids = _own("memory"), _own("pids")
+    if memory is not None and (own_pids is not None or not pids):
         try:
             mem = _make(os.path.join(MOUNT, "memory", memory.lstrip("/")), names)
-            try:
-                pid = _make(os.path.join(MOUNT, "pids", pids.lstrip("/")), names)
-            except OSError:
-                remove({"dirs": mem})
-                raise
-            what = "cgroup v1 (memory, pids)"
+            pid: list[str] = []
+            if pids:
+                try:
+                    pid = _make(os.path.join(MOUNT, "pids", str(own_pids).lstrip("/")), names)
+                except OSError:
+                    remove({"dirs": mem})
+                    raise
+            what = "cgroup v1 (memory, pids)" if pids else "cgroup v1 (memory)"
             return {"version": 1, "dirs": mem + pid, "memory": mem, "pids": pid, "describe": what}, what
         except OSError as exc:
             why.append(f"cgroup v1: {exc.strerror or exc}")
@@ -157,7 +165,7 @@ class Budgets:
     def join(self, pid: int) -> int:
         """Put a newly forked process in the free group; returns the group's index."""
         k, self.next = self.next, 1 - self.next
-        for base in {self.memory[k], self.pids[k]}:
+        for base in {self.memory[k], *self.pids[k:k + 1]}:
             _write(os.path.join(base, "cgroup.procs"), str(pid))
         return k
 
@@ -179,7 +187,8 @@ class Budgets:
                     break
                 except OSError:
                     continue
-        _write(os.path.join(self.pids[k], "pids.max"), str(max(1, nproc) + HARNESS_TASKS))
+        if self.pids:
+            _write(os.path.join(self.pids[k], "pids.max"), str(max(1, nproc) + HARNESS_TASKS))
         self.limits[k] = (memory_mb, nproc)
 
     def oom_killed(self, k: int) -> bool:

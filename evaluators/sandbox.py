@@ -285,7 +285,10 @@ class Sandbox:
         if not self.isolation.cgroup or os.geteuid() != 0 or self._zygote_uid is not None:
             return None
         if self._groups is None:
-            self._groups, why = cgroup.create(f"evolve-{os.getpid()}-{self.slot}-{id(self) & 0xffff:x}")
+            # a uid of its own under the syscall filter: RLIMIT_NPROC caps its threads, no v1 pids group needed
+            own_tasks = self.uid is not None and self._bpf_hex() is not None
+            self._groups, why = cgroup.create(f"evolve-{os.getpid()}-{self.slot}-{id(self) & 0xffff:x}",
+                                              pids=not own_tasks)
             if self._groups is None:
                 log.warning("sandbox: no per-candidate cgroup: %s", why)
                 self._groups = {}

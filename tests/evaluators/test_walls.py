@@ -284,6 +284,35 @@ def test_pages_of_the_private_tmp_count_toward_the_memory_budget(sandbox: Sandbo
     assert_clean(sandbox)
 
 
+THREAD_BOMB = src("""
+    import _thread, time
+    def f(x):
+        started, err = 0, None
+        try:
+            for _ in range(10000):
+                _thread.start_new_thread(time.sleep, (5,))
+                started += 1
+        except RuntimeError as exc:
+            err = str(exc)
+        return [started, err]
+""")
+
+
+def test_a_thread_bomb_is_held_to_the_task_budget_with_every_wall(sandbox: Sandbox) -> None:
+    """With a uid of its own under the syscall filter, the candidate's tasks are capped by RLIMIT_NPROC
+    (threads are all it may start), so on cgroup v1 the sandbox makes no `pids` group to move each
+    process into; the cap still holds."""
+    res = run(sandbox, THREAD_BOMB)
+    if res.isolation.get("nproc") is None or not res.isolation.get("seccomp"):
+        pytest.skip("no dedicated uid or no syscall filter here")
+    assert res.status == "ok", res.error
+    started, err = res.runs[0].output
+    assert err is not None and 0 < started < FAST.nproc
+    if str(res.isolation.get("cgroup")).startswith("cgroup v1"):
+        assert res.isolation["cgroup"] == "cgroup v1 (memory)"
+    assert_clean(sandbox)
+
+
 # -- the parent's decoding is bounded -------------------------------------------------------------------
 def test_a_forged_frame_of_millions_of_values_is_invalid(sandbox: Sandbox) -> None:
     res = run(sandbox, src("""
