@@ -830,6 +830,11 @@ def zygote(ctrl_fd: int, preload: list[str], config: dict[str, Any]) -> None:
     c = jail.libc()
     jail.bind_functions(c)
     jail.one_arena(c)
+    if config.get("cpu") is not None:  # inherited by every process it forks (Isolation.pin_cpu)
+        try:
+            os.sched_setaffinity(0, (int(config["cpu"]),))
+        except OSError as exc:
+            sys.stderr.write(f"evolve sandbox: cannot keep to CPU {config['cpu']}: {exc}\n")
     config["bpf"] = jail.prepare_filter(bytes.fromhex(config["bpf"])) if config.get("bpf") else None
     if config.get("zygote_uid") is not None and jail.is_privileged():
         jail.drop_uid(int(config["zygote_uid"]), int(config["zygote_uid"]))  # as a non-root user would run

@@ -104,6 +104,10 @@ class Isolation:
     seccomp: bool = True            # the syscall filter (evaluators/syscalls.py), where libseccomp loads
     cgroup: bool = True             # one memory and task budget per candidate (evaluators/cgroup.py), as root
     socket_families: tuple[int, ...] = ()  # socket address families the filter lets a candidate open
+    #: the zygote, its candidates and the thread that runs a job share one CPU, chosen by slot: each
+    #: instance's inputs are a round trip between that thread and the candidate, and on one CPU a wake-up
+    #: is a plain context switch instead of an interrupt to another (idle) CPU. Not a wall.
+    pin_cpu: bool = True
 
 
 @dataclass(frozen=True)
@@ -123,8 +127,9 @@ class Job:
     #: (evaluators/session.py); `inputs` then only count the instances and never reach the child
     interactive: session.Interactive | None = None
 
-    @property
+    @functools.cached_property
     def inputs_key(self) -> str:
+        """`key`, or a digest of the inputs, computed once (every instance's inputs are looked up by it)."""
         return self.key or hashlib.sha256(wire.encode([list(a) for a in self.inputs])).hexdigest()[:24]
 
 
@@ -256,6 +261,8 @@ class Sandbox:
         #: namespaces the zygote itself entered (shared by its candidates), known once it has started
         self.zygote_isolation: dict[str, Any] = {}
         self._zygote_uid: int | None = None
+        #: the CPU of this sandbox's zygote, candidates and (while a job runs) calling thread, or None
+        self.cpu = _slot_cpu(slot) if self.isolation.pin_cpu else None
         if self.isolation.rootless and os.geteuid() == 0:
             self._zygote_uid = self.isolation.uid_base + self.slot
             os.chown(self._root_dir, self._zygote_uid, self._zygote_uid)
@@ -305,7 +312,7 @@ class Sandbox:
                  json.dumps({"uid": uid, "isolation": dataclasses.asdict(self.isolation),
                              "root_dir": str(self._root_dir), "disk_mb": self.disk_mb,
                              "zygote_uid": self._zygote_uid, "bpf": self._bpf_hex(),
-                             "cgroups": self._cgroups()})],
+                             "cgroups": self._cgroups(), "cpu": self.cpu})],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
                 pass_fds=[child_sock.fileno()], env=child_env(), cwd=str(self.tmp_root),
                 close_fds=True,
@@ -381,6 +388,23 @@ class Sandbox:
         if any(j.interactive is not None for j in jobs) and (
                 first.repeats > 1 or first.warmup > 0 or any(j.interactive is None for j in jobs)):
             raise ValueError("interactive stages are not timed, and every stage of the run must be interactive")
+        if self.cpu is None:
+            return self._run_stages(jobs, proceed, wait_exit)
+        try:  # the calling thread joins the candidate's CPU for the job (a thread of the caller's: restored)
+            before = os.sched_getaffinity(0)
+            os.sched_setaffinity(0, (self.cpu,))
+        except OSError:  # e.g. the CPU was taken from this process's set since: run unpinned
+            return self._run_stages(jobs, proceed, wait_exit)
+        try:
+            return self._run_stages(jobs, proceed, wait_exit)
+        finally:
+            try:
+                os.sched_setaffinity(0, before)
+            except OSError:
+                pass
+
+    def _run_stages(self, jobs: Sequence[Job], proceed: Callable[[int, SandboxResult], bool] | None,
+                    wait_exit: bool) -> list[SandboxResult]:
         with self._lock:
             for attempt in range(2):
                 try:
@@ -713,6 +737,16 @@ def _close(fd: int) -> None:
             os.close(fd)
         except OSError:
             pass
+
+
+def _slot_cpu(slot: int) -> int | None:
+    """The CPU of a sandbox slot: this process's allowed CPUs in turn, so that the sandboxes of one
+    machine (whose slots are unique, `dispatch.claim_slot`) spread over them; None with only one CPU."""
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return None
+    return cpus[slot % len(cpus)] if len(cpus) > 1 else None
 
 
 @functools.lru_cache(maxsize=64)

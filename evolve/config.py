@@ -154,6 +154,7 @@ class EvaluatorConfig:
     audit: bool = True  # classify attempts (network, processes, files) as `forbidden`
     seccomp: bool = True  # the syscall filter: no processes, namespaces, mounts, sockets (docs/sandbox.md)
     cgroup: bool = True  # one memory and task budget per candidate, where a cgroup can be made (root)
+    pin_cpu: bool = True  # a worker's candidates, zygote and thread share one CPU (cheaper round trips)
     max_retries: int = 2
 
 

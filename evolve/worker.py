@@ -96,7 +96,7 @@ def _sandbox(isolation: Isolation, disk_mb: int, imports: SandboxImports | None 
 def isolation_from(cfg: Any) -> Isolation:
     e = cfg.evaluator
     return Isolation(netns=e.netns, drop_uid=e.drop_uid, filesystem=e.filesystem, pidns=e.pidns, ipc=e.ipc,
-                     userns=e.userns, audit=e.audit, seccomp=e.seccomp, cgroup=e.cgroup)
+                     userns=e.userns, audit=e.audit, seccomp=e.seccomp, cgroup=e.cgroup, pin_cpu=e.pin_cpu)
 
 
 def start_local_workers(cfg: Any) -> Any | None:

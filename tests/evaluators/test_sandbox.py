@@ -240,3 +240,26 @@ def test_the_c_library_is_found_without_running_ldconfig(monkeypatch: pytest.Mon
     c = jail.libc()
     jail.bind_functions(c)
     assert c.prctl(jail.PR_SET_DUMPABLE, 1, 0, 0, 0) == 0  # a real call through the symbol found
+
+
+AFFINITY = "import os\ndef f(x):\n    return sorted(os.sched_getaffinity(0))\n"
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one CPU: nothing to pin to")
+def test_a_candidate_shares_one_cpu_with_the_thread_that_runs_it(sandbox: Sandbox) -> None:
+    """Each instance's inputs are a round trip between the calling thread and the candidate; on one CPU
+    it is a context switch, not an interrupt to another CPU. The caller's own affinity comes back."""
+    before = os.sched_getaffinity(0)
+    res = sandbox.run(Job(AFFINITY, "f", ((0,), (1,)), limits=FAST))
+    assert res.status == "ok", res.error
+    assert sandbox.cpu is not None and [r.output for r in res.runs] == [[sandbox.cpu]] * 2
+    assert os.sched_getaffinity(0) == before
+    with Sandbox(slot=sandbox.slot + 1) as other:  # never started: the next slot takes the next CPU,
+        assert other.cpu is not None and other.cpu != sandbox.cpu  # so that workers spread over the machine
+
+
+def test_pinning_can_be_switched_off() -> None:
+    with make_sandbox(pin_cpu=False) as sb:
+        res = sb.run(Job(AFFINITY, "f", ((0,),), limits=FAST))
+    assert res.status == "ok", res.error
+    assert sb.cpu is None and res.runs[0].output == sorted(os.sched_getaffinity(0))
