@@ -25,7 +25,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -262,7 +262,7 @@ class Sandbox:
         self.zygote_isolation: dict[str, Any] = {}
         self._zygote_uid: int | None = None
         #: the CPU of this sandbox's zygote, candidates and (while a job runs) calling thread, or None
-        self.cpu = _slot_cpu(slot) if self.isolation.pin_cpu else None
+        self.cpu = _claim_cpu(slot) if self.isolation.pin_cpu else None
         if self.isolation.rootless and os.geteuid() == 0:
             self._zygote_uid = self.isolation.uid_base + self.slot
             os.chown(self._root_dir, self._zygote_uid, self._zygote_uid)
@@ -329,6 +329,9 @@ class Sandbox:
     def close(self) -> None:
         """Stop the zygote and remove the temporary folders (a child not waited for dies with the zygote)."""
         self.close_zygote()
+        if self.cpu is not None:
+            _release_cpu(self.cpu)
+            self.cpu = None
         for piece in self._inputs.values():
             if isinstance(piece, int):
                 _close(piece)
@@ -739,14 +742,34 @@ def _close(fd: int) -> None:
             pass
 
 
-def _slot_cpu(slot: int) -> int | None:
-    """The CPU of a sandbox slot: this process's allowed CPUs in turn, so that the sandboxes of one
-    machine (whose slots are unique, `dispatch.claim_slot`) spread over them; None with only one CPU."""
+_cpus_lock = threading.Lock()
+#: how many open pinned sandboxes of this process use each CPU
+_cpus_used: Counter[int] = Counter()
+
+
+def _claim_cpu(slot: int) -> int | None:
+    """A CPU for a sandbox: the allowed CPUs in turn by slot (slots are unique on the machine,
+    `dispatch.claim_slot`, so the sandboxes of several processes spread over the CPUs), unless another
+    sandbox of this process already uses that CPU while one is free of them: the workers of one run then
+    never share a CPU while another has none of theirs. None with only one CPU."""
     try:
         cpus = sorted(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         return None
-    return cpus[slot % len(cpus)] if len(cpus) > 1 else None
+    if len(cpus) < 2:
+        return None
+    with _cpus_lock:
+        # the least used CPU of this process, the slot's own first among equals
+        cpu = min(cpus, key=lambda c: (_cpus_used[c], (cpus.index(c) - slot) % len(cpus)))
+        _cpus_used[cpu] += 1
+    return cpu
+
+
+def _release_cpu(cpu: int) -> None:
+    with _cpus_lock:
+        _cpus_used[cpu] -= 1
+        if _cpus_used[cpu] <= 0:
+            del _cpus_used[cpu]
 
 
 @functools.lru_cache(maxsize=64)

@@ -263,3 +263,21 @@ def test_pinning_can_be_switched_off() -> None:
         res = sb.run(Job(AFFINITY, "f", ((0,),), limits=FAST))
     assert res.status == "ok", res.error
     assert sb.cpu is None and res.runs[0].output == sorted(os.sched_getaffinity(0))
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one CPU: nothing to pin to")
+def test_the_workers_of_one_process_never_share_a_cpu_while_another_is_free() -> None:
+    """Slots 0 and 2 would both take the first CPU of two (another process holding slot 1, say): the
+    second sandbox of this process takes the free CPU instead, and a closed sandbox gives its CPU back."""
+    n = len(os.sched_getaffinity(0))
+    boxes = [Sandbox(slot=4000 + n * k) for k in range(n)]  # never started: same slot CPU for all
+    try:
+        assert sorted(b.cpu for b in boxes) == sorted(os.sched_getaffinity(0))  # type: ignore[type-var]
+        last = boxes.pop()
+        freed = last.cpu
+        last.close()
+        boxes.append(Sandbox(slot=4000))
+        assert boxes[-1].cpu == freed  # the one CPU none of this process's sandboxes uses now
+    finally:
+        for b in boxes:
+            b.close()
