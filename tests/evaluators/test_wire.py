@@ -211,3 +211,34 @@ def test_plain_encoding_refuses_what_json_cannot_say_exactly() -> None:
         wire.encode_plain({"x": math.nan})
     with pytest.raises(TypeError):
         wire.encode_plain({"x": np.arange(3)})
+
+
+class _Int(int):
+    def __int__(self) -> int:  # what the walk never calls: it reads the base class's value
+        raise AssertionError("candidate code ran in the encoder")
+
+
+@pytest.mark.parametrize("value", [
+    list(range(40)), tuple(range(-5, 5)), [0.5, -1.25, 3.0], [1, 2.0], [True, 1], [1, None], [math.inf, 1.0],
+    [1, _Int(7)], [_Int(3)], [2 ** 200, -(2 ** 300)], [[1, 2], [3]], [np.int64(3), 4],
+])
+def test_the_flat_number_shortcut_encodes_what_the_walk_encodes(value: object) -> None:
+    """A plain list or tuple of plain ints or finite floats is encoded by C loops; anything else (bools,
+    subclasses, numpy scalars, non-finite floats) still goes through the walk, item by item."""
+    items = [wire.tree(v)[0] for v in value]  # type: ignore[attr-defined]  # each item on its own
+    walked = items if isinstance(value, list) else {"__tuple__": items}
+    fast, _ = wire.tree(value)
+    assert json.dumps(fast) == json.dumps(walked)
+    assert roundtrip(value) == roundtrip(list(value) if isinstance(value, list) else value)  # type: ignore[arg-type]
+
+
+def test_the_flat_number_shortcut_keeps_the_walks_limits() -> None:
+    with pytest.raises(wire.WireError, match="20001 bits"):
+        wire.tree([1, 2 ** 20000])
+    with pytest.raises(wire.WireError, match="larger than the sandbox accepts"):
+        wire.tree([1] * 100, 500)  # the walk would charge 2 + 100 * 8
+    # charged as if every int were as long as the longest, one long int would refuse this list; the
+    # walk, item by item, accepts it
+    value = [2 ** 300] + [1] * 20
+    exact = 2 + 8 + 301 // 3 + 20 * 8
+    assert wire.tree(value, exact)[0] == value
