@@ -22,15 +22,17 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 
-from evaluators.sandbox import Isolation, Job, Limits, Sandbox
+from evaluators.sandbox import Isolation, Job, Limits, Sandbox  # noqa: E402
 
 TRIVIAL = "def f(x):\n    return x\n"
 CPU_BOUND = """
@@ -127,6 +129,60 @@ def walls(candidates: int, rounds: int) -> dict[str, dict[str, float]]:
     return {w: {j: min(v) for j, v in per.items()} for w, per in cpu.items()}
 
 
+#: the last commit before #25's walls (the inputs one instance at a time, the candidate's own thread, the
+#: syscall filter, the cgroup, bounded decoding): the walls that cannot be switched off are priced against it
+BEFORE_WALLS = "3e4aa1e"
+#: run in a fresh interpreter with a source tree first on sys.path: the CPU per candidate of that tree's
+#: sandbox (parent + zygote + children), for a trivial candidate on 1 and on 8 instances
+MEASURE_TREE = """
+import os, sys, time
+tree, n = sys.argv[1], int(sys.argv[2])
+sys.path.insert(0, tree)
+from evaluators.sandbox import Job, Limits, Sandbox
+lim = Limits(split_wall_s=120.0, instance_wall_s=60.0, cpu_s=120.0)
+def cpu(pid):
+    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return sum(int(v) for v in f[11:15]) / os.sysconf("SC_CLK_TCK")
+out = []
+with Sandbox(slot=int(sys.argv[3])) as sb:
+    for k in (1, 8):
+        job = Job("def f(x):\\n    return x\\n", "f", tuple((i,) for i in range(k)), limits=lim, key=f"k{k}")
+        for _ in range(10):
+            sb.run(job)
+        c0, p0 = cpu(sb._proc.pid), time.process_time()
+        for _ in range(n):
+            assert sb.run(job).status == "ok"
+        out.append((cpu(sb._proc.pid) - c0 + time.process_time() - p0) / n * 1e3)
+print(*out)
+"""
+
+
+def before_and_now(rev: str, candidates: int, rounds: int) -> dict[str, tuple[float, float]] | None:
+    """CPU per candidate of the sandbox at `rev` (checked out in a temporary git worktree) and of this
+    tree, in interleaved rounds of fresh processes; the best round of each. None when `rev` cannot be
+    checked out here (not a git clone, or the commit is not in its history)."""
+    with tempfile.TemporaryDirectory(prefix="evolve-bench-before-") as tmp:
+        tree = Path(tmp) / "tree"
+        made = subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", "-q", str(tree), rev],
+                              capture_output=True, text=True)
+        if made.returncode != 0:
+            print(f"  (cannot check out {rev}: {made.stderr.strip()[:200]})")
+            return None
+        try:
+            best: dict[str, list[list[float]]] = {"before": [], "now": []}
+            for r in range(rounds):
+                order = (("before", tree), ("now", REPO)) if r % 2 == 0 else (("now", REPO), ("before", tree))
+                for name, path in order:
+                    res = subprocess.run([sys.executable, "-c", MEASURE_TREE, str(path), str(candidates),
+                                          str(BASE_SLOT + 40)], capture_output=True, text=True, check=True,
+                                         cwd=tmp, timeout=600)
+                    best[name].append([float(v) for v in res.stdout.split()])
+            return {name: (min(r[0] for r in rows), min(r[1] for r in rows)) for name, rows in best.items()}
+        finally:
+            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)],
+                           capture_output=True)
+
+
 def throughput(workers: int, jobs: int, n: int) -> float:
     """Evaluations per second with `workers` sandboxes each running `jobs` CPU-bound candidates."""
     sandboxes = [Sandbox(slot=BASE_SLOT + 1 + w) for w in range(workers)]
@@ -192,6 +248,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=3, help="rounds; the best of each figure is kept")
     ap.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
     ap.add_argument("--walls-only", action="store_true", help="stop after the overhead and the walls' cost")
+    ap.add_argument("--before", default=BEFORE_WALLS, metavar="REV",
+                    help=f"the commit to price every wall against (default {BEFORE_WALLS}, the sandbox before "
+                         "them); '' skips it")
     args = ap.parse_args(argv)
 
     print(f"python {sys.version.split()[0]}  cpus {len(os.sched_getaffinity(0))}  "
@@ -220,6 +279,16 @@ def main(argv: list[str] | None = None) -> int:
         on, off = cost["all walls"][j], cost["without seccomp and cgroup"][j]
         print(f"  trivial candidate, {j:12s} {on:8.2f} ms with all walls, {off:8.2f} ms without seccomp and "
               f"cgroup: {on - off:+.2f} ms")
+    if args.before:
+        print(f"\nCPU per candidate before the walls ({args.before}, a temporary git worktree) and now (parent "
+              f"+ zygote + child; best of {args.rounds} interleaved rounds of {args.candidates}, fresh processes); "
+              "target: at most +0.5 ms")
+        both = before_and_now(args.before, args.candidates, args.rounds)
+        if both is not None:
+            for j, label in enumerate(("1 instance", "8 instances")):
+                b, n_ = both["before"][j], both["now"][j]
+                print(f"  trivial candidate, {label:12s} {b:8.2f} ms before the walls, {n_:8.2f} ms now: "
+                      f"{n_ - b:+.2f} ms")
     if args.walls_only:
         return 0
 
