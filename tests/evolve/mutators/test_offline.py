@@ -7,8 +7,8 @@ import textwrap
 import pytest
 
 from evolve.edit.blocks import find_blocks, outside_blocks
-from evolve.mutators.offline.mutator import OfflineMutator, tree_size
 from evolve.mutators.offline.facts import BlockFacts
+from evolve.mutators.offline.mutator import OfflineMutator, tree_size
 from evolve.mutators.offline.operators import OPERATORS, apply_operator
 
 SEED = """import math
