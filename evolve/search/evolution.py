@@ -31,10 +31,11 @@ class EvolutionSearch(SearchStrategy):
         self.arm_stats: dict[str, list[int]] = {a: [0, 0] for a in ARMS}
         #: parent id -> the arms that chose it, oldest first, one per child not yet observed
         self.arms_of: dict[int, deque[str]] = {}
-        self.seed_patience = int(settings.params.get("seed_patience", 0) or 0)
-        if self.seed_patience < 0:
-            raise ConfigError(f"search.params.seed_patience={self.seed_patience}: must be 0 (off) or a "
-                              "positive number of the seed's children")
+        patience = settings.params.get("seed_patience", 0)
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+            raise ConfigError(f"search.params.seed_patience={patience!r}: must be 0 (off) or a positive whole "
+                              "number of the seed's children")
+        self.seed_patience = patience
         #: children of the seed in a row that set no new best; the seed phase ends when it reaches patience
         #: (counted from the children themselves, so a resumed run's replay of its archive rebuilds it)
         self.seed_streak = 0

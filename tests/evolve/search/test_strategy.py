@@ -147,5 +147,6 @@ def test_seed_patience_off_by_default_and_negative_is_an_error_naming_the_key() 
     pop.add(1, -10.0, FEATS, 0, 0, None, seed=True)
     pop.add(2, -5.0, FEATS, 0, 1, 1)
     assert pop.select_parent(random.Random(0), 0).id == 2  # type: ignore[union-attr]
-    with pytest.raises(ConfigError, match=r"search\.params\.seed_patience"):
-        Population(SearchSettings(strategy="evolution", params={"seed_patience": -1}))
+    for bad in (-1, 2.5, "many"):
+        with pytest.raises(ConfigError, match=r"search\.params\.seed_patience"):
+            Population(SearchSettings(strategy="evolution", params={"seed_patience": bad}))
