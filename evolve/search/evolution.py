@@ -3,7 +3,10 @@
 The arms (shares of the children, `search.restart`, `search.elitism`, `search.exploration`, the rest):
 a child of the seed, of the island's best, of a random MAP-Elites cell's elite, or of a member drawn by
 rank (`search.selection`). With `search.arm_bandit` the shares shift toward the arms whose children set
-new bests. The measured evidence for the defaults is in evolve/conf/search/evolution.yaml.
+new bests. With `search.params.seed_patience` = n > 0 every child is a child of the seed (the random
+baseline) until n of them in a row set no new best: the seed's neighbourhood holds the big first gains,
+which a population that has drifted away samples only through the restart arm. The measured evidence
+for the defaults is in evolve/conf/search/evolution.yaml.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import random
 from collections import deque
 from typing import Any
 
+from evolve.errors import ConfigError
 from evolve.search.population import Member, Population, pick_index
 from evolve.search.strategy import SearchStrategy, register
 
@@ -27,6 +31,15 @@ class EvolutionSearch(SearchStrategy):
         self.arm_stats: dict[str, list[int]] = {a: [0, 0] for a in ARMS}
         #: parent id -> the arms that chose it, oldest first, one per child not yet observed
         self.arms_of: dict[int, deque[str]] = {}
+        patience = settings.params.get("seed_patience", 0)
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+            raise ConfigError(f"search.params.seed_patience={patience!r}: must be 0 (off) or a positive whole "
+                              "number of the seed's children")
+        self.seed_patience = patience
+        #: children of the seed in a row that set no new best; the seed phase ends when it reaches patience
+        #: (counted from the children themselves, so a resumed run's replay of its archive rebuilds it)
+        self.seed_streak = 0
+        self.seed_phase = self.seed_patience > 0
 
     def select_parent(self, pop: Population, rng: random.Random, island: int) -> Member | None:
         isl = pop.islands[island % len(pop.islands)]
@@ -34,6 +47,8 @@ class EvolutionSearch(SearchStrategy):
             return None
         members = isl.ranked_members()
         restart, elitism, exploration, _ = self.arm_shares()
+        if self.seed_phase:
+            restart = 1.0
         r = rng.random()
         chosen: Member | None = None
         arm = "rank"
@@ -56,7 +71,11 @@ class EvolutionSearch(SearchStrategy):
         return pop.ring_migration(self.s.migration_rate)
 
     def observe(self, pop: Population, parent_id: int | None, score: float | None, new_best: bool) -> None:
-        """Count the child for the arm that chose its parent (the oldest choice of that parent pending)."""
+        """Count the child for the arm that chose its parent (the oldest choice of that parent pending), and
+        a child of the seed toward the end of the seed phase."""
+        if self.seed_phase and parent_id is not None and parent_id == pop.seed_id:
+            self.seed_streak = 0 if new_best else self.seed_streak + 1
+            self.seed_phase = self.seed_streak < self.seed_patience
         arms = self.arms_of.get(parent_id) if parent_id is not None else None
         if not arms:
             return

@@ -8,6 +8,7 @@ A child wraps an expression that may be an array with `np.maximum`/`np.minimum`/
 from __future__ import annotations
 
 import ast
+from collections.abc import Mapping
 
 #: numpy functions whose result has the shape of their arguments (an array when one of them is)
 NP_ELEMENTWISE = frozenset({
@@ -39,6 +40,8 @@ class ArrayFacts:
     owner: dict[int, ast.AST | None]
     arrays: dict[int, set[str]]
     bools: dict[int, set[str]]
+    #: function name -> arguments known as arrays from elsewhere (the parent of a multi-step child)
+    known_array_args: Mapping[str, frozenset[str]]
 
     def _array_names(self, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
         """Arguments annotated or used as arrays, and locals assigned from array expressions (none in a
@@ -50,6 +53,7 @@ class ArrayFacts:
             if a.annotation is not None and "array" in ast.unparse(a.annotation).lower():
                 out.add(a.arg)
         params = set(arg_names(fn.args))
+        out |= self.known_array_args.get(fn.name, frozenset()) & params
         for node in ast.walk(fn):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "len":
                 out.update(a.id for a in node.args if isinstance(a, ast.Name) and a.id in params)

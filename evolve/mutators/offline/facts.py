@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 import builtins
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from evolve.mutators.offline.arrays import ArrayFacts, arg_names
 
@@ -62,8 +62,12 @@ def _stored(node: ast.AST) -> set[str]:
 class BlockFacts(ArrayFacts):
     """Scopes, array-valued names and hazards of one block; `outer` are the program's module-level names."""
 
-    def __init__(self, tree: ast.Module, np_name: str | None, outer: Iterable[str] = ()) -> None:
+    def __init__(self, tree: ast.Module, np_name: str | None, outer: Iterable[str] = (),
+                 known_array_args: Mapping[str, frozenset[str]] | None = None) -> None:
         self.np = np_name
+        self.known_array_args = dict(known_array_args or {})
+        #: function name -> its arguments that may hold arrays (what a later change of the block may not forget)
+        self.array_args: dict[str, frozenset[str]] = {}
         self.known = set(outer) | module_names(tree) | _BUILTINS
         #: id(node) -> names bound there (function arguments and locals assigned on every path to it)
         self.scope: dict[int, tuple[str, ...]] = {}
@@ -131,6 +135,7 @@ class BlockFacts(ArrayFacts):
         self.locals[id(fn)] = ({*args} | {n for st in fn.body for n in _stored(st)}) - declared
         self._bind(fn.body, set(args))
         self.arrays[id(fn)] = arrays = self._array_names(fn)
+        self.array_args[fn.name] = frozenset(arrays & set(args))
         self.opaque[id(fn)] = self._opaque_names(fn, arrays)
         self.bools[id(fn)] = {t.id for n in ast.walk(fn) if isinstance(n, ast.Assign)
                               and isinstance(n.value, ast.Compare) and self.may_be_array(n.value, arrays)

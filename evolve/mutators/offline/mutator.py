@@ -2,7 +2,7 @@
 
 Operators: perturb a numeric constant; swap an arithmetic or comparison operator or min/max; replace a
 sub-expression with a random expression over the names in scope; wrap an expression in max/min/abs
-with another; splice an expression or statement from an inspiration program (crossover). Generic: it
+with another; combine an expression with a sum, difference or product of two names under max/min; splice an expression or statement from an inspiration program (crossover). Generic: it
 knows nothing about any problem. Seeded by the `random.Random` it is given; always returns code that
 compiles (or reports that it could not find a change).
 
@@ -16,16 +16,17 @@ from __future__ import annotations
 import ast
 import random
 import textwrap
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from evolve.edit.blocks import BlockError, find_blocks, replace_blocks
 from evolve.mutators.base import Mutator, Proposal, ProposalRequest
 from evolve.mutators.offline.facts import BlockFacts, module_names, numpy_alias
 from evolve.mutators.offline.operators import OPERATORS, apply_operator
 
-#: how often each operator is drawn (crossover's share is offline.crossover_rate when there are donors)
-WEIGHTS = (0.3, 0.15, 0.2, 0.25, 0.1)
+#: how often each operator is drawn (crossover's weight is offline.crossover_rate when there are donors);
+#: combine's weight is measured in evolve/conf/search/evolution.yaml
+WEIGHTS = {"constant": 0.3, "operator": 0.15, "replace": 0.2, "wrap": 0.25, "combine": 0.15, "crossover": 0.1}
 
 
 #: search.max_seconds when the config leaves it unset: the offline demo's cap (an LLM run has none: its
@@ -62,6 +63,8 @@ class OfflineMutator(Mutator):
         except SyntaxError:
             program = None
         env = _Env(numpy_alias(program), frozenset(module_names(program)))
+        if env.np is not None:  # later steps judge hazards with the arrays the parent shows, not only theirs
+            env = _Env(env.np, env.outer, _array_args(code, env))
         child = self._mutate_once(code, donors, rng, env)
         if steps == 1 or child.code is None:
             return child
@@ -89,11 +92,8 @@ class OfflineMutator(Mutator):
         except BlockError as exc:
             return Proposal(code=None, edit="", edit_kind="offline", model=self.name, status="parse_error",
                             error=str(exc))
-        weights = list(WEIGHTS)
-        if not donors:
-            weights[OPERATORS.index("crossover")] = 0.0
-        else:
-            weights[OPERATORS.index("crossover")] = self.crossover_rate
+        weights = [WEIGHTS[op] for op in OPERATORS]
+        weights[OPERATORS.index("crossover")] = self.crossover_rate if donors else 0.0
         last_error = "no applicable mutation"
         for _ in range(self.max_tries):
             op = rng.choices(OPERATORS, weights=weights)[0]
@@ -107,14 +107,15 @@ class OfflineMutator(Mutator):
                                 error=f"EVOLVE-BLOCK {bi} is not valid Python on its own: {exc}")
             donor_trees = _donor_trees(donors) if op == "crossover" else []
             before = tree_size(tree) if self.max_nodes is not None else 0
-            facts = BlockFacts(tree, env.np, env.outer)
+            facts = BlockFacts(tree, env.np, env.outer, env.arrays)
             desc = apply_operator(op, tree, donor_trees, rng, facts)
             if desc is None:
                 continue
-            if BlockFacts(tree, env.np, env.outer).hazards > facts.hazards:
+            if BlockFacts(tree, env.np, env.outer, env.arrays).hazards > facts.hazards:
                 last_error = "every change read an unbound name or used an array as a truth value"
                 continue
-            if self.max_nodes is not None and tree_size(tree) > max(self.max_nodes, before):
+            # counted on the code as written: a negative constant reads back as a unary minus (two more nodes)
+            if self.max_nodes is not None and tree_size(ast.parse(ast.unparse(tree))) > max(self.max_nodes, before):
                 last_error = f"every change grew the block past offline.max_nodes={self.max_nodes} AST nodes"
                 continue
             ast.fix_missing_locations(tree)
@@ -140,6 +141,19 @@ class _Env:
 
     np: str | None
     outer: frozenset[str]
+    #: function name -> its arguments that may hold arrays in the parent (a step that drops the use that
+    #: showed it, `len(bins)`, does not make the next step forget it)
+    arrays: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+
+def _array_args(code: str, env: _Env) -> dict[str, frozenset[str]]:
+    out: dict[str, frozenset[str]] = {}
+    try:
+        for b in find_blocks(code):
+            out.update(BlockFacts(ast.parse(textwrap.dedent(b.text)), env.np, env.outer).array_args)
+    except (BlockError, SyntaxError):
+        pass
+    return out
 
 
 def tree_size(tree: ast.AST) -> int:

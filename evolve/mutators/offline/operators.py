@@ -2,7 +2,8 @@
 
 Perturb a numeric constant; swap an arithmetic or comparison operator or min/max; replace a
 sub-expression with a random expression over the names in scope; wrap an expression in max/min/abs
-with another; splice an expression or statement from an inspiration program (crossover). Where an
+with another; combine an expression with the sum, difference or product of two names in scope under
+max/min; splice an expression or statement from an inspiration program (crossover). Where an
 expression may be a numpy array it is wrapped with `np.maximum`/`np.minimum`/`np.abs`, never with
 `max`/`min`/`abs` (facts.py says how that is known).
 """
@@ -17,9 +18,9 @@ from collections.abc import Sequence
 
 from evolve.mutators.offline.arrays import ELEMENTWISE_OF
 from evolve.mutators.offline.facts import BlockFacts
-from evolve.mutators.offline.sites import VALUE_CALLS, find_sites
+from evolve.mutators.offline.sites import VALUE_CALLS, Site, find_sites
 
-OPERATORS = ("constant", "operator", "replace", "wrap", "crossover")
+OPERATORS = ("constant", "operator", "replace", "wrap", "combine", "crossover")
 _BIN_SWAPS: dict[type, tuple[type, ...]] = {
     ast.Add: (ast.Sub, ast.Mult), ast.Sub: (ast.Add, ast.Mult), ast.Mult: (ast.Div, ast.Add),
     ast.Div: (ast.Mult, ast.Sub), ast.FloorDiv: (ast.Div,), ast.Pow: (ast.Mult,), ast.Mod: (ast.FloorDiv,),
@@ -163,6 +164,8 @@ def apply_operator(op: str, tree: ast.Module, donors: list[ast.Module], rng: ran
             new = ast.BinOp(left=old, op=ast.Mult(), right=other)
         site.set(new)
         return f"wrap: {ast.unparse(old)} -> {ast.unparse(new)}"
+    if op == "combine":
+        return _combine(sites, facts, rng)
     if op == "crossover":
         if not donors:
             return None
@@ -184,6 +187,26 @@ def apply_operator(op: str, tree: ast.Module, donors: list[ast.Module], rng: ran
         site.set(donor_expr)
         return f"crossover: {old_src} -> {ast.unparse(donor_expr)}"
     raise ValueError(f"unknown operator {op}")
+
+
+def _combine(sites: list[Site], facts: BlockFacts, rng: random.Random) -> str | None:
+    """`max(e, a op b)` or `min(e, a op b)` for an expression e and two distinct names a, b in scope (op one
+    of + - *): a bound or threshold built from the inputs, which `wrap` draws only rarely because its
+    random expression is mostly a single name or a constant."""
+    site = rng.choice(sites)
+    names = sorted(set(site.scope))
+    if len(names) < 2:
+        return None
+    a, b = rng.sample(names, 2)
+    other = ast.BinOp(left=ast.Name(id=a, ctx=ast.Load()), op=rng.choice([ast.Add(), ast.Sub(), ast.Mult()]),
+                      right=ast.Name(id=b, ctx=ast.Load()))
+    old = site.get()
+    array = any(facts.may_be_array(x, set(site.arrays)) for x in (old, other))
+    new = _call(rng.choice(["max", "min"]), [old, other], array, facts.np)
+    if new is None:
+        return None
+    site.set(new)
+    return f"combine: {ast.unparse(old)} -> {ast.unparse(new)}"
 
 
 def _splice_statement(tree: ast.Module, donor: ast.Module, rng: random.Random) -> str | None:

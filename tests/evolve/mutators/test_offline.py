@@ -7,6 +7,7 @@ import textwrap
 import pytest
 
 from evolve.edit.blocks import find_blocks, outside_blocks
+from evolve.mutators.offline.facts import BlockFacts
 from evolve.mutators.offline.mutator import OfflineMutator, tree_size
 from evolve.mutators.offline.operators import OPERATORS, apply_operator
 
@@ -120,3 +121,35 @@ def test_a_block_already_past_max_nodes_may_change_without_growing() -> None:
     changed = [c.code for c in children if c.code is not None]
     assert changed, [c.error for c in children]
     assert all(_block_size(c) <= _block_size(SEED) for c in changed)
+
+
+def test_combine_bounds_an_expression_by_two_names_in_scope() -> None:
+    rng, seen = random.Random(4), set()
+    for _ in range(60):
+        tree = ast.parse("def priority(p, d, t):\n    return d\n")
+        desc = apply_operator("combine", tree, [], rng)
+        assert desc is not None and desc.startswith("combine: d -> ")
+        ret = tree.body[0].body[0].value  # type: ignore[attr-defined]
+        assert isinstance(ret, ast.Call) and ret.func.id in ("max", "min")
+        assert ast.unparse(ret.args[0]) == "d"
+        other = ret.args[1]
+        assert isinstance(other, ast.BinOp) and isinstance(other.op, (ast.Add, ast.Sub, ast.Mult))
+        pair = (other.left.id, other.right.id)  # type: ignore[attr-defined]
+        assert set(pair) <= {"p", "d", "t"} and pair[0] != pair[1]
+        seen.add(ast.unparse(ret))
+    assert "max(d, t + p)" in seen or "max(d, p + t)" in seen  # the modified due date is one step away
+
+
+def test_combine_uses_numpy_elementwise_functions_on_arrays() -> None:
+    rng = random.Random(1)
+    for _ in range(20):
+        tree = ast.parse("def priority(item: float, bins: np.ndarray) -> np.ndarray:\n    return bins - item\n")
+        apply_operator("combine", tree, [], rng, BlockFacts(tree, "np"))
+        src = ast.unparse(tree)
+        assert "np.maximum(" in src or "np.minimum(" in src, src
+        assert "max(" not in src.replace("np.maximum(", "") and "min(" not in src.replace("np.minimum(", "")
+
+
+def test_combine_needs_two_names() -> None:
+    tree = ast.parse("def f(x):\n    return x\n")
+    assert apply_operator("combine", tree, [], random.Random(0)) is None

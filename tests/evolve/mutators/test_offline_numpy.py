@@ -152,3 +152,14 @@ def test_containers_and_strings_are_not_used_as_numbers() -> None:
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
     assert crashed <= 24, f"{crashed} of 60 children crashed or were invalid"  # ~49 before numbers-only sites
+
+
+def test_later_steps_of_a_child_remember_the_parents_arrays() -> None:
+    """A step that drops `len(bins)` (what showed `bins` to be an array) must not let the next step put
+    max()/min()/abs() or an `if` around it."""
+    instance = make({"quick_n": 40}).instances("quick")[0]
+    mutator, rng = OfflineMutator(max_steps=4, step_prob=1.0), random.Random(0)
+    children = [mutator.mutate(UNANNOTATED_SEED, [], rng).code for _ in range(200)]
+    crashes = Counter(k for k in (_crash_kinds(c, [instance.args], packing=True) for c in children if c) if k)
+    truth = {k: v for k, v in crashes.items() if "truth value" in k}
+    assert not truth, truth

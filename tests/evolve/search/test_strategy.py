@@ -125,3 +125,28 @@ def test_a_run_saved_with_the_arm_counts_beside_the_population_state_resumes_the
     saved = {"next_island": 1, "arm_stats": {"restart": [9, 4], "elite": [3, 0], "explore": [2, 0], "rank": [1, 0]}}
     pop.load_state(saved)
     assert pop.state() == {"strategy": {"arm_stats": saved["arm_stats"]}}
+
+
+def test_evolution_mutates_only_the_seed_until_its_children_stop_setting_new_bests() -> None:
+    pop = Population(SearchSettings(strategy="evolution", islands=1, restart=0.0, elitism=0.5,
+                                    params={"seed_patience": 3}))
+    pop.add(1, -10.0, FEATS, 0, 0, None, seed=True)
+    pop.add(2, -5.0, FEATS, 0, 1, 1)  # a new best from the seed: the phase goes on
+    pop.add(3, -6.0, FEATS, 0, 1, 1)
+    pop.note_child(1)  # a failed child of the seed counts as no new best
+    assert {pop.select_parent(random.Random(i), 0).id for i in range(200)} == {1}  # type: ignore[union-attr]
+    pop.add(4, -7.0, FEATS, 0, 2, 2)  # a child of another program does not end the phase
+    assert {pop.select_parent(random.Random(i), 0).id for i in range(200)} == {1}  # type: ignore[union-attr]
+    pop.add(5, -8.0, FEATS, 0, 1, 1)  # the third of the seed's children in a row without a new best
+    picks = Counter(pop.select_parent(random.Random(i), 0).id for i in range(400))  # type: ignore[union-attr]
+    assert picks[2] > 0.4 * 400 and picks[1] < 0.3 * 400  # the configured arms now: elitism picks the best
+
+
+def test_seed_patience_off_by_default_and_negative_is_an_error_naming_the_key() -> None:
+    pop = Population(SearchSettings(strategy="evolution", islands=1, restart=0.0, elitism=1.0))
+    pop.add(1, -10.0, FEATS, 0, 0, None, seed=True)
+    pop.add(2, -5.0, FEATS, 0, 1, 1)
+    assert pop.select_parent(random.Random(0), 0).id == 2  # type: ignore[union-attr]
+    for bad in (-1, 2.5, "many"):
+        with pytest.raises(ConfigError, match=r"search\.params\.seed_patience"):
+            Population(SearchSettings(strategy="evolution", params={"seed_patience": bad}))
