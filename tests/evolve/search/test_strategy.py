@@ -120,6 +120,35 @@ def test_a_resumed_thompson_run_rebuilds_its_counts_from_the_archive(tmp_path: P
     assert len(archive.programs("r", roles=("candidate",), with_code=False)) >= 40
 
 
+def test_a_resumed_evolution_run_keeps_its_arm_counts_and_the_replay_does_not_count_them_again(
+        tmp_path: Path) -> None:
+    """The counts come back from the saved state; replaying the archive into the population (which calls
+    `observe` for every child) must not add the same children a second time."""
+    from evolve.mutators.registry import make_mutator
+    from tests.evolve.test_loop import make_evolution
+
+    overrides = ["search=evolution", "search.arm_bandit=true", "search.iterations=20"]
+    with initialize_config_module("evolve.conf", version_base="1.3"):
+        mutator = make_mutator(compose("config", overrides=overrides))
+    (tmp_path / "a").mkdir()
+    first, archive = make_evolution(tmp_path / "a", mutator, overrides)
+    first.seed_population(first.problem.initial_program)
+    try:
+        asyncio.run(first.run())
+    finally:
+        first.close()
+    live = {a: list(v) for a, v in first.pop.strategy.arm_stats.items()}  # type: ignore[attr-defined]
+    assert sum(n for n, _ in live.values()) >= 10
+    (tmp_path / "b").mkdir()
+    second, _ = make_evolution(tmp_path / "b", mutator, overrides)
+    second.archive = archive
+    try:
+        second.restore()
+        assert second.pop.strategy.arm_stats == live  # type: ignore[attr-defined]
+    finally:
+        second.close()
+
+
 def test_a_run_saved_with_the_arm_counts_beside_the_population_state_resumes_them() -> None:
     pop = Population(SearchSettings(strategy="evolution", arm_bandit=True))
     saved = {"next_island": 1, "arm_stats": {"restart": [9, 4], "elite": [3, 0], "explore": [2, 0], "rank": [1, 0]}}
