@@ -87,7 +87,7 @@ def final_table(summary: dict[str, Any], metrics: tuple[str, ...],
     """Seed, best and baselines, each with `metrics` on each of `splits` (one split: plain metric headers)."""
     title = f"{summary['problem']}: {summary['evaluations']} evaluations, stopped by {summary.get('stop_reason')}"
     if len(splits) == 1:
-        title = title + "\ntrain" if splits[0] == "train" else "hold-out" if splits[0] == "holdout" else splits[0]
+        title += "\n" + {"train": "train", "holdout": "hold-out"}.get(splits[0], splits[0])
     table = Table(title=title)
     table.add_column("program", no_wrap=True)
     if not summary.get("has_holdout", True):

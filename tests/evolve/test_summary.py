@@ -45,3 +45,10 @@ def test_a_wide_terminal_or_a_log_gets_one_table_with_both_splits() -> None:
         header = next(line for line in out.splitlines() if line.startswith("┃"))
         assert "train total_tardiness" in header and "holdout total_tardiness" in header
         assert "…" not in out
+
+
+def test_each_split_s_table_in_a_narrow_terminal_names_the_run_and_its_split() -> None:
+    out = render(80, terminal=True)
+    assert out.count("smtt: 300 evaluations, stopped by iterations") == 2  # the hold-out table's title too
+    assert re.search(r"stopped by iterations\s*\n\s*train", out)
+    assert re.search(r"stopped by iterations\s*\n\s*hold-out", out)
