@@ -13,7 +13,8 @@ the defaults were tuned on seeds 0-4 and 10-12, never on 100 and above.
 
 Prints, per problem and budget, the median best score of each strategy with its interquartile range, the
 gain of evolution's median over the seed's score, and the one-sided Mann-Whitney U p-value (SciPy) that
-evolution's best scores are larger than each baseline's; then, per problem and strategy, what became of
+evolution's best scores are larger than each baseline's, and the one-sided p-value that they are smaller
+(the evidence that evolution is worse: "not worse" means it is not small); then, per problem and strategy, what became of
 the children: the share that crashed (crash, timeout, memory, forbidden), were invalid, duplicates, found
 no change (the mutator's parse_error), or improved on their parent's train score. Each finished run is
 appended to --log as one JSON line, so a bench cut short still yields the table of the runs it finished.
@@ -138,8 +139,8 @@ def table(runs: list[dict[str, Any]], budgets: Sequence[int] | None = None) -> s
         out.append(f"\n### {prob}: median best train score [IQR] over seeds {_ranges(seeds)}; "
                    f"seed program {seed_score:.3f}\n")
         out.append("| budget | " + " | ".join(STRATEGIES) + " | evolution gain | p(evo > random) "
-                   "| p(evo > sequential) | n |")
-        out.append("|---" * (len(STRATEGIES) + 5) + "|")
+                   "| p(evo > sequential) | p(evo < random / sequential) | n |")
+        out.append("|---" * (len(STRATEGIES) + 6) + "|")
         for budget in levels:
             cells, best = [], {}
             for s in STRATEGIES:
@@ -153,14 +154,17 @@ def table(runs: list[dict[str, Any]], budgets: Sequence[int] | None = None) -> s
                     cells.append("—")
             evo = best["evolution"]
             gain = f"{statistics.median(evo) - seed_score:+.3f}" if evo else "—"
-            ps = []
+            ps, worse = [], []  # worse: the evidence that evolution is worse (a small p says it is)
             for base in ("random", "sequential"):
                 if evo and best[base]:
                     ps.append(f"{mannwhitneyu(evo, best[base], alternative='greater').pvalue:.3g}")
+                    worse.append(f"{mannwhitneyu(evo, best[base], alternative='less').pvalue:.3g}")
                 else:
                     ps.append("—")
+                    worse.append("—")
             n = "/".join(str(len(best[s])) for s in STRATEGIES)
-            out.append(f"| {budget} | " + " | ".join(cells) + f" | {gain} | {ps[0]} | {ps[1]} | {n} |")
+            out.append(f"| {budget} | " + " | ".join(cells) + f" | {gain} | {ps[0]} | {ps[1]} | "
+                       f"{' / '.join(worse)} | {n} |")
         out.append(f"\nchildren at the largest budget ({top}), share of all children proposed:\n")
         out.append("| strategy | children | crashed | invalid | duplicate | no change | improved on parent |")
         out.append("|---" * 7 + "|")
