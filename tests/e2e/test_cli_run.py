@@ -50,7 +50,9 @@ def test_evolve_run_writes_config_archive_and_summary(cli, tmp_path: Path) -> No
 def test_a_run_scores_its_successive_best_programs_on_hold_out(cli, tmp_path: Path) -> None:
     from evolve.archive import queries as q
 
-    proc = cli(["run", "search.iterations=60", "search.max_seconds=90", "evaluator.workers=2", "seed=3",
+    # one worker and no time limit make the run exactly reproducible (seed 4: seven successive bests in 60
+    # evaluations); with two workers and seed 3 it improved once in one CI run under load
+    proc = cli(["run", "search.iterations=60", "search.max_seconds=0", "evaluator.workers=1", "seed=4",
                 "search.holdout_top_k=1", "search.holdout_history=4"], timeout=240)
     assert proc.returncode == 0, proc.stderr
     archive = Archive.for_run_dir(_run_dir(tmp_path))
