@@ -204,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="a Hydra override for evolution's runs only (repeatable): the baselines' runs stay "
                     "those of the log")
     ap.add_argument("--workers", type=int, default=2, help="evaluation workers of each run (with 1, a run is "
-                    "exactly reproducible, unless the problem's score is timed, as EPLB's speed credit is)")
+                    "exactly reproducible, unless the problem's score is timed, as EPLB's speed credit is, or a "
+                    "child runs close to its time limit: whether it times out then depends on the machine's load)")
     ap.add_argument("--jobs", type=int, default=1, help="runs at a time (each in its own process)")
     ap.add_argument("--log", type=Path, help="append each finished run to this JSON-lines file (runs it "
                     "already holds are not run again)")
